@@ -1,0 +1,45 @@
+import type { RunResult, RunStatus, Trigger } from './run-status.js';
+
+export const EVENT_TYPES = ['test.started', 'test.finished', 'test.notification_channel'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Headline figures a runner may report from the tool's summary (k6 --summary-export, ...). */
+export interface RunSummary {
+  thresholds_passed?: boolean | null;
+  thresholds?: Record<string, boolean>;
+  requests?: number | null;
+  failure_rate?: number | null;
+  p95_ms?: number | null;
+}
+
+/**
+ * Everything a channel needs to render a run event, frozen at the moment of the status change,
+ * so a redelivery a day later sends what was true then.
+ */
+export interface RunSnapshot {
+  run_id: number;
+  load_test_id: number;
+  load_test_name: string;
+  project_id: number;
+  project_name: string;
+  organization_id: number;
+  user_id: number | null;
+  trigger: Trigger;
+  status: RunStatus;
+  result: RunResult | null;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  summary: RunSummary | null;
+}
+
+export type EventData =
+  | { type: 'test.started' | 'test.finished'; run: RunSnapshot }
+  | { type: 'test.notification_channel'; run: null };
+
+export interface StoredEvent {
+  id: number;
+  organization_id: number;
+  data: EventData;
+  created_at: string;
+}
