@@ -1,0 +1,64 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import type { Database } from './schema.js';
+import { migrateToLatest } from './migrations/index.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Db {
+  kysely: Kysely<Database>;
+  dialect: Dialect;
+  /** PostgreSQL only: the pool, for LISTEN/NOTIFY and health checks. */
+  pool: pg.Pool | null;
+  close(): Promise<void>;
+}
+
+// int8 (ids, epoch-millisecond timestamps) as numbers: every value we store fits in 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export interface OpenOptions {
+  databaseUrl: string | null;
+  dataDir: string;
+  /** Pool size for PostgreSQL. */
+  poolSize?: number;
+  migrate?: boolean;
+}
+
+function openSqlite(file: string): Db {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const sqlite = new SQLite(file);
+  // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes
+  // (what at-least-once needs) while losing at most the last commits on power loss.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { kysely, dialect: 'sqlite', pool: null, close: () => kysely.destroy() };
+}
+
+function openPostgres(url: string, poolSize: number): Db {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
+  // An idle client losing its connection (database restart) must not crash the process.
+  pool.on('error', () => {});
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { kysely, dialect: 'postgres', pool, close: () => kysely.destroy() };
+}
+
+export async function openDatabase(options: OpenOptions): Promise<Db> {
+  const db = options.databaseUrl
+    ? openPostgres(options.databaseUrl, options.poolSize ?? 10)
+    : openSqlite(path.join(options.dataDir, 'loadnotify.sqlite'));
+  if (options.migrate !== false) {
+    try {
+      await migrateToLatest(db);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+  return db;
+}

@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openDatabase, type Db, type Dialect } from '../../src/storage/database.js';
+
+export const DIALECTS: Dialect[] = ['sqlite', 'postgres'];
+
+/** PostgreSQL for tests: CI's server, trust auth, database `test`. */
+export const PG_BASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestStore {
+  dialect: Dialect;
+  dataDir: string;
+  /** DATABASE_URL for a server process using this store, or null for SQLite under dataDir. */
+  databaseUrl: string | null;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A fresh, isolated store: a SQLite file in a temp dir, or a PostgreSQL schema of its own
+ * (selected through the connection's search_path), so test files never share state.
+ */
+export async function createTestStore(dialect: Dialect): Promise<TestStore> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'loadnotify-test-'));
+  if (dialect === 'sqlite') {
+    return { dialect, dataDir, databaseUrl: null, cleanup: async () => rmSync(dataDir, { recursive: true, force: true }) };
+  }
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_BASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  const url = new URL(PG_BASE_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    dialect,
+    dataDir,
+    databaseUrl: url.toString(),
+    cleanup: async () => {
+      const c = new pg.Client({ connectionString: PG_BASE_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function openTestDb(dialect: Dialect): Promise<{ db: Db; store: TestStore; cleanup(): Promise<void> }> {
+  const store = await createTestStore(dialect);
+  const db = await openDatabase({ databaseUrl: store.databaseUrl, dataDir: store.dataDir, poolSize: 4 });
+  return {
+    db,
+    store,
+    cleanup: async () => {
+      await db.close();
+      await store.cleanup();
+    },
+  };
+}
