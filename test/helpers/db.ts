@@ -25,7 +25,12 @@ export interface TestStore {
 export async function createTestStore(dialect: Dialect): Promise<TestStore> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'loadnotify-test-'));
   if (dialect === 'sqlite') {
-    return { dialect, dataDir, databaseUrl: null, cleanup: async () => rmSync(dataDir, { recursive: true, force: true }) };
+    return {
+      dialect,
+      dataDir,
+      databaseUrl: null,
+      cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
+    };
   }
   const schema = `t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: PG_BASE_URL });
@@ -48,7 +53,9 @@ export async function createTestStore(dialect: Dialect): Promise<TestStore> {
   };
 }
 
-export async function openTestDb(dialect: Dialect): Promise<{ db: Db; store: TestStore; cleanup(): Promise<void> }> {
+export async function openTestDb(
+  dialect: Dialect,
+): Promise<{ db: Db; store: TestStore; cleanup(): Promise<void> }> {
   const store = await createTestStore(dialect);
   const db = await openDatabase({ databaseUrl: store.databaseUrl, dataDir: store.dataDir, poolSize: 4 });
   return {

@@ -16,7 +16,9 @@ export function initial(db: Db): Migration {
         .execute();
       await k.schema
         .createTable('memberships')
-        .addColumn('organization_id', 'bigint', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
+        .addColumn('organization_id', 'bigint', (c) =>
+          c.notNull().references('organizations.id').onDelete('cascade'),
+        )
         .addColumn('user_id', 'bigint', (c) => c.notNull().references('users.id').onDelete('cascade'))
         .addColumn('role', 'text', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
@@ -45,7 +47,9 @@ export function initial(db: Db): Migration {
         .addColumn('locked_until', 'bigint', (c) => c.notNull())
         .execute();
       await withId(db, k.schema.createTable('projects'))
-        .addColumn('organization_id', 'bigint', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
+        .addColumn('organization_id', 'bigint', (c) =>
+          c.notNull().references('organizations.id').onDelete('cascade'),
+        )
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute();
@@ -59,7 +63,9 @@ export function initial(db: Db): Migration {
         .execute();
       await k.schema.createIndex('load_tests_project').on('load_tests').column('project_id').execute();
       await withId(db, k.schema.createTable('runs'))
-        .addColumn('load_test_id', 'bigint', (c) => c.notNull().references('load_tests.id').onDelete('cascade'))
+        .addColumn('load_test_id', 'bigint', (c) =>
+          c.notNull().references('load_tests.id').onDelete('cascade'),
+        )
         .addColumn('project_id', 'bigint', (c) => c.notNull())
         .addColumn('organization_id', 'bigint', (c) => c.notNull())
         .addColumn('user_id', 'bigint', (c) => c.references('users.id').onDelete('set null'))

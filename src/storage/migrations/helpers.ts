@@ -6,7 +6,10 @@ import type { Db } from '../database.js';
 export type AnyKysely = Kysely<any>;
 
 /** The one per-dialect difference of table creation: how an auto-increment id is spelt. */
-export function withId<T extends string>(db: Db, table: CreateTableBuilder<T, never>): CreateTableBuilder<T, 'id'> {
+export function withId<T extends string>(
+  db: Db,
+  table: CreateTableBuilder<T, never>,
+): CreateTableBuilder<T, 'id'> {
   return db.dialect === 'postgres'
     ? table.addColumn('id', 'bigserial', (c) => c.primaryKey())
     : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());

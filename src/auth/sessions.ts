@@ -1,0 +1,72 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Db } from '../storage/database.js';
+import { hashToken, newToken } from '../security/tokens.js';
+
+export const SESSION_COOKIE = 'ln_session';
+export const CSRF_COOKIE = 'ln_csrf';
+const SESSION_TTL_MS = 14 * 24 * 3600 * 1000;
+
+export interface Principal {
+  userId: number;
+  via: 'token' | 'session';
+  /** For session auth: the CSRF token that cookie-authenticated writes must echo. */
+  csrfToken: string | null;
+}
+
+export async function createSession(
+  db: Db,
+  userId: number,
+): Promise<{ token: string; csrf: string; expiresAt: number }> {
+  const token = newToken('lns');
+  const csrf = newToken('lns').slice(4);
+  const now = Date.now();
+  const expiresAt = now + SESSION_TTL_MS;
+  await db.kysely
+    .insertInto('sessions')
+    .values({
+      token_hash: hashToken(token),
+      csrf_token: csrf,
+      user_id: userId,
+      created_at: now,
+      expires_at: expiresAt,
+    })
+    .execute();
+  return { token, csrf, expiresAt };
+}
+
+export async function deleteSession(db: Db, token: string): Promise<void> {
+  await db.kysely.deleteFrom('sessions').where('token_hash', '=', hashToken(token)).execute();
+}
+
+export async function principalFromSession(db: Db, token: string): Promise<Principal | null> {
+  const row = await db.kysely
+    .selectFrom('sessions')
+    .select(['user_id', 'csrf_token', 'expires_at'])
+    .where('token_hash', '=', hashToken(token))
+    .executeTakeFirst();
+  if (!row || row.expires_at < Date.now()) return null;
+  return { userId: row.user_id, via: 'session', csrfToken: row.csrf_token };
+}
+
+export async function principalFromApiToken(db: Db, token: string): Promise<Principal | null> {
+  const hash = hashToken(token);
+  const row = await db.kysely
+    .selectFrom('api_tokens')
+    .select(['id', 'user_id', 'last_used_at'])
+    .where('token_hash', '=', hash)
+    .executeTakeFirst();
+  if (!row) return null;
+  const now = Date.now();
+  // Recording every use would turn each API read into a write; a minute's precision is enough.
+  if (row.last_used_at === null || now - row.last_used_at > 60_000) {
+    await db.kysely.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute();
+  }
+  return { userId: row.user_id, via: 'token', csrfToken: null };
+}
+
+export function csrfMatches(expected: string, given: string | undefined): boolean {
+  if (!given) return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

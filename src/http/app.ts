@@ -1,0 +1,89 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import fastifyStatic from '@fastify/static';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { AppContext } from './context.js';
+import { installAuth } from './auth-hooks.js';
+import { errorHandler } from './error-handler.js';
+import { validatorCompiler } from './validation.js';
+import { setupRoutes } from './routes/setup.js';
+import { authRoutes } from './routes/auth.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { organizationRoutes } from './routes/organizations.js';
+import { memberRoutes } from './routes/members.js';
+import { projectRoutes } from './routes/projects.js';
+import { loadTestRoutes } from './routes/load-tests.js';
+import { runRoutes } from './routes/runs.js';
+import { healthRoutes, type Health } from './routes/health.js';
+import type { App } from './routes/route-types.js';
+
+export type RouteInstaller = (app: App, ctx: AppContext) => void;
+
+const WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dist');
+
+export interface BuildOptions {
+  logger?: FastifyServerOptions['logger'];
+  health: Health;
+  /** Further route sets (notification channels, schedules, metrics) contributed by features. */
+  extraRoutes?: RouteInstaller[];
+}
+
+export async function buildApp(ctx: AppContext, options: BuildOptions): Promise<App> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 1024 * 1024,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setErrorHandler(errorHandler);
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'loadnotify',
+        version: '0.1.0',
+        description: 'Notifications for load tests. See API.md.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          session: { type: 'apiKey', in: 'cookie', name: 'ln_session' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+  });
+  installAuth(app, ctx);
+
+  for (const install of [
+    setupRoutes,
+    authRoutes,
+    tokenRoutes,
+    organizationRoutes,
+    memberRoutes,
+    projectRoutes,
+    loadTestRoutes,
+    runRoutes,
+    ...(options.extraRoutes ?? []),
+  ]) {
+    install(app, ctx);
+  }
+  healthRoutes(app, options.health);
+  app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
+
+  const hasWeb = existsSync(path.join(WEB_DIST, 'index.html'));
+  if (hasWeb) await app.register(fastifyStatic, { root: WEB_DIST, wildcard: false });
+  app.setNotFoundHandler((req, reply) => {
+    // The web app routes on the client: any other GET outside the API gets its page.
+    if (hasWeb && req.method === 'GET' && !req.url.startsWith('/api/')) return reply.sendFile('index.html');
+    return reply
+      .code(404)
+      .send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+  return app;
+}

@@ -1,0 +1,72 @@
+import type {} from '@fastify/cookie';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../core/errors.js';
+import {
+  csrfMatches,
+  principalFromApiToken,
+  principalFromSession,
+  SESSION_COOKIE,
+  type Principal,
+} from '../auth/sessions.js';
+import type { AppContext } from './context.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** Routes reachable without signing in (setup, login, health). */
+    public?: boolean;
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+async function resolvePrincipal(ctx: AppContext, req: FastifyRequest): Promise<Principal | null> {
+  const header = req.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    const principal = match ? await principalFromApiToken(ctx.db, match[1]!) : null;
+    if (!principal)
+      throw new AppError(401, 'invalid_token', 'the API token is not valid (revoked or mistyped)');
+    return principal;
+  }
+  const cookie = req.cookies[SESSION_COOKIE];
+  return cookie ? principalFromSession(ctx.db, cookie) : null;
+}
+
+export function installAuth(app: FastifyInstance, ctx: AppContext): void {
+  app.decorateRequest('principal', null);
+  app.addHook('preHandler', async (req) => {
+    if (!req.url.startsWith('/api/')) return;
+    const isPublic = req.routeOptions.config?.public === true;
+    let principal: Principal | null;
+    try {
+      principal = await resolvePrincipal(ctx, req);
+    } catch (err) {
+      if (isPublic) return;
+      throw err;
+    }
+    req.principal = principal;
+    if (isPublic) return;
+    if (!principal)
+      throw new AppError(401, 'unauthenticated', 'sign in or send an API token (Authorization: Bearer ...)');
+    // Cookies ride along on cross-site requests; a token that only our pages can read proves the
+    // write came from them. API tokens are never sent automatically, so they need no such proof.
+    if (principal.via === 'session' && !SAFE_METHODS.has(req.method)) {
+      const given = req.headers['x-csrf-token'];
+      if (!csrfMatches(principal.csrfToken!, Array.isArray(given) ? given[0] : given)) {
+        throw new AppError(
+          403,
+          'csrf_failed',
+          'missing or wrong x-csrf-token header for a cookie-authenticated write',
+        );
+      }
+    }
+  });
+}
+
+export function userId(req: FastifyRequest): number {
+  if (!req.principal) throw new AppError(401, 'unauthenticated', 'sign in first');
+  return req.principal.userId;
+}

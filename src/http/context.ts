@@ -1,0 +1,12 @@
+import type { Config } from '../config.js';
+import type { Db } from '../storage/database.js';
+import type { SecretBox } from '../security/secret-box.js';
+
+/** What every route and service needs; built once at start and passed down explicitly. */
+export interface AppContext {
+  db: Db;
+  config: Config;
+  box: SecretBox;
+  /** Called after a transaction that queued deliveries has committed (wakes the engine). */
+  onDeliveriesQueued: () => void;
+}

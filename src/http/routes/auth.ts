@@ -1,0 +1,74 @@
+import { AppError } from '../../core/errors.js';
+import { deleteSession, SESSION_COOKIE } from '../../auth/sessions.js';
+import { clearFailures, lockedForMs, recordFailure } from '../../auth/login-throttle.js';
+import { DUMMY_HASH, verifyPassword } from '../../security/passwords.js';
+import { findUserByEmail, normalizeEmail, userView } from '../../storage/users-repo.js';
+import type { AppContext } from '../context.js';
+import { userId } from '../auth-hooks.js';
+import { body } from '../schemas.js';
+import { Type } from 'typebox';
+import { endSession, startSession } from './session-cookies.js';
+import type { App } from './route-types.js';
+
+export function authRoutes(app: App, ctx: AppContext): void {
+  app.post(
+    '/api/v1/auth/login',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['auth'],
+        body: body({
+          email: Type.String({ minLength: 1, maxLength: 254 }),
+          password: Type.String({ minLength: 1, maxLength: 1024 }),
+        }),
+      },
+    },
+    async (req, reply) => {
+      const email = normalizeEmail(req.body.email);
+      const keys = [`email:${email}`, `ip:${req.ip}`];
+      const lockedMs = await lockedForMs(ctx.db, keys);
+      if (lockedMs > 0) {
+        reply.header('retry-after', String(Math.ceil(lockedMs / 1000)));
+        throw new AppError(429, 'too_many_attempts', 'too many failed sign-ins; wait before trying again');
+      }
+      const user = await findUserByEmail(ctx.db.kysely, email);
+      // Verify against a dummy hash for unknown users so both cases cost the same time.
+      const ok = await verifyPassword(req.body.password, user?.password_hash ?? DUMMY_HASH);
+      if (!user || !ok) {
+        await recordFailure(ctx.db, keys);
+        throw new AppError(401, 'invalid_credentials', 'wrong e-mail or password');
+      }
+      await clearFailures(ctx.db, `email:${email}`);
+      await startSession(ctx, reply, user.id);
+      return { user: userView(user) };
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/logout',
+    { config: { public: true }, schema: { tags: ['auth'] } },
+    async (req, reply) => {
+      const token = req.cookies[SESSION_COOKIE];
+      if (token) await deleteSession(ctx.db, token);
+      endSession(reply);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get('/api/v1/me', { schema: { tags: ['auth'] } }, async (req) => {
+    const id = userId(req);
+    const user = await ctx.db.kysely
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    const memberships = await ctx.db.kysely
+      .selectFrom('memberships')
+      .innerJoin('organizations', 'organizations.id', 'memberships.organization_id')
+      .select(['memberships.organization_id', 'memberships.role', 'organizations.name as organization_name'])
+      .where('memberships.user_id', '=', id)
+      .orderBy('memberships.organization_id')
+      .execute();
+    return { user: userView(user), memberships, csrf_token: req.principal?.csrfToken ?? null };
+  });
+}

@@ -1,0 +1,55 @@
+import { createOrganization, organizationView } from '../../storage/users-repo.js';
+import type { AppContext } from '../context.js';
+import { userId } from '../auth-hooks.js';
+import { roleIn } from '../access.js';
+import { body, IdParams, ListQuery, Name } from '../schemas.js';
+import { cursorId, page } from '../pagination.js';
+import type { App } from './route-types.js';
+
+export function organizationRoutes(app: App, ctx: AppContext): void {
+  app.get(
+    '/api/v1/organizations',
+    { schema: { tags: ['organizations'], querystring: ListQuery } },
+    async (req) => {
+      const after = cursorId(req.query);
+      let q = ctx.db.kysely
+        .selectFrom('organizations')
+        .innerJoin('memberships', 'memberships.organization_id', 'organizations.id')
+        .select(['organizations.id', 'organizations.name', 'organizations.created_at', 'memberships.role'])
+        .where('memberships.user_id', '=', userId(req))
+        .orderBy('organizations.id')
+        .limit(req.query.limit + 1);
+      if (after !== null) q = q.where('organizations.id', '>', after);
+      const rows = await q.execute();
+      return page(
+        rows.map((r) => ({ ...organizationView(r), role: r.role })),
+        req.query,
+      );
+    },
+  );
+
+  app.post(
+    '/api/v1/organizations',
+    { schema: { tags: ['organizations'], body: body({ name: Name }) } },
+    async (req, reply) => {
+      const org = await ctx.db.kysely
+        .transaction()
+        .execute((trx) => createOrganization(trx, req.body.name, userId(req)));
+      return reply.code(201).send({ ...organizationView(org), role: 'owner' });
+    },
+  );
+
+  app.get(
+    '/api/v1/organizations/:id',
+    { schema: { tags: ['organizations'], params: IdParams } },
+    async (req) => {
+      const role = await roleIn(ctx, req, req.params.id);
+      const org = await ctx.db.kysely
+        .selectFrom('organizations')
+        .selectAll()
+        .where('id', '=', req.params.id)
+        .executeTakeFirstOrThrow();
+      return { ...organizationView(org), role };
+    },
+  );
+}

@@ -1,0 +1,55 @@
+import { Type } from 'typebox';
+import type { AppContext } from '../context.js';
+import { projectFor, roleIn } from '../access.js';
+import { body, Id, IdParams, ListQuery, Name } from '../schemas.js';
+import { cursorId, page } from '../pagination.js';
+import { iso } from '../time.js';
+import type { App } from './route-types.js';
+
+const projectView = (p: { id: number; organization_id: number; name: string; created_at: number }) => ({
+  id: p.id,
+  organization_id: p.organization_id,
+  name: p.name,
+  created_at: iso(p.created_at),
+});
+
+export function projectRoutes(app: App, ctx: AppContext): void {
+  app.get(
+    '/api/v1/organizations/:id/projects',
+    { schema: { tags: ['projects'], params: Type.Object({ id: Id }), querystring: ListQuery } },
+    async (req) => {
+      await roleIn(ctx, req, req.params.id);
+      const after = cursorId(req.query);
+      let q = ctx.db.kysely
+        .selectFrom('projects')
+        .selectAll()
+        .where('organization_id', '=', req.params.id)
+        .orderBy('id')
+        .limit(req.query.limit + 1);
+      if (after !== null) q = q.where('id', '>', after);
+      return page((await q.execute()).map(projectView), req.query);
+    },
+  );
+
+  app.post(
+    '/api/v1/organizations/:id/projects',
+    { schema: { tags: ['projects'], params: Type.Object({ id: Id }), body: body({ name: Name }) } },
+    async (req, reply) => {
+      await roleIn(ctx, req, req.params.id);
+      const created_at = Date.now();
+      const { id } = await ctx.db.kysely
+        .insertInto('projects')
+        .values({ organization_id: req.params.id, name: req.body.name, created_at })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return reply
+        .code(201)
+        .send(projectView({ id, organization_id: req.params.id, name: req.body.name, created_at }));
+    },
+  );
+
+  app.get('/api/v1/projects/:id', { schema: { tags: ['projects'], params: IdParams } }, async (req) => {
+    const { project } = await projectFor(ctx, req, req.params.id);
+    return projectView(project);
+  });
+}

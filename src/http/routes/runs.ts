@@ -1,0 +1,111 @@
+import { Type } from 'typebox';
+import { notFound } from '../../core/errors.js';
+import { RUN_RESULTS, RUN_STATUSES, TRIGGERS } from '../../core/run-status.js';
+import { changeRunStatus, createRun, findRun, runView, selectRuns } from '../../storage/runs-repo.js';
+import type { AppContext } from '../context.js';
+import { userId } from '../auth-hooks.js';
+import { loadTestFor, roleIn } from '../access.js';
+import { body, Id, IdParams, ListQuery } from '../schemas.js';
+import { cursorId, page } from '../pagination.js';
+import type { App } from './route-types.js';
+
+const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+
+const Summary = Type.Object(
+  {
+    thresholds_passed: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+    thresholds: Type.Optional(
+      Type.Record(Type.String({ maxLength: 500 }), Type.Boolean(), { maxProperties: 200 }),
+    ),
+    requests: Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.Null()])),
+    failure_rate: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()])),
+    p95_ms: Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export function runRoutes(app: App, ctx: AppContext): void {
+  app.post(
+    '/api/v1/load-tests/:id/runs',
+    {
+      schema: {
+        tags: ['runs'],
+        params: Type.Object({ id: Id }),
+        body: Type.Optional(body({ trigger: Type.Optional(literals(TRIGGERS)) })),
+      },
+    },
+    async (req, reply) => {
+      const { loadTest } = await loadTestFor(ctx, req, req.params.id);
+      const run = await createRun(ctx.db, {
+        loadTestId: loadTest.id,
+        projectId: loadTest.project_id,
+        organizationId: loadTest.organization_id,
+        userId: userId(req),
+        trigger: req.body?.trigger ?? 'manual',
+      });
+      return reply.code(201).send(runView(run));
+    },
+  );
+
+  app.get(
+    '/api/v1/load-tests/:id/runs',
+    { schema: { tags: ['runs'], params: Type.Object({ id: Id }), querystring: ListQuery } },
+    async (req) => {
+      await loadTestFor(ctx, req, req.params.id);
+      const after = cursorId(req.query);
+      let q = selectRuns(ctx.db.kysely)
+        .where('runs.load_test_id', '=', req.params.id)
+        .orderBy('runs.id', 'desc')
+        .limit(req.query.limit + 1);
+      if (after !== null) q = q.where('runs.id', '<', after);
+      return page((await q.execute()).map(runView), req.query);
+    },
+  );
+
+  app.get(
+    '/api/v1/organizations/:id/runs',
+    { schema: { tags: ['runs'], params: Type.Object({ id: Id }), querystring: ListQuery } },
+    async (req) => {
+      await roleIn(ctx, req, req.params.id);
+      const after = cursorId(req.query);
+      let q = selectRuns(ctx.db.kysely)
+        .where('runs.organization_id', '=', req.params.id)
+        .orderBy('runs.id', 'desc')
+        .limit(req.query.limit + 1);
+      if (after !== null) q = q.where('runs.id', '<', after);
+      return page((await q.execute()).map(runView), req.query);
+    },
+  );
+
+  const runFor = async (req: Parameters<typeof userId>[0], id: number) => {
+    const run = await findRun(ctx.db.kysely, id);
+    if (!run) throw notFound('run');
+    await roleIn(ctx, req, run.organization_id, 'run');
+    return run;
+  };
+
+  app.get('/api/v1/runs/:id', { schema: { tags: ['runs'], params: IdParams } }, async (req) =>
+    runView(await runFor(req, req.params.id)),
+  );
+
+  app.post(
+    '/api/v1/runs/:id/status',
+    {
+      schema: {
+        tags: ['runs'],
+        params: IdParams,
+        body: body({
+          status: literals(RUN_STATUSES),
+          result: Type.Optional(Type.Union([literals(RUN_RESULTS), Type.Null()])),
+          summary: Type.Optional(Summary),
+        }),
+      },
+    },
+    async (req) => {
+      await runFor(req, req.params.id);
+      const { run, queued } = await changeRunStatus(ctx.db, req.params.id, req.body);
+      if (queued > 0) ctx.onDeliveriesQueued();
+      return runView(run);
+    },
+  );
+}

@@ -1,0 +1,59 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import type { FastifySchemaCompiler } from 'fastify';
+
+/**
+ * Bodies are checked strictly: a wrong type is an error, never coerced, and unknown fields
+ * are refused (schemas set additionalProperties: false). Path and query values arrive as
+ * strings, so only they are coerced to the declared integer types.
+ */
+const strict = new Ajv({
+  allErrors: false,
+  coerceTypes: false,
+  removeAdditional: false,
+  useDefaults: true,
+  strict: false,
+});
+const coercing = new Ajv({
+  allErrors: false,
+  coerceTypes: true,
+  removeAdditional: false,
+  useDefaults: true,
+  strict: false,
+});
+
+export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+  const ajv = httpPart === 'body' ? strict : coercing;
+  return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+};
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Turns ajv's error into one that names the field the way a person would write it. */
+export function describeValidationError(errors: ErrorObject[], part: string): FieldError[] {
+  return errors.map((e) => {
+    const base = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    const join = (name: string) => (base ? `${base}.${name}` : name);
+    switch (e.keyword) {
+      case 'required': {
+        const field = join(String(e.params.missingProperty));
+        return { field, message: `${field} is required` };
+      }
+      case 'additionalProperties': {
+        const field = join(String(e.params.additionalProperty));
+        return { field, message: `${field} is not a known field` };
+      }
+      case 'enum': {
+        const field = base || part;
+        const allowed = (e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ');
+        return { field, message: `${field} must be one of ${allowed}` };
+      }
+      default: {
+        const field = base || part;
+        return { field, message: `${field} ${e.message ?? 'is invalid'}` };
+      }
+    }
+  });
+}

@@ -1,0 +1,148 @@
+import type { Kysely } from 'kysely';
+import { AppError, notFound } from '../core/errors.js';
+import type { EventData, RunSnapshot, RunSummary } from '../core/events.js';
+import {
+  isTerminal,
+  statusCode,
+  transition,
+  type RunResult,
+  type RunStatus,
+  type Trigger,
+} from '../core/run-status.js';
+import type { Db } from './database.js';
+import type { Database, RunsTable } from './schema.js';
+import { recordEvent } from './outbox.js';
+
+type Row = Omit<RunsTable, 'id'> & { id: number };
+export type RunRow = Row & { name: string; project_name: string };
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function runView(row: RunRow) {
+  const { code, text } = statusCode('k6', row.status as RunStatus, row.result as RunResult | null);
+  return {
+    id: row.id,
+    load_test_id: row.load_test_id,
+    project_id: row.project_id,
+    organization_id: row.organization_id,
+    user_id: row.user_id,
+    name: row.name,
+    trigger: row.trigger as Trigger,
+    status: row.status as RunStatus,
+    result: row.result as RunResult | null,
+    status_code: code,
+    status_text: text,
+    created_at: iso(row.created_at)!,
+    started_at: iso(row.started_at),
+    ended_at: iso(row.ended_at),
+    summary: row.summary ? (JSON.parse(row.summary) as RunSummary) : null,
+  };
+}
+export type RunView = ReturnType<typeof runView>;
+
+export function selectRuns(k: Kysely<Database>) {
+  return k
+    .selectFrom('runs')
+    .innerJoin('load_tests', 'load_tests.id', 'runs.load_test_id')
+    .innerJoin('projects', 'projects.id', 'runs.project_id')
+    .selectAll('runs')
+    .select(['load_tests.name as name', 'projects.name as project_name']);
+}
+
+export async function findRun(k: Kysely<Database>, id: number): Promise<RunRow | undefined> {
+  return selectRuns(k).where('runs.id', '=', id).executeTakeFirst();
+}
+
+export async function createRun(
+  db: Db,
+  input: {
+    loadTestId: number;
+    projectId: number;
+    organizationId: number;
+    userId: number | null;
+    trigger: Trigger;
+  },
+): Promise<RunRow> {
+  const inserted = await db.kysely
+    .insertInto('runs')
+    .values({
+      load_test_id: input.loadTestId,
+      project_id: input.projectId,
+      organization_id: input.organizationId,
+      user_id: input.userId,
+      trigger: input.trigger,
+      status: 'created',
+      result: null,
+      summary: null,
+      created_at: Date.now(),
+      started_at: null,
+      ended_at: null,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return (await findRun(db.kysely, inserted.id))!;
+}
+
+export function snapshot(row: RunRow): RunSnapshot {
+  return {
+    run_id: row.id,
+    load_test_id: row.load_test_id,
+    load_test_name: row.name,
+    project_id: row.project_id,
+    project_name: row.project_name,
+    organization_id: row.organization_id,
+    user_id: row.user_id,
+    trigger: row.trigger as Trigger,
+    status: row.status as RunStatus,
+    result: row.result as RunResult | null,
+    created_at: iso(row.created_at)!,
+    started_at: iso(row.started_at),
+    ended_at: iso(row.ended_at),
+    summary: row.summary ? (JSON.parse(row.summary) as RunSummary) : null,
+  };
+}
+
+export interface StatusChange {
+  status: RunStatus;
+  result?: RunResult | null;
+  summary?: RunSummary | null;
+}
+
+/**
+ * Moves a run and, in the same transaction, records the event (and its deliveries) that the
+ * move emits. The run row is locked first so two concurrent changes to one run serialise:
+ * exactly one of two racing `finished` requests emits `test.finished`.
+ */
+export async function changeRunStatus(
+  db: Db,
+  runId: number,
+  change: StatusChange,
+): Promise<{ run: RunRow; changed: boolean; queued: number }> {
+  return db.kysely.transaction().execute(async (trx) => {
+    let lock = trx.selectFrom('runs').select(['id', 'status']).where('id', '=', runId);
+    if (db.dialect === 'postgres') lock = lock.forUpdate();
+    const current = await lock.executeTakeFirst();
+    if (!current) throw notFound('run');
+    const outcome = transition(current.status as RunStatus, change.status, change.result);
+    if (outcome.kind === 'noop') return { run: (await findRun(trx, runId))!, changed: false, queued: 0 };
+    if (outcome.kind === 'invalid_transition') throw new AppError(409, 'invalid_transition', outcome.message);
+    if (outcome.kind === 'invalid_result') {
+      throw new AppError(400, 'invalid_result', outcome.message, [
+        { field: 'result', message: outcome.message },
+      ]);
+    }
+    const now = Date.now();
+    const set: Partial<Row> = { status: outcome.status, result: outcome.result };
+    if (outcome.status === 'running') set.started_at = now;
+    if (isTerminal(outcome.status)) set.ended_at = now;
+    if (change.summary) set.summary = JSON.stringify(change.summary);
+    await trx.updateTable('runs').set(set).where('id', '=', runId).execute();
+    const run = (await findRun(trx, runId))!;
+    let queued = 0;
+    if (outcome.event) {
+      const data: EventData = { type: outcome.event, run: snapshot(run) };
+      queued = (await recordEvent(trx, db.dialect, run.organization_id, data)).queued;
+    }
+    return { run, changed: true, queued };
+  });
+}

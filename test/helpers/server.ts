@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import type { Dialect } from '../../src/storage/database.js';
+import { createTestStore, type TestStore } from './db.js';
+
+export interface TestServer {
+  server: RunningServer;
+  store: TestStore;
+  url: string;
+  /** The owner's API token from first-run setup (when `setup` was asked for). */
+  ownerToken: string;
+  organizationId: number;
+  api: Api;
+  close(): Promise<void>;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export type Api = (
+  method: string,
+  path: string,
+  options?: { token?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+) => Promise<ApiResponse>;
+
+export function makeApi(baseUrl: string, defaultToken: () => string | null): Api {
+  return async (method, path, options = {}) => {
+    const headers: Record<string, string> = { ...options.headers };
+    const token = options.token === undefined ? defaultToken() : options.token;
+    if (token) headers.authorization = `Bearer ${token}`;
+    let payload: string | undefined = options.rawBody;
+    if (options.body !== undefined) payload = JSON.stringify(options.body);
+    if (payload !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+    const res = await fetch(baseUrl + path, { method, headers, body: payload });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON: keep the text */
+    }
+    return { status: res.status, body, headers: res.headers };
+  };
+}
+
+/**
+ * The real server, in-process, on a free loopback port, over a fresh store of the dialect.
+ * `env` adds to the configuration the way the environment would.
+ */
+export async function startTestServer(
+  dialect: Dialect,
+  options: { env?: Record<string, string>; setup?: boolean } = {},
+): Promise<TestServer> {
+  const store = await createTestStore(dialect);
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: store.dataDir,
+    LOG_LEVEL: 'warn',
+    LOADNOTIFY_SECRET_KEY: randomBytes(32).toString('base64'),
+    ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}),
+    ...options.env,
+  });
+  const server = await startServer(config, { logger: false });
+  const url = server.url;
+  let ownerToken = '';
+  const api = makeApi(url, () => ownerToken || null);
+  let organizationId = 0;
+  if (options.setup !== false) {
+    const res = await api('POST', '/api/v1/setup', {
+      body: { email: 'owner@example.com', password: 'correct horse', organization_name: 'Acme' },
+    });
+    if (res.status !== 201) throw new Error(`setup failed: ${res.status} ${JSON.stringify(res.body)}`);
+    ownerToken = res.body.token;
+    organizationId = res.body.organization.id;
+  }
+  return {
+    server,
+    store,
+    url,
+    get ownerToken() {
+      return ownerToken;
+    },
+    organizationId,
+    api,
+    close: async () => {
+      await server.close();
+      await store.cleanup();
+    },
+  };
+}
+
+/** Creates a project and a load test in the organization; returns their ids. */
+export async function seedLoadTest(t: TestServer, names = { project: 'Web', loadTest: 'Load test' }) {
+  const project = await t.api('POST', `/api/v1/organizations/${t.organizationId}/projects`, {
+    body: { name: names.project },
+  });
+  const loadTest = await t.api('POST', `/api/v1/projects/${project.body.id}/load-tests`, {
+    body: { name: names.loadTest },
+  });
+  return { projectId: project.body.id as number, loadTestId: loadTest.body.id as number };
+}
+
+/** A user with the given role in the test organization, and an API token for them. */
+export async function addMember(
+  t: TestServer,
+  email: string,
+  role: 'owner' | 'admin' | 'member',
+  orgId = t.organizationId,
+) {
+  const added = await t.api('POST', `/api/v1/organizations/${orgId}/members`, {
+    body: { email, role, password: 'password123' },
+  });
+  if (added.status !== 201)
+    throw new Error(`add member failed: ${added.status} ${JSON.stringify(added.body)}`);
+  const login = await fetch(`${t.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: 'password123' }),
+  });
+  const cookies = login.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  const csrf = /ln_csrf=([^;]+)/.exec(cookies)![1]!;
+  const token = await t.api('POST', '/api/v1/tokens', {
+    token: null,
+    body: { name: 'test' },
+    headers: { cookie: cookies, 'x-csrf-token': csrf },
+  });
+  return { userId: added.body.user_id as number, token: token.body.token as string };
+}
