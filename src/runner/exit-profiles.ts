@@ -1,0 +1,50 @@
+/**
+ * How a tool's exit maps to a run's terminal status and result. k6 documents its exit codes
+ * (channel-formats.md, "k6 (for the runner)"); any other tool only tells success from failure.
+ */
+import path from 'node:path';
+import type { RunResult, TerminalStatus } from '../core/run-status.js';
+
+export const TOOLS = ['k6', 'generic'] as const;
+export type Tool = (typeof TOOLS)[number];
+
+export interface ExitOutcome {
+  status: TerminalStatus;
+  /** Only thresholds decide a result; aborted runs carry none. */
+  result: RunResult | null;
+}
+
+/** `--tool` wins; otherwise a command whose basename is `k6` (k6.exe on Windows) is k6. */
+export function toolFor(command: string, explicit?: Tool): Tool {
+  if (explicit) return explicit;
+  const base = path.basename(command).toLowerCase();
+  return base === 'k6' || base === 'k6.exe' ? 'k6' : 'generic';
+}
+
+const FINISHED_PASSED: ExitOutcome = { status: 'finished', result: 'passed' };
+const SYSTEM: ExitOutcome = { status: 'aborted_by_system', result: null };
+
+/**
+ * k6 codes not listed here (97 cloud run failed, 103 stopped through the REST API, 104 invalid
+ * config, 109 panic, 110 marked as failed, 255, ...) are aborted_by_system.
+ *
+ * 99 is finished/failed even when `abortOnFail` stopped the test early: k6 uses the same code
+ * for both, and its summary-export does not say which happened, so we never guess
+ * aborted_by_threshold from it. The result (failed) is what channels filter on either way.
+ */
+const K6_CODES: ReadonlyMap<number, ExitOutcome> = new Map([
+  [0, FINISHED_PASSED],
+  [99, { status: 'finished', result: 'failed' }],
+  [100, { status: 'timed_out', result: null }], // setup() timeout
+  [101, { status: 'timed_out', result: null }], // teardown() timeout
+  [102, { status: 'timed_out', result: null }], // generic timeout
+  [105, { status: 'aborted_by_user', result: null }], // SIGINT/SIGTERM reached k6
+  [107, { status: 'aborted_by_script_error', result: null }],
+  [108, { status: 'aborted_by_user', result: null }], // test.abort() in the script
+]);
+
+/** Maps a normal exit (a code, not a signal death) of the given tool. */
+export function outcomeForExit(tool: Tool, exitCode: number): ExitOutcome {
+  if (tool === 'k6') return K6_CODES.get(exitCode) ?? SYSTEM;
+  return exitCode === 0 ? FINISHED_PASSED : SYSTEM;
+}

@@ -1,0 +1,179 @@
+/**
+ * One wrapped load-test run: create the run, report initializing, start the command, report
+ * running, and when it ends report how (status, result, k6 summary) — then hand back the
+ * command's own exit code. Used by `loadnotify run` and by the scheduler (trigger `scheduled`).
+ *
+ * Reporting never holds up the load test: a server that is down or failing only delays the
+ * reports, which are retried in order for a bounded window after the command ends.
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import type { RunSummary } from '../core/events.js';
+import type { RunResult, TerminalStatus, Trigger } from '../core/run-status.js';
+import type { RunApi, StatusReport } from './api-client.js';
+import { outcomeForExit, toolFor, type ExitOutcome, type Tool } from './exit-profiles.js';
+import { readK6Summary, summaryPathFromArgs } from './k6-summary.js';
+import { RunReporter, type BackoffOptions } from './run-reporter.js';
+import { exitCodeFor, StopRequest, supervise, type ChildEnd } from './supervise.js';
+
+export interface RunWrappedOptions {
+  client: RunApi;
+  loadTestId: number;
+  trigger?: Trigger;
+  command: string;
+  args?: readonly string[];
+  /** Exit-code profile; by default k6 when the command's basename is `k6`, else generic. */
+  tool?: Tool;
+  timeoutMs?: number;
+  /** After the timeout's SIGTERM, how long before SIGKILL (default 10 s). */
+  killGraceMs?: number;
+  /** After a graceful user stop, SIGKILL once this passes (default: never; see supervise.ts). */
+  abortGraceMs?: number;
+  /** A k6 summary-export file; by default taken from `--summary-export` in args or K6_SUMMARY_EXPORT. */
+  summaryPath?: string;
+  stdout: Writable;
+  /** Receives the command's stderr and the wrapper's own `loadnotify:` lines. */
+  stderr: Writable;
+  stdin?: 'inherit' | 'ignore';
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Graceful stop (Ctrl-C, SIGTERM, a cancelled schedule): the run ends aborted_by_user. */
+  signal?: AbortSignal;
+  /** Immediate stop (SIGKILL), e.g. a second Ctrl-C. */
+  killSignal?: AbortSignal;
+  /** How long reports may still be retried after the command ends (default 30 s). */
+  retryWindowMs?: number;
+  backoff?: BackoffOptions;
+}
+
+export interface RunWrappedResult {
+  exitCode: number;
+  runId: number | null;
+  status: TerminalStatus;
+  result: RunResult | null;
+  summary: RunSummary | null;
+  /** Every report reached the server. */
+  reported: boolean;
+}
+
+export async function runWrapped(options: RunWrappedOptions): Promise<RunWrappedResult> {
+  const args = options.args ?? [];
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const tool = toolFor(options.command, options.tool);
+  const reporter = new RunReporter({
+    api: options.client,
+    loadTestId: options.loadTestId,
+    trigger: options.trigger ?? 'manual',
+    stderr: options.stderr,
+    backoff: options.backoff,
+  });
+  reporter.report({ status: 'initializing' });
+
+  const summaryFile = resolveSummaryPath(options, args, env, tool, cwd);
+  const before = summaryFile ? await stat(summaryFile).catch(() => null) : null;
+
+  await untilSettledOrAborted(reporter, options.signal);
+  let end: ChildEnd;
+  if (options.signal?.aborted) {
+    // Stopped before the command started: don't start it at all.
+    const reason: unknown = options.signal.reason;
+    const sig = reason instanceof StopRequest && reason.forward ? reason.forward : 'SIGTERM';
+    end = { exitCode: exitCodeFor(null, sig), code: null, signal: sig, stoppedBy: 'user' };
+  } else {
+    end = await supervise({
+      command: options.command,
+      args,
+      env,
+      cwd,
+      stdin: options.stdin,
+      stdout: options.stdout,
+      stderr: options.stderr,
+      timeoutMs: options.timeoutMs,
+      killGraceMs: options.killGraceMs,
+      abortGraceMs: options.abortGraceMs,
+      signal: options.signal,
+      killSignal: options.killSignal,
+      onSpawn: () => reporter.report({ status: 'running' }),
+    });
+  }
+
+  if (end.spawnError) {
+    options.stderr.write(`loadnotify: cannot start ${options.command}: ${end.spawnError.message}\n`);
+  }
+  const outcome = outcomeFor(tool, end);
+  const summary =
+    summaryFile && !end.spawnError ? await readSummary(summaryFile, before, options.stderr) : null;
+
+  const terminal: StatusReport = { status: outcome.status };
+  if (outcome.result) terminal.result = outcome.result;
+  if (summary) terminal.summary = summary;
+  reporter.report(terminal);
+  const delivered = await reporter.finish(options.retryWindowMs ?? 30_000);
+
+  return {
+    exitCode: end.exitCode,
+    runId: delivered.runId,
+    status: outcome.status,
+    result: outcome.result,
+    summary,
+    reported: delivered.delivered,
+  };
+}
+
+/** Who stopped the command outranks how it ended: a child may exit 0 after a stop request too. */
+function outcomeFor(tool: Tool, end: ChildEnd): ExitOutcome {
+  if (end.stoppedBy === 'timeout') return { status: 'timed_out', result: null };
+  if (end.stoppedBy === 'user') return { status: 'aborted_by_user', result: null };
+  // A death by a signal nobody here sent: the OOM killer, a kill from elsewhere.
+  if (end.spawnError || end.code === null) return { status: 'aborted_by_system', result: null };
+  return outcomeForExit(tool, end.code);
+}
+
+function resolveSummaryPath(
+  options: RunWrappedOptions,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  tool: Tool,
+  cwd: string,
+): string | null {
+  // The flag outranks the environment in k6, as it does here.
+  const fromTool = summaryPathFromArgs(args) ?? (tool === 'k6' ? env.K6_SUMMARY_EXPORT || null : null);
+  const chosen = options.summaryPath ?? fromTool;
+  return chosen ? path.resolve(cwd, chosen) : null;
+}
+
+/**
+ * A summary left by an earlier run must not be sent as this run's: when the file was there
+ * before the command started and was not rewritten, it is ignored.
+ */
+async function readSummary(
+  file: string,
+  before: Awaited<ReturnType<typeof stat>> | null,
+  stderr: Writable,
+): Promise<RunSummary | null> {
+  const after = await stat(file).catch(() => null);
+  if (before && after && after.mtimeMs === before.mtimeMs && after.size === before.size) {
+    stderr.write(`loadnotify: summary ${file} was not rewritten by this run; no summary sent\n`);
+    return null;
+  }
+  try {
+    return await readK6Summary(file);
+  } catch (err) {
+    stderr.write(`loadnotify: cannot use summary ${file}: ${(err as Error).message}; no summary sent\n`);
+    return null;
+  }
+}
+
+async function untilSettledOrAborted(reporter: RunReporter, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return reporter.settled();
+  if (signal.aborted) return;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = resolve;
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  await Promise.race([reporter.settled(), aborted]);
+  signal.removeEventListener('abort', onAbort as () => void);
+}
