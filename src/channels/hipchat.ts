@@ -1,0 +1,95 @@
+/**
+ * HipChat API v2 room notifications (spec/channel-formats.md). The channel URL is the room's
+ * "Send messages to this room" URL, auth_token included, as the LoadImpact document describes.
+ * HipChat Cloud is gone; HipChat Server / Data Center speak the same API.
+ */
+import { buildMessage, truncateText } from '../core/message.js';
+import type { Message, MessageColor } from '../core/message.js';
+import type { ChannelType, Classification, ReceiverResponse } from './channel.js';
+import { PRODUCT, checkHttpUrl, classifyHttp, responseReason } from './webhook.js';
+
+export const HIPCHAT_MAX_MESSAGE_CHARS = 10_000;
+
+const COLORS: Record<MessageColor, string> = {
+  good: 'green',
+  warning: 'yellow',
+  danger: 'red',
+  neutral: 'gray',
+};
+
+export function escapeHtml(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+function html(message: Message): string {
+  const title = escapeHtml(message.title);
+  const heading = message.link ? `<a href="${escapeHtml(message.link.url)}">${title}</a>` : title;
+  const facts = message.facts.map((f) => `<b>${escapeHtml(f.label)}:</b> ${escapeHtml(f.value)}`);
+  return [`<b>${heading}</b>`, escapeHtml(message.summary), ...facts].join('<br>');
+}
+
+function text(message: Message): string {
+  const facts = message.facts.map((f) => `${f.label}: ${f.value}`);
+  return [message.title, message.summary, ...facts, ...(message.link ? [message.link.url] : [])].join('\n');
+}
+
+/**
+ * The HTML message, or, should it ever pass HipChat's 10,000-character limit, the plain-text
+ * one truncated: cutting HTML could leave a tag open.
+ */
+export function hipchatBody(message: Message): Record<string, unknown> {
+  const rich = html(message);
+  const fits = rich.length <= HIPCHAT_MAX_MESSAGE_CHARS;
+  return {
+    message: fits ? rich : truncateText(text(message), HIPCHAT_MAX_MESSAGE_CHARS),
+    message_format: fits ? 'html' : 'text',
+    color: COLORS[message.color],
+    // Only failures ping the room; starts and passes appear without a sound.
+    notify: message.color === 'danger',
+  };
+}
+
+/** HipChat answers errors as {"error": {"code", "message", "type"}}; its message is the useful part. */
+function hipchatReason(response: ReceiverResponse): string {
+  try {
+    const parsed: unknown = JSON.parse(response.body);
+    const error = (parsed as { error?: { message?: unknown } } | null)?.error;
+    if (typeof error?.message === 'string') return `HTTP ${response.status}: ${error.message}`;
+  } catch {
+    // not JSON: fall through to the raw body
+  }
+  return responseReason(response);
+}
+
+/**
+ * 400 (the message was refused: resending it cannot help), 401 (bad or revoked token), 403,
+ * 404 (no such room) and 410 are permanent; 429 (flood control) and the rest follow the plain
+ * HTTP rules: retried.
+ */
+const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 410]);
+
+export function classifyHipchat(response: ReceiverResponse): Classification {
+  if (response.status >= 200 && response.status < 300) return { kind: 'delivered' };
+  if (PERMANENT_STATUSES.has(response.status)) return { kind: 'permanent', reason: hipchatReason(response) };
+  return classifyHttp(response);
+}
+
+export const hipchatChannel: ChannelType = {
+  type: 'hipchat',
+  label: 'HipChat',
+  checkUrl: checkHttpUrl,
+  render(event, channel, ctx) {
+    return {
+      method: 'POST',
+      url: channel.url,
+      headers: { 'Content-Type': 'application/json', 'User-Agent': PRODUCT },
+      body: JSON.stringify(hipchatBody(buildMessage(event.data, ctx.publicUrl))),
+    };
+  },
+  classify: classifyHipchat,
+};

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { CHANNEL_TYPES, getChannelType } from './registry.js';
+
+describe('registry', () => {
+  it('knows the types API.md requires', () => {
+    for (const type of ['webhook', 'slack', 'hipchat']) expect(getChannelType(type)?.type).toBe(type);
+  });
+
+  it('answers undefined for an unknown type, even an Object.prototype key', () => {
+    expect(getChannelType('carrier-pigeon')).toBeUndefined();
+    expect(getChannelType('constructor')).toBeUndefined();
+  });
+
+  it('has one entry per type, each with a label', () => {
+    const types = CHANNEL_TYPES.map((c) => c.type);
+    expect(new Set(types).size).toBe(types.length);
+    for (const c of CHANNEL_TYPES) expect(c.label).not.toBe('');
+  });
+});

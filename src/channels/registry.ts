@@ -1,0 +1,13 @@
+/** Every channel type the service can deliver to; adding one is a file and a line here. */
+import type { ChannelType } from './channel.js';
+import { hipchatChannel } from './hipchat.js';
+import { slackChannel } from './slack.js';
+import { webhookChannel } from './webhook.js';
+
+export const CHANNEL_TYPES: readonly ChannelType[] = [webhookChannel, slackChannel, hipchatChannel];
+
+const BY_TYPE = new Map(CHANNEL_TYPES.map((channelType) => [channelType.type, channelType]));
+
+export function getChannelType(type: string): ChannelType | undefined {
+  return BY_TYPE.get(type);
+}

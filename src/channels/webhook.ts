@@ -1,0 +1,73 @@
+/**
+ * The generic webhook of the k6 Cloud / LoadImpact documents: their JSON body and headers,
+ * byte for byte. Also home of the plain HTTP reading of an answer, which the chat channels
+ * fall back to for answers their services do not document.
+ */
+import { retryAfterFromHeaders } from '../core/backoff.js';
+import { documentedPayload } from '../core/webhook-payload.js';
+import type { ChannelType, Classification, ReceiverResponse } from './channel.js';
+
+/** Product token for User-Agent headers. */
+export const PRODUCT = 'loadnotify/0.1';
+/** The documents promise receivers that the User-Agent starts with LoadImpactWebHook. */
+export const WEBHOOK_USER_AGENT = `LoadImpactWebHook (${PRODUCT})`;
+
+/** Refuses anything but http(s): file:, data:, gopher: and friends are not webhooks. */
+export function checkHttpUrl(url: URL): string | null {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return `the URL must start with http:// or https://, not ${url.protocol}//`;
+  }
+  return null;
+}
+
+const MAX_REASON_CHARS = 200;
+
+/** "HTTP 404: channel_not_found": the status and the start of the body, for the delivery log. */
+export function responseReason(response: ReceiverResponse): string {
+  const text = response.body.replace(/\s+/g, ' ').trim();
+  const excerpt = text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS)}…` : text;
+  return excerpt ? `HTTP ${response.status}: ${excerpt}` : `HTTP ${response.status}`;
+}
+
+/** A retry that carries the receiver's Retry-After, when it sent one. */
+export function retryWith(response: ReceiverResponse, reason: string): Classification {
+  // classify() gets no clock; our own only matters for an HTTP-date Retry-After without a
+  // Date header, and then "now" is exactly what is meant.
+  const afterMs = retryAfterFromHeaders(response.headers, new Date());
+  return afterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, afterMs };
+}
+
+/**
+ * A generic receiver: any 2xx is success. 410 Gone is the one answer that says the hook will
+ * never work again. Every other answer, other 4xx included, is retried: a hand-written
+ * receiver answering 401/404/500 is usually mid-deploy or misconfigured for a while, and the
+ * retries run out on their own after a day, whereas a wrong "permanent" loses the event.
+ */
+export function classifyHttp(response: ReceiverResponse): Classification {
+  if (response.status >= 200 && response.status < 300) return { kind: 'delivered' };
+  const reason = responseReason(response);
+  if (response.status === 410)
+    return { kind: 'permanent', reason: `${reason} (the receiver says the hook is gone)` };
+  return retryWith(response, reason);
+}
+
+export const webhookChannel: ChannelType = {
+  type: 'webhook',
+  label: 'WebHook',
+  checkUrl: checkHttpUrl,
+  render(event, channel, ctx) {
+    return {
+      method: 'POST',
+      url: channel.url,
+      headers: {
+        'Content-Type': 'application/json',
+        'User-Agent': WEBHOOK_USER_AGENT,
+        'X-LoadImpact-ID': ctx.requestId,
+        'X-LoadImpact-Event': event.data.type,
+        'webhook-id': ctx.webhookId,
+      },
+      body: JSON.stringify(documentedPayload(event.data, channel.status_scheme)),
+    };
+  },
+  classify: classifyHttp,
+};

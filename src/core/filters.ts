@@ -1,0 +1,68 @@
+/**
+ * Which events reach which channel: API.md's filter rules, decided once when the event is
+ * recorded (one delivery row per matching channel).
+ */
+import type { ChannelEvents } from '../channels/channel.js';
+import type { EventData, RunSnapshot } from './events.js';
+import { TERMINAL_STATUSES, isTerminal } from './run-status.js';
+import type { RunResult, TerminalStatus } from './run-status.js';
+
+export interface ChannelFilter {
+  enabled: boolean;
+  /** null = every project of the organization; a list, even an empty one, is exactly those. */
+  project_ids: number[] | null;
+  events: ChannelEvents;
+}
+
+/** A new channel hears both events of every run; the user narrows from there. */
+export const DEFAULT_CHANNEL_EVENTS: ChannelEvents = {
+  'test.started': { enabled: true, triggers: [] },
+  'test.finished': { enabled: true, triggers: [], statuses: [], results: [] },
+};
+
+/**
+ * The statuses of a run that ended badly: every terminal status but `finished`.
+ *
+ * "Only on failure" can be expressed two ways, as API.md says:
+ * - `results: ['failed']`: runs whose thresholds failed, plus aborted or timed-out runs that
+ *   carry no result (see `effectiveResult`): the broadest "only failures".
+ * - `statuses: ONLY_FAILURES`: every run that did not finish normally, whatever its thresholds,
+ *   but not a run that finished with failed thresholds.
+ * Both lists are ANDed, so combining them narrows rather than widens.
+ */
+export const ONLY_FAILURES: readonly TerminalStatus[] = TERMINAL_STATUSES.filter((s) => s !== 'finished');
+
+/**
+ * The result the `results` filter sees. A run aborted or timed out before its thresholds were
+ * judged has no result; it did not pass, so it counts as `failed`. Without this, a channel set
+ * to "only failures" would stay silent about a run the system killed.
+ */
+export function effectiveResult(run: Pick<RunSnapshot, 'status' | 'result'>): RunResult | null {
+  if (run.result !== null) return run.result;
+  return isTerminal(run.status) && run.status !== 'finished' ? 'failed' : null;
+}
+
+/** An empty list means "all". */
+function allows<T>(list: readonly T[], value: T): boolean {
+  return list.length === 0 || list.includes(value);
+}
+
+export function channelMatches(event: EventData, channel: ChannelFilter): boolean {
+  // The Test Hook addresses one channel on purpose (it is how one checks a channel before
+  // enabling it), so no filter applies to it, not even `enabled`.
+  if (event.type === 'test.notification_channel') return true;
+  if (!channel.enabled) return false;
+  const { run } = event;
+  if (channel.project_ids !== null && !channel.project_ids.includes(run.project_id)) return false;
+
+  if (event.type === 'test.started') {
+    const rule = channel.events['test.started'];
+    return rule.enabled && allows(rule.triggers, run.trigger);
+  }
+  const rule = channel.events['test.finished'];
+  if (!rule.enabled || !allows(rule.triggers, run.trigger) || !allows(rule.statuses, run.status))
+    return false;
+  if (rule.results.length === 0) return true;
+  const result = effectiveResult(run);
+  return result !== null && rule.results.includes(result);
+}

@@ -1,0 +1,149 @@
+/**
+ * One neutral message for people, built once per event and rendered by each chat channel in
+ * its own format (Slack attachment, HipChat HTML, ...). Text here is plain and unescaped: each
+ * channel escapes for its own format.
+ */
+import type { EventData, RunSnapshot, RunSummary } from './events.js';
+import { statusCode } from './run-status.js';
+import type { Trigger } from './run-status.js';
+
+export type MessageColor = 'good' | 'warning' | 'danger' | 'neutral';
+
+export interface MessageFact {
+  label: string;
+  value: string;
+}
+
+export interface Message {
+  title: string;
+  /** One line, for notification previews and the services' plain-text fallbacks. */
+  summary: string;
+  facts: MessageFact[];
+  /**
+   * good: finished and passed. danger: thresholds failed, timed out or aborted (any cause:
+   * the run did not give the answer it was started for). neutral: a run starting and the Test
+   * Hook; a start is not an outcome, and a yellow bar on every start would teach people to
+   * ignore yellow. warning is kept for channels' own use (nothing here yields it today).
+   */
+  color: MessageColor;
+  link: { url: string; text: string } | null;
+}
+
+/** Names are user text; this bounds what one name can add to a message. */
+export const MAX_NAME_CHARS = 200;
+
+type RunEvent = Extract<EventData, { run: RunSnapshot }>;
+
+const TRIGGER_LABELS: Record<Trigger, string> = { manual: 'Manual', scheduled: 'Scheduled', api: 'API' };
+
+/**
+ * Cuts `text` to at most `max` characters, ending in "…". It never splits a surrogate pair or
+ * an HTML entity such as `&amp;`, so it is safe on text a channel has already escaped.
+ */
+export function truncateText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let cut = text.slice(0, Math.max(0, max - 1));
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  cut = cut.replace(/&#?[a-z0-9]*$/i, '');
+  return `${cut}…`;
+}
+
+/** Newlines in a name would break the one-line summary and some services' layouts. */
+function oneLine(text: string): string {
+  return truncateText(text.replace(/\s+/g, ' ').trim(), MAX_NAME_CHARS);
+}
+
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const parts = [h ? `${h}h` : '', m ? `${m}m` : '', s || total === 0 ? `${s}s` : ''];
+  return parts.filter(Boolean).join(' ');
+}
+
+const isNumber = (value: number | null | undefined): value is number =>
+  typeof value === 'number' && Number.isFinite(value);
+
+function figures(summary: RunSummary | null): MessageFact[] {
+  if (!summary) return [];
+  const facts: MessageFact[] = [];
+  if (isNumber(summary.requests)) {
+    facts.push({ label: 'Requests', value: Math.round(summary.requests).toLocaleString('en-US') });
+  }
+  if (isNumber(summary.failure_rate)) {
+    facts.push({ label: 'Failure rate', value: `${(summary.failure_rate * 100).toFixed(2)}%` });
+  }
+  if (isNumber(summary.p95_ms)) {
+    facts.push({ label: 'p95', value: `${Number(summary.p95_ms.toFixed(summary.p95_ms < 100 ? 1 : 0))} ms` });
+  }
+  return facts;
+}
+
+function durationMs(run: RunSnapshot): number | null {
+  if (!run.started_at || !run.ended_at) return null;
+  const ms = Date.parse(run.ended_at) - Date.parse(run.started_at);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** What happened, as the end of a sentence: "started", "passed", "timed out", ... */
+function headline(event: RunEvent): string {
+  const { run } = event;
+  if (event.type === 'test.started') return 'started';
+  if (run.status === 'finished') {
+    if (run.result === 'passed') return 'passed';
+    if (run.result === 'failed') return 'failed its thresholds';
+    return 'finished';
+  }
+  return statusCode('k6', run.status, run.result).text.toLowerCase();
+}
+
+function colorOf(event: RunEvent): MessageColor {
+  if (event.type === 'test.started') return 'neutral';
+  const { status, result } = event.run;
+  if (status === 'finished' && result !== 'failed') return result === 'passed' ? 'good' : 'neutral';
+  return 'danger';
+}
+
+export function runUrl(publicUrl: string, runId: number): string {
+  return `${publicUrl.replace(/\/+$/, '')}/runs/${runId}`;
+}
+
+export function buildMessage(event: EventData, publicUrl: string): Message {
+  if (event.type === 'test.notification_channel') {
+    return {
+      title: 'Test notification from loadnotify',
+      summary: 'This is a test notification from loadnotify: if you can read it, this channel works.',
+      facts: [],
+      color: 'neutral',
+      link: null,
+    };
+  }
+  const { run } = event;
+  const name = oneLine(run.load_test_name);
+  const project = oneLine(run.project_name);
+  const what = headline(event);
+  const duration = durationMs(run);
+  const numbers = figures(run.summary);
+
+  const facts: MessageFact[] = [
+    { label: 'Test', value: name },
+    { label: 'Project', value: project },
+    { label: 'Status', value: statusCode('k6', run.status, run.result).text },
+  ];
+  if (run.result) facts.push({ label: 'Result', value: run.result === 'passed' ? 'Passed' : 'Failed' });
+  facts.push({ label: 'Trigger', value: TRIGGER_LABELS[run.trigger] });
+  if (duration !== null) facts.push({ label: 'Duration', value: formatDuration(duration) });
+  facts.push(...numbers);
+
+  const after =
+    duration !== null && event.type === 'test.finished' ? ` after ${formatDuration(duration)}` : '';
+  const detail = numbers.length ? ` (${numbers.map((f) => `${f.label} ${f.value}`).join(', ')})` : '';
+  return {
+    title: `${name}: run #${run.run_id} ${what}`,
+    summary: `${name} in ${project}: run #${run.run_id} ${what}${after}${detail}.`,
+    facts,
+    color: colorOf(event),
+    link: { url: runUrl(publicUrl, run.run_id), text: `View run #${run.run_id}` },
+  };
+}
