@@ -4,6 +4,7 @@
  * fall back to for answers their services do not document.
  */
 import { retryAfterFromHeaders } from '../core/backoff.js';
+import { truncateText } from '../core/message.js';
 import { documentedPayload } from '../core/webhook-payload.js';
 import type { ChannelType, Classification, ReceiverResponse } from './channel.js';
 
@@ -25,7 +26,7 @@ const MAX_REASON_CHARS = 200;
 /** "HTTP 404: channel_not_found": the status and the start of the body, for the delivery log. */
 export function responseReason(response: ReceiverResponse): string {
   const text = response.body.replace(/\s+/g, ' ').trim();
-  const excerpt = text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS)}…` : text;
+  const excerpt = truncateText(text, MAX_REASON_CHARS);
   return excerpt ? `HTTP ${response.status}: ${excerpt}` : `HTTP ${response.status}`;
 }
 

@@ -101,8 +101,8 @@ function headline(event: RunEvent): string {
 function colorOf(event: RunEvent): MessageColor {
   if (event.type === 'test.started') return 'neutral';
   const { status, result } = event.run;
-  if (status === 'finished' && result !== 'failed') return result === 'passed' ? 'good' : 'neutral';
-  return 'danger';
+  if (status !== 'finished' || result === 'failed') return 'danger';
+  return result === 'passed' ? 'good' : 'neutral';
 }
 
 export function runUrl(publicUrl: string, runId: number): string {
