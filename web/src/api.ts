@@ -1,0 +1,331 @@
+/**
+ * A small typed client for API.md. Same origin, cookie session; every write echoes the readable
+ * `ln_csrf` cookie in `x-csrf-token`, which is how the server tells our pages from a cross-site form.
+ */
+
+export type Role = 'owner' | 'admin' | 'member';
+export type Trigger = 'manual' | 'scheduled' | 'api';
+export type RunResult = 'passed' | 'failed';
+export type StatusScheme = 'k6' | 'loadimpact-v3';
+export type DeliveryState = 'pending' | 'delivered' | 'failed';
+
+export const PROGRESS_STATUSES = ['created', 'validated', 'queued', 'initializing', 'running'] as const;
+export const TERMINAL_STATUSES = [
+  'finished',
+  'timed_out',
+  'aborted_by_user',
+  'aborted_by_system',
+  'aborted_by_script_error',
+  'aborted_by_threshold',
+  'aborted_by_limit',
+] as const;
+export type RunStatus = (typeof PROGRESS_STATUSES)[number] | (typeof TERMINAL_STATUSES)[number];
+export const TRIGGERS: readonly Trigger[] = ['manual', 'scheduled', 'api'];
+export const RESULTS: readonly RunResult[] = ['passed', 'failed'];
+
+export const isTerminal = (status: RunStatus): boolean =>
+  (TERMINAL_STATUSES as readonly string[]).includes(status);
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface User {
+  id: number;
+  email: string;
+}
+export interface Membership {
+  organization_id: number;
+  organization_name?: string;
+  role: Role;
+}
+export interface Me {
+  user: User;
+  memberships: Membership[];
+}
+export interface Organization {
+  id: number;
+  name: string;
+}
+export interface Project {
+  id: number;
+  organization_id: number;
+  name: string;
+  created_at?: string;
+}
+export interface LoadTest {
+  id: number;
+  project_id: number;
+  name: string;
+  created_at?: string;
+}
+export interface Run {
+  id: number;
+  load_test_id: number;
+  project_id: number;
+  organization_id: number;
+  user_id: number | null;
+  name: string;
+  trigger: Trigger;
+  status: RunStatus;
+  result: RunResult | null;
+  status_code: number;
+  status_text: string;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+}
+
+export interface ChannelEvents {
+  'test.started': { enabled: boolean; triggers: Trigger[] };
+  'test.finished': { enabled: boolean; triggers: Trigger[]; statuses: RunStatus[]; results: RunResult[] };
+}
+export interface Channel {
+  id: number;
+  organization_id: number;
+  type: string;
+  name: string;
+  /** Redacted by the server; the real URL never reaches the browser. */
+  url: string;
+  enabled: boolean;
+  status_scheme: StatusScheme;
+  project_ids: number[] | null;
+  events: ChannelEvents;
+  /** Set when the delivery engine turned the channel off after a permanent failure. */
+  disabled_reason?: string | null;
+}
+export interface ChannelInput {
+  type?: string;
+  name?: string;
+  url?: string;
+  enabled?: boolean;
+  status_scheme?: StatusScheme;
+  project_ids?: number[] | null;
+  events?: ChannelEvents;
+}
+
+export interface Delivery {
+  id: number;
+  channel_id: number;
+  event_id: number;
+  event_type: string;
+  run_id: number | null;
+  state: DeliveryState;
+  attempts: number;
+  next_attempt_at: string | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+export interface Attempt {
+  id: number;
+  number: number;
+  started_at: string;
+  duration_ms: number | null;
+  request_headers: Record<string, string> | null;
+  request_body: string | null;
+  response_status: number | null;
+  response_headers: Record<string, string> | null;
+  response_body: string | null;
+  error: string | null;
+}
+export interface DeliveryDetail extends Omit<Delivery, 'attempts'> {
+  attempts: Attempt[];
+}
+export interface TestHookResult {
+  delivery: Delivery;
+  attempt: { response_status: number | null; error: string | null; duration_ms: number | null } | null;
+  outcome: DeliveryState;
+  reason: string | null;
+}
+
+export interface Member {
+  user_id: number;
+  email: string;
+  role: Role;
+}
+export interface ApiToken {
+  id: number;
+  name: string;
+  created_at?: string;
+  last_used_at?: string | null;
+}
+export interface CreatedToken {
+  id: number;
+  name: string;
+  token: string;
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  /** Validation details keyed by field name (the last path segment, so `events.x` → `x` too). */
+  fieldErrors(): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (!Array.isArray(this.details)) return out;
+    for (const d of this.details as unknown[]) {
+      if (d && typeof d === 'object' && 'field' in d && 'message' in d) {
+        const { field, message } = d as FieldError;
+        const key = String(field).replace(/^\/+/, '').replace(/\//g, '.');
+        out[key] = String(message);
+      }
+    }
+    return out;
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof ApiError) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+let onUnauthenticated: (() => void) | null = null;
+/** The shell registers this so an expired session anywhere returns to the sign-in form. */
+export function setUnauthenticatedHandler(handler: (() => void) | null): void {
+  onUnauthenticated = handler;
+}
+
+function readCookie(name: string): string | undefined {
+  for (const part of document.cookie.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return undefined;
+}
+
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+async function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  let payload: string | undefined;
+  // Fastify refuses an empty JSON body, and DELETE carries none; POST/PATCH always send an object.
+  if (method === 'POST' || method === 'PATCH') {
+    headers['content-type'] = 'application/json';
+    payload = JSON.stringify(body ?? {});
+  }
+  if (method !== 'GET') {
+    const csrf = readCookie('ln_csrf');
+    if (csrf) headers['x-csrf-token'] = csrf;
+  }
+  let res: Response;
+  try {
+    res = await fetch(`/api/v1${path}`, { method, headers, body: payload, credentials: 'same-origin' });
+  } catch {
+    throw new ApiError(
+      0,
+      'network_error',
+      'Could not reach the server. Check your connection and try again.',
+      null,
+    );
+  }
+  const text = await res.text();
+  let data: unknown = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const e = (data as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
+    const err = new ApiError(
+      res.status,
+      e?.code ?? `http_${res.status}`,
+      e?.message ?? `The server answered ${res.status} ${res.statusText}`,
+      e?.details ?? null,
+    );
+    if (res.status === 401 && !path.startsWith('/auth/') && path !== '/me' && onUnauthenticated) {
+      onUnauthenticated();
+    }
+    throw err;
+  }
+  return data as T;
+}
+
+const get = <T>(path: string) => request<T>('GET', path);
+const post = <T>(path: string, body?: unknown) => request<T>('POST', path, body);
+const patch = <T>(path: string, body: unknown) => request<T>('PATCH', path, body);
+const del = (path: string) => request<void>('DELETE', path);
+
+function qs(cursor?: string | null, limit?: number): string {
+  const p = new URLSearchParams();
+  if (limit) p.set('limit', String(limit));
+  if (cursor) p.set('cursor', cursor);
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+export const api = {
+  setupStatus: () => get<{ needed: boolean }>('/setup'),
+  setup: (b: { email: string; password: string; organization_name: string }) =>
+    post<{ user: User; organization: Organization; token: string }>('/setup', b),
+  login: (b: { email: string; password: string }) => post<{ user: User }>('/auth/login', b),
+  logout: () => post<unknown>('/auth/logout'),
+  me: () => get<Me>('/me'),
+
+  createOrganization: (name: string) => post<Organization>('/organizations', { name }),
+
+  projects: (orgId: number, cursor?: string | null, limit?: number) =>
+    get<Page<Project>>(`/organizations/${orgId}/projects${qs(cursor, limit)}`),
+  createProject: (orgId: number, name: string) => post<Project>(`/organizations/${orgId}/projects`, { name }),
+  project: (id: number) => get<Project>(`/projects/${id}`),
+
+  loadTests: (projectId: number, cursor?: string | null) =>
+    get<Page<LoadTest>>(`/projects/${projectId}/load-tests${qs(cursor)}`),
+  createLoadTest: (projectId: number, name: string) =>
+    post<LoadTest>(`/projects/${projectId}/load-tests`, { name }),
+  loadTest: (id: number) => get<LoadTest>(`/load-tests/${id}`),
+
+  loadTestRuns: (loadTestId: number, cursor?: string | null) =>
+    get<Page<Run>>(`/load-tests/${loadTestId}/runs${qs(cursor)}`),
+  createRun: (loadTestId: number, trigger: Trigger) =>
+    post<Run>(`/load-tests/${loadTestId}/runs`, { trigger }),
+  orgRuns: (orgId: number, cursor?: string | null) =>
+    get<Page<Run>>(`/organizations/${orgId}/runs${qs(cursor)}`),
+  run: (id: number) => get<Run>(`/runs/${id}`),
+  setRunStatus: (id: number, status: RunStatus, result?: RunResult) =>
+    post<Run>(`/runs/${id}/status`, result ? { status, result } : { status }),
+  runDeliveries: (id: number, cursor?: string | null) =>
+    get<Page<Delivery>>(`/runs/${id}/deliveries${qs(cursor)}`),
+
+  channels: (orgId: number, cursor?: string | null, limit?: number) =>
+    get<Page<Channel>>(`/organizations/${orgId}/notification-channels${qs(cursor, limit)}`),
+  channel: (id: number) => get<Channel>(`/notification-channels/${id}`),
+  createChannel: (orgId: number, b: ChannelInput) =>
+    post<Channel>(`/organizations/${orgId}/notification-channels`, b),
+  updateChannel: (id: number, b: ChannelInput) => patch<Channel>(`/notification-channels/${id}`, b),
+  deleteChannel: (id: number) => del(`/notification-channels/${id}`),
+  testChannel: (id: number) => post<TestHookResult>(`/notification-channels/${id}/test`),
+  channelDeliveries: (id: number, cursor?: string | null) =>
+    get<Page<Delivery>>(`/notification-channels/${id}/deliveries${qs(cursor)}`),
+  delivery: (id: number) => get<DeliveryDetail>(`/deliveries/${id}`),
+  redeliver: (id: number) => post<unknown>(`/deliveries/${id}/redeliver`),
+
+  members: (orgId: number, cursor?: string | null) =>
+    get<Page<Member>>(`/organizations/${orgId}/members${qs(cursor)}`),
+  addMember: (orgId: number, b: { email: string; role: Role; password?: string }) =>
+    post<Member>(`/organizations/${orgId}/members`, b),
+  setMemberRole: (orgId: number, userId: number, role: Role) =>
+    patch<Member>(`/organizations/${orgId}/members/${userId}`, { role }),
+  removeMember: (orgId: number, userId: number) => del(`/organizations/${orgId}/members/${userId}`),
+
+  tokens: (cursor?: string | null) => get<Page<ApiToken>>(`/tokens${qs(cursor)}`),
+  createToken: (name: string) => post<CreatedToken>('/tokens', { name }),
+  revokeToken: (id: number) => del(`/tokens/${id}`),
+};

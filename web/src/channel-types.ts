@@ -1,0 +1,54 @@
+/**
+ * The channel types the UI offers. Adding a type the server supports is one entry here:
+ * the Integrations page draws a card and the form adapts its labels and hints from it.
+ */
+export interface ChannelTypeInfo {
+  type: string;
+  label: string;
+  description: string;
+  urlPlaceholder: string;
+  urlHint: string;
+  /** A short glyph for the card; decorative only. */
+  mark: string;
+}
+
+export const CHANNEL_TYPES: readonly ChannelTypeInfo[] = [
+  {
+    type: 'webhook',
+    label: 'WebHook',
+    description: 'An HTTP POST with a JSON payload to any URL, compatible with k6 Cloud webhook receivers.',
+    urlPlaceholder: 'https://ci.example.com/hooks/load-tests',
+    urlHint: 'loadnotify POSTs JSON with X-LoadImpact-Event and X-LoadImpact-ID headers to this URL.',
+    mark: '{ }',
+  },
+  {
+    type: 'slack',
+    label: 'Slack',
+    description: 'A message in a Slack channel through an Incoming WebHook.',
+    urlPlaceholder: 'https://hooks.slack.com/services/T000/B000/XXXX',
+    urlHint:
+      'In Slack, add the Incoming WebHook app, choose a channel and paste the WebHook URL it gives you.',
+    mark: '#',
+  },
+  {
+    type: 'hipchat',
+    label: 'HipChat',
+    description: 'A room notification through a HipChat room integration URL.',
+    urlPlaceholder: 'https://example.hipchat.com/v2/room/123/notification?auth_token=…',
+    urlHint: 'In HipChat, add a "Build your own integration" to the room and paste its notification URL.',
+    mark: 'H',
+  },
+];
+
+export function channelTypeInfo(type: string): ChannelTypeInfo {
+  return (
+    CHANNEL_TYPES.find((t) => t.type === type) ?? {
+      type,
+      label: type,
+      description: '',
+      urlPlaceholder: 'https://',
+      urlHint: '',
+      mark: '•',
+    }
+  );
+}

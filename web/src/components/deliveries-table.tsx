@@ -1,0 +1,82 @@
+import type { Delivery } from '../api.js';
+import { Link } from '../router.js';
+import { DeliveryBadge, TableWrap, Time } from './ui.js';
+
+const EVENT_TEXT: Record<string, string> = {
+  'test.started': 'Test started',
+  'test.finished': 'Test finished',
+  'test.notification_channel': 'Test hook',
+};
+export const eventText = (e: string) => EVENT_TEXT[e] ?? e;
+
+/** Deliveries of a channel (channel column hidden) or of a run (channel names from `channelNames`). */
+export function DeliveriesTable({
+  deliveries,
+  label,
+  channelNames,
+}: {
+  deliveries: Delivery[];
+  label: string;
+  channelNames?: Map<number, string>;
+}) {
+  return (
+    <TableWrap label={label}>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Delivery</th>
+            {channelNames ? <th scope="col">Channel</th> : null}
+            <th scope="col">Event</th>
+            <th scope="col">State</th>
+            <th scope="col">Attempts</th>
+            <th scope="col">Last error</th>
+            <th scope="col">Next attempt</th>
+            <th scope="col">Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {deliveries.map((d) => (
+            <tr key={d.id}>
+              <td>
+                <Link to={`/deliveries/${d.id}`} aria-label={`Delivery #${d.id} details`}>
+                  #{d.id}
+                </Link>
+              </td>
+              {channelNames ? (
+                <td>
+                  <Link to={`/integrations/${d.channel_id}`}>
+                    {channelNames.get(d.channel_id) ?? `Channel #${d.channel_id}`}
+                  </Link>
+                </td>
+              ) : null}
+              <td>
+                {eventText(d.event_type)}
+                {d.run_id !== null && !channelNames ? (
+                  <>
+                    {' '}
+                    <Link to={`/runs/${d.run_id}`}>(run #{d.run_id})</Link>
+                  </>
+                ) : null}
+              </td>
+              <td>
+                <DeliveryBadge state={d.state} />
+              </td>
+              <td>{d.attempts}</td>
+              <td className="wrap-text">{d.last_error ?? <span className="muted">—</span>}</td>
+              <td>
+                {d.state === 'pending' ? (
+                  <Time value={d.next_attempt_at} />
+                ) : (
+                  <span className="muted">—</span>
+                )}
+              </td>
+              <td>
+                <Time value={d.created_at} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableWrap>
+  );
+}

@@ -1,0 +1,121 @@
+import { useState, type FormEvent } from 'react';
+import { api } from '../api.js';
+import { useFormErrors } from '../components/forms.js';
+import { ErrorBanner, TextField } from '../components/ui.js';
+
+export function SetupPage({ onDone }: { onDone(): void }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [organization, setOrganization] = useState('');
+  const [busy, setBusy] = useState(false);
+  const errors = useFormErrors();
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    errors.clear();
+    if (password.length < 8) {
+      errors.setFields({ password: 'Use at least 8 characters.' });
+      return;
+    }
+    setBusy(true);
+    try {
+      await api.setup({ email: email.trim(), password, organization_name: organization.trim() });
+      onDone();
+    } catch (err) {
+      errors.fail(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main className="auth-page">
+      <form className="card auth-card" onSubmit={submit} noValidate aria-labelledby="setup-title">
+        <h1 id="setup-title">Welcome to loadnotify</h1>
+        <p className="muted">Create the first account. You become the owner of a new organization.</p>
+        <ErrorBanner message={errors.general} />
+        <TextField
+          label="Email"
+          type="email"
+          autoComplete="email"
+          required
+          value={email}
+          onChange={setEmail}
+          error={errors.fields.email}
+        />
+        <TextField
+          label="Password"
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={8}
+          value={password}
+          onChange={setPassword}
+          error={errors.fields.password}
+          hint="At least 8 characters."
+        />
+        <TextField
+          label="Organization name"
+          required
+          value={organization}
+          onChange={setOrganization}
+          error={errors.fields.organization_name}
+        />
+        <button type="submit" className="btn btn-primary" disabled={busy}>
+          {busy ? 'Creating…' : 'Create account'}
+        </button>
+      </form>
+    </main>
+  );
+}
+
+export function SignInPage({ onDone }: { onDone(): void }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const errors = useFormErrors();
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    errors.clear();
+    setBusy(true);
+    try {
+      await api.login({ email: email.trim(), password });
+      onDone();
+    } catch (err) {
+      errors.fail(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main className="auth-page">
+      <form className="card auth-card" onSubmit={submit} aria-labelledby="signin-title">
+        <h1 id="signin-title">Sign in to loadnotify</h1>
+        <ErrorBanner message={errors.general} />
+        <TextField
+          label="Email"
+          type="email"
+          autoComplete="username"
+          required
+          value={email}
+          onChange={setEmail}
+          error={errors.fields.email}
+        />
+        <TextField
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={setPassword}
+          error={errors.fields.password}
+        />
+        <button type="submit" className="btn btn-primary" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+    </main>
+  );
+}

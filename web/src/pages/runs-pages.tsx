@@ -1,0 +1,221 @@
+import { useMemo, useState, type FormEvent } from 'react';
+import {
+  api,
+  errorMessage,
+  isTerminal,
+  PROGRESS_STATUSES,
+  RESULTS,
+  TERMINAL_STATUSES,
+  type RunResult,
+  type RunStatus,
+} from '../api.js';
+import { DeliveriesTable } from '../components/deliveries-table.js';
+import { RunsTable, triggerText } from '../components/runs-table.js';
+import {
+  Empty,
+  ErrorBanner,
+  Loading,
+  LoadMore,
+  PageHeader,
+  ResultBadge,
+  STATUS_TEXT,
+  StatusBadge,
+  Time,
+} from '../components/ui.js';
+import { usePaged, usePoll, useResource } from '../hooks.js';
+import { Link } from '../router.js';
+import { useOrg } from '../session.js';
+
+export function RunsPage() {
+  const org = useOrg();
+  const runs = usePaged(`org-runs:${org.organization_id}`, (c) => api.orgRuns(org.organization_id, c));
+  usePoll(
+    runs.items.some((r) => !isTerminal(r.status)),
+    2000,
+    () => runs.refresh(),
+  );
+  return (
+    <>
+      <PageHeader title="Runs">
+        <button type="button" className="btn" onClick={() => void runs.refresh()}>
+          Refresh
+        </button>
+      </PageHeader>
+      <p className="muted">Every run of this organization, newest first.</p>
+      <ErrorBanner message={runs.error} />
+      {runs.loading ? (
+        <Loading what="Loading runs" />
+      ) : runs.items.length === 0 ? (
+        <Empty>
+          No runs yet. Open a <Link to="/projects">project</Link>’s load test and press “New run”.
+        </Empty>
+      ) : (
+        <RunsTable runs={runs.items} label="Runs of this organization" />
+      )}
+      <LoadMore nextCursor={runs.nextCursor} loading={runs.loadingMore} onClick={runs.loadMore} />
+    </>
+  );
+}
+
+export function RunPage({ id }: { id: number }) {
+  const org = useOrg();
+  const run = useResource(`run:${id}`, () => api.run(id));
+  const deliveries = usePaged(`run-deliveries:${id}`, (c) => api.runDeliveries(id, c));
+  const channels = usePaged(`channels:${org.organization_id}`, (c) =>
+    api.channels(org.organization_id, c, 500),
+  );
+  const channelNames = useMemo(() => new Map(channels.items.map((c) => [c.id, c.name])), [channels.items]);
+
+  const live = run.data !== null && !isTerminal(run.data.status);
+  const pending = deliveries.items.some((d) => d.state === 'pending');
+  usePoll(live || pending, 2000, async () => {
+    await Promise.all([run.reload(), deliveries.refresh()]);
+  });
+
+  if (run.loading) return <Loading what="Loading run" />;
+  if (!run.data)
+    return (
+      <>
+        <PageHeader title={`Run #${id}`} />
+        <ErrorBanner message={run.error ?? 'Run not found'} />
+      </>
+    );
+  const r = run.data;
+  return (
+    <>
+      <nav aria-label="Breadcrumb" className="breadcrumb">
+        <Link to="/runs">Runs</Link> <span aria-hidden="true">›</span> <span>Run #{r.id}</span>
+      </nav>
+      <PageHeader title={`${r.name} — run #${r.id}`} />
+      <ErrorBanner message={run.error} />
+      <section className="card" aria-labelledby="run-summary">
+        <h2 id="run-summary">
+          Status{' '}
+          <span aria-live="polite">
+            <StatusBadge status={r.status} text={r.status_text} />
+          </span>
+          {live ? <span className="muted small"> (updates automatically)</span> : null}
+        </h2>
+        <dl className="facts">
+          <dt>Result</dt>
+          <dd>
+            <ResultBadge result={r.result} />
+          </dd>
+          <dt>Status code (k6)</dt>
+          <dd>
+            {r.status_code} {r.status_text}
+          </dd>
+          <dt>Trigger</dt>
+          <dd>{triggerText(r.trigger)}</dd>
+          <dt>Load test</dt>
+          <dd>
+            <Link to={`/load-tests/${r.load_test_id}`}>{r.name}</Link>
+          </dd>
+          <dt>Project</dt>
+          <dd>
+            <Link to={`/projects/${r.project_id}`}>Project #{r.project_id}</Link>
+          </dd>
+          <dt>Created</dt>
+          <dd>
+            <Time value={r.created_at} />
+          </dd>
+          <dt>Started</dt>
+          <dd>
+            <Time value={r.started_at} />
+          </dd>
+          <dt>Ended</dt>
+          <dd>
+            <Time value={r.ended_at} />
+          </dd>
+        </dl>
+        {live ? <StatusForm runId={r.id} status={r.status} onChanged={() => void run.reload()} /> : null}
+      </section>
+      <section aria-labelledby="run-notifications">
+        <h2 id="run-notifications">Notifications</h2>
+        <ErrorBanner message={deliveries.error} />
+        {deliveries.loading ? (
+          <Loading what="Loading notifications" />
+        ) : deliveries.items.length === 0 ? (
+          <Empty>
+            No notifications for this run yet. They are sent when the run starts and when it ends.
+          </Empty>
+        ) : (
+          <DeliveriesTable
+            deliveries={deliveries.items}
+            label="Notifications of this run"
+            channelNames={channelNames}
+          />
+        )}
+        <LoadMore
+          nextCursor={deliveries.nextCursor}
+          loading={deliveries.loadingMore}
+          onClick={deliveries.loadMore}
+        />
+      </section>
+    </>
+  );
+}
+
+/** Moves a run forward by hand; runners normally do this through the API. */
+function StatusForm({ runId, status, onChanged }: { runId: number; status: RunStatus; onChanged(): void }) {
+  const next = useMemo<RunStatus[]>(() => {
+    const idx = (PROGRESS_STATUSES as readonly string[]).indexOf(status);
+    return [...PROGRESS_STATUSES.slice(idx + 1), ...TERMINAL_STATUSES];
+  }, [status]);
+  const [target, setTarget] = useState<RunStatus>(next[0] ?? 'finished');
+  const [result, setResult] = useState<RunResult | ''>('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const chosen = next.includes(target) ? target : (next[0] ?? 'finished');
+  const terminal = isTerminal(chosen);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.setRunStatus(runId, chosen, terminal && result ? result : undefined);
+      onChanged();
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="inline-form status-form" onSubmit={submit} aria-label="Change run status">
+      <div className="field">
+        <label htmlFor="run-next-status">New status</label>
+        <select id="run-next-status" value={chosen} onChange={(e) => setTarget(e.target.value as RunStatus)}>
+          {next.map((s) => (
+            <option key={s} value={s}>
+              {STATUS_TEXT[s]}
+            </option>
+          ))}
+        </select>
+      </div>
+      {terminal ? (
+        <div className="field">
+          <label htmlFor="run-result">Result</label>
+          <select
+            id="run-result"
+            value={result}
+            onChange={(e) => setResult(e.target.value as RunResult | '')}
+          >
+            <option value="">None</option>
+            {RESULTS.map((r) => (
+              <option key={r} value={r}>
+                {r === 'passed' ? 'Passed' : 'Failed'}
+              </option>
+            ))}
+          </select>
+        </div>
+      ) : null}
+      <button type="submit" className="btn" disabled={busy}>
+        {busy ? 'Updating…' : 'Update status'}
+      </button>
+      <ErrorBanner message={error} />
+    </form>
+  );
+}
