@@ -77,14 +77,14 @@ export async function runCommand(argv: string[], io: Partial<RunCommandIo> = {})
   const kill = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (stop.signal.aborted) {
-      stderr.write(`loadnotify: ${sig} again; killing ${parsed.command}\n`);
+      stderr.write(`loadnotify: ${sig} again; killing the command, not waiting for the server\n`);
       kill.abort();
       return;
     }
     // Ctrl-C in a terminal already reached the command (same foreground process group);
     // sending it again would make k6 skip its teardown and summary.
     const forward = sig === 'SIGINT' && process.stdin.isTTY ? null : sig;
-    stderr.write(`loadnotify: ${sig}; stopping ${parsed.command} (again to kill it)\n`);
+    stderr.write(`loadnotify: ${sig}; stopping (${sig} again to force)\n`);
     stop.abort(new StopRequest(forward));
   };
   process.on('SIGINT', onSignal);

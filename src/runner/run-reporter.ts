@@ -71,23 +71,32 @@ export class RunReporter {
     });
   }
 
-  /** Waits for outstanding reports for at most `windowMs`, then gives up on the rest. */
-  async finish(windowMs: number): Promise<FinishOutcome> {
+  /**
+   * Waits for outstanding reports for at most `windowMs`, then gives up on the rest; `cancel`
+   * gives up at once (the user pressing Ctrl-C rather than wait for a server that is down).
+   */
+  async finish(windowMs: number, cancel?: AbortSignal): Promise<FinishOutcome> {
     let deadline: NodeJS.Timeout | undefined;
-    const drained = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
-    const expired = new Promise<'expired'>((resolve) => {
+    let onCancel: (() => void) | undefined;
+    const drained = new Promise<'drained'>((resolve) => this.drainWaiters.push(() => resolve('drained')));
+    const expired = new Promise<'expired' | 'cancelled'>((resolve) => {
       deadline = setTimeout(() => resolve('expired'), windowMs);
+      onCancel = () => resolve('cancelled');
+      if (cancel?.aborted) onCancel();
+      else cancel?.addEventListener('abort', onCancel, { once: true });
     });
     // The command just ended: one immediate attempt beats waiting out the current backoff.
     this.wakeUp();
     this.notify();
-    const outcome = await Promise.race([drained.then(() => 'drained' as const), expired]);
+    const outcome = await Promise.race([drained, expired]);
     clearTimeout(deadline);
-    if (outcome === 'expired' && this.queue.length > 0) {
+    cancel?.removeEventListener('abort', onCancel as () => void);
+    if (outcome !== 'drained' && this.queue.length > 0) {
       const pending = this.queue.length;
+      const why = outcome === 'cancelled' ? 'when interrupted' : `after ${Math.round(windowMs / 1000)}s`;
       this.stop();
       this.say(
-        `gave up reporting to the server after ${Math.round(windowMs / 1000)}s (${this.lastError}); ` +
+        `gave up reporting to the server ${why} (${this.lastError || 'no answer yet'}); ` +
           `${pending} report(s) not delivered, so the run's status there is stale`,
       );
       this.allDelivered = false;
@@ -147,6 +156,15 @@ export class RunReporter {
           `${hint(err)}; the command runs without reporting`,
       );
       this.stop();
+      return;
+    }
+    if (err.httpStatus === 400 && op.report.summary) {
+      // The summary is extra; losing the terminal status over it would be far worse.
+      this.say(
+        `the server refused the summary for run ${this.runId} (${err.message}); sending the status without it`,
+      );
+      const { summary: _dropped, ...bare } = op.report;
+      this.queue[0] = { kind: 'status', report: bare };
       return;
     }
     this.say(

@@ -110,7 +110,7 @@ export async function runWrapped(options: RunWrappedOptions): Promise<RunWrapped
   if (outcome.result) terminal.result = outcome.result;
   if (summary) terminal.summary = summary;
   reporter.report(terminal);
-  const delivered = await reporter.finish(options.retryWindowMs ?? 30_000);
+  const delivered = await reporter.finish(options.retryWindowMs ?? 30_000, giveUpSignal(options));
 
   return {
     exitCode: end.exitCode,
@@ -164,6 +164,17 @@ async function readSummary(
     stderr.write(`loadnotify: cannot use summary ${file}: ${(err as Error).message}; no summary sent\n`);
     return null;
   }
+}
+
+/**
+ * Once the command has ended, a stop request means "don't wait for the server": the first one,
+ * unless it was already spent on stopping the command, then the second (killSignal).
+ */
+function giveUpSignal(options: RunWrappedOptions): AbortSignal | undefined {
+  const { signal, killSignal } = options;
+  if (signal?.aborted) return killSignal;
+  const signals = [signal, killSignal].filter((s): s is AbortSignal => s !== undefined);
+  return signals.length > 0 ? AbortSignal.any(signals) : undefined;
 }
 
 async function untilSettledOrAborted(reporter: RunReporter, signal: AbortSignal | undefined): Promise<void> {

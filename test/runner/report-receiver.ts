@@ -21,6 +21,10 @@ export interface ReceiverOptions {
   /** Answer this many requests (any endpoint) with 500 before behaving. */
   failFirst?: number;
   runId?: number;
+  /** Answer 400 to a status report that carries a summary, as a stricter server would. */
+  rejectSummary?: boolean;
+  /** Answer status reports with these statuses with 503 (an outage starting mid-run). */
+  failStatuses?: string[];
 }
 
 export interface Receiver {
@@ -73,6 +77,11 @@ export async function startReceiver(options: ReceiverOptions = {}): Promise<Rece
     const status = /^\/api\/v1\/runs\/(\d+)\/status$/.exec(req.url ?? '');
     if (req.method === 'POST' && status) {
       if (Number(status[1]) !== runId) return error(res, 404, 'not_found', 'run not found');
+      if (options.failStatuses?.includes(String(body.status))) {
+        return error(res, 503, 'unavailable', 'simulated outage');
+      }
+      if (options.rejectSummary && body.summary)
+        return error(res, 400, 'invalid_body', 'summary: not allowed');
       return answer(res, 200, { id: runId, status: body.status, result: body.result ?? null });
     }
     return error(res, 404, 'not_found', 'no such route');

@@ -2,8 +2,10 @@
  * When loadnotify is down, failing or refusing, the load test still runs, the wrapper says so
  * once on stderr, exits with the command's code, and delivers what it can, in order, in bounded time.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -139,5 +141,24 @@ describe('reporting failures', () => {
     expect(stderr).toMatch(/no answer in time/);
     // one request timeout before the command starts, then the retry window
     expect(elapsed).toBeLessThan(300 + 700 + 2_000);
+  });
+
+  it('a refused summary (400) does not cost the terminal status: it is resent without it', async () => {
+    const r = await receiver({ rejectSummary: true });
+    const dir = await mkdtemp(path.join(tmpdir(), 'loadnotify-reporting-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const source = path.join(path.dirname(exitWith), 'k6-summary-export.json');
+    const target = path.join(dir, 'summary.json');
+    const { outcome, stderr } = await run(r.url, 0, {
+      summaryPath: target,
+      args: ['-e', `require('fs').copyFileSync(${JSON.stringify(source)}, ${JSON.stringify(target)})`],
+    });
+    expect(outcome).toMatchObject({ exitCode: 0, status: 'finished', reported: false });
+    expect(outcome.summary?.requests).toBe(1200);
+    expect(r.requests.map((q) => q.answered)).toEqual([201, 200, 200, 400, 200]);
+    expect(r.requests.at(-1)?.body).toEqual({ status: 'finished', result: 'passed' });
+    expect(stderr).toMatch(
+      /^loadnotify: the server refused the summary for run 42 .*sending the status without it$/m,
+    );
   });
 });

@@ -1,0 +1,101 @@
+/**
+ * `loadnotify run` against the real server (in-process, SQLite): a real load generator
+ * (autocannon) wrapped end to end, a k6-style summary accepted by the server's schema, and
+ * the server's own refusals.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../../src/cli/run-command.js';
+import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
+import { capture } from './capture.js';
+
+const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+
+let t: TestServer;
+let loadTestId: number;
+let dir: string;
+beforeAll(async () => {
+  t = await startTestServer('sqlite');
+  ({ loadTestId } = await seedLoadTest(t));
+  dir = await mkdtemp(path.join(tmpdir(), 'loadnotify-e2e-'));
+});
+afterAll(async () => {
+  await t?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function cli(argv: string[], token = t.ownerToken) {
+  const stdout = capture();
+  const stderr = capture();
+  const code = await runCommand(argv, {
+    stdout,
+    stderr,
+    env: { ...process.env, LOADNOTIFY_URL: t.url, LOADNOTIFY_TOKEN: token, LOADNOTIFY_RETRY_WINDOW: '5s' },
+  });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+async function latestRun() {
+  const list = await t.api('GET', `/api/v1/load-tests/${loadTestId}/runs`);
+  expect(list.status).toBe(200);
+  return list.body.items[0];
+}
+
+describe('loadnotify run against the real server', () => {
+  it('wraps autocannon: the run goes created → running → finished/passed', async () => {
+    const { code, stderr } = await cli([
+      ...['--load-test', String(loadTestId), '--'],
+      ...['npx', 'autocannon', '-d', '2', `${t.url}/healthz`],
+    ]);
+    expect(stderr).not.toMatch(/^loadnotify:/m);
+    expect(code).toBe(0);
+    const run = await latestRun();
+    expect(run).toMatchObject({
+      load_test_id: loadTestId,
+      trigger: 'manual',
+      status: 'finished',
+      result: 'passed',
+    });
+    expect(run.status_code).toBe(3);
+    expect(run.started_at).not.toBeNull();
+    expect(run.ended_at).not.toBeNull();
+    expect(Date.parse(run.ended_at) - Date.parse(run.started_at)).toBeGreaterThanOrEqual(1_500);
+  });
+
+  it('delivers a k6 summary the server accepts, with the thresholds result', async () => {
+    const summary = path.join(dir, 'summary.json');
+    const { code, stderr } = await cli([
+      ...['--load-test', String(loadTestId), '--trigger', 'api', '--'],
+      ...[path.join(fixtures, 'bin/k6'), 'run', '--exit', '99', `--summary-export=${summary}`, 'script.js'],
+    ]);
+    expect(stderr).not.toMatch(/^loadnotify:/m);
+    expect(code).toBe(99);
+    const run = await latestRun();
+    expect(run).toMatchObject({ trigger: 'api', status: 'finished', result: 'failed' });
+    expect(run.summary).toMatchObject({
+      thresholds_passed: false,
+      thresholds: { 'http_req_duration: p(95)<500': true, 'http_req_failed: rate<0.01': false },
+      requests: 1200,
+      p95_ms: 312.86,
+    });
+  });
+
+  it('says clearly when the server refuses (bad token, unknown load test) and still runs the command', async () => {
+    const exitWith = path.join(fixtures, 'exit-with.mjs');
+    const badToken = await cli(
+      ['--load-test', String(loadTestId), '--', process.execPath, exitWith, '0'],
+      'nope',
+    );
+    expect(badToken.code).toBe(0);
+    expect(badToken.stdout).toBe('out: hello\n');
+    expect(badToken.stderr).toMatch(/^loadnotify: the server refused to create a run .* answered 401/m);
+    const unknown = await cli(['--load-test', '999999', '--', process.execPath, exitWith, '5']);
+    expect(unknown.code).toBe(5);
+    expect(unknown.stderr).toMatch(
+      /^loadnotify: the server refused to create a run for load test 999999: .*404/m,
+    );
+  });
+});
