@@ -124,7 +124,9 @@ export class RunReporter {
           this.lastError = err instanceof Error ? err.message : String(err);
           if (!this.failing) {
             this.failing = true;
-            this.say(`${this.lastError}; the command runs anyway and reports are retried in the background`);
+            this.say(
+              `${this.lastError}; the load test is not held up; reports are retried in the background`,
+            );
           }
           await this.backoff();
         }

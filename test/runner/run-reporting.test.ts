@@ -59,7 +59,7 @@ describe('reporting failures', () => {
     expect(outcome).toMatchObject({ exitCode: 3, status: 'aborted_by_system', reported: false, runId: null });
     const said = lines(stderr);
     expect(said[0]).toMatch(
-      /^loadnotify: cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED; the command runs anyway/,
+      /^loadnotify: cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED; the load test is not held up/,
     );
     expect(said.filter((l) => l.includes('retried in the background'))).toHaveLength(1);
     expect(said.at(-1)).toMatch(
@@ -82,7 +82,7 @@ describe('reporting failures', () => {
     ]);
     const said = lines(stderr);
     expect(said).toHaveLength(2);
-    expect(said[0]).toMatch(/answered 500 internal: simulated failure; the command runs anyway/);
+    expect(said[0]).toMatch(/answered 500 internal: simulated failure; the load test is not held up/);
     expect(said[1]).toMatch(/reached the server again/);
   });
 
