@@ -20,9 +20,19 @@ function isDatabaseUnavailable(err: unknown): boolean {
   );
 }
 
+function sentAsNonJson(req: FastifyRequest): boolean {
+  const type = req.headers['content-type'];
+  return type !== undefined && !/^application\/json\s*(;|$)/i.test(type);
+}
+
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   if (err instanceof AppError) return send(reply, err.status, err.code, err.message, err.details);
   if (err.validation) {
+    // Fastify's built-in text/plain parser hands the route a string, which then fails the
+    // object schema; API.md is JSON only, so that is the wrong media type, not a bad field.
+    if (err.validationContext === 'body' && sentAsNonJson(req)) {
+      return send(reply, 415, 'unsupported_media_type', 'send the body as application/json');
+    }
     const details = describeValidationError(err.validation as never, err.validationContext ?? 'body');
     return send(reply, 400, 'validation_failed', details[0]?.message ?? 'invalid request', details);
   }
