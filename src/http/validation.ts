@@ -31,9 +31,40 @@ export interface FieldError {
   message: string;
 }
 
+/**
+ * A union of literals (TypeBox's enums) fails as one error per branch plus an anyOf summary,
+ * the first of which reads "must be equal to constant". Folds them into a single error that
+ * lists the allowed values.
+ */
+function foldUnions(errors: ErrorObject[]): ErrorObject[] {
+  const unions = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  const out: ErrorObject[] = [];
+  const folded = new Set<string>();
+  for (const e of errors) {
+    if (!unions.has(e.instancePath)) {
+      out.push(e);
+      continue;
+    }
+    if (folded.has(e.instancePath)) continue;
+    folded.add(e.instancePath);
+    const branches = errors.filter((x) => x.instancePath === e.instancePath);
+    const allowed = branches.flatMap((x) =>
+      x.keyword === 'const'
+        ? [x.params.allowedValue]
+        : x.keyword === 'type' && x.params.type === 'null'
+          ? [null]
+          : [],
+    );
+    // A union of other types (number or null) keeps its first, plainer error.
+    const literal = branches.some((x) => x.keyword === 'const');
+    out.push(literal ? { ...e, keyword: 'enum', params: { allowedValues: allowed } } : e);
+  }
+  return out;
+}
+
 /** Turns ajv's error into one that names the field the way a person would write it. */
 export function describeValidationError(errors: ErrorObject[], part: string): FieldError[] {
-  return errors.map((e) => {
+  return foldUnions(errors).map((e) => {
     const base = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
     const join = (name: string) => (base ? `${base}.${name}` : name);
     switch (e.keyword) {
