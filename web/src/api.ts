@@ -315,7 +315,7 @@ export const api = {
   channelDeliveries: (id: number, cursor?: string | null) =>
     get<Page<Delivery>>(`/notification-channels/${id}/deliveries${qs(cursor)}`),
   delivery: (id: number) => get<DeliveryDetail>(`/deliveries/${id}`),
-  redeliver: (id: number) => post<unknown>(`/deliveries/${id}/redeliver`),
+  redeliver: (id: number) => post<Delivery>(`/deliveries/${id}/redeliver`),
 
   members: (orgId: number, cursor?: string | null) =>
     get<Page<Member>>(`/organizations/${orgId}/members${qs(cursor)}`),

@@ -40,7 +40,11 @@ export function usePaged<T extends { id: number }>(
       .current(null)
       .then((p) => {
         if (!live) return;
-        setItemsState(p.items);
+        // Items created while the first page was on its way are newer than it: keep them.
+        setItemsState((local) => {
+          const fetched = new Set(p.items.map((i) => i.id));
+          return [...local.filter((i) => !fetched.has(i.id)), ...p.items];
+        });
         setNextCursor(p.next_cursor);
       })
       .catch((e: unknown) => live && setError(errorMessage(e)))

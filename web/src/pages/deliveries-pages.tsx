@@ -128,19 +128,23 @@ export function DeliveryPage({ id }: { id: number }) {
   const org = useOrg();
   const manage = canManage(org.role);
   const delivery = useResource(`delivery:${id}`, () => api.delivery(id));
+  const channelId = delivery.data?.channel_id ?? 0;
+  const channel = useResource(`delivery-channel:${channelId}`, () =>
+    channelId ? api.channel(channelId) : Promise.resolve(null),
+  );
   const [busy, setBusy] = useState(false);
-  const [notice, setNotice] = useState<string | null>(null);
+  const [redelivered, setRedelivered] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
   usePoll(delivery.data?.state === 'pending', 2000, () => delivery.reload());
 
   const redeliver = async () => {
     setBusy(true);
     setError(null);
-    setNotice(null);
+    setRedelivered(null);
     try {
-      await api.redeliver(id);
-      setNotice('Redelivery queued. The new attempt appears below when it has been made.');
-      await delivery.reload();
+      // The server queues a new delivery of the same event (same webhook-id for de-duplication).
+      const next = await api.redeliver(id);
+      setRedelivered(next.id);
     } catch (err) {
       setError(errorMessage(err));
     } finally {
@@ -168,12 +172,30 @@ export function DeliveryPage({ id }: { id: number }) {
       </nav>
       <PageHeader title={`Delivery #${d.id}`}>
         {manage ? (
-          <button type="button" className="btn btn-primary" onClick={() => void redeliver()} disabled={busy}>
-            {busy ? 'Redelivering…' : 'Redeliver'}
-          </button>
+          <>
+            <button
+              type="button"
+              className="btn btn-primary"
+              onClick={() => void redeliver()}
+              disabled={busy || d.state === 'pending'}
+              aria-describedby={d.state === 'pending' ? 'redeliver-hint' : undefined}
+            >
+              {busy ? 'Redelivering…' : 'Redeliver'}
+            </button>
+            {d.state === 'pending' ? (
+              <span className="hint" id="redeliver-hint">
+                Available once this delivery has finished.
+              </span>
+            ) : null}
+          </>
         ) : null}
       </PageHeader>
-      {notice ? <Notice tone="success">{notice}</Notice> : null}
+      {redelivered !== null ? (
+        <Notice tone="success">
+          Redelivery queued as <Link to={`/deliveries/${redelivered}`}>delivery #{redelivered}</Link>. It has
+          its own attempts.
+        </Notice>
+      ) : null}
       <ErrorBanner message={error ?? delivery.error} />
       <dl className="facts card">
         <dt>State</dt>
@@ -192,7 +214,7 @@ export function DeliveryPage({ id }: { id: number }) {
         </dd>
         <dt>Channel</dt>
         <dd>
-          <Link to={`/integrations/${d.channel_id}`}>Channel #{d.channel_id}</Link>
+          <Link to={`/integrations/${d.channel_id}`}>{channel.data?.name ?? `Channel #${d.channel_id}`}</Link>
         </dd>
         <dt>Attempts</dt>
         <dd>{d.attempts.length}</dd>

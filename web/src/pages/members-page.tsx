@@ -17,6 +17,7 @@ import { usePaged } from '../hooks.js';
 import { canManage, useOrg, useSession } from '../session.js';
 
 const ROLE_TEXT: Record<Role, string> = { owner: 'Owner', admin: 'Admin', member: 'Member' };
+const ROLE_ARTICLE: Record<Role, string> = { owner: 'an owner', admin: 'an admin', member: 'a member' };
 
 /** Admins manage admins and members; only owners grant or take away ownership. */
 const grantable = (actor: Role): Role[] =>
@@ -109,7 +110,7 @@ function AddMember({ orgId, actor, onAdded }: { orgId: number; actor: Role; onAd
     try {
       const m = await api.addMember(orgId, { email: email.trim(), role, ...(password ? { password } : {}) });
       onAdded(m);
-      setDone(`${m.email} is now ${ROLE_TEXT[m.role].toLowerCase()} of this organization.`);
+      setDone(`${m.email} is now ${ROLE_ARTICLE[m.role]} of this organization.`);
       setEmail('');
       setPassword('');
     } catch (err) {

@@ -1,0 +1,345 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * The web app in a real browser against the real server: the user's path from the k6 Cloud
+ * document ("Integrations → Setup → paste the URL → Save Changes / Test Hook"), with a real
+ * local receiver. Screenshots land in test-results/ for people to look at.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SHOTS = path.join(ROOT, 'test-results');
+
+interface Received {
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A webhook receiver on loopback; answers `status` and keeps every request. */
+async function startReceiver(): Promise<{
+  url: string;
+  got: Received[];
+  status: { code: number };
+  close(): Promise<void>;
+}> {
+  const got: Received[] = [];
+  const status = { code: 200 };
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      got.push({ headers: req.headers, body });
+      res.writeHead(status.code, { 'content-type': 'text/plain' }).end(status.code < 300 ? 'ok' : 'nope');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks/load-tests`,
+    got,
+    status,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function until<T>(what: string, check: () => T | undefined | null | false, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
+  let t: TestServer;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const newContext = async (width: number, height: number) => {
+    const c = await browser.newContext({ viewport: { width, height } });
+    // Fail on the locator that did not appear, well before the test's own timeout.
+    c.setDefaultTimeout(10_000);
+    return c;
+  };
+  const shot = (name: string, p: Page = page) =>
+    p.screenshot({ path: path.join(SHOTS, `web-${name}.png`), fullPage: true });
+
+  beforeAll(async () => {
+    // The server serves web/dist; build it so the test sees the current sources.
+    execFileSync(
+      process.execPath,
+      [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', 'web', '--logLevel', 'warn'],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+      },
+    );
+    mkdirSync(SHOTS, { recursive: true });
+    receiver = await startReceiver();
+    t = await startTestServer('sqlite', { setup: false, env: { LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1' } });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    context = await newContext(1280, 900);
+    page = await context.newPage();
+  }, 120_000);
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail')
+      await shot(`failed-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await receiver?.close();
+  });
+
+  it('first run: the setup form creates the owner and signs in', async () => {
+    await page.goto(t.url);
+    await page.getByRole('heading', { name: 'Welcome to loadnotify' }).waitFor();
+    await shot('01-setup');
+    await page.getByLabel('Email').fill('owner@example.com');
+    await page.getByLabel('Password').fill('short');
+    await page.getByLabel('Organization name').fill('Acme');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('Use at least 8 characters.').waitFor();
+    await page.getByLabel('Password').fill('correct horse');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/projects');
+    expect(await page.getByLabel('Organization').locator('option:checked').textContent()).toContain('Acme');
+  });
+
+  it('creates a project and a load test', async () => {
+    await page.getByLabel('Project name').fill('Checkout');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('link', { name: 'Checkout' }).click();
+    await page.getByRole('heading', { name: 'Checkout', level: 1 }).waitFor();
+    await page.getByLabel('Load test name').fill('Checkout flow');
+    await page.getByRole('button', { name: 'Create load test' }).click();
+    await page.getByRole('link', { name: 'Checkout flow' }).waitFor();
+    await shot('02-project');
+  });
+
+  it('sets up a WebHook: Integrations → Setup → URL → Save Changes, URL shown redacted', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Integrations' }).click();
+    await page.getByRole('heading', { name: 'Integrations', level: 1 }).waitFor();
+    for (const label of ['WebHook', 'Slack', 'HipChat']) {
+      await page.getByRole('button', { name: `Setup ${label}` }).waitFor();
+    }
+    await shot('03-integrations-empty');
+    await page.getByRole('button', { name: 'Setup WebHook' }).click();
+    await page.getByLabel('URL').fill('not a url');
+    await page.getByLabel('Name').fill('CI hook');
+    await page.getByRole('button', { name: 'Save Changes' }).click();
+    // The server's validation message appears next to the field it names.
+    await page.locator('.field-error').filter({ hasText: 'url' }).waitFor();
+    await page.getByLabel('URL').fill(receiver.url);
+    await page.getByRole('button', { name: 'Save Changes' }).click();
+    await page.getByText('Saved.').waitFor();
+    await page.waitForURL(/\/integrations\/\d+$/);
+    const shown = await page.getByLabel('URL').inputValue();
+    expect(shown).not.toBe(receiver.url);
+    expect(shown).toContain('*');
+    await shot('04-webhook-saved');
+  });
+
+  it('Test Hook sends test.notification_channel to the receiver and shows the outcome inline', async () => {
+    const before = receiver.got.length;
+    await page.getByRole('button', { name: 'Test Hook' }).click();
+    const outcome = page.getByRole('status').filter({ hasText: 'HTTP 200' });
+    await outcome.waitFor();
+    expect(await outcome.textContent()).toContain('Delivered');
+    const req = await until('the test request', () => receiver.got[before]);
+    expect(req.headers['x-loadimpact-event']).toBe('test.notification_channel');
+    expect(req.headers['user-agent']).toMatch(/^LoadImpactWebHook/);
+    expect(JSON.parse(req.body)).toEqual({ event: 'test.notification_channel' });
+    await shot('05-test-hook-delivered');
+
+    receiver.status.code = 500;
+    await page.getByRole('button', { name: 'Test Hook' }).click();
+    const failed = page.getByRole('status').filter({ hasText: 'HTTP 500' });
+    await failed.waitFor();
+    expect(await failed.textContent()).toMatch(/Failed|Pending/);
+    await shot('06-test-hook-failed');
+    receiver.status.code = 200;
+  });
+
+  it('keeps the saved URL when the form is saved without touching it', async () => {
+    await page.getByLabel('Name').fill('CI hook (renamed)');
+    await page.getByRole('button', { name: 'Save Changes' }).click();
+    await page.getByText('Saved.').waitFor();
+    const before = receiver.got.length;
+    await page.getByRole('button', { name: 'Test Hook' }).click();
+    await page.getByRole('status').filter({ hasText: 'HTTP 200' }).waitFor();
+    await until('the request after renaming', () => receiver.got[before]);
+  });
+
+  it('shows the delivery log with each attempt, and redelivers', async () => {
+    await page.getByRole('link', { name: 'Delivery log' }).first().click();
+    await page.getByRole('heading', { name: /Delivery log/, level: 1 }).waitFor();
+    await page.getByRole('region', { name: /Deliveries to/ }).waitFor();
+    await shot('07-delivery-log');
+    await page
+      .getByRole('row')
+      .filter({ hasText: 'Delivered' })
+      .first()
+      .getByRole('link', { name: /Delivery #\d+ details/ })
+      .click();
+    await page.getByRole('heading', { name: 'Attempt 1' }).waitFor();
+    await page.getByText('x-loadimpact-event', { exact: false }).first().waitFor();
+    await shot('08-delivery-detail');
+    const before = receiver.got.length;
+    await page.getByRole('button', { name: 'Redeliver' }).click();
+    await page.getByText(/Redelivery queued/).waitFor();
+    await page.getByRole('link', { name: /delivery #\d+/ }).click();
+    await page.locator('.badge').filter({ hasText: 'Delivered' }).waitFor();
+    await until('the redelivered request', () => receiver.got[before]);
+  });
+
+  it('a run started from the UI notifies the channel and its page updates without reload', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Projects' }).click();
+    await page.getByRole('link', { name: 'Checkout' }).click();
+    await page.getByRole('link', { name: 'Checkout flow' }).click();
+    await page.getByRole('button', { name: 'New run' }).click();
+    await page.waitForURL(/\/runs\/\d+$/);
+    await page.getByRole('heading', { name: /^Status\s+Created/ }).waitFor();
+    const before = receiver.got.length;
+    await page.getByLabel('New status').selectOption('running');
+    await page.getByRole('button', { name: 'Update status' }).click();
+    await page.getByRole('heading', { name: /Status\s+▶?\s*Running/ }).waitFor();
+    const started = await until('test.started', () =>
+      receiver.got.slice(before).find((r) => r.headers['x-loadimpact-event'] === 'test.started'),
+    );
+    expect(JSON.parse(started.body)).toMatchObject({
+      event: 'test.started',
+      status: 2,
+      status_text: 'Running',
+    });
+    await page.getByRole('region', { name: 'Notifications of this run' }).getByText('Delivered').waitFor();
+    await shot('09-run-running');
+
+    // Another process (a runner) finishes the run; the page follows by polling.
+    const runId = Number(new URL(page.url()).pathname.split('/').pop());
+    const csrf = (await context.cookies()).find((c) => c.name === 'ln_csrf')!.value;
+    const res = await page.evaluate(
+      async ([id, token]) => {
+        const r = await fetch(`/api/v1/runs/${id}/status`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-csrf-token': token! },
+          body: JSON.stringify({ status: 'finished', result: 'failed' }),
+        });
+        return r.status;
+      },
+      [String(runId), csrf],
+    );
+    expect(res).toBe(200);
+    await page.getByRole('heading', { name: /Status\s+✓?\s*Finished/ }).waitFor({ timeout: 6000 });
+    await page.locator('.facts .badge').filter({ hasText: 'Failed' }).waitFor();
+    await shot('10-run-finished');
+  });
+
+  it('a member sees integrations read-only: no Setup, Save Changes, Test Hook or Delete', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Members' }).click();
+    await page.getByLabel('Email').fill('mia@example.com');
+    await page.getByLabel('Role', { exact: true }).selectOption('member');
+    await page.getByLabel('Password (optional)').fill('password123');
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByRole('cell', { name: 'mia@example.com', exact: true }).waitFor();
+    await shot('11-members');
+
+    const memberContext = await newContext(1280, 900);
+    const p = await memberContext.newPage();
+    await p.goto(`${t.url}/integrations`);
+    await p.getByRole('heading', { name: 'Sign in to loadnotify' }).waitFor();
+    await p.getByLabel('Email').fill('mia@example.com');
+    await p.getByLabel('Password').fill('password123');
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByRole('heading', { name: 'Integrations', level: 1 }).waitFor();
+    await p.getByRole('link', { name: 'CI hook (renamed)', exact: true }).waitFor();
+    expect(await p.getByRole('button', { name: /^Setup/ }).count()).toBe(0);
+    expect(await p.getByRole('button', { name: /^(Delete|Disable|Enable)/ }).count()).toBe(0);
+    await p.getByRole('link', { name: 'CI hook (renamed)', exact: true }).click();
+    await p.getByLabel('URL').waitFor();
+    expect(await p.getByLabel('URL').isDisabled()).toBe(true);
+    expect(await p.getByRole('button', { name: /Save Changes|Test Hook|Delete/ }).count()).toBe(0);
+    await shot('12-member-readonly', p);
+    await memberContext.close();
+  });
+
+  it('disables and deletes a channel with a confirmation dialog', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Integrations' }).click();
+    await page.getByRole('button', { name: 'Disable CI hook (renamed)' }).click();
+    await page.getByRole('button', { name: 'Enable CI hook (renamed)' }).waitFor();
+    await page.getByRole('button', { name: 'Delete CI hook (renamed)' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await shot('13-delete-dialog');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('link', { name: 'CI hook (renamed)', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Delete CI hook (renamed)' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete channel' }).click();
+    await page.getByText('No channels yet.').waitFor();
+  });
+
+  it('creates an API token shown once, and revokes it', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API tokens' }).click();
+    await page.getByLabel('Token name').fill('CI pipeline');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const value = await page.getByLabel('New API token').inputValue();
+    await page.getByRole('cell', { name: 'CI pipeline', exact: true }).waitFor();
+    expect(value.length).toBeGreaterThan(20);
+    const me = await t.api('GET', '/api/v1/me', { token: value });
+    expect(me.status).toBe(200);
+    await page.getByRole('button', { name: 'Copy' }).waitFor();
+    await shot('14-token-created');
+    await page.getByRole('button', { name: 'Revoke CI pipeline' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke token' }).click();
+    await page.getByRole('cell', { name: 'CI pipeline', exact: true }).waitFor({ state: 'detached' });
+    expect((await t.api('GET', '/api/v1/me', { token: value })).status).toBe(401);
+  });
+
+  it('fits a 390 px wide phone: the menu becomes a top bar', async () => {
+    const phone = await newContext(390, 844);
+    await phone.addCookies(await context.cookies());
+    const p = await phone.newPage();
+    await p.goto(`${t.url}/integrations`);
+    await p.getByRole('heading', { name: 'Integrations', level: 1 }).waitFor();
+    const nav = await p.getByRole('navigation', { name: 'Main' }).boundingBox();
+    const heading = await p.getByRole('heading', { name: 'Integrations', level: 1 }).boundingBox();
+    expect(nav!.y).toBeLessThan(heading!.y);
+    const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await shot('15-phone-integrations', p);
+    await p.getByRole('button', { name: 'Setup Slack' }).click();
+    await p.getByLabel('URL').waitFor();
+    await shot('16-phone-slack-setup', p);
+    await phone.close();
+  });
+
+  it('signs out from the header', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to loadnotify' }).waitFor();
+    expect((await t.api('GET', '/api/v1/me', { token: null })).status).toBe(401);
+  });
+});
