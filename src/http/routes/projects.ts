@@ -52,4 +52,19 @@ export function projectRoutes(app: App, ctx: AppContext): void {
     const { project } = await projectFor(ctx, req, req.params.id);
     return projectView(project);
   });
+
+  // API.md's roles table lets every role edit projects; renaming is the one edit there is.
+  app.patch(
+    '/api/v1/projects/:id',
+    { schema: { tags: ['projects'], params: IdParams, body: body({ name: Name }) } },
+    async (req) => {
+      const { project } = await projectFor(ctx, req, req.params.id);
+      await ctx.db.kysely
+        .updateTable('projects')
+        .set({ name: req.body.name })
+        .where('id', '=', project.id)
+        .execute();
+      return projectView({ ...project, name: req.body.name });
+    },
+  );
 }
