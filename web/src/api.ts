@@ -43,6 +43,8 @@ export interface Membership {
 export interface Me {
   user: User;
   memberships: Membership[];
+  /** The session's CSRF token, for when the `ln_csrf` cookie is not readable. */
+  csrf_token?: string | null;
 }
 export interface Organization {
   id: number;
@@ -200,6 +202,11 @@ export function setUnauthenticatedHandler(handler: (() => void) | null): void {
   onUnauthenticated = handler;
 }
 
+let csrfFromMe: string | null = null;
+export function setCsrfToken(token: string | null): void {
+  csrfFromMe = token;
+}
+
 function readCookie(name: string): string | undefined {
   for (const part of document.cookie.split(';')) {
     const [k, ...v] = part.trim().split('=');
@@ -219,7 +226,8 @@ async function request<T>(method: Method, path: string, body?: unknown): Promise
     payload = JSON.stringify(body ?? {});
   }
   if (method !== 'GET') {
-    const csrf = readCookie('ln_csrf');
+    // The cookie is current after a fresh sign-in; /me's copy covers a cookie we cannot read.
+    const csrf = readCookie('ln_csrf') ?? csrfFromMe;
     if (csrf) headers['x-csrf-token'] = csrf;
   }
   let res: Response;

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
-import { api, ApiError, errorMessage, setUnauthenticatedHandler, type Me } from './api.js';
+import { api, ApiError, errorMessage, setCsrfToken, setUnauthenticatedHandler, type Me } from './api.js';
 import { ErrorBanner, Loading, PageHeader, TextField } from './components/ui.js';
-import { Link, match, navigate, usePath } from './router.js';
+import { lastNavigation, Link, match, navigate, usePath } from './router.js';
 import {
   orgLabel,
   rememberedOrganization,
@@ -58,6 +58,7 @@ export function App() {
       const { needed } = await api.setupStatus();
       if (needed) return setPhase({ kind: 'setup' });
       const me = await api.me();
+      setCsrfToken(me.csrf_token ?? null);
       setPhase({ kind: 'ready', me });
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) setPhase({ kind: 'signin' });
@@ -123,7 +124,11 @@ function Shell({ me, onMe, onSignedOut }: { me: Me; onMe(me: Me): void; onSigned
         rememberOrganization(id);
         setOrgId(id);
       },
-      reloadMe: async () => onMe(await api.me()),
+      reloadMe: async () => {
+        const next = await api.me();
+        setCsrfToken(next.csrf_token ?? null);
+        onMe(next);
+      },
       signOut: async () => {
         try {
           await api.logout();
@@ -146,7 +151,7 @@ function Shell({ me, onMe, onSignedOut }: { me: Me; onMe(me: Me): void; onSigned
       firstRender.current = false;
       return;
     }
-    document.querySelector<HTMLElement>('main h1')?.focus();
+    if (lastNavigation() !== 'replace') document.querySelector<HTMLElement>('main h1')?.focus();
   }, [path]);
 
   const section = NAV.find((n) => path === n.to || path.startsWith(`${n.to}/`));

@@ -4,14 +4,22 @@ import { useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent, type 
 
 const listeners = new Set<() => void>();
 const notify = () => listeners.forEach((l) => l());
-window.addEventListener('popstate', notify);
+let lastKind: 'push' | 'replace' | 'pop' = 'pop';
+window.addEventListener('popstate', () => {
+  lastKind = 'pop';
+  notify();
+});
 
 export function navigate(to: string, options: { replace?: boolean } = {}): void {
   if (to === location.pathname + location.search) return;
+  lastKind = options.replace ? 'replace' : 'push';
   if (options.replace) history.replaceState(null, '', to);
   else history.pushState(null, '', to);
   notify();
 }
+
+/** How the address last changed; a replace (e.g. a new channel got its id) is not a new page. */
+export const lastNavigation = () => lastKind;
 
 function subscribe(listener: () => void): () => void {
   listeners.add(listener);

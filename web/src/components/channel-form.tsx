@@ -199,7 +199,9 @@ export function ChannelForm(props: ChannelFormProps) {
           onChange={(v) => set('url', v)}
           error={errors.url}
           hint={
-            channel ? (
+            readOnly ? (
+              'Shown redacted: the URL is a secret.'
+            ) : channel ? (
               <>
                 The saved URL is a secret and is shown redacted. Leave it unchanged to keep it; paste a new
                 URL to replace it.
@@ -331,22 +333,24 @@ export function ChannelForm(props: ChannelFormProps) {
                 label={(r) => (r === 'passed' ? 'Passed' : 'Failed')}
                 onChange={(v) => setFinished({ results: v })}
               />
-              <div className="shortcut">
-                <button
-                  type="button"
-                  className="btn btn-small"
-                  aria-pressed={onlyFailures}
-                  aria-describedby="only-failures-hint"
-                  onClick={() => setFinished({ results: ['failed'], statuses: [] })}
-                >
-                  Only failures
-                </button>
-                <p className="hint" id="only-failures-hint">
-                  Ticks result “Failed” and clears statuses: notifies when a run’s thresholds failed
-                  (including “Aborted by threshold”). A run must match both lists, so to hear about runs
-                  aborted for other reasons or timed out, tick those statuses and clear the results instead.
-                </p>
-              </div>
+              {readOnly ? null : (
+                <div className="shortcut">
+                  <button
+                    type="button"
+                    className="btn btn-small"
+                    aria-pressed={onlyFailures}
+                    aria-describedby="only-failures-hint"
+                    onClick={() => setFinished({ results: ['failed'], statuses: [] })}
+                  >
+                    Only failures
+                  </button>
+                  <p className="hint" id="only-failures-hint">
+                    Ticks result “Failed” and clears statuses: notifies when a run’s thresholds failed
+                    (including “Aborted by threshold”). A run must match both lists, so to hear about runs
+                    aborted for other reasons or timed out, tick those statuses and clear the results instead.
+                  </p>
+                </div>
+              )}
             </>
           ) : null}
         </fieldset>

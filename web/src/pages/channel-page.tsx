@@ -32,9 +32,19 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
   );
 
   useEffect(() => {
-    if (id === undefined || channel?.id === id) return;
+    if (id === undefined) {
+      // Back to a setup address (history): start a fresh channel, not the one shown before.
+      setChannel(null);
+      setLoading(false);
+      setSaved(false);
+      setTest(null);
+      return;
+    }
+    if (channel?.id === id) return;
     let live = true;
     setLoading(true);
+    setSaved(false);
+    setTest(null);
     api
       .channel(id)
       .then((c) => live && setChannel(c))
@@ -44,7 +54,7 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
       live = false;
     };
     // Only a new address reloads; a channel we just saved is already current.
-  }, [id]);
+  }, [id, type]);
 
   const persist = async (input: ChannelInput, dirty: boolean): Promise<Channel | null> => {
     if (channel && !dirty) return channel;

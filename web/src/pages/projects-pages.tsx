@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { api, errorMessage, isTerminal, TRIGGERS, type Trigger } from '../api.js';
 import { NameForm } from '../components/forms.js';
+import { ProjectLink } from '../components/project-link.js';
 import { RunsTable, triggerText } from '../components/runs-table.js';
 import { Empty, ErrorBanner, Loading, LoadMore, PageHeader, Time } from '../components/ui.js';
 import { usePaged, usePoll, useResource } from '../hooks.js';
@@ -127,8 +128,7 @@ export function LoadTestPage({ id }: { id: number }) {
         <Link to="/projects">Projects</Link> <span aria-hidden="true">›</span>{' '}
         {loadTest.data ? (
           <>
-            <Link to={`/projects/${loadTest.data.project_id}`}>Project #{loadTest.data.project_id}</Link>{' '}
-            <span aria-hidden="true">›</span>{' '}
+            <ProjectLink id={loadTest.data.project_id} /> <span aria-hidden="true">›</span>{' '}
           </>
         ) : null}
         <span>{title}</span>

@@ -10,6 +10,7 @@ import {
   type RunStatus,
 } from '../api.js';
 import { DeliveriesTable } from '../components/deliveries-table.js';
+import { ProjectLink } from '../components/project-link.js';
 import { RunsTable, triggerText } from '../components/runs-table.js';
 import {
   Empty,
@@ -113,7 +114,7 @@ export function RunPage({ id }: { id: number }) {
           </dd>
           <dt>Project</dt>
           <dd>
-            <Link to={`/projects/${r.project_id}`}>Project #{r.project_id}</Link>
+            <ProjectLink id={r.project_id} />
           </dd>
           <dt>Created</dt>
           <dd>
