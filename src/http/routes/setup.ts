@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { conflict } from '../../core/errors.js';
 import { createOrganization, createUser, organizationView, userView } from '../../storage/users-repo.js';
 import { createApiToken } from '../../storage/tokens-repo.js';
@@ -5,6 +6,9 @@ import type { AppContext } from '../context.js';
 import { body, Email, Name, Password } from '../schemas.js';
 import { startSession } from './session-cookies.js';
 import type { App } from './route-types.js';
+
+/** Any fixed key: only first-run setup takes this advisory lock. */
+const SETUP_LOCK = 0x6c6e7375; // 'lnsu'
 
 export function setupRoutes(app: App, ctx: AppContext): void {
   const anyUser = async () =>
@@ -22,9 +26,13 @@ export function setupRoutes(app: App, ctx: AppContext): void {
     },
     async (req, reply) => {
       const { email, password, organization_name } = req.body;
+      if (await anyUser()) throw conflict('setup_done', 'setup is already done; sign in instead');
       const created = await ctx.db.kysely.transaction().execute(async (trx) => {
-        // Checked inside the transaction; the unique e-mail index settles a race of two setups
-        // with the same address, and a second, different setup finds the first user here.
+        // Under PostgreSQL's READ COMMITTED, racing setups with different e-mails would each
+        // find no user and each make an owner; a transaction-scoped advisory lock makes them
+        // take turns, so the second finds the first user. SQLite runs one transaction at a time.
+        if (ctx.db.dialect === 'postgres')
+          await sql`select pg_advisory_xact_lock(${SETUP_LOCK})`.execute(trx);
         const existing = await trx.selectFrom('users').select('id').limit(1).executeTakeFirst();
         if (existing) throw conflict('setup_done', 'setup is already done; sign in instead');
         const user = await createUser(trx, email, password);
