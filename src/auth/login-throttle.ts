@@ -9,36 +9,89 @@ const WINDOW_MS = 15 * 60_000;
 const FREE_FAILURES = 5;
 const MAX_LOCK_MS = 15 * 60_000;
 
-export async function lockedForMs(db: Db, keys: string[], now = Date.now()): Promise<number> {
-  const rows = await db.kysely
-    .selectFrom('login_failures')
-    .select('locked_until')
-    .where('key', 'in', keys)
-    .execute();
-  return Math.max(0, ...rows.map((r) => r.locked_until - now));
+interface Counter {
+  failures: number;
+  first_at: number;
+  locked_until: number;
 }
 
-export async function recordFailure(db: Db, keys: string[], now = Date.now()): Promise<void> {
-  for (const key of keys) {
-    await db.kysely.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('login_failures')
-        .selectAll()
-        .where('key', '=', key)
-        .executeTakeFirst();
-      const fresh = !row || now - row.first_at > WINDOW_MS;
-      const failures = fresh ? 1 : row.failures + 1;
-      const over = failures - FREE_FAILURES;
-      const lockedUntil = over > 0 ? now + Math.min(MAX_LOCK_MS, 1000 * 2 ** (over - 1)) : 0;
-      const values = { failures, first_at: fresh ? now : row.first_at, locked_until: lockedUntil };
-      if (row) await trx.updateTable('login_failures').set(values).where('key', '=', key).execute();
-      else
-        await trx
-          .insertInto('login_failures')
-          .values({ key, ...values })
-          .execute();
-    });
-  }
+export interface Reservation {
+  /** > 0: a key is locked; nothing was counted and the caller must wait this long. */
+  lockedMs: number;
+  /** The attempt succeeded: take back what it added to the counters. */
+  forgive(): Promise<void>;
+}
+
+function counted(row: Counter | undefined, now: number): Counter {
+  const fresh = !row || row.failures === 0 || now - row.first_at > WINDOW_MS;
+  const failures = fresh ? 1 : row.failures + 1;
+  const over = failures - FREE_FAILURES;
+  const locked_until = over > 0 ? now + Math.min(MAX_LOCK_MS, 1000 * 2 ** (over - 1)) : 0;
+  return { failures, first_at: fresh ? now : row.first_at, locked_until };
+}
+
+/**
+ * Checks the keys and counts the attempt as a failure in one step, before the password is
+ * verified. Checking first and counting only after the (deliberately slow) password check let a
+ * burst of parallel guesses all pass the check before any of them was counted. The rows are
+ * created first (ON CONFLICT DO NOTHING) and locked, so concurrent attempts serialise on them on
+ * PostgreSQL instead of racing to insert the same key; SQLite runs one transaction at a time.
+ */
+export async function reserveAttempt(db: Db, keys: string[], now = Date.now()): Promise<Reservation> {
+  const prior = new Map<string, Counter | undefined>();
+  const after = new Map<string, Counter>();
+  const lockedMs = await db.kysely.transaction().execute(async (trx) => {
+    const sorted = [...new Set(keys)].sort(); // one lock order for every request
+    const existing = await trx
+      .selectFrom('login_failures')
+      .select('key')
+      .where('key', 'in', sorted)
+      .execute();
+    const missing = sorted.filter((k) => !existing.some((r) => r.key === k));
+    if (missing.length > 0) {
+      await trx
+        .insertInto('login_failures')
+        .values(missing.map((key) => ({ key, failures: 0, first_at: now, locked_until: 0 })))
+        .onConflict((oc) => oc.column('key').doNothing())
+        .execute();
+    }
+    let q = trx.selectFrom('login_failures').selectAll().where('key', 'in', sorted).orderBy('key');
+    if (db.dialect === 'postgres') q = q.forUpdate();
+    const rows = await q.execute();
+    const locked = Math.max(0, ...rows.map((r) => Number(r.locked_until) - now));
+    if (locked > 0) return locked;
+    for (const row of rows) {
+      const before = {
+        failures: row.failures,
+        first_at: Number(row.first_at),
+        locked_until: Number(row.locked_until),
+      };
+      const next = counted(before, now);
+      prior.set(row.key, before);
+      after.set(row.key, next);
+      await trx.updateTable('login_failures').set(next).where('key', '=', row.key).execute();
+    }
+    return 0;
+  });
+  return {
+    lockedMs,
+    forgive: async () => {
+      for (const [key, next] of after) {
+        await db.kysely.transaction().execute(async (trx) => {
+          let q = trx.selectFrom('login_failures').selectAll().where('key', '=', key);
+          if (db.dialect === 'postgres') q = q.forUpdate();
+          const row = await q.executeTakeFirst();
+          if (!row) return;
+          // Untouched since this attempt: restore it exactly; otherwise only take back the count.
+          const restore =
+            row.failures === next.failures && Number(row.locked_until) === next.locked_until
+              ? prior.get(key)!
+              : { failures: Math.max(0, row.failures - 1) };
+          await trx.updateTable('login_failures').set(restore).where('key', '=', key).execute();
+        });
+      }
+    },
+  };
 }
 
 export async function clearFailures(db: Db, key: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { AppError } from '../../core/errors.js';
 import { deleteSession, SESSION_COOKIE } from '../../auth/sessions.js';
-import { clearFailures, lockedForMs, recordFailure } from '../../auth/login-throttle.js';
+import { clearFailures, reserveAttempt } from '../../auth/login-throttle.js';
 import { DUMMY_HASH, verifyPassword } from '../../security/passwords.js';
 import { findUserByEmail, normalizeEmail, userView } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
@@ -26,18 +26,17 @@ export function authRoutes(app: App, ctx: AppContext): void {
     async (req, reply) => {
       const email = normalizeEmail(req.body.email);
       const keys = [`email:${email}`, `ip:${req.ip}`];
-      const lockedMs = await lockedForMs(ctx.db, keys);
-      if (lockedMs > 0) {
-        reply.header('retry-after', String(Math.ceil(lockedMs / 1000)));
+      // Counted before the password check, so parallel guesses cannot outrun the throttle.
+      const attempt = await reserveAttempt(ctx.db, keys);
+      if (attempt.lockedMs > 0) {
+        reply.header('retry-after', String(Math.ceil(attempt.lockedMs / 1000)));
         throw new AppError(429, 'too_many_attempts', 'too many failed sign-ins; wait before trying again');
       }
       const user = await findUserByEmail(ctx.db.kysely, email);
       // Verify against a dummy hash for unknown users so both cases cost the same time.
       const ok = await verifyPassword(req.body.password, user?.password_hash ?? DUMMY_HASH);
-      if (!user || !ok) {
-        await recordFailure(ctx.db, keys);
-        throw new AppError(401, 'invalid_credentials', 'wrong e-mail or password');
-      }
+      if (!user || !ok) throw new AppError(401, 'invalid_credentials', 'wrong e-mail or password');
+      await attempt.forgive();
       await clearFailures(ctx.db, `email:${email}`);
       await startSession(ctx, reply, user.id);
       return { user: userView(user) };
