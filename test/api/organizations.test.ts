@@ -1,0 +1,309 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../helpers/db.js';
+import { addMember, startTestServer, type TestServer } from '../helpers/server.js';
+
+describe.each(DIALECTS)('organizations, members, projects and load tests (%s)', (dialect) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(dialect);
+  });
+  afterAll(() => t.close());
+
+  const k = () => t.server.ctx.db.kysely;
+  const countUsers = async () =>
+    Number(
+      (
+        await k()
+          .selectFrom('users')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  /** Follows next_cursor from the first page to the last; returns every page. */
+  async function pages(path: string, limit: number, token?: string) {
+    const all: any[][] = [];
+    let cursor: string | null = null;
+    do {
+      const sep = path.includes('?') ? '&' : '?';
+      const res = await t.api('GET', `${path}${sep}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`, {
+        token,
+      });
+      expect(res.status).toBe(200);
+      expect(Object.keys(res.body).sort()).toEqual(['items', 'next_cursor']);
+      expect(res.body.items.length).toBeLessThanOrEqual(limit);
+      all.push(res.body.items);
+      cursor = res.body.next_cursor;
+      expect(all.length).toBeLessThan(100);
+    } while (cursor !== null);
+    return all;
+  }
+
+  describe('organizations', () => {
+    it('makes the creator the owner', async () => {
+      const created = await t.api('POST', '/api/v1/organizations', { body: { name: 'Globex' } });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ id: expect.any(Number), name: 'Globex', role: 'owner' });
+      const got = await t.api('GET', `/api/v1/organizations/${created.body.id}`);
+      expect(got.body).toMatchObject({ id: created.body.id, name: 'Globex', role: 'owner' });
+      const me = await t.api('GET', '/api/v1/me');
+      expect(me.body.memberships).toContainEqual(
+        expect.objectContaining({ organization_id: created.body.id, role: 'owner' }),
+      );
+      const members = await t.api('GET', `/api/v1/organizations/${created.body.id}/members`);
+      expect(members.body.items).toEqual([
+        expect.objectContaining({ user_id: me.body.user.id, role: 'owner' }),
+      ]);
+    });
+
+    it("lists only the caller's organizations", async () => {
+      const mine = (await t.api('GET', '/api/v1/organizations')).body.items.map((o: any) => o.name);
+      expect(mine).toEqual(expect.arrayContaining(['Acme', 'Globex']));
+      const user = await addMember(t, 'lister@example.com', 'member');
+      const theirs = await t.api('GET', '/api/v1/organizations', { token: user.token });
+      expect(theirs.body).toEqual({
+        items: [expect.objectContaining({ id: t.organizationId, name: 'Acme', role: 'member' })],
+        next_cursor: null,
+      });
+      // Their own new organization shows up for them and not for the first owner.
+      await t.api('POST', '/api/v1/organizations', { token: user.token, body: { name: 'Lister Inc' } });
+      const after = (await t.api('GET', '/api/v1/organizations', { token: user.token })).body.items.map(
+        (o: any) => o.name,
+      );
+      expect(after).toEqual(['Acme', 'Lister Inc']);
+      expect(
+        (await t.api('GET', '/api/v1/organizations?limit=500')).body.items.map((o: any) => o.name),
+      ).not.toContain('Lister Inc');
+    });
+  });
+
+  describe('members', () => {
+    const members = () => `/api/v1/organizations/${t.organizationId}/members`;
+
+    it('adds a new user with a password, who can then sign in', async () => {
+      const res = await t.api('POST', members(), {
+        body: { email: 'New.Person@Example.com', role: 'admin', password: 'password123' },
+      });
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({
+        user_id: expect.any(Number),
+        email: 'new.person@example.com',
+        role: 'admin',
+      });
+      const login = await t.api('POST', '/api/v1/auth/login', {
+        token: null,
+        body: { email: 'new.person@example.com', password: 'password123' },
+      });
+      expect(login.status).toBe(200);
+      const list = await t.api('GET', `${members()}?limit=500`);
+      expect(list.body.items).toContainEqual(
+        expect.objectContaining({
+          user_id: res.body.user_id,
+          email: 'new.person@example.com',
+          role: 'admin',
+        }),
+      );
+    });
+
+    it('adds an existing user by e-mail, without a password', async () => {
+      const org = await t.api('POST', '/api/v1/organizations', { body: { name: 'Elsewhere' } });
+      const existing = await addMember(t, 'existing@example.com', 'member', org.body.id);
+      const before = await countUsers();
+      const res = await t.api('POST', members(), { body: { email: 'EXISTING@example.com', role: 'member' } });
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({
+        user_id: existing.userId,
+        email: 'existing@example.com',
+        role: 'member',
+      });
+      expect(await countUsers()).toBe(before);
+      // Their old password still works: adding never touches it.
+      const login = await t.api('POST', '/api/v1/auth/login', {
+        token: null,
+        body: { email: 'existing@example.com', password: 'password123' },
+      });
+      expect(login.status).toBe(200);
+    });
+
+    it('refuses an unknown e-mail without a password: 400 naming password, nothing written', async () => {
+      const before = await countUsers();
+      const res = await t.api('POST', members(), { body: { email: 'ghost@example.com', role: 'member' } });
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toContain('password');
+      expect(res.body.error.details).toEqual([expect.objectContaining({ field: 'password' })]);
+      expect(await countUsers()).toBe(before);
+    });
+
+    it('refuses a duplicate member with 409, whatever the case of the e-mail', async () => {
+      const first = await t.api('POST', members(), {
+        body: { email: 'dup@example.com', role: 'member', password: 'password123' },
+      });
+      expect(first.status).toBe(201);
+      for (const email of ['dup@example.com', 'DUP@example.com']) {
+        const again = await t.api('POST', members(), { body: { email, role: 'admin' } });
+        expect(again.status).toBe(409);
+        expect(again.body.error.code).toBe('already_member');
+      }
+      const list = await t.api('GET', `${members()}?limit=500`);
+      expect(list.body.items.filter((m: any) => m.email === 'dup@example.com')).toEqual([
+        expect.objectContaining({ role: 'member' }),
+      ]);
+    });
+
+    it('changes a role and removes a member; unknown members are 404', async () => {
+      const m = await t.api('POST', members(), {
+        body: { email: 'mover@example.com', role: 'member', password: 'password123' },
+      });
+      const patched = await t.api('PATCH', `${members()}/${m.body.user_id}`, { body: { role: 'admin' } });
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({ user_id: m.body.user_id, role: 'admin' });
+      expect((await t.api('DELETE', `${members()}/${m.body.user_id}`)).status).toBe(204);
+      expect((await t.api('DELETE', `${members()}/${m.body.user_id}`)).status).toBe(404);
+      expect(
+        (await t.api('PATCH', `${members()}/${m.body.user_id}`, { body: { role: 'admin' } })).status,
+      ).toBe(404);
+      // The user still exists and may be added back.
+      expect(
+        (await t.api('POST', members(), { body: { email: 'mover@example.com', role: 'member' } })).status,
+      ).toBe(201);
+    });
+  });
+
+  describe('projects and load tests', () => {
+    it('creates, reads, lists and renames projects', async () => {
+      const created = await t.api('POST', `/api/v1/organizations/${t.organizationId}/projects`, {
+        body: { name: 'Checkout' },
+      });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({
+        id: expect.any(Number),
+        organization_id: t.organizationId,
+        name: 'Checkout',
+      });
+      expect((await t.api('GET', `/api/v1/projects/${created.body.id}`)).body).toEqual(created.body);
+      const renamed = await t.api('PATCH', `/api/v1/projects/${created.body.id}`, {
+        body: { name: 'Checkout v2' },
+      });
+      expect(renamed.body).toEqual({ ...created.body, name: 'Checkout v2' });
+      const list = await t.api('GET', `/api/v1/organizations/${t.organizationId}/projects?limit=500`);
+      expect(list.body.items).toContainEqual(renamed.body);
+    });
+
+    it('creates, reads, renames and deletes a load test; its runs and their events go with it', async () => {
+      const project = await t.api('POST', `/api/v1/organizations/${t.organizationId}/projects`, {
+        body: { name: 'Search' },
+      });
+      const lt = await t.api('POST', `/api/v1/projects/${project.body.id}/load-tests`, {
+        body: { name: 'Spike' },
+      });
+      expect(lt.status).toBe(201);
+      expect(lt.body).toMatchObject({
+        project_id: project.body.id,
+        organization_id: t.organizationId,
+        name: 'Spike',
+      });
+      expect((await t.api('GET', `/api/v1/load-tests/${lt.body.id}`)).body).toEqual(lt.body);
+
+      const patched = await t.api('PATCH', `/api/v1/load-tests/${lt.body.id}`, { body: { name: 'Spike 2' } });
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({ id: lt.body.id, name: 'Spike 2', created_at: lt.body.created_at });
+      expect((await t.api('GET', `/api/v1/load-tests/${lt.body.id}`)).body.name).toBe('Spike 2');
+      const list = await t.api('GET', `/api/v1/projects/${project.body.id}/load-tests`);
+      expect(list.body.items.map((x: any) => x.name)).toEqual(['Spike 2']);
+
+      const run = await t.api('POST', `/api/v1/load-tests/${lt.body.id}/runs`, { body: {} });
+      expect(run.body.name).toBe('Spike 2');
+      await t.api('POST', `/api/v1/runs/${run.body.id}/status`, { body: { status: 'running' } });
+      const keep = await t.api('POST', `/api/v1/projects/${project.body.id}/load-tests`, {
+        body: { name: 'Keep' },
+      });
+      const kept = await t.api('POST', `/api/v1/load-tests/${keep.body.id}/runs`, { body: {} });
+
+      expect((await t.api('DELETE', `/api/v1/load-tests/${lt.body.id}`)).status).toBe(204);
+      expect((await t.api('GET', `/api/v1/load-tests/${lt.body.id}`)).status).toBe(404);
+      expect((await t.api('GET', `/api/v1/load-tests/${lt.body.id}/runs`)).status).toBe(404);
+      expect((await t.api('GET', `/api/v1/runs/${run.body.id}`)).status).toBe(404);
+      expect(
+        (await t.api('POST', `/api/v1/runs/${run.body.id}/status`, { body: { status: 'finished' } })).status,
+      ).toBe(404);
+      expect((await t.api('DELETE', `/api/v1/load-tests/${lt.body.id}`)).status).toBe(404);
+      expect(
+        await k().selectFrom('runs').select('id').where('load_test_id', '=', lt.body.id).execute(),
+      ).toEqual([]);
+      expect(await k().selectFrom('events').select('id').where('run_id', '=', run.body.id).execute()).toEqual(
+        [],
+      );
+      // Everything else stays.
+      expect((await t.api('GET', `/api/v1/runs/${kept.body.id}`)).status).toBe(200);
+      expect(
+        (await t.api('GET', `/api/v1/projects/${project.body.id}/load-tests`)).body.items.map(
+          (x: any) => x.name,
+        ),
+      ).toEqual(['Keep']);
+    });
+
+    it('refuses a PATCH that changes nothing, naming name', async () => {
+      const project = await t.api('POST', `/api/v1/organizations/${t.organizationId}/projects`, {
+        body: { name: 'Idle' },
+      });
+      const lt = await t.api('POST', `/api/v1/projects/${project.body.id}/load-tests`, {
+        body: { name: 'Soak' },
+      });
+      const res = await t.api('PATCH', `/api/v1/load-tests/${lt.body.id}`, { body: {} });
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toContain('name');
+      expect((await t.api('GET', `/api/v1/load-tests/${lt.body.id}`)).body).toEqual(lt.body);
+    });
+  });
+
+  describe('pagination', () => {
+    let orgId: number;
+    let projectId: number;
+    beforeAll(async () => {
+      orgId = (await t.api('POST', '/api/v1/organizations', { body: { name: 'Paged' } })).body.id;
+      for (let i = 1; i <= 7; i++) {
+        await t.api('POST', `/api/v1/organizations/${orgId}/projects`, { body: { name: `P${i}` } });
+      }
+      projectId = (await t.api('GET', `/api/v1/organizations/${orgId}/projects?limit=1`)).body.items[0].id;
+      for (let i = 1; i <= 5; i++)
+        await t.api('POST', `/api/v1/projects/${projectId}/load-tests`, { body: { name: `L${i}` } });
+      for (let i = 1; i <= 4; i++) {
+        await t.api('POST', `/api/v1/organizations/${orgId}/members`, {
+          body: { email: `paged${i}@example.com`, role: 'member', password: 'password123' },
+        });
+      }
+    });
+
+    it('walks every list with limit and cursor: each item once, in order, the last page says null', async () => {
+      for (const [path, total] of [
+        [`/api/v1/organizations/${orgId}/projects`, 7],
+        [`/api/v1/projects/${projectId}/load-tests`, 5],
+        [`/api/v1/organizations/${orgId}/members`, 5],
+      ] as const) {
+        const walked = await pages(path, 3);
+        expect(walked.map((p) => p.length)).toEqual(total === 7 ? [3, 3, 1] : [3, 2]);
+        const ids = walked.flat().map((x) => x.id ?? x.user_id);
+        expect(new Set(ids).size).toBe(total);
+        expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+        const whole = await t.api('GET', `${path}?limit=500`);
+        expect(whole.body.next_cursor).toBeNull();
+        expect(whole.body.items).toEqual(walked.flat());
+      }
+      // An exact multiple: the cursor may point at an empty last page, but never repeats items.
+      const exact = await pages(`/api/v1/organizations/${orgId}/projects`, 7);
+      expect(exact.flat()).toHaveLength(7);
+      const orgs = await pages('/api/v1/organizations', 1);
+      expect(new Set(orgs.flat().map((o) => o.id)).size).toBe(orgs.flat().length);
+    });
+
+    it('defaults to 50 and refuses limit=501, limit=0 and a bad cursor with 400', async () => {
+      const path = `/api/v1/organizations/${orgId}/projects`;
+      expect((await t.api('GET', path)).body.items).toHaveLength(7);
+      expect((await t.api('GET', `${path}?limit=500`)).status).toBe(200);
+      for (const q of ['limit=501', 'limit=0', 'limit=-1', 'limit=abc', 'cursor=abc', 'cursor=-1']) {
+        const res = await t.api('GET', `${path}?${q}`);
+        expect(res.status, q).toBe(400);
+        expect(res.body.error.message).toContain(q.split('=')[0]);
+      }
+    });
+  });
+});
