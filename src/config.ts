@@ -15,6 +15,12 @@ export interface Config {
   logLevel: string;
   role: 'all' | 'api' | 'worker';
   retentionDays: number;
+  /** Total time one delivery attempt may take (connect, send, answer). */
+  deliveryTimeoutMs: number;
+  /** How long a claimed delivery stays with its worker before others may take it over. */
+  leaseMs: number;
+  /** Multiplies retry delays; values below 1 are for tests and demos only. */
+  retryScale: number;
 }
 
 export class ConfigError extends Error {}
@@ -75,11 +81,21 @@ function publicUrl(value: string | undefined, host: string, portNumber: number):
   return raw.replace(/\/+$/, '');
 }
 
+function positive(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a positive number, got "${raw}"`);
+  return n;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(env.DATA_DIR || './data');
   const databaseUrl = env.DATABASE_URL ? env.DATABASE_URL : null;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL must start with postgres:// (unset it to use the embedded SQLite file)');
+    throw new ConfigError(
+      'DATABASE_URL must start with postgres:// (unset it to use the embedded SQLite file)',
+    );
   }
   const p = port(env.PORT);
   const host = env.HOST || '127.0.0.1';
@@ -89,7 +105,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const retention = env.LOADNOTIFY_RETENTION_DAYS ? Number(env.LOADNOTIFY_RETENTION_DAYS) : 30;
   if (!Number.isFinite(retention) || retention <= 0) {
-    throw new ConfigError(`LOADNOTIFY_RETENTION_DAYS must be a positive number, got "${env.LOADNOTIFY_RETENTION_DAYS}"`);
+    throw new ConfigError(
+      `LOADNOTIFY_RETENTION_DAYS must be a positive number, got "${env.LOADNOTIFY_RETENTION_DAYS}"`,
+    );
   }
   return {
     port: p,
@@ -101,6 +119,9 @@ export function loadConfig(env: Env = process.env): Config {
     egressAllow: env.LOADNOTIFY_EGRESS_ALLOW ?? '',
     logLevel: env.LOG_LEVEL || 'info',
     role,
-    retentionDays: retention,
+    retentionDays: positive(env, 'LOADNOTIFY_RETENTION_DAYS', 30),
+    deliveryTimeoutMs: positive(env, 'LOADNOTIFY_DELIVERY_TIMEOUT_MS', 15_000),
+    leaseMs: positive(env, 'LOADNOTIFY_LEASE_MS', 60_000),
+    retryScale: positive(env, 'LOADNOTIFY_RETRY_SCALE', 1),
   };
 }

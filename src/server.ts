@@ -1,14 +1,20 @@
 import { sql } from 'kysely';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { openDatabase, type Db } from './storage/database.js';
 import { SecretBox } from './security/secret-box.js';
 import { buildApp } from './http/app.js';
 import type { AppContext } from './http/context.js';
 import type { App } from './http/routes/route-types.js';
+import { notificationChannelRoutes } from './http/routes/notification-channels.js';
+import { deliveryRoutes } from './http/routes/deliveries.js';
+import { parseEgressAllow, type EgressPolicy } from './delivery/egress-guard.js';
+import { HttpSender } from './delivery/http-sender.js';
+import { DeliveryEngine } from './delivery/engine.js';
 
 export interface RunningServer {
   app: App;
   ctx: AppContext;
+  engine: DeliveryEngine | null;
   /** The address the server listens on, e.g. http://127.0.0.1:8080. */
   url: string;
   /** Stops taking requests and work, finishes what is in flight, closes the database. */
@@ -29,19 +35,44 @@ async function databaseReachable(db: Db): Promise<boolean> {
   }
 }
 
+function egressPolicy(config: Config): EgressPolicy {
+  try {
+    return parseEgressAllow(config.egressAllow);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  const egress = egressPolicy(config);
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   let draining = false;
+  let engine: DeliveryEngine | null = null;
   const ctx: AppContext = {
     db,
     config,
     box: new SecretBox(config.secretKey),
-    onDeliveriesQueued: () => {},
+    egress,
+    onDeliveriesQueued: () => engine?.wake(),
   };
   const app = await buildApp(ctx, {
     logger: options.logger ?? { level: config.logLevel },
     health: { accepting: () => !draining, databaseReachable: () => databaseReachable(db) },
+    extraRoutes: [notificationChannelRoutes, deliveryRoutes],
   });
+  const sender = new HttpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs });
+  if (config.role !== 'api') {
+    engine = new DeliveryEngine({
+      db,
+      box: ctx.box,
+      sender,
+      publicUrl: config.publicUrl,
+      log: app.log,
+      leaseMs: config.leaseMs,
+      retryScale: config.retryScale,
+    });
+    await engine.start();
+  }
   let url = '';
   if (options.listen !== false) {
     url = await app.listen({ port: config.port, host: config.host });
@@ -49,10 +80,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   return {
     app,
     ctx,
+    engine,
     url,
     close: async () => {
       draining = true;
       await app.close();
+      await engine?.stop(config.deliveryTimeoutMs);
+      await sender.close();
       await db.close();
     },
   };

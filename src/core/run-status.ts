@@ -91,18 +91,29 @@ export type TransitionOutcome =
  * Decides a requested status change. `result` may only come with a terminal status; a plain
  * `finished` defaults to `passed`, and `aborted_by_threshold` is `failed` by definition.
  */
-export function transition(current: RunStatus, next: RunStatus, result?: RunResult | null): TransitionOutcome {
+export function transition(
+  current: RunStatus,
+  next: RunStatus,
+  result?: RunResult | null,
+): TransitionOutcome {
   if (current === next) return { kind: 'noop' };
   if (isTerminal(current)) {
-    return { kind: 'invalid_transition', message: `run is ${current}, a final status; it cannot become ${next}` };
+    return {
+      kind: 'invalid_transition',
+      message: `run is ${current}, a final status; it cannot become ${next}`,
+    };
   }
   if (!isTerminal(next)) {
     if (result != null) {
-      return { kind: 'invalid_result', message: `result can only be set with a terminal status, not ${next}` };
+      return {
+        kind: 'invalid_result',
+        message: `result can only be set with a terminal status, not ${next}`,
+      };
     }
     const from = PROGRESS_STATUSES.indexOf(current);
     const to = PROGRESS_STATUSES.indexOf(next);
-    if (to < from) return { kind: 'invalid_transition', message: `run is ${current}; it cannot move back to ${next}` };
+    if (to < from)
+      return { kind: 'invalid_transition', message: `run is ${current}; it cannot move back to ${next}` };
     return { kind: 'move', status: next, result: null, event: next === 'running' ? 'test.started' : null };
   }
   let finalResult: RunResult | null = result ?? null;

@@ -1,12 +1,14 @@
 import type { Config } from '../config.js';
 import type { Db } from '../storage/database.js';
 import type { SecretBox } from '../security/secret-box.js';
+import type { EgressPolicy } from '../delivery/egress-guard.js';
 
 /** What every route and service needs; built once at start and passed down explicitly. */
 export interface AppContext {
   db: Db;
   config: Config;
   box: SecretBox;
+  egress: EgressPolicy;
   /** Called after a transaction that queued deliveries has committed (wakes the engine). */
   onDeliveriesQueued: () => void;
 }

@@ -1,28 +1,70 @@
+import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { EventData } from '../core/events.js';
-import type { Dialect } from './database.js';
+import { channelMatches } from '../core/filters.js';
+import { channelFilter } from './channels-repo.js';
 import type { Database } from './schema.js';
 
+/** Standard Webhooks message id: one per event and channel, kept across retries and redeliveries. */
+export const newWebhookId = () => `msg_${randomBytes(16).toString('base64url')}`;
+
 /**
- * Writes an event row inside the caller's transaction: the event exists if and only if the
- * change that caused it was committed. Returns how many deliveries it queued.
+ * Writes an event row and one pending delivery per matching channel inside the caller's
+ * transaction: the event and its deliveries exist if and only if the change that caused them
+ * was committed (the outbox). `onlyChannelId` addresses one channel (the Test Hook).
  */
 export async function recordEvent(
   trx: Kysely<Database>,
-  _dialect: Dialect,
   organizationId: number,
   data: EventData,
-): Promise<{ eventId: number; queued: number }> {
-  const row = await trx
+  onlyChannelId?: number,
+): Promise<{ eventId: number; deliveryIds: number[] }> {
+  const now = Date.now();
+  const { id: eventId } = await trx
     .insertInto('events')
     .values({
       organization_id: organizationId,
       run_id: data.run?.run_id ?? null,
       type: data.type,
       data: JSON.stringify(data),
-      created_at: Date.now(),
+      created_at: now,
     })
     .returning('id')
     .executeTakeFirstOrThrow();
-  return { eventId: row.id, queued: 0 };
+  let channels = trx
+    .selectFrom('notification_channels')
+    .selectAll()
+    .where('organization_id', '=', organizationId);
+  channels =
+    onlyChannelId === undefined
+      ? channels.where('enabled', '=', 1)
+      : channels.where('id', '=', onlyChannelId);
+  const matching = (await channels.orderBy('id').execute()).filter((c) =>
+    channelMatches(data, channelFilter(c)),
+  );
+  if (matching.length === 0) return { eventId, deliveryIds: [] };
+  const rows = await trx
+    .insertInto('deliveries')
+    .values(
+      matching.map((c) => ({
+        event_id: eventId,
+        channel_id: c.id,
+        organization_id: organizationId,
+        run_id: data.run?.run_id ?? null,
+        event_type: data.type,
+        webhook_id: newWebhookId(),
+        redelivery_of: null,
+        state: 'pending' as const,
+        attempts: 0,
+        next_attempt_at: now,
+        lease_until: null,
+        lease_owner: null,
+        last_error: null,
+        created_at: now,
+        updated_at: now,
+      })),
+    )
+    .returning('id')
+    .execute();
+  return { eventId, deliveryIds: rows.map((r) => r.id) };
 }

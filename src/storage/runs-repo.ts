@@ -141,7 +141,7 @@ export async function changeRunStatus(
     let queued = 0;
     if (outcome.event) {
       const data: EventData = { type: outcome.event, run: snapshot(run) };
-      queued = (await recordEvent(trx, db.dialect, run.organization_id, data)).queued;
+      queued = (await recordEvent(trx, run.organization_id, data)).deliveryIds.length;
     }
     return { run, changed: true, queued };
   });

@@ -90,7 +90,69 @@ export interface EventsTable {
   created_at: number;
 }
 
+export interface NotificationChannelsTable {
+  id: Generated<number>;
+  organization_id: number;
+  type: string;
+  name: string;
+  /** The URL sealed with the secret key (AES-256-GCM); never stored or logged in clear. */
+  url_sealed: string;
+  url_redacted: string;
+  enabled: number;
+  status_scheme: string;
+  /** JSON list of project ids, or null for every project. */
+  project_ids: string | null;
+  events: string;
+  config: string;
+  disabled_reason: string | null;
+  consecutive_failures: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export type DeliveryState = 'pending' | 'delivered' | 'failed';
+
+export interface DeliveriesTable {
+  id: Generated<number>;
+  event_id: number;
+  channel_id: number;
+  organization_id: number;
+  run_id: number | null;
+  event_type: string;
+  webhook_id: string;
+  redelivery_of: number | null;
+  state: DeliveryState;
+  attempts: number;
+  next_attempt_at: number;
+  lease_until: number | null;
+  lease_owner: string | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DeliveryAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  number: number;
+  request_id: string;
+  started_at: number;
+  duration_ms: number | null;
+  /** The URL redacted: the attempt log is readable by every member. */
+  request_url: string;
+  request_headers: string;
+  request_body: string;
+  response_status: number | null;
+  response_headers: string | null;
+  response_body: string | null;
+  outcome: string | null;
+  error: string | null;
+}
+
 export interface Database {
+  notification_channels: NotificationChannelsTable;
+  deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
   users: UsersTable;
   organizations: OrganizationsTable;
   memberships: MembershipsTable;

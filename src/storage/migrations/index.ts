@@ -1,12 +1,14 @@
-import { Migrator, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { Db } from '../database.js';
 import { initial } from './001-initial.js';
+import { notifications } from './002-notifications.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
 /** Numbered, append-only. Each takes the Db so the few dialect differences stay inside it. */
 const MIGRATIONS: Record<string, DialectMigration> = {
   '001-initial': initial,
+  '002-notifications': notifications,
 };
 
 export async function migrateToLatest(db: Db): Promise<void> {
@@ -16,7 +18,17 @@ export async function migrateToLatest(db: Db): Promise<void> {
   };
   // Kysely takes a database lock around migrations (advisory lock on PostgreSQL), so several
   // processes starting together migrate once.
-  const { error, results } = await new Migrator({ db: db.kysely, provider }).migrateToLatest();
+  // Kysely looks for its bookkeeping tables in any schema unless told which: name the current
+  // one, or a database holding another schema's migrations (tests, shared servers) confuses it.
+  const migrationTableSchema =
+    db.dialect === 'postgres'
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db.kysely)).rows[0]?.schema
+      : undefined;
+  const { error, results } = await new Migrator({
+    db: db.kysely,
+    provider,
+    migrationTableSchema,
+  }).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
     const message = error instanceof Error ? error.message : String(error);

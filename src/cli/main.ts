@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+import { ConfigError, loadConfig } from '../config.js';
+import { startServer } from '../server.js';
+
+const USAGE = `usage: loadnotify <command>
+
+commands:
+  serve     start the service (HTTP API, web app, delivery engine, scheduler)
+  migrate   bring the database schema up to date and exit
+  run       run a load-test command and report its lifecycle (loadnotify run --help)
+
+configuration is read from the environment: PORT, HOST, DATA_DIR, DATABASE_URL,
+LOADNOTIFY_SECRET_KEY, PUBLIC_URL, LOADNOTIFY_EGRESS_ALLOW (see the README)`;
+
+async function serve(): Promise<number> {
+  const config = loadConfig();
+  const server = await startServer(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.app.log.info({ signal }, 'shutting down');
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        server.app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return new Promise<number>(() => {});
+}
+
+async function migrate(): Promise<number> {
+  const config = loadConfig();
+  const { openDatabase } = await import('../storage/database.js');
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  await db.close();
+  process.stdout.write('database is up to date\n');
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve();
+      case 'migrate':
+        return await migrate();
+      case 'run': {
+        const { runCommand } = await import('./run-command.js');
+        return await runCommand(rest);
+      }
+      case undefined:
+      case '-h':
+      case '--help':
+        process.stdout.write(USAGE + '\n');
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`loadnotify: unknown command "${command}"\n\n${USAGE}\n`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`loadnotify: configuration error: ${err.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`loadnotify: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,169 @@
+import { sql } from 'kysely';
+import type { Db } from '../storage/database.js';
+import type { ChannelRow } from '../storage/channels-repo.js';
+import type { DeliveryState } from '../storage/schema.js';
+
+export interface ClaimedDelivery {
+  id: number;
+  event_id: number;
+  channel_id: number;
+  run_id: number | null;
+  event_type: string;
+  webhook_id: string;
+  attempts: number;
+  event_data: string;
+  event_created_at: number;
+  channel: ChannelRow;
+}
+
+export interface ClaimOptions {
+  limit: number;
+  workerId: string;
+  leaseMs: number;
+  /** Channels that already have as many sends in flight here as they may. */
+  saturated: number[];
+  /** In-flight counts per channel, so one batch does not exceed the cap either. */
+  inFlight: Map<number, number>;
+  perChannel: number;
+  now: number;
+}
+
+/**
+ * Claims due deliveries by writing a lease on them.
+ *
+ * - Due: pending, next_attempt_at reached, and no live lease (an expired lease is how a crashed
+ *   process's work comes back).
+ * - Ordered: a delivery waits while an earlier delivery of the same run to the same channel is
+ *   still pending, so a channel never hears test.finished before that run's test.started.
+ * - On PostgreSQL the candidate rows are locked with FOR UPDATE SKIP LOCKED, so concurrent
+ *   workers take disjoint sets without waiting on each other; SQLite has one writer anyway.
+ * - The per-channel cap is applied to the candidates in code: PostgreSQL refuses FOR UPDATE
+ *   beside the window function that could express it in SQL. Candidates not taken are simply
+ *   left unleased when the transaction ends.
+ */
+export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery[]> {
+  return db.kysely.transaction().execute(async (trx) => {
+    const saturated =
+      o.saturated.length > 0 ? sql`AND d.channel_id NOT IN (${sql.join(o.saturated)})` : sql``;
+    const lock = db.dialect === 'postgres' ? sql`FOR UPDATE OF d SKIP LOCKED` : sql``;
+    const candidates = await sql<{ id: number; channel_id: number }>`
+      SELECT d.id, d.channel_id FROM deliveries d
+      WHERE d.state = 'pending' AND d.next_attempt_at <= ${o.now}
+        AND (d.lease_until IS NULL OR d.lease_until < ${o.now})
+        ${saturated}
+        AND NOT EXISTS (
+          SELECT 1 FROM deliveries p
+          WHERE p.channel_id = d.channel_id AND p.run_id = d.run_id AND p.id < d.id AND p.state = 'pending')
+      ORDER BY d.next_attempt_at, d.id
+      LIMIT ${o.limit * 2}
+      ${lock}`.execute(trx);
+    const taken: number[] = [];
+    const counts = new Map(o.inFlight);
+    for (const c of candidates.rows) {
+      if (taken.length >= o.limit) break;
+      const n = counts.get(c.channel_id) ?? 0;
+      if (n >= o.perChannel) continue;
+      counts.set(c.channel_id, n + 1);
+      taken.push(c.id);
+    }
+    if (taken.length === 0) return [];
+    await trx
+      .updateTable('deliveries')
+      .set({ lease_until: o.now + o.leaseMs, lease_owner: o.workerId })
+      .where('id', 'in', taken)
+      .execute();
+    const rows = await trx
+      .selectFrom('deliveries as d')
+      .innerJoin('events as e', 'e.id', 'd.event_id')
+      .select([
+        'd.id',
+        'd.event_id',
+        'd.channel_id',
+        'd.run_id',
+        'd.event_type',
+        'd.webhook_id',
+        'd.attempts',
+        'e.data as event_data',
+        'e.created_at as event_created_at',
+      ])
+      .where('d.id', 'in', taken)
+      .orderBy('d.id')
+      .execute();
+    // Channels come in their own query: joined, their `id` column would shadow the delivery's.
+    const channelIds = [...new Set(rows.map((r) => r.channel_id))];
+    const channels = new Map(
+      (await trx.selectFrom('notification_channels').selectAll().where('id', 'in', channelIds).execute()).map(
+        (c) => [c.id, c],
+      ),
+    );
+    return rows.flatMap((r) => {
+      const channel = channels.get(r.channel_id);
+      return channel ? [{ ...r, channel }] : [];
+    });
+  });
+}
+
+/** The earliest time a pending, unleased delivery becomes due, or null when none waits. */
+export async function nextDueAt(db: Db, now: number): Promise<number | null> {
+  const row = await db.kysely
+    .selectFrom('deliveries')
+    .select((eb) => eb.fn.min('next_attempt_at').as('at'))
+    .where('state', '=', 'pending')
+    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+    .executeTakeFirst();
+  return row?.at == null ? null : Number(row.at);
+}
+
+/** SQLite has one process: whatever it leased before a crash is safe to take back at start. */
+export async function releaseAllLeases(db: Db): Promise<void> {
+  await db.kysely
+    .updateTable('deliveries')
+    .set({ lease_until: null, lease_owner: null })
+    .where('state', '=', 'pending')
+    .where('lease_until', 'is not', null)
+    .execute();
+}
+
+export interface Completion {
+  deliveryId: number;
+  workerId: string;
+  attemptId: number;
+  state: DeliveryState;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  attempt: {
+    duration_ms: number;
+    response_status: number | null;
+    response_headers: string | null;
+    response_body: string | null;
+    outcome: string;
+    error: string | null;
+  };
+}
+
+/**
+ * Records an attempt's end and the delivery's next state in one transaction. The lease owner
+ * is part of the condition: a worker whose lease ran out (and whose delivery another worker
+ * took) must not overwrite that worker's outcome. Returns false when the lease was lost.
+ */
+export async function complete(db: Db, c: Completion): Promise<boolean> {
+  return db.kysely.transaction().execute(async (trx) => {
+    await trx.updateTable('delivery_attempts').set(c.attempt).where('id', '=', c.attemptId).execute();
+    const updated = await trx
+      .updateTable('deliveries')
+      .set({
+        state: c.state,
+        attempts: c.attempts,
+        next_attempt_at: c.nextAttemptAt,
+        last_error: c.lastError,
+        lease_until: null,
+        lease_owner: null,
+        updated_at: Date.now(),
+      })
+      .where('id', '=', c.deliveryId)
+      .where('lease_owner', '=', c.workerId)
+      .executeTakeFirst();
+    return Number(updated.numUpdatedRows) === 1;
+  });
+}

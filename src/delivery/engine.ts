@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { SecretBox } from '../security/secret-box.js';
+import type { Db } from '../storage/database.js';
+import { attemptDelivery, type AttemptDeps } from './attempt.js';
+import { claimDue, nextDueAt, releaseAllLeases, type ClaimedDelivery } from './claims.js';
+import type { HttpSender } from './http-sender.js';
+
+const MIN_IDLE_MS = 50;
+
+export interface EngineOptions {
+  db: Db;
+  box: SecretBox;
+  sender: HttpSender;
+  publicUrl: string;
+  log: FastifyBaseLogger;
+  /** Sends in flight at once, over all channels. */
+  maxInFlight?: number;
+  /** Sends in flight at once to one channel: one dead receiver can hold no more than this. */
+  perChannel?: number;
+  /** How long a claim holds before another worker may take the delivery over. */
+  leaseMs?: number;
+  /** Longest sleep between looks at the queue when nothing wakes the engine. */
+  pollMs?: number;
+  /** Multiplies retry delays; below 1 only for tests and demos that cannot wait minutes. */
+  retryScale?: number;
+  random?: () => number;
+}
+
+/**
+ * Claims due deliveries, sends them concurrently within per-channel and global bounds, and
+ * records each attempt. It sleeps until the next delivery is due or `wake()` is called.
+ */
+export class DeliveryEngine {
+  readonly workerId = `w_${randomBytes(6).toString('hex')}`;
+  private readonly inFlight = new Map<number, Promise<void>>();
+  private readonly perChannelCount = new Map<number, number>();
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wakeUp: (() => void) | null = null;
+  private woken = false;
+  private readonly deps: AttemptDeps;
+  private readonly o: Required<Omit<EngineOptions, 'db' | 'box' | 'sender' | 'publicUrl' | 'log'>>;
+
+  constructor(private readonly options: EngineOptions) {
+    const random = options.random ?? Math.random;
+    const scale = options.retryScale ?? 1;
+    this.o = {
+      maxInFlight: options.maxInFlight ?? 64,
+      perChannel: options.perChannel ?? 4,
+      leaseMs: options.leaseMs ?? 60_000,
+      pollMs: options.pollMs ?? 1000,
+      retryScale: scale,
+      random,
+    };
+    this.deps = {
+      db: options.db,
+      box: options.box,
+      sender: options.sender,
+      publicUrl: options.publicUrl,
+      workerId: this.workerId,
+      random,
+      delayScale: scale,
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    if (this.options.db.dialect === 'sqlite') await releaseAllLeases(this.options.db);
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** New work was committed: look now instead of at the next poll. */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /**
+   * Stops claiming and waits up to `deadlineMs` for sends in flight. What is still unfinished
+   * keeps its lease, which expires and lets another worker (or this one restarted) retry it.
+   */
+  async stop(deadlineMs = 10_000): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight.values()]),
+      new Promise((resolve) => (timer = setTimeout(resolve, deadlineMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      // With SQLite every query resolves as a microtask: yield to timers and sockets each turn,
+      // or a busy queue would starve the HTTP server and the sends themselves.
+      await new Promise((resolve) => setImmediate(resolve));
+      this.woken = false;
+      let claimed: ClaimedDelivery[] = [];
+      const capacity = this.o.maxInFlight - this.inFlight.size;
+      try {
+        if (capacity > 0) claimed = await this.claim(capacity);
+      } catch (err) {
+        this.options.log.warn({ err }, 'claiming deliveries failed; retrying shortly');
+        await this.sleep(this.o.pollMs);
+        continue;
+      }
+      for (const d of claimed) this.launch(d);
+      if (claimed.length > 0 && claimed.length === capacity) continue;
+      if (this.woken) continue;
+      // Due rows that could not be claimed wait on an earlier delivery of their run (its end
+      // wakes us) or on another process's lease: no need to look again at once.
+      const floor = claimed.length === 0 ? MIN_IDLE_MS : 0;
+      await this.sleep(Math.max(floor, await this.idleDelay()));
+    }
+  }
+
+  private claim(capacity: number): Promise<ClaimedDelivery[]> {
+    const saturated = [...this.perChannelCount].filter(([, n]) => n >= this.o.perChannel).map(([id]) => id);
+    return claimDue(this.options.db, {
+      limit: Math.min(capacity, 100),
+      workerId: this.workerId,
+      leaseMs: this.o.leaseMs,
+      saturated,
+      inFlight: this.perChannelCount,
+      perChannel: this.o.perChannel,
+      now: Date.now(),
+    });
+  }
+
+  private async idleDelay(): Promise<number> {
+    try {
+      const now = Date.now();
+      const due = await nextDueAt(this.options.db, now);
+      if (due === null) return this.o.pollMs;
+      return Math.max(0, Math.min(this.o.pollMs, due - now));
+    } catch {
+      return this.o.pollMs;
+    }
+  }
+
+  private launch(d: ClaimedDelivery): void {
+    this.perChannelCount.set(d.channel_id, (this.perChannelCount.get(d.channel_id) ?? 0) + 1);
+    const task = attemptDelivery(this.deps, d)
+      .then(
+        (r) => {
+          if (r.leaseLost)
+            this.options.log.warn({ delivery: d.id }, 'lease expired before the attempt was recorded');
+        },
+        (err: unknown) => {
+          // The lease expires and the delivery is tried again; nothing is lost.
+          this.options.log.error({ err, delivery: d.id }, 'delivery attempt failed to record');
+        },
+      )
+      .finally(() => {
+        this.inFlight.delete(d.id);
+        const n = (this.perChannelCount.get(d.channel_id) ?? 1) - 1;
+        if (n <= 0) this.perChannelCount.delete(d.channel_id);
+        else this.perChannelCount.set(d.channel_id, n);
+        this.wake();
+      });
+    this.inFlight.set(d.id, task);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.woken || !this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = null;
+        done();
+      };
+    });
+  }
+}

@@ -1,0 +1,73 @@
+import { Type, type Static } from 'typebox';
+import { CHANNEL_TYPES } from '../../channels/registry.js';
+import { RUN_RESULTS, STATUS_SCHEMES, TERMINAL_STATUSES, TRIGGERS } from '../../core/run-status.js';
+import { Id, Name } from '../schemas.js';
+
+const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+const uniqueList = <T extends readonly string[]>(values: T) =>
+  Type.Array(literals(values), { uniqueItems: true, maxItems: values.length });
+
+export const ChannelTypeName = literals(CHANNEL_TYPES.map((t) => t.type));
+
+export const EventsInput = Type.Object(
+  {
+    'test.started': Type.Optional(
+      Type.Object(
+        { enabled: Type.Optional(Type.Boolean()), triggers: Type.Optional(uniqueList(TRIGGERS)) },
+        { additionalProperties: false },
+      ),
+    ),
+    'test.finished': Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          triggers: Type.Optional(uniqueList(TRIGGERS)),
+          statuses: Type.Optional(uniqueList(TERMINAL_STATUSES)),
+          results: Type.Optional(uniqueList(RUN_RESULTS)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type EventsInput = Static<typeof EventsInput>;
+
+const Url = Type.String({ minLength: 1, maxLength: 2048 });
+const ProjectIds = Type.Union([Type.Array(Id, { maxItems: 500, uniqueItems: true }), Type.Null()]);
+
+export const ChannelCreate = Type.Object(
+  {
+    type: ChannelTypeName,
+    name: Name,
+    url: Url,
+    enabled: Type.Optional(Type.Boolean()),
+    status_scheme: Type.Optional(literals(STATUS_SCHEMES)),
+    project_ids: Type.Optional(ProjectIds),
+    events: Type.Optional(EventsInput),
+  },
+  { additionalProperties: false },
+);
+export type ChannelCreate = Static<typeof ChannelCreate>;
+
+export const ChannelPatch = Type.Object(
+  {
+    name: Type.Optional(Name),
+    url: Type.Optional(Url),
+    enabled: Type.Optional(Type.Boolean()),
+    status_scheme: Type.Optional(literals(STATUS_SCHEMES)),
+    project_ids: Type.Optional(ProjectIds),
+    events: Type.Optional(EventsInput),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type ChannelPatch = Static<typeof ChannelPatch>;
+
+export const DeliveryListQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+    cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,16}$' })),
+    state: Type.Optional(literals(['pending', 'delivered', 'failed'] as const)),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,37 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { attemptView, attemptsOf, deliveryView, findDelivery } from '../../storage/deliveries-repo.js';
+import type { ChannelRow } from '../../storage/channels-repo.js';
+import { recordEvent } from '../../storage/outbox.js';
+import type { AppContext } from '../context.js';
+
+/**
+ * The Test Hook: a synthetic event through the real path (outbox row, engine claim, render,
+ * egress guard, send, attempt log), then the first attempt's outcome. It polls the database
+ * rather than listening in-process, so it works when another process runs the engine.
+ */
+export async function testChannel(ctx: AppContext, channel: ChannelRow) {
+  const { deliveryIds } = await ctx.db.kysely
+    .transaction()
+    .execute((trx) =>
+      recordEvent(trx, channel.organization_id, { type: 'test.notification_channel', run: null }, channel.id),
+    );
+  const deliveryId = deliveryIds[0]!;
+  ctx.onDeliveriesQueued();
+  const deadline = Date.now() + ctx.config.deliveryTimeoutMs + 5000;
+  let wait = 10;
+  for (;;) {
+    const attempts = await attemptsOf(ctx.db.kysely, deliveryId);
+    const first = attempts.find((a) => a.outcome !== null);
+    if (first || Date.now() > deadline) {
+      const delivery = deliveryView((await findDelivery(ctx.db.kysely, deliveryId))!);
+      const outcome = first?.outcome === 'delivered' ? 'delivered' : first ? 'failed' : 'pending';
+      const reason =
+        outcome === 'delivered'
+          ? `delivered: the receiver answered ${first!.response_status}`
+          : (first?.error ?? 'no attempt finished in time; the delivery log will show the outcome');
+      return { delivery, attempt: first ? attemptView(first) : null, outcome, reason };
+    }
+    await sleep(wait);
+    wait = Math.min(wait * 2, 200);
+  }
+}

@@ -1,0 +1,178 @@
+import { Type } from 'typebox';
+import type { ChannelEvents } from '../../channels/channel.js';
+import { getChannelType } from '../../channels/registry.js';
+import { AppError, badRequest, notFound } from '../../core/errors.js';
+import { DEFAULT_CHANNEL_EVENTS } from '../../core/filters.js';
+import { channelView, findChannel, redactUrl } from '../../storage/channels-repo.js';
+import type { AppContext } from '../context.js';
+import { requireManager, roleIn } from '../access.js';
+import { Id, IdParams, ListQuery } from '../schemas.js';
+import { cursorId, page } from '../pagination.js';
+import { ChannelCreate, ChannelPatch, type EventsInput } from './channel-schemas.js';
+import { testChannel } from './channel-test.js';
+import type { App } from './route-types.js';
+
+function mergeEvents(base: ChannelEvents, input: EventsInput | undefined): ChannelEvents {
+  return {
+    'test.started': { ...base['test.started'], ...input?.['test.started'] },
+    'test.finished': { ...base['test.finished'], ...input?.['test.finished'] },
+  };
+}
+
+/** Parses and checks a channel URL for its type; the error names the `url` field. */
+function checkUrl(ctx: AppContext, type: string, raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw badRequest('invalid_url', 'url is not an absolute URL', 'url');
+  }
+  const problem = getChannelType(type)!.checkUrl(url) ?? ctx.egress.checkUrl(url);
+  if (problem) throw badRequest('invalid_url', `url: ${problem}`, 'url');
+  return url.toString();
+}
+
+async function checkProjects(
+  ctx: AppContext,
+  organizationId: number,
+  ids: number[] | null | undefined,
+): Promise<void> {
+  if (!ids || ids.length === 0) return;
+  const found = await ctx.db.kysely
+    .selectFrom('projects')
+    .select('id')
+    .where('organization_id', '=', organizationId)
+    .where('id', 'in', ids)
+    .execute();
+  const known = new Set(found.map((p) => p.id));
+  const missing = ids.filter((id) => !known.has(id));
+  if (missing.length > 0)
+    throw badRequest(
+      'validation_failed',
+      `project_ids: no project ${missing.join(', ')} in this organization`,
+      'project_ids',
+    );
+}
+
+export function notificationChannelRoutes(app: App, ctx: AppContext): void {
+  const channelFor = async (req: Parameters<typeof roleIn>[1], id: number) => {
+    const channel = await findChannel(ctx.db.kysely, id);
+    if (!channel) throw notFound('notification channel');
+    const role = await roleIn(ctx, req, channel.organization_id, 'notification channel');
+    return { channel, role };
+  };
+
+  app.get(
+    '/api/v1/organizations/:id/notification-channels',
+    { schema: { tags: ['notification channels'], params: Type.Object({ id: Id }), querystring: ListQuery } },
+    async (req) => {
+      await roleIn(ctx, req, req.params.id);
+      const after = cursorId(req.query);
+      let q = ctx.db.kysely
+        .selectFrom('notification_channels')
+        .selectAll()
+        .where('organization_id', '=', req.params.id)
+        .orderBy('id')
+        .limit(req.query.limit + 1);
+      if (after !== null) q = q.where('id', '>', after);
+      return page((await q.execute()).map(channelView), req.query);
+    },
+  );
+
+  app.post(
+    '/api/v1/organizations/:id/notification-channels',
+    { schema: { tags: ['notification channels'], params: Type.Object({ id: Id }), body: ChannelCreate } },
+    async (req, reply) => {
+      const orgId = req.params.id;
+      requireManager(await roleIn(ctx, req, orgId), 'create notification channels');
+      const url = checkUrl(ctx, req.body.type, req.body.url);
+      await checkProjects(ctx, orgId, req.body.project_ids);
+      const now = Date.now();
+      const { id } = await ctx.db.kysely
+        .insertInto('notification_channels')
+        .values({
+          organization_id: orgId,
+          type: req.body.type,
+          name: req.body.name,
+          url_sealed: ctx.box.seal(url),
+          url_redacted: redactUrl(url),
+          enabled: req.body.enabled === false ? 0 : 1,
+          status_scheme: req.body.status_scheme ?? 'k6',
+          project_ids: req.body.project_ids ? JSON.stringify(req.body.project_ids) : null,
+          events: JSON.stringify(mergeEvents(DEFAULT_CHANNEL_EVENTS, req.body.events)),
+          config: '{}',
+          disabled_reason: null,
+          consecutive_failures: 0,
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return reply.code(201).send(channelView((await findChannel(ctx.db.kysely, id))!));
+    },
+  );
+
+  app.get(
+    '/api/v1/notification-channels/:id',
+    { schema: { tags: ['notification channels'], params: IdParams } },
+    async (req) => channelView((await channelFor(req, req.params.id)).channel),
+  );
+
+  app.patch(
+    '/api/v1/notification-channels/:id',
+    { schema: { tags: ['notification channels'], params: IdParams, body: ChannelPatch } },
+    async (req) => {
+      const { channel, role } = await channelFor(req, req.params.id);
+      requireManager(role, 'edit notification channels');
+      const b = req.body;
+      const set: Record<string, unknown> = { updated_at: Date.now() };
+      if (b.name !== undefined) set.name = b.name;
+      if (b.url !== undefined) {
+        const url = checkUrl(ctx, channel.type, b.url);
+        set.url_sealed = ctx.box.seal(url);
+        set.url_redacted = redactUrl(url);
+      }
+      if (b.status_scheme !== undefined) set.status_scheme = b.status_scheme;
+      if (b.project_ids !== undefined) {
+        await checkProjects(ctx, channel.organization_id, b.project_ids);
+        set.project_ids = b.project_ids ? JSON.stringify(b.project_ids) : null;
+      }
+      if (b.events !== undefined)
+        set.events = JSON.stringify(mergeEvents(JSON.parse(channel.events) as ChannelEvents, b.events));
+      if (b.enabled !== undefined) {
+        set.enabled = b.enabled ? 1 : 0;
+        // Switching a channel back on is the person saying the cause is fixed.
+        if (b.enabled) Object.assign(set, { disabled_reason: null, consecutive_failures: 0 });
+      }
+      await ctx.db.kysely
+        .updateTable('notification_channels')
+        .set(set)
+        .where('id', '=', channel.id)
+        .execute();
+      return channelView((await findChannel(ctx.db.kysely, channel.id))!);
+    },
+  );
+
+  app.delete(
+    '/api/v1/notification-channels/:id',
+    { schema: { tags: ['notification channels'], params: IdParams } },
+    async (req, reply) => {
+      const { channel, role } = await channelFor(req, req.params.id);
+      requireManager(role, 'delete notification channels');
+      await ctx.db.kysely.deleteFrom('notification_channels').where('id', '=', channel.id).execute();
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/api/v1/notification-channels/:id/test',
+    { schema: { tags: ['notification channels'], params: IdParams } },
+    async (req) => {
+      const { channel, role } = await channelFor(req, req.params.id);
+      requireManager(role, 'test notification channels');
+      if (!getChannelType(channel.type))
+        throw new AppError(409, 'unknown_type', `channel type ${channel.type} is not supported`);
+      return testChannel(ctx, channel);
+    },
+  );
+}
