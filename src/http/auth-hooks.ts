@@ -37,7 +37,8 @@ async function resolvePrincipal(ctx: AppContext, req: FastifyRequest): Promise<P
 
 export function installAuth(app: FastifyInstance, ctx: AppContext): void {
   app.decorateRequest('principal', null);
-  app.addHook('preHandler', async (req) => {
+  // Before validation: a caller who is not signed in learns nothing about the body's shape.
+  app.addHook('preValidation', async (req) => {
     if (!req.url.startsWith('/api/')) return;
     const isPublic = req.routeOptions.config?.public === true;
     let principal: Principal | null;

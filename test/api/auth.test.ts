@@ -319,4 +319,10 @@ describe.each(DIALECTS)('setup, sign-in, sessions and tokens (%s)', (dialect) =>
       await clearThrottle();
     });
   });
+
+  it('answers 401, not a validation error, to a caller who is not signed in, whatever the body', async () => {
+    const res = await anon('POST', '/api/v1/organizations', { name: 42, extra: true });
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('unauthenticated');
+  });
 });
