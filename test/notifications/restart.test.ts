@@ -1,0 +1,221 @@
+/**
+ * Durability across a crash: the real server, as its own process, is killed with SIGKILL while
+ * deliveries are in flight, then started again on the same store. Every event must still reach
+ * the receiver (at least once, de-duplicable by webhook-id) and nothing may stay pending.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestStore, DIALECTS, type TestStore } from '../helpers/db.js';
+import { makeApi } from '../helpers/server.js';
+import { eventually, startReceiver, type Received } from '../helpers/receiver.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const RUNS = 20;
+/** Requests the receiver leaves hanging: the engine's per-channel cap, so all sends in flight hang. */
+const HANG = 4;
+
+// The build goes to a private directory inside node_modules (so packages still resolve) rather
+// than the shared dist/, which other work in this checkout may be using at the same time.
+let build = '';
+let entry = '';
+
+beforeAll(async () => {
+  build = path.join(root, 'node_modules', '.cache', `loadnotify-restart-${randomBytes(4).toString('hex')}`);
+  await mkdir(build, { recursive: true });
+  const tsc = spawnSync(
+    process.execPath,
+    [
+      path.join(root, 'node_modules/typescript/bin/tsc'),
+      ...['-p', path.join(root, 'tsconfig.build.json'), '--outDir', build],
+      ...['--noCheck', '--declaration', 'false', '--sourceMap', 'false'],
+    ],
+    { cwd: root, encoding: 'utf8', timeout: 60_000 },
+  );
+  if (tsc.status !== 0) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
+  await writeFile(path.join(build, 'package.json'), '{"type":"module"}');
+  entry = path.join(build, 'cli', 'main.js');
+}, 60_000);
+afterAll(async () => {
+  if (build) await rm(build, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+}
+
+async function startProcess(store: TestStore, secretKey: string): Promise<ServerProcess> {
+  const port = await freePort();
+  let output = '';
+  const child = spawn(process.execPath, [entry, 'serve'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: store.dataDir,
+      ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}),
+      LOADNOTIFY_SECRET_KEY: secretKey,
+      LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
+      LOADNOTIFY_LEASE_MS: '2000',
+      LOADNOTIFY_DELIVERY_TIMEOUT_MS: '3000',
+      LOADNOTIFY_RETRY_SCALE: '0.01',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${output}`);
+      try {
+        const res = await fetch(`${url}/healthz`);
+        return res.ok ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    15_000,
+    'the server to answer /healthz',
+  );
+  return { child, url, output: () => output };
+}
+
+async function stopProcess(p: ServerProcess | null, signal: NodeJS.Signals): Promise<void> {
+  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => p.child.once('exit', () => resolve()));
+  p.child.kill(signal);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+describe.each(DIALECTS)('a SIGKILL while deliveries are in flight loses nothing (%s)', (dialect) => {
+  let store: TestStore;
+  let first: ServerProcess | null = null;
+  let second: ServerProcess | null = null;
+  beforeAll(async () => {
+    store = await createTestStore(dialect);
+  });
+  afterAll(async () => {
+    await stopProcess(first, 'SIGKILL');
+    await stopProcess(second, 'SIGTERM');
+    await store?.cleanup();
+  });
+
+  it('redelivers every (run, event) after a restart on the same store', async () => {
+    const answered200: Received[] = [];
+    const receiver = await startReceiver((n, req) => {
+      if (n <= HANG) return 'hang';
+      answered200.push(req);
+      return { status: 200, body: 'ok' };
+    });
+    try {
+      const secretKey = randomBytes(32).toString('base64');
+      first = await startProcess(store, secretKey);
+      let token = '';
+      let api = makeApi(first.url, () => token || null);
+      const setup = await api('POST', '/api/v1/setup', {
+        body: { email: 'owner@example.com', password: 'correct horse', organization_name: 'Acme' },
+      });
+      expect(setup.status).toBe(201);
+      token = setup.body.token;
+      const orgId = setup.body.organization.id;
+      const project = await api('POST', `/api/v1/organizations/${orgId}/projects`, { body: { name: 'Web' } });
+      const loadTest = await api('POST', `/api/v1/projects/${project.body.id}/load-tests`, {
+        body: { name: 'Load test' },
+      });
+      const channel = await api('POST', `/api/v1/organizations/${orgId}/notification-channels`, {
+        body: { type: 'webhook', name: 'hook', url: receiver.url() },
+      });
+      expect(channel.status, JSON.stringify(channel.body)).toBe(201);
+
+      // Runs are created and moved concurrently (each run in order), so every event is recorded
+      // well before the hung sends reach LOADNOTIFY_DELIVERY_TIMEOUT_MS.
+      const runIds = await Promise.all(
+        Array.from({ length: RUNS }, async () => {
+          const run = await api('POST', `/api/v1/load-tests/${loadTest.body.id}/runs`, { body: {} });
+          expect(run.status).toBe(201);
+          const started = await api('POST', `/api/v1/runs/${run.body.id}/status`, {
+            body: { status: 'running' },
+          });
+          expect(started.status).toBe(200);
+          const finished = await api('POST', `/api/v1/runs/${run.body.id}/status`, {
+            body: { status: 'finished', result: 'passed' },
+          });
+          expect(finished.status).toBe(200);
+          return run.body.id as number;
+        }),
+      );
+      // Sends are in flight (the receiver holds them): now the process dies without a word.
+      await receiver.waitFor(HANG, 10_000);
+      const deliveredBeforeKill = answered200.length;
+      await stopProcess(first, 'SIGKILL');
+      expect(first.child.signalCode).toBe('SIGKILL');
+
+      second = await startProcess(store, secretKey);
+      api = makeApi(second.url, () => token || null);
+      const expected = runIds.flatMap((id) => [`${id}/test.started`, `${id}/test.finished`]);
+      const key = (r: Received) => {
+        const body = JSON.parse(r.body) as { load_test_run_id: number; event: string };
+        return `${body.load_test_run_id}/${body.event}`;
+      };
+      await eventually(
+        async () => (new Set(answered200.map(key)).size === expected.length ? true : undefined),
+        20_000,
+        `all ${expected.length} events answered 200 (got ${new Set(answered200.map(key)).size})`,
+      );
+      expect([...new Set(answered200.map(key))].sort()).toEqual([...expected].sort());
+
+      // De-duplication by webhook-id: one id per (run, event), whichever attempt carried it.
+      const idsByKey = new Map<string, Set<string>>();
+      for (const r of receiver.requests) {
+        const k = key(r);
+        const ids = idsByKey.get(k) ?? new Set<string>();
+        ids.add(String(r.headers['webhook-id']));
+        idsByKey.set(k, ids);
+      }
+      expect([...idsByKey.values()].every((ids) => ids.size === 1)).toBe(true);
+      const uniqueIds = new Set(receiver.requests.map((r) => String(r.headers['webhook-id'])));
+      expect(uniqueIds.size).toBe(expected.length);
+      const duplicates = receiver.requests.length - uniqueIds.size;
+      // The hung sends came again after the restart; a delivery answered 200 is never sent twice.
+      expect(duplicates).toBeGreaterThanOrEqual(HANG);
+      expect(answered200.length - new Set(answered200.map((r) => r.headers['webhook-id'])).size).toBe(0);
+      console.info(
+        `[restart ${dialect}] requests ${receiver.requests.length}, unique webhook-ids ${uniqueIds.size}, duplicates ${duplicates}, answered 200 before the kill ${deliveredBeforeKill}`,
+      );
+
+      // The delivery log ends with nothing pending and every delivery delivered.
+      const log = await eventually(async () => {
+        const pending = await api(
+          'GET',
+          `/api/v1/notification-channels/${channel.body.id}/deliveries?state=pending`,
+        );
+        return pending.body.items.length === 0 ? pending : undefined;
+      }, 10_000);
+      expect(log.status).toBe(200);
+      const all = await api('GET', `/api/v1/notification-channels/${channel.body.id}/deliveries?limit=500`);
+      expect(all.body.items).toHaveLength(expected.length);
+      expect(all.body.items.every((d: any) => d.state === 'delivered')).toBe(true);
+    } finally {
+      await receiver.close();
+    }
+  }, 45_000);
+});
