@@ -39,6 +39,14 @@ export async function buildApp(ctx: AppContext, options: BuildOptions): Promise<
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
+  // An empty body with Content-Type: application/json (curl -H ... -X POST) means "no body";
+  // endpoints that need one then answer with a validation error naming it. Anything else goes
+  // through Fastify's own parser, which guards against prototype poisoning.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) =>
+    body === '' ? done(null, undefined) : json(req, body as string, done),
+  );
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {

@@ -15,7 +15,11 @@ export function redactUrl(raw: string): string {
   const url = new URL(raw);
   const segments = url.pathname.split('/').filter(Boolean);
   const lead = segments.length > 1 ? `/${segments[0]}` : '';
-  const tail = raw.replace(/\/+$/, '').slice(-4);
+  // Never more than four characters, and none from before the last separator.
+  const tail = (url.pathname + url.search)
+    .replace(/\/+$/, '')
+    .slice(-4)
+    .replace(/^.*[/=?&#]/, '');
   return `${url.protocol}//${url.host}${lead}/****${tail}`;
 }
 

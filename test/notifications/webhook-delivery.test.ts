@@ -93,7 +93,10 @@ describe.each(DIALECTS)('webhook delivery end to end (%s)', (dialect) => {
   it('Test Hook sends test.notification_channel through the engine and answers with the first attempt', async () => {
     const r = await receiver(() => ({ status: 204 }));
     const c = await channel({ url: r.url() });
-    const res = await t.api('POST', `/api/v1/notification-channels/${c.id}/test`);
+    // As curl sends it with the README's headers: JSON content type, no body.
+    const res = await t.api('POST', `/api/v1/notification-channels/${c.id}/test`, {
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(200);
     expect(res.body.outcome).toBe('delivered');
     expect(res.body.attempt).toMatchObject({
