@@ -10,11 +10,14 @@ import { deliveryRoutes } from './http/routes/deliveries.js';
 import { parseEgressAllow, type EgressPolicy } from './delivery/egress-guard.js';
 import { HttpSender } from './delivery/http-sender.js';
 import { DeliveryEngine } from './delivery/engine.js';
+import { Scheduler } from './scheduler/scheduler.js';
 
 export interface RunningServer {
   app: App;
   ctx: AppContext;
   engine: DeliveryEngine | null;
+  /** Starts scheduled runs; null in the `api` role. */
+  scheduler: Scheduler | null;
   /** The address the server listens on, e.g. http://127.0.0.1:8080. */
   url: string;
   /** Stops taking requests and work, finishes what is in flight, closes the database. */
@@ -48,6 +51,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   let draining = false;
   let engine: DeliveryEngine | null = null;
+  let scheduler: Scheduler | null = null;
   const ctx: AppContext = {
     db,
     config,
@@ -72,6 +76,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       retryScale: config.retryScale,
     });
     await engine.start();
+    scheduler = new Scheduler({
+      db,
+      log: app.log.child({ component: 'scheduler' }),
+      onDeliveriesQueued: ctx.onDeliveriesQueued,
+      retentionDays: config.retentionDays,
+    });
+    await scheduler.start();
   }
   let url = '';
   if (options.listen !== false) {
@@ -81,10 +92,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     app,
     ctx,
     engine,
+    scheduler,
     url,
     close: async () => {
       draining = true;
       await app.close();
+      // Before the engine: the runs it stops still report their end (and queue its events).
+      await scheduler?.stop();
       await engine?.stop(config.deliveryTimeoutMs);
       await sender.close();
       await db.close();

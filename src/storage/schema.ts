@@ -64,6 +64,29 @@ export interface LoadTestsTable {
   name: string;
   created_at: number;
   updated_at: number;
+  /** JSON array of strings: the argv the scheduler starts (no shell); null when unscheduled. */
+  schedule_command: Generated<string | null>;
+  schedule_cron: Generated<string | null>;
+  /** IANA zone the cron expression is read in. */
+  schedule_timezone: Generated<string>;
+  schedule_enabled: Generated<number>;
+  schedule_timeout_ms: Generated<number | null>;
+}
+
+export type ScheduleTickOutcome = 'started' | 'skipped';
+
+/** One tick of a schedule; inserting the row is the lease (UNIQUE load_test_id, tick_at). */
+export interface ScheduleTicksTable {
+  id: Generated<number>;
+  load_test_id: number;
+  /** The tick's planned time, epoch ms: the same in every process computing the schedule. */
+  tick_at: number;
+  /** The scheduler instance that took the lease. */
+  fired_by: string;
+  run_id: number | null;
+  outcome: ScheduleTickOutcome;
+  reason: string | null;
+  created_at: number;
 }
 
 export interface RunsTable {
@@ -161,6 +184,7 @@ export interface Database {
   login_failures: LoginFailuresTable;
   projects: ProjectsTable;
   load_tests: LoadTestsTable;
+  schedule_ticks: ScheduleTicksTable;
   runs: RunsTable;
   events: EventsTable;
 }

@@ -2,6 +2,7 @@ import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { Db } from '../database.js';
 import { initial } from './001-initial.js';
 import { notifications } from './002-notifications.js';
+import { schedules } from './003-schedules.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -9,6 +10,7 @@ export type DialectMigration = (db: Db) => Migration;
 const MIGRATIONS: Record<string, DialectMigration> = {
   '001-initial': initial,
   '002-notifications': notifications,
+  '003-schedules': schedules,
 };
 
 export async function migrateToLatest(db: Db): Promise<void> {

@@ -1,0 +1,65 @@
+/**
+ * The runner's RunApi for runs the server starts itself: the same storage calls the HTTP
+ * routes make (POST /load-tests/:id/runs, POST /runs/:id/status), without HTTP or a token.
+ * Errors keep the API client's meaning so the runner's retry rules apply unchanged: an
+ * AppError (unknown load test, invalid transition) is permanent, a database failure transient.
+ */
+import { AppError } from '../core/errors.js';
+import type { Trigger } from '../core/run-status.js';
+import { ApiError, type RunApi } from '../runner/api-client.js';
+import type { Db } from '../storage/database.js';
+import { changeRunStatus, createRun } from '../storage/runs-repo.js';
+
+export interface InProcessClientOptions {
+  db: Db;
+  /** Called after a status change queued deliveries (wakes the delivery engine). */
+  onDeliveriesQueued: () => void;
+  /** Told the id of the run once it exists (the scheduler links it to its tick). */
+  onRunCreated?: (runId: number) => void | Promise<void>;
+}
+
+export function createInProcessClient(options: InProcessClientOptions): RunApi {
+  const { db } = options;
+  return {
+    async createRun(loadTestId: number, trigger: Trigger) {
+      const run = await translate(async () => {
+        const loadTest = await db.kysely
+          .selectFrom('load_tests')
+          .select(['id', 'project_id', 'organization_id'])
+          .where('id', '=', loadTestId)
+          .executeTakeFirst();
+        if (!loadTest) throw new AppError(404, 'not_found', 'load test not found');
+        // No user started it: scheduled runs have user_id null.
+        return createRun(db, {
+          loadTestId: loadTest.id,
+          projectId: loadTest.project_id,
+          organizationId: loadTest.organization_id,
+          userId: null,
+          trigger,
+        });
+      });
+      try {
+        await options.onRunCreated?.(run.id);
+      } catch {
+        // Linking the tick to its run is bookkeeping; the run itself exists and goes on.
+      }
+      return { id: run.id };
+    },
+    async reportStatus(runId, report) {
+      const { queued } = await translate(() => changeRunStatus(db, runId, report));
+      if (queued > 0) options.onDeliveriesQueued();
+    },
+  };
+}
+
+async function translate<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof AppError) {
+      const transient = err.status === 429 || err.status >= 500;
+      throw new ApiError(`${err.code}: ${err.message}`, transient, err.status);
+    }
+    throw new ApiError(`database: ${err instanceof Error ? err.message : String(err)}`, true, null);
+  }
+}

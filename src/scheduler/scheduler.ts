@@ -1,0 +1,465 @@
+/**
+ * Starts each enabled schedule's command at its cron ticks, as a run with trigger `scheduled`,
+ * through the same runner code as `loadnotify run` (runWrapped) with an in-process RunApi.
+ *
+ * - Plans: on start and every `refreshMs` it reloads the enabled schedules from the database,
+ *   so changes made through the API (by any process) take effect within that interval.
+ * - Lease: a tick fires only in the process whose insert of (load_test_id, tick_at) into
+ *   schedule_ticks succeeds; every process computes the same tick times from the same
+ *   expression, so with several processes on one PostgreSQL database each tick fires once.
+ *   The insert happens in a transaction that first locks the load test row (PostgreSQL), so
+ *   the overlap check below and the insert are serialised per load test across processes.
+ * - No overlap: when a scheduled run of the load test is still going (started here, or any
+ *   non-terminal scheduled run in the database), the tick is recorded `skipped` with a reason.
+ * - Stop: aborts running commands gracefully (SIGTERM, the run ends aborted_by_user), SIGKILL
+ *   after a grace period, and clears every timer.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Kysely } from 'kysely';
+import type { Cron } from 'croner';
+import { TERMINAL_STATUSES } from '../core/run-status.js';
+import { runWrapped, type RunWrappedResult } from '../runner/run-wrapped.js';
+import type { BackoffOptions } from '../runner/run-reporter.js';
+import type { Db } from '../storage/database.js';
+import type { Database, ScheduleTickOutcome } from '../storage/schema.js';
+import { changeRunStatus } from '../storage/runs-repo.js';
+import { createInProcessClient } from './in-process-client.js';
+import { LineLog } from './line-log.js';
+import { cronFor, scheduleKey, scheduleOf, type Schedule } from './schedule-spec.js';
+
+export interface SchedulerLog {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface SchedulerOptions {
+  db: Db;
+  log: SchedulerLog;
+  /** Called after a run's status change queued deliveries (wakes the delivery engine). */
+  onDeliveriesQueued: () => void;
+  /** How often schedules are reloaded from the database (default 5 s). */
+  refreshMs?: number;
+  /** After a graceful stop, how long a command has before SIGKILL (default 10 s). */
+  stopGraceMs?: number;
+  /** Tick rows older than this are deleted (default 30 days). */
+  retentionDays?: number;
+  /** A tick whose timer fires this late (a blocked or suspended process) is skipped (default 60 s). */
+  misfireMs?: number;
+  /** Environment of the commands; by default the server's, without its secrets. */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** The runner's reporting retries (tests shorten them). */
+  backoff?: BackoffOptions;
+  retryWindowMs?: number;
+}
+
+interface Plan {
+  loadTestId: number;
+  schedule: Schedule;
+  key: string;
+  cron: Cron;
+  tickAt: number | null;
+  timer: NodeJS.Timeout | null;
+}
+
+interface ActiveRun {
+  tickAt: number;
+  runId: number | null;
+}
+
+/** Longest single setTimeout (about 24.8 days); later ticks re-arm on the way. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A started tick whose run is not created yet blocks the next ticks for at most this long. */
+const PENDING_CREATE_MS = 60_000;
+const PRUNE_EVERY_MS = 60 * 60_000;
+/** Server settings a scheduled command has no business reading. */
+const SECRET_ENV = ['LOADNOTIFY_SECRET_KEY', 'DATABASE_URL', 'LOADNOTIFY_TOKEN'];
+
+const isoOf = (ms: number) => new Date(ms).toISOString();
+
+export class Scheduler {
+  readonly instanceId = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+  private readonly plans = new Map<number, Plan>();
+  /** Keys of stored schedules croner refused, so each is logged once. */
+  private readonly unusable = new Map<number, string>();
+  private readonly active = new Map<number, ActiveRun>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly stopRequest = new AbortController();
+  private readonly killRequest = new AbortController();
+  private refreshTimer: NodeJS.Timeout | null = null;
+  private refreshing: Promise<void> | null = null;
+  private lastPrune = 0;
+  private started = false;
+  private stopping = false;
+
+  constructor(private readonly options: SchedulerOptions) {}
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.refresh();
+    this.loop();
+  }
+
+  /** Reloads the enabled schedules now (also done every `refreshMs`). */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.reload().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  /** Load tests with a scheduled run started by this instance still going. */
+  runningLoadTests(): number[] {
+    return [...this.active.keys()];
+  }
+
+  async stop(deadlineMs = 15_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    for (const plan of this.plans.values()) this.unplan(plan);
+    this.plans.clear();
+    await this.refreshing?.catch(() => {});
+    if (this.inFlight.size === 0) return;
+    this.stopRequest.abort();
+    if (!(await this.settle(deadlineMs))) {
+      this.options.log.warn({ runs: this.active.size }, 'scheduled commands outlived the stop; killing them');
+      this.killRequest.abort();
+      await this.settle(5_000);
+    }
+  }
+
+  private async settle(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    const all = Promise.allSettled([...this.inFlight]).then(() => true as const);
+    const settled = await Promise.race([all, timeout]);
+    clearTimeout(timer);
+    return settled;
+  }
+
+  private loop(): void {
+    if (this.stopping) return;
+    this.refreshTimer = setTimeout(() => {
+      void this.refresh().finally(() => this.loop());
+    }, this.options.refreshMs ?? 5_000);
+    this.refreshTimer.unref();
+  }
+
+  private async reload(): Promise<void> {
+    if (this.stopping) return;
+    let rows;
+    try {
+      rows = await this.options.db.kysely
+        .selectFrom('load_tests')
+        .select([
+          'id',
+          'schedule_command',
+          'schedule_cron',
+          'schedule_timezone',
+          'schedule_enabled',
+          'schedule_timeout_ms',
+        ])
+        .where('schedule_enabled', '=', 1)
+        .execute();
+    } catch (err) {
+      this.options.log.warn({ err }, 'cannot load schedules; keeping the current plan');
+      return;
+    }
+    if (this.stopping) return;
+    const seen = new Set<number>();
+    for (const row of rows) {
+      const schedule = scheduleOf(row);
+      if (!schedule?.enabled) continue;
+      seen.add(row.id);
+      const key = scheduleKey(schedule);
+      const current = this.plans.get(row.id);
+      if (current?.key === key) continue;
+      if (current) this.unplan(current);
+      this.plans.delete(row.id);
+      let cron: Cron;
+      try {
+        cron = cronFor(schedule.cron, schedule.timezone);
+        cron.nextRun();
+      } catch (err) {
+        if (this.unusable.get(row.id) !== key) {
+          this.unusable.set(row.id, key);
+          this.options.log.warn({ err, loadTest: row.id }, 'schedule not usable; it does not fire');
+        }
+        continue;
+      }
+      this.unusable.delete(row.id);
+      const plan: Plan = { loadTestId: row.id, schedule, key, cron, tickAt: null, timer: null };
+      this.plans.set(row.id, plan);
+      this.arm(plan, Date.now());
+    }
+    for (const [id, plan] of this.plans) {
+      if (seen.has(id)) continue;
+      this.unplan(plan);
+      this.plans.delete(id);
+    }
+    await this.prune();
+  }
+
+  private unplan(plan: Plan): void {
+    if (plan.timer) clearTimeout(plan.timer);
+    plan.timer = null;
+    plan.tickAt = null;
+  }
+
+  /** Plans the first tick strictly after `from`. */
+  private arm(plan: Plan, from: number): void {
+    let next: Date | null = null;
+    try {
+      next = plan.cron.nextRun(new Date(from));
+    } catch (err) {
+      this.options.log.warn({ err, loadTest: plan.loadTestId }, 'cannot compute the next tick');
+    }
+    plan.tickAt = next ? next.getTime() : null;
+    if (plan.tickAt !== null) this.setTimer(plan);
+  }
+
+  private setTimer(plan: Plan): void {
+    const delay = Math.min(Math.max(0, (plan.tickAt as number) - Date.now()), MAX_TIMER_MS);
+    plan.timer = setTimeout(() => this.onTimer(plan), delay);
+    plan.timer.unref();
+  }
+
+  private onTimer(plan: Plan): void {
+    plan.timer = null;
+    if (this.stopping || this.plans.get(plan.loadTestId) !== plan || plan.tickAt === null) return;
+    const tickAt = plan.tickAt;
+    if (Date.now() < tickAt) {
+      this.setTimer(plan); // a far tick, reached in steps of MAX_TIMER_MS
+      return;
+    }
+    // Plan the following tick first; ticks missed while this process was blocked are not replayed.
+    this.arm(plan, Math.max(tickAt, Date.now()));
+    this.track(this.fire(plan, tickAt));
+  }
+
+  private track(work: Promise<void>): void {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  private async fire(plan: Plan, tickAt: number): Promise<void> {
+    const { log } = this.options;
+    const loadTest = plan.loadTestId;
+    let lease: Lease;
+    try {
+      lease = await this.takeLease(plan, tickAt);
+    } catch (err) {
+      log.warn({ err, loadTest, tick: isoOf(tickAt) }, 'cannot record the schedule tick; not fired here');
+      return;
+    }
+    if (lease.kind === 'stale') {
+      // Changed or disabled since the last reload: re-plan now rather than at the next poll.
+      void this.refresh();
+      return;
+    }
+    if (lease.kind === 'taken') return; // another process fired (or skipped) this tick
+    if (lease.outcome === 'skipped') {
+      log.info({ loadTest, tick: isoOf(tickAt), reason: lease.reason }, 'scheduled tick skipped');
+      return;
+    }
+    if (this.stopping) {
+      await this.setTick(lease.tickId, { outcome: 'skipped', reason: 'the server was stopping' });
+      return;
+    }
+    await this.runCommand(plan, tickAt, lease.tickId);
+  }
+
+  private async takeLease(plan: Plan, tickAt: number): Promise<Lease> {
+    const { db } = this.options;
+    const local = this.active.get(plan.loadTestId);
+    const late = Date.now() - tickAt > (this.options.misfireMs ?? 60_000);
+    return db.kysely.transaction().execute(async (trx) => {
+      let q = trx
+        .selectFrom('load_tests')
+        .select([
+          'id',
+          'schedule_command',
+          'schedule_cron',
+          'schedule_timezone',
+          'schedule_enabled',
+          'schedule_timeout_ms',
+        ])
+        .where('id', '=', plan.loadTestId);
+      // Serialises this check-and-insert per load test between processes.
+      if (db.dialect === 'postgres') q = q.forUpdate();
+      const row = await q.executeTakeFirst();
+      const current = row ? scheduleOf(row) : null;
+      if (!current?.enabled || scheduleKey(current) !== plan.key) return { kind: 'stale' } as const;
+
+      let reason: string | null;
+      if (late) reason = `missed: this process was busy or suspended at ${isoOf(tickAt)}`;
+      else if (local) {
+        reason =
+          local.runId === null
+            ? `the run of the tick at ${isoOf(local.tickAt)} is still starting`
+            : `scheduled run ${local.runId} is still going`;
+      } else reason = await overlapReason(trx, plan.loadTestId, current);
+      const outcome: ScheduleTickOutcome = reason ? 'skipped' : 'started';
+
+      const inserted = await trx
+        .insertInto('schedule_ticks')
+        .values({
+          load_test_id: plan.loadTestId,
+          tick_at: tickAt,
+          fired_by: this.instanceId,
+          run_id: null,
+          outcome,
+          reason,
+          created_at: Date.now(),
+        })
+        .onConflict((oc) => oc.columns(['load_test_id', 'tick_at']).doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (!inserted) return { kind: 'taken' } as const;
+      return { kind: 'won', tickId: inserted.id, outcome, reason } as const;
+    });
+  }
+
+  private async runCommand(plan: Plan, tickAt: number, tickId: number): Promise<void> {
+    const { db, log } = this.options;
+    const loadTest = plan.loadTestId;
+    const entry: ActiveRun = { tickAt, runId: null };
+    this.active.set(loadTest, entry);
+    const context = { loadTest, tick: isoOf(tickAt) };
+    const stdout = new LineLog((line) => log.debug({ ...context, stream: 'stdout' }, line));
+    const stderr = new LineLog((line) =>
+      line.startsWith('loadnotify:')
+        ? log.warn({ ...context, run: entry.runId }, line)
+        : log.debug({ ...context, stream: 'stderr' }, line),
+    );
+    const client = createInProcessClient({
+      db,
+      onDeliveriesQueued: this.options.onDeliveriesQueued,
+      onRunCreated: async (runId) => {
+        entry.runId = runId;
+        await this.setTick(tickId, { run_id: runId });
+      },
+    });
+    const [command, ...args] = plan.schedule.command as [string, ...string[]];
+    log.info({ ...context, command }, 'starting a scheduled run');
+    let result: RunWrappedResult | null = null;
+    try {
+      result = await runWrapped({
+        client,
+        loadTestId: loadTest,
+        trigger: 'scheduled',
+        command,
+        args,
+        timeoutMs: plan.schedule.timeoutMs ?? undefined,
+        stdin: 'ignore',
+        stdout,
+        stderr,
+        env: this.options.env ?? commandEnv(),
+        cwd: this.options.cwd,
+        signal: this.stopRequest.signal,
+        killSignal: this.killRequest.signal,
+        abortGraceMs: this.options.stopGraceMs ?? 10_000,
+        backoff: this.options.backoff,
+        retryWindowMs: this.options.retryWindowMs,
+      });
+    } catch (err) {
+      log.error({ err, ...context, run: entry.runId }, 'the scheduled run failed');
+      // The runner could not report an end: say it here so the run does not stay "running".
+      if (entry.runId !== null) {
+        await changeRunStatus(db, entry.runId, { status: 'aborted_by_system' })
+          .then(({ queued }) => queued > 0 && this.options.onDeliveriesQueued())
+          .catch(() => {});
+      }
+    } finally {
+      stdout.flush();
+      stderr.flush();
+      if (this.active.get(loadTest) === entry) this.active.delete(loadTest);
+    }
+    if (result) {
+      log.info(
+        { ...context, run: result.runId, status: result.status, exitCode: result.exitCode },
+        'scheduled run ended',
+      );
+    }
+  }
+
+  private async setTick(
+    tickId: number,
+    set: { run_id?: number; outcome?: ScheduleTickOutcome; reason?: string },
+  ): Promise<void> {
+    try {
+      await this.options.db.kysely.updateTable('schedule_ticks').set(set).where('id', '=', tickId).execute();
+    } catch (err) {
+      this.options.log.warn({ err, tickId }, 'cannot update the schedule tick');
+    }
+  }
+
+  private async prune(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = now;
+    const keepMs = (this.options.retentionDays ?? 30) * 86_400_000;
+    try {
+      await this.options.db.kysely
+        .deleteFrom('schedule_ticks')
+        .where('created_at', '<', now - keepMs)
+        .execute();
+    } catch (err) {
+      this.options.log.warn({ err }, 'cannot prune old schedule ticks');
+    }
+  }
+}
+
+type Lease =
+  | { kind: 'stale' }
+  | { kind: 'taken' }
+  | { kind: 'won'; tickId: number; outcome: ScheduleTickOutcome; reason: string | null };
+
+/**
+ * Why a tick must not start a run: a scheduled run of the load test that has not ended (in any
+ * process), or a tick that won its lease moments ago and is still creating its run. A run left
+ * non-terminal by a crashed process stops blocking once its timeout (plus grace) has passed;
+ * without a timeout it blocks until it is ended through the API.
+ */
+async function overlapReason(
+  trx: Kysely<Database>,
+  loadTestId: number,
+  schedule: Schedule,
+): Promise<string | null> {
+  const now = Date.now();
+  let runs = trx
+    .selectFrom('runs')
+    .select(['id', 'status'])
+    .where('load_test_id', '=', loadTestId)
+    .where('trigger', '=', 'scheduled')
+    .where('status', 'not in', [...TERMINAL_STATUSES]);
+  if (schedule.timeoutMs !== null) {
+    // timeout, the SIGKILL grace, the reporting window and some slack
+    runs = runs.where('created_at', '>', now - (schedule.timeoutMs + 10_000 + 30_000 + 60_000));
+  }
+  const running = await runs.orderBy('id', 'desc').executeTakeFirst();
+  if (running) return `scheduled run ${running.id} is still ${running.status}`;
+  const starting = await trx
+    .selectFrom('schedule_ticks')
+    .select('tick_at')
+    .where('load_test_id', '=', loadTestId)
+    .where('outcome', '=', 'started')
+    .where('run_id', 'is', null)
+    .where('created_at', '>', now - PENDING_CREATE_MS)
+    .executeTakeFirst();
+  if (starting) return `the run of the tick at ${isoOf(starting.tick_at)} is still starting`;
+  return null;
+}
+
+function commandEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of SECRET_ENV) delete env[name];
+  return env;
+}
