@@ -16,6 +16,10 @@ export interface ClaimedDelivery {
   channel: ChannelRow;
 }
 
+/** The delivery log's reason for an attempt whose worker stopped before recording its outcome. */
+export const INTERRUPTED_REASON =
+  'no outcome recorded: the worker stopped or lost its lease before the answer came; sent again';
+
 export interface ClaimOptions {
   limit: number;
   workerId: string;
@@ -72,6 +76,24 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
       .set({ lease_until: o.now + o.leaseMs, lease_owner: o.workerId })
       .where('id', 'in', taken)
       .execute();
+    // An attempt still without an outcome here was cut short: its worker died (or its lease
+    // ran out) before the answer was recorded. Close it in the log and count it, so it does not
+    // look in progress forever and the next attempt gets the next number.
+    const interrupted = await trx
+      .updateTable('delivery_attempts')
+      .set({ outcome: 'interrupted', error: INTERRUPTED_REASON })
+      .where('delivery_id', 'in', taken)
+      .where('outcome', 'is', null)
+      .executeTakeFirst();
+    if (Number(interrupted.numUpdatedRows) > 0) {
+      await trx
+        .updateTable('deliveries')
+        .set({
+          attempts: sql<number>`(SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = deliveries.id)`,
+        })
+        .where('id', 'in', taken)
+        .execute();
+    }
     const rows = await trx
       .selectFrom('deliveries as d')
       .innerJoin('events as e', 'e.id', 'd.event_id')
