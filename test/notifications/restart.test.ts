@@ -214,6 +214,26 @@ describe.each(DIALECTS)('a SIGKILL while deliveries are in flight loses nothing 
       const all = await api('GET', `/api/v1/notification-channels/${channel.body.id}/deliveries?limit=500`);
       expect(all.body.items).toHaveLength(expected.length);
       expect(all.body.items.every((d: any) => d.state === 'delivered')).toBe(true);
+
+      // The log tells what happened to the sends the kill cut short: each is an attempt of its
+      // own that ended without an answer, numbered before the one that was delivered; none is
+      // left looking as if it were still in progress.
+      const details = await Promise.all(
+        all.body.items.map(async (d: any) => (await api('GET', `/api/v1/deliveries/${d.id}`)).body),
+      );
+      const cut = details.filter((d: any) => d.attempts.length > 1);
+      expect(cut.length).toBeGreaterThanOrEqual(HANG);
+      for (const d of details) {
+        expect(d.attempts.map((a: any) => a.number)).toEqual(
+          d.attempts.map((_: unknown, i: number) => i + 1),
+        );
+        expect(d.attempts.every((a: any) => a.outcome !== null)).toBe(true);
+        expect(d.attempts.at(-1).outcome).toBe('delivered');
+        expect(d.attempts.length).toBe(d.attempts.at(-1).number);
+      }
+      for (const d of cut) {
+        expect(d.attempts.slice(0, -1).every((a: any) => a.response_status === null && a.error)).toBe(true);
+      }
     } finally {
       await receiver.close();
     }
