@@ -53,11 +53,11 @@ describe.each(DIALECTS)('egress guard end to end (%s)', (dialect) => {
     );
 
   it.each([
-    'http://127.0.0.2:PORT/hook',
-    'http://[::1]:PORT/hook',
-    'http://[::ffff:127.0.0.2]:PORT/hook',
-    'http://2130706434:PORT/hook',
-    'http://0.0.0.0:PORT/hook',
+    'http://127.0.0.2:PORT/secret-token-1234',
+    'http://[::1]:PORT/secret-token-1234',
+    'http://[::ffff:127.0.0.2]:PORT/secret-token-1234',
+    'http://2130706434:PORT/secret-token-1234',
+    'http://0.0.0.0:PORT/secret-token-1234',
   ])('refuses %s at save with a 400 naming url, and stores nothing', async (template) => {
     const listener = await tcpCounter('127.0.0.1');
     try {
@@ -71,6 +71,7 @@ describe.each(DIALECTS)('egress guard end to end (%s)', (dialect) => {
         expect(res.body.error.message).toMatch(/url/);
         expect(JSON.stringify(res.body.error.details ?? res.body.error.message)).toContain('url');
         expect(res.body.error.message).toMatch(/LOADNOTIFY_EGRESS_ALLOW/);
+        expect(JSON.stringify(res.body)).not.toContain('secret-token');
       }
       expect(await rowCount(t)).toBe(before);
 
@@ -98,7 +99,9 @@ describe.each(DIALECTS)('egress guard end to end (%s)', (dialect) => {
       const created = await only2.api(
         'POST',
         `/api/v1/organizations/${only2.organizationId}/notification-channels`,
-        { body: { type: 'webhook', name: 'localhost', url: `http://localhost:${v4.port}/hook` } },
+        {
+          body: { type: 'webhook', name: 'localhost', url: `http://localhost:${v4.port}/secret-token-5678` },
+        },
       );
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       const hook = await only2.api('POST', `/api/v1/notification-channels/${created.body.id}/test`);
@@ -106,6 +109,8 @@ describe.each(DIALECTS)('egress guard end to end (%s)', (dialect) => {
       expect(hook.body.outcome).toBe('failed');
       expect(hook.body.reason).toMatch(/localhost resolved to (127\.0\.0\.1|::1)/);
       expect(hook.body.reason).toMatch(/loopback/);
+      // The URL is a secret: the reason names the host, never the path.
+      expect(JSON.stringify(hook.body)).not.toContain('secret-token');
       expect(hook.body.attempt).toMatchObject({ number: 1, response_status: null, outcome: 'permanent' });
       const detail = await only2.api('GET', `/api/v1/deliveries/${hook.body.delivery.id}`);
       expect(detail.body.state).toBe('failed');
