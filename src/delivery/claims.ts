@@ -30,6 +30,8 @@ export interface ClaimOptions {
   inFlight: Map<number, number>;
   perChannel: number;
   now: number;
+  /** Deliveries this worker is sending right now: never claimed again while in flight, even past their lease. */
+  inFlightIds?: number[];
 }
 
 /**
@@ -49,12 +51,15 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
   return db.kysely.transaction().execute(async (trx) => {
     const saturated =
       o.saturated.length > 0 ? sql`AND d.channel_id NOT IN (${sql.join(o.saturated)})` : sql``;
+    const own =
+      o.inFlightIds && o.inFlightIds.length > 0 ? sql`AND d.id NOT IN (${sql.join(o.inFlightIds)})` : sql``;
     const lock = db.dialect === 'postgres' ? sql`FOR UPDATE OF d SKIP LOCKED` : sql``;
     const candidates = await sql<{ id: number; channel_id: number }>`
       SELECT d.id, d.channel_id FROM deliveries d
       WHERE d.state = 'pending' AND d.next_attempt_at <= ${o.now}
         AND (d.lease_until IS NULL OR d.lease_until < ${o.now})
         ${saturated}
+        ${own}
         AND NOT EXISTS (
           SELECT 1 FROM deliveries p
           WHERE p.channel_id = d.channel_id AND p.run_id = d.run_id AND p.id < d.id AND p.state = 'pending')

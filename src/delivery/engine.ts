@@ -132,6 +132,9 @@ export class DeliveryEngine {
       inFlight: this.perChannelCount,
       perChannel: this.o.perChannel,
       now: Date.now(),
+      // A send that outlives its lease is still this worker's: sending it again here would
+      // only duplicate it. (Another process may take it over; that is what the lease is for.)
+      inFlightIds: [...this.inFlight.keys()],
     });
   }
 
