@@ -1,0 +1,65 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../helpers/db.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { eventually } from '../helpers/receiver.js';
+
+/** A receiver that answers 200 only after `delayMs`, counting the requests it gets. */
+async function slowReceiver(delayMs: number) {
+  const arrivals: number[] = [];
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      arrivals.push(Date.now());
+      setTimeout(() => res.end('ok'), delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    arrivals,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe.each(DIALECTS)('a send outliving its lease (%s)', (dialect) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(dialect, {
+      env: {
+        LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
+        LOADNOTIFY_LEASE_MS: '200',
+        LOADNOTIFY_DELIVERY_TIMEOUT_MS: '3000',
+      },
+    });
+  });
+  afterAll(() => t?.close());
+
+  it('is not sent again by the same engine while it is still in flight', async () => {
+    const r = await slowReceiver(1000);
+    try {
+      const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+        body: { type: 'webhook', name: 'slow', url: r.url },
+      });
+      expect(c.status).toBe(201);
+      const hook = await t.api('POST', `/api/v1/notification-channels/${c.body.id}/test`);
+      expect(hook.body.outcome).toBe('delivered');
+      const d = await eventually(async () => {
+        const got = await t.api('GET', `/api/v1/deliveries/${hook.body.delivery.id}`);
+        return got.body.state === 'pending' ? undefined : got.body;
+      });
+      await new Promise((res) => setTimeout(res, 300));
+      expect(r.arrivals).toHaveLength(1);
+      expect(d.state).toBe('delivered');
+      expect(d.attempts.map((a: any) => [a.number, a.outcome])).toEqual([[1, 'delivered']]);
+    } finally {
+      await r.close();
+    }
+  });
+});
