@@ -9,6 +9,8 @@ export class LineLog extends Writable {
   private pending = '';
   private lines = 0;
   private noted = false;
+  /** Dropping the rest of a line that was cut. */
+  private skipping = false;
 
   constructor(
     private readonly sink: (line: string) => void,
@@ -23,19 +25,24 @@ export class LineLog extends Writable {
     _enc: BufferEncoding,
     callback: (error?: Error | null) => void,
   ): void {
-    if (this.lines < this.maxLines) {
-      this.pending += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
-      let newline: number;
-      while ((newline = this.pending.indexOf('\n')) !== -1) {
-        this.line(this.pending.slice(0, newline));
-        this.pending = this.pending.slice(newline + 1);
-      }
-      // A line without an end is cut, not kept growing.
-      if (this.pending.length > this.maxLineLength) {
+    let text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    while (text !== '' && this.lines < this.maxLines) {
+      const newline = text.indexOf('\n');
+      const part = newline === -1 ? text : text.slice(0, newline);
+      text = newline === -1 ? '' : text.slice(newline + 1);
+      if (!this.skipping) this.pending += part;
+      if (newline !== -1) {
+        if (!this.skipping) this.line(this.pending);
+        this.pending = '';
+        this.skipping = false;
+      } else if (this.pending.length > this.maxLineLength) {
+        // A line without an end is cut, not kept growing; its rest is dropped.
         this.line(this.pending);
         this.pending = '';
+        this.skipping = true;
       }
     }
+    if (text !== '' && this.lines >= this.maxLines) this.line(text);
     callback();
   }
 

@@ -90,7 +90,8 @@ export class Scheduler {
   private readonly stopRequest = new AbortController();
   private readonly killRequest = new AbortController();
   private refreshTimer: NodeJS.Timeout | null = null;
-  private refreshing: Promise<void> | null = null;
+  /** The chain of reloads (never rejects). */
+  private reloads: Promise<void> = Promise.resolve();
   private lastPrune = 0;
   private started = false;
   private stopping = false;
@@ -104,12 +105,16 @@ export class Scheduler {
     this.loop();
   }
 
-  /** Reloads the enabled schedules now (also done every `refreshMs`). */
+  /**
+   * Reloads the enabled schedules (also done every `refreshMs`). Reloads run one after another,
+   * and the promise settles after a reload that started after this call: a change committed
+   * before calling is in the plan when it resolves.
+   */
   refresh(): Promise<void> {
-    this.refreshing ??= this.reload().finally(() => {
-      this.refreshing = null;
-    });
-    return this.refreshing;
+    this.reloads = this.reloads
+      .then(() => this.reload())
+      .catch((err: unknown) => this.options.log.warn({ err }, 'reloading schedules failed'));
+    return this.reloads;
   }
 
   /** Load tests with a scheduled run started by this instance still going. */
@@ -123,7 +128,7 @@ export class Scheduler {
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     for (const plan of this.plans.values()) this.unplan(plan);
     this.plans.clear();
-    await this.refreshing?.catch(() => {});
+    await this.reloads;
     if (this.inFlight.size === 0) return;
     this.stopRequest.abort();
     if (!(await this.settle(deadlineMs))) {
