@@ -207,6 +207,15 @@ describe.each(DIALECTS)('Slack and HipChat channels end to end (%s)', (dialect) 
           : undefined;
       });
       expect(list).toHaveLength(2);
+      // The room token in the query is part of the secret URL: not in the channel, not in the log.
+      const detail = await t.api('GET', `/api/v1/deliveries/${list[0].id}`);
+      const shown = JSON.stringify([
+        c,
+        detail.body,
+        (await t.api('GET', `/api/v1/notification-channels/${c.id}`)).body,
+      ]);
+      expect(shown).not.toContain('auth_token=secret');
+      expect(shown).not.toContain('secret');
     });
 
     it('gives up on 404 after one attempt', async () => {
