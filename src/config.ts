@@ -109,6 +109,15 @@ export function loadConfig(env: Env = process.env): Config {
       `LOADNOTIFY_RETENTION_DAYS must be a positive number, got "${env.LOADNOTIFY_RETENTION_DAYS}"`,
     );
   }
+  const deliveryTimeoutMs = positive(env, 'LOADNOTIFY_DELIVERY_TIMEOUT_MS', 15_000);
+  const leaseMs = positive(env, 'LOADNOTIFY_LEASE_MS', 60_000);
+  // A lease that can run out while its send is still waiting lets another process send the
+  // same delivery again; the lease must outlast the longest attempt.
+  if (leaseMs <= deliveryTimeoutMs) {
+    throw new ConfigError(
+      `LOADNOTIFY_LEASE_MS (${leaseMs}) must be greater than LOADNOTIFY_DELIVERY_TIMEOUT_MS (${deliveryTimeoutMs})`,
+    );
+  }
   return {
     port: p,
     host,
@@ -120,8 +129,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     role,
     retentionDays: positive(env, 'LOADNOTIFY_RETENTION_DAYS', 30),
-    deliveryTimeoutMs: positive(env, 'LOADNOTIFY_DELIVERY_TIMEOUT_MS', 15_000),
-    leaseMs: positive(env, 'LOADNOTIFY_LEASE_MS', 60_000),
+    deliveryTimeoutMs,
+    leaseMs,
     retryScale: positive(env, 'LOADNOTIFY_RETRY_SCALE', 1),
   };
 }

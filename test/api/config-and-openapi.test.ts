@@ -21,6 +21,10 @@ describe('configuration from the environment', () => {
     [{ PUBLIC_URL: 'ftp://example.com' }, /PUBLIC_URL/],
     [{ LOADNOTIFY_ROLE: 'boss' }, /LOADNOTIFY_ROLE/],
     [{ LOADNOTIFY_DELIVERY_TIMEOUT_MS: '-5' }, /LOADNOTIFY_DELIVERY_TIMEOUT_MS/],
+    [
+      { LOADNOTIFY_LEASE_MS: '5000', LOADNOTIFY_DELIVERY_TIMEOUT_MS: '5000' },
+      /LOADNOTIFY_LEASE_MS \(5000\) must be greater/,
+    ],
   ])('refuses %j with a message naming the variable', (bad, message) => {
     expect(() => loadConfig(env(bad))).toThrow(ConfigError);
     expect(() => loadConfig(env(bad))).toThrow(message);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import type { Dialect } from '../../src/storage/database.js';
 import { createTestStore, type TestStore } from './db.js';
@@ -53,10 +53,10 @@ export function makeApi(baseUrl: string, defaultToken: () => string | null): Api
  */
 export async function startTestServer(
   dialect: Dialect,
-  options: { env?: Record<string, string>; setup?: boolean } = {},
+  options: { env?: Record<string, string>; setup?: boolean; configOverride?: Partial<Config> } = {},
 ): Promise<TestServer> {
   const store = await createTestStore(dialect);
-  const config = loadConfig({
+  const loaded = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
     DATA_DIR: store.dataDir,
@@ -65,6 +65,8 @@ export async function startTestServer(
     ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}),
     ...options.env,
   });
+  // Settings loadConfig refuses, for tests that simulate what they guard against.
+  const config = { ...loaded, ...options.configOverride };
   const server = await startServer(config, { logger: false });
   const url = server.url;
   let ownerToken = '';

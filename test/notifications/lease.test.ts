@@ -32,11 +32,10 @@ describe.each(DIALECTS)('a send outliving its lease (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer(dialect, {
-      env: {
-        LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
-        LOADNOTIFY_LEASE_MS: '200',
-        LOADNOTIFY_DELIVERY_TIMEOUT_MS: '3000',
-      },
+      env: { LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1', LOADNOTIFY_DELIVERY_TIMEOUT_MS: '3000' },
+      // The configuration refuses a lease shorter than the delivery timeout; this simulates a
+      // send stalled past its lease (a paused process), which the engine must still not repeat.
+      configOverride: { leaseMs: 200 },
     });
   });
   afterAll(() => t?.close());

@@ -72,7 +72,7 @@ async function startProcess(store: TestStore, secretKey: string): Promise<Server
       LOADNOTIFY_SECRET_KEY: secretKey,
       LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
       LOADNOTIFY_LEASE_MS: '2000',
-      LOADNOTIFY_DELIVERY_TIMEOUT_MS: '3000',
+      LOADNOTIFY_DELIVERY_TIMEOUT_MS: '1500',
       LOADNOTIFY_RETRY_SCALE: '0.01',
       LOG_LEVEL: 'warn',
     },
