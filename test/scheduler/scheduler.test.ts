@@ -18,6 +18,22 @@ const EVERY_SECOND = '* * * * * *';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Opening a PostgreSQL store migrates it, and Kysely's catalog introspection
+ * (pg_get_serial_sequence over every table in the database) can fail with "schema ... does not
+ * exist" when another test process drops its own schema at that moment. Not this feature's
+ * concern: try again once.
+ */
+async function retryOnce<T>(open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (err) {
+    if (!/does not exist/.test((err as Error).message)) throw err;
+    await sleep(200);
+    return open();
+  }
+}
+
 /** Polls `check` until it returns a truthy value, failing after `ms`. */
 async function waitFor<T>(what: string, check: () => Promise<T | null | false>, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -229,11 +245,13 @@ describe.each(DIALECTS)('scheduler (%s)', (dialect) => {
   it('fires each tick exactly once with two schedulers on separate connections to one store', async () => {
     const loadTestId = await seed(db, 'shared');
     await setSchedule(db, loadTestId, { command: QUICK });
-    const second = await openDatabase({
-      databaseUrl: store.databaseUrl,
-      dataDir: store.dataDir,
-      poolSize: 4,
-    });
+    const second = await retryOnce(() =>
+      openDatabase({
+        databaseUrl: store.databaseUrl,
+        dataDir: store.dataDir,
+        poolSize: 4,
+      }),
+    );
     extraDbs.push(second);
     const a = await started(db);
     const b = await started(second);
@@ -430,7 +448,7 @@ describe('two server processes on one PostgreSQL database', () => {
       LOADNOTIFY_SECRET_KEY: randomBytes(32).toString('base64'),
       DATABASE_URL: store.databaseUrl!,
     });
-    const second = await startServer(config, { logger: false });
+    const second = await retryOnce(() => startServer(config, { logger: false }));
     servers.push(second);
     const { loadTestId } = await seedLoadTest(first);
     // Set through the second server: both read the same database.
