@@ -11,6 +11,8 @@ import { parseEgressAllow, type EgressPolicy } from './delivery/egress-guard.js'
 import { HttpSender } from './delivery/http-sender.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { createMetrics, metricsRoutes } from './metrics/metrics.js';
+import { RetentionPruner } from './retention/pruner.js';
 
 export interface RunningServer {
   app: App;
@@ -52,6 +54,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let draining = false;
   let engine: DeliveryEngine | null = null;
   let scheduler: Scheduler | null = null;
+  let pruner: RetentionPruner | null = null;
+  const metrics = createMetrics(db);
   const ctx: AppContext = {
     db,
     config,
@@ -62,7 +66,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const app = await buildApp(ctx, {
     logger: options.logger ?? { level: config.logLevel },
     health: { accepting: () => !draining, databaseReachable: () => databaseReachable(db) },
-    extraRoutes: [notificationChannelRoutes, deliveryRoutes],
+    extraRoutes: [notificationChannelRoutes, deliveryRoutes, metricsRoutes(metrics)],
   });
   const sender = new HttpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs });
   if (config.role !== 'api') {
@@ -74,6 +78,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       log: app.log,
       leaseMs: config.leaseMs,
       retryScale: config.retryScale,
+      metrics,
     });
     await engine.start();
     scheduler = new Scheduler({
@@ -83,6 +88,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       retentionDays: config.retentionDays,
     });
     await scheduler.start();
+    pruner = new RetentionPruner({ db, retentionDays: config.retentionDays, log: app.log });
+    pruner.start();
   }
   let url = '';
   if (options.listen !== false) {
@@ -99,6 +106,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       await app.close();
       // Before the engine: the runs it stops still report their end (and queue its events).
       await scheduler?.stop();
+      await pruner?.stop();
       await engine?.stop(config.deliveryTimeoutMs);
       await sender.close();
       await db.close();

@@ -9,6 +9,7 @@ import { channelForDelivery, redactUrl } from '../storage/channels-repo.js';
 import type { Db } from '../storage/database.js';
 import { complete, type ClaimedDelivery } from './claims.js';
 import type { HttpSender, SendOutcome } from './http-sender.js';
+import type { DeliveryMetrics, DeliveryOutcome } from '../metrics/metrics.js';
 
 /** Permanent failures in a row after which a channel is switched off until someone looks. */
 export const DISABLE_AFTER_PERMANENT_FAILURES = 3;
@@ -22,6 +23,7 @@ export interface AttemptDeps {
   random: () => number;
   /** Multiplies retry delays (tests and demos only). */
   delayScale: number;
+  metrics?: DeliveryMetrics;
 }
 
 export type AttemptResult = { state: 'delivered' | 'failed' | 'pending'; leaseLost: boolean };
@@ -116,6 +118,7 @@ export async function attemptDelivery(deps: AttemptDeps, d: ClaimedDelivery): Pr
     attempt: Parameters<typeof complete>[1]['attempt'],
     lastError: string | null,
     delayMs = 0,
+    outcomeOverride?: DeliveryOutcome,
   ) => {
     const ok = await complete(db, {
       deliveryId: d.id,
@@ -127,7 +130,16 @@ export async function attemptDelivery(deps: AttemptDeps, d: ClaimedDelivery): Pr
       lastError,
       attempt,
     });
-    if (ok) await accountChannel(db, d, state, lastError);
+    if (ok) {
+      const counted: DeliveryOutcome =
+        state === 'delivered'
+          ? 'delivered'
+          : state === 'pending'
+            ? 'retry'
+            : (outcomeOverride ?? 'permanent');
+      deps.metrics?.deliveryOutcome(d.channel.type, counted);
+      await accountChannel(db, d, state, lastError);
+    }
     return { state, leaseLost: !ok };
   };
 
@@ -167,6 +179,7 @@ export async function attemptDelivery(deps: AttemptDeps, d: ClaimedDelivery): Pr
 
   const attemptId = await recordAttemptStart(db, d, request, requestId);
   const outcome = await deps.sender.send(request);
+  deps.metrics?.attemptFinished(d.channel.type, outcome.durationMs / 1000);
   const verdict = classify(d.channel.type, outcome);
   const attempt = {
     duration_ms: outcome.durationMs,
@@ -179,7 +192,8 @@ export async function attemptDelivery(deps: AttemptDeps, d: ClaimedDelivery): Pr
   if (verdict.kind === 'delivered') return finish('delivered', attemptId, attempt, null);
   if (verdict.kind === 'permanent') return finish('failed', attemptId, attempt, verdict.reason);
   if (number >= MAX_ATTEMPTS) {
-    return finish('failed', attemptId, attempt, `gave up after ${number} attempts; last: ${verdict.reason}`);
+    const reason = `gave up after ${number} attempts; last: ${verdict.reason}`;
+    return finish('failed', attemptId, attempt, reason, 0, 'gave_up');
   }
   const delay = Math.round(nextAttemptDelay(number, verdict.afterMs, deps.random) * deps.delayScale);
   return finish('pending', attemptId, attempt, verdict.reason, delay);

@@ -5,6 +5,7 @@ import type { Db } from '../storage/database.js';
 import { attemptDelivery, type AttemptDeps } from './attempt.js';
 import { claimDue, nextDueAt, releaseAllLeases, type ClaimedDelivery } from './claims.js';
 import type { HttpSender } from './http-sender.js';
+import type { DeliveryMetrics } from '../metrics/metrics.js';
 
 const MIN_IDLE_MS = 50;
 
@@ -25,6 +26,7 @@ export interface EngineOptions {
   /** Multiplies retry delays; below 1 only for tests and demos that cannot wait minutes. */
   retryScale?: number;
   random?: () => number;
+  metrics?: DeliveryMetrics;
 }
 
 /**
@@ -40,7 +42,9 @@ export class DeliveryEngine {
   private wakeUp: (() => void) | null = null;
   private woken = false;
   private readonly deps: AttemptDeps;
-  private readonly o: Required<Omit<EngineOptions, 'db' | 'box' | 'sender' | 'publicUrl' | 'log'>>;
+  private readonly o: Required<
+    Omit<EngineOptions, 'db' | 'box' | 'sender' | 'publicUrl' | 'log' | 'metrics'>
+  >;
 
   constructor(private readonly options: EngineOptions) {
     const random = options.random ?? Math.random;
@@ -61,6 +65,7 @@ export class DeliveryEngine {
       workerId: this.workerId,
       random,
       delayScale: scale,
+      metrics: options.metrics,
     };
   }
 

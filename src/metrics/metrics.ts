@@ -1,0 +1,156 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Db } from '../storage/database.js';
+import type { RouteInstaller } from '../http/app.js';
+
+/** How one delivery attempt ended, as counted: a retry is scheduled, or the delivery is final. */
+export type DeliveryOutcome = 'delivered' | 'retry' | 'permanent' | 'gave_up';
+
+/** What the delivery engine reports; kept narrow so the engine does not depend on prom-client. */
+export interface DeliveryMetrics {
+  /** A send finished (answered or not) after `seconds`. */
+  attemptFinished(channelType: string, seconds: number): void;
+  /** An attempt's outcome was recorded. */
+  deliveryOutcome(channelType: string, outcome: DeliveryOutcome): void;
+}
+
+export interface Metrics extends DeliveryMetrics {
+  readonly registry: Registry;
+  httpRequest(method: string, route: string, status: number, seconds: number): void;
+}
+
+/**
+ * One registry per server (never prom-client's global one), so several servers in one process
+ * (the tests) keep their own counts. Queue and channel gauges are read from the database on each
+ * scrape with small aggregate queries: with several worker processes, each one reports the shared
+ * queue, not just its own share.
+ */
+export function createMetrics(db: Db, log?: FastifyBaseLogger): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const deliveries = new Counter({
+    name: 'loadnotify_deliveries_total',
+    help: 'Delivery attempts by channel type and recorded outcome (delivered, retry, permanent, gave_up).',
+    labelNames: ['channel_type', 'outcome'] as const,
+    registers: [registry],
+  });
+  const attemptSeconds = new Histogram({
+    name: 'loadnotify_delivery_attempt_seconds',
+    help: 'Time one delivery attempt took, from sending the request to its answer or failure.',
+    labelNames: ['channel_type'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+    registers: [registry],
+  });
+  const httpRequests = new Counter({
+    name: 'loadnotify_http_requests_total',
+    help: 'HTTP requests served, by method, route pattern and status code.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const httpSeconds = new Histogram({
+    name: 'loadnotify_http_request_seconds',
+    help: 'Time to answer an HTTP request, by method and route pattern.',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  // Each gauge reads the database on scrape. A failed query leaves the gauge out of that scrape
+  // (its last value is reset) rather than failing the whole /metrics answer.
+  const fromDb = (name: string, help: string, read: () => Promise<number | null>) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        try {
+          const value = await read();
+          this.set(value ?? 0);
+        } catch (err) {
+          log?.warn({ err, metric: name }, 'reading a metric from the database failed');
+          this.reset();
+        }
+      },
+    });
+  const k = db.kysely;
+  fromDb('loadnotify_delivery_queue_depth', 'Deliveries waiting to be sent (pending).', async () => {
+    const row = await k
+      .selectFrom('deliveries')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('state', '=', 'pending')
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  });
+  fromDb(
+    'loadnotify_delivery_oldest_pending_seconds',
+    'Age of the oldest pending delivery in seconds; 0 when none waits.',
+    async () => {
+      const row = await k
+        .selectFrom('deliveries')
+        .select((eb) => eb.fn.min('created_at').as('at'))
+        .where('state', '=', 'pending')
+        .executeTakeFirst();
+      if (row?.at == null) return 0;
+      return Math.max(0, (Date.now() - Number(row.at)) / 1000);
+    },
+  );
+  fromDb(
+    'loadnotify_channels_disabled',
+    'Notification channels switched off (by a person or after failing deliveries).',
+    async () => {
+      const row = await k
+        .selectFrom('notification_channels')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('enabled', '=', 0)
+        .executeTakeFirst();
+      return Number(row?.n ?? 0);
+    },
+  );
+  // Events are recorded by the outbox in many code paths (API, scheduler, runner reports); a
+  // count of the stored rows is correct whichever process recorded them.
+  fromDb('loadnotify_events_recorded', 'Events stored (run lifecycle and test events).', async () => {
+    const row = await k
+      .selectFrom('events')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  });
+
+  return {
+    registry,
+    attemptFinished(channelType, seconds) {
+      attemptSeconds.observe({ channel_type: channelType }, seconds);
+    },
+    deliveryOutcome(channelType, outcome) {
+      deliveries.inc({ channel_type: channelType, outcome });
+    },
+    httpRequest(method, route, status, seconds) {
+      httpRequests.inc({ method, route, status: String(status) });
+      httpSeconds.observe({ method, route }, seconds);
+    },
+  };
+}
+
+/** Label for requests no route matched: the raw URL would give every scanner its own series. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+/**
+ * GET /metrics in the Prometheus text format, and the HTTP request metrics.
+ *
+ * /metrics is public like /healthz, so that Prometheus can scrape it without a token. It tells
+ * anyone who can reach it about traffic and queue sizes: operators should not expose it beyond
+ * their network (block /metrics at the reverse proxy, or scrape the worker role's port only).
+ */
+export function metricsRoutes(metrics: Metrics): RouteInstaller {
+  return (app) => {
+    app.addHook('onResponse', async (req, reply) => {
+      const route = req.routeOptions.url ?? UNMATCHED_ROUTE;
+      metrics.httpRequest(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    });
+    app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
+      const body = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(body);
+    });
+  };
+}

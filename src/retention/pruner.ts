@@ -1,0 +1,131 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Db } from '../storage/database.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface PrunerOptions {
+  db: Db;
+  /** Finished deliveries last updated longer ago than this are deleted. */
+  retentionDays: number;
+  log?: FastifyBaseLogger;
+  /** Time between passes; an hour unless told. */
+  intervalMs?: number;
+  /** The first pass runs this long after start (not at once: startup has other work). */
+  initialDelayMs?: number;
+  /** Ids per DELETE statement. */
+  batchSize?: number;
+  /** Pause between batches, so other writers get the database between them. */
+  pauseMs?: number;
+}
+
+export interface PruneResult {
+  deliveries: number;
+  attempts: number;
+}
+
+/**
+ * Deletes finished (delivered or failed) deliveries, and their attempt logs, once they are older
+ * than the retention. Pending deliveries are never touched, however old. Events and runs stay:
+ * they belong to the run history, not to the delivery log.
+ *
+ * Work is done in small batches, each its own short transaction with a pause after it, so a
+ * large backlog never holds a long lock against the delivery engine or the API.
+ */
+export class RetentionPruner {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private stopping = false;
+  private current: Promise<unknown> | null = null;
+  private readonly o: Required<Omit<PrunerOptions, 'log'>> & { log: FastifyBaseLogger | undefined };
+
+  constructor(options: PrunerOptions) {
+    this.o = {
+      db: options.db,
+      retentionDays: options.retentionDays,
+      log: options.log,
+      intervalMs: options.intervalMs ?? 60 * 60 * 1000,
+      initialDelayMs: options.initialDelayMs ?? 30_000,
+      batchSize: options.batchSize ?? 1000,
+      pauseMs: options.pauseMs ?? 50,
+    };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.stopping = false;
+    this.schedule(this.o.initialDelayMs);
+  }
+
+  /** Stops the timer and waits for a pass in progress to finish its current batch. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.current?.catch(() => undefined);
+  }
+
+  private schedule(ms: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.current = this.pruneOnce()
+        .then((r) => {
+          if (r.deliveries > 0) this.o.log?.info(r, 'deleted deliveries older than the retention');
+        })
+        .catch((err: unknown) =>
+          this.o.log?.warn({ err }, 'pruning old deliveries failed; trying again later'),
+        )
+        .finally(() => {
+          this.current = null;
+          this.schedule(this.o.intervalMs);
+        });
+    }, ms);
+    this.timer.unref();
+  }
+
+  /**
+   * One pass: deletes every finished delivery older than the retention at `now`, batch by
+   * batch. Stops early (between batches) when the pruner is stopped.
+   */
+  async pruneOnce(now = Date.now()): Promise<PruneResult> {
+    const { db, batchSize } = this.o;
+    const cutoff = now - this.o.retentionDays * DAY_MS;
+    const result: PruneResult = { deliveries: 0, attempts: 0 };
+    for (;;) {
+      const ids = (
+        await db.kysely
+          .selectFrom('deliveries')
+          .select('id')
+          .where('state', '!=', 'pending')
+          .where('updated_at', '<', cutoff)
+          .orderBy('id')
+          .limit(batchSize)
+          .execute()
+      ).map((r) => Number(r.id));
+      if (ids.length === 0) break;
+      // Attempts explicitly rather than by the foreign key's cascade: the count is reported,
+      // and nothing depends on SQLite's foreign_keys pragma being on.
+      const deleted = await db.kysely.transaction().execute(async (trx) => {
+        const a = await trx
+          .deleteFrom('delivery_attempts')
+          .where('delivery_id', 'in', ids)
+          .executeTakeFirst();
+        // Finished rows stay finished (a redelivery is a new row); the state check is a safeguard.
+        const d = await trx
+          .deleteFrom('deliveries')
+          .where('id', 'in', ids)
+          .where('state', '!=', 'pending')
+          .executeTakeFirst();
+        return { attempts: Number(a.numDeletedRows), deliveries: Number(d.numDeletedRows) };
+      });
+      result.attempts += deleted.attempts;
+      result.deliveries += deleted.deliveries;
+      if (ids.length < batchSize) break;
+      if (this.stopping) break;
+      await new Promise((resolve) => setTimeout(resolve, this.o.pauseMs));
+    }
+    return result;
+  }
+}

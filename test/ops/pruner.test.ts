@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS, openTestDb } from '../helpers/db.js';
+import type { Db } from '../../src/storage/database.js';
+import type { DeliveryState } from '../../src/storage/schema.js';
+import { RetentionPruner } from '../../src/retention/pruner.js';
+
+const DAY = 24 * 60 * 60 * 1000;
+
+describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
+  let db: Db;
+  let cleanup: () => Promise<void>;
+  let channelId: number;
+  let eventId: number;
+  const now = Date.now();
+
+  beforeAll(async () => {
+    ({ db, cleanup } = await openTestDb(dialect));
+    const org = await db.kysely
+      .insertInto('organizations')
+      .values({ name: 'Acme', created_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const channel = await db.kysely
+      .insertInto('notification_channels')
+      .values({
+        organization_id: org.id,
+        type: 'webhook',
+        name: 'hook',
+        url_sealed: 'x',
+        url_redacted: 'http://example.com/****',
+        enabled: 1,
+        status_scheme: 'k6',
+        project_ids: null,
+        events: '{}',
+        config: '{}',
+        disabled_reason: null,
+        consecutive_failures: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    channelId = channel.id;
+    const event = await db.kysely
+      .insertInto('events')
+      .values({ organization_id: org.id, run_id: null, type: 'test.started', data: '{}', created_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    eventId = event.id;
+  });
+  afterAll(() => cleanup());
+
+  /** A delivery with `attempts` attempt rows, created and last updated `ageDays` ago. */
+  const delivery = async (state: DeliveryState, ageDays: number, attempts = 1) => {
+    const at = now - ageDays * DAY;
+    const { id } = await db.kysely
+      .insertInto('deliveries')
+      .values({
+        event_id: eventId,
+        channel_id: channelId,
+        organization_id: 1,
+        run_id: null,
+        event_type: 'test.started',
+        webhook_id: `msg_${Math.random()}`,
+        redelivery_of: null,
+        state,
+        attempts,
+        next_attempt_at: at,
+        lease_until: null,
+        lease_owner: null,
+        last_error: null,
+        created_at: at,
+        updated_at: at,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    for (let n = 1; n <= attempts; n++) {
+      await db.kysely
+        .insertInto('delivery_attempts')
+        .values({
+          delivery_id: id,
+          number: n,
+          request_id: `r${id}-${n}`,
+          started_at: at,
+          duration_ms: 5,
+          request_url: 'http://example.com/****',
+          request_headers: '{}',
+          request_body: '{}',
+          response_status: 200,
+          response_headers: '{}',
+          response_body: 'ok',
+          outcome: state === 'pending' ? 'retry' : state === 'delivered' ? 'delivered' : 'permanent',
+          error: null,
+        })
+        .execute();
+    }
+    return Number(id);
+  };
+
+  const remaining = async () =>
+    (await db.kysely.selectFrom('deliveries').select('id').orderBy('id').execute()).map((r) => Number(r.id));
+  const attemptsOf = async (ids: number[]) =>
+    Number(
+      (
+        await db.kysely
+          .selectFrom('delivery_attempts')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('delivery_id', 'in', ids)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+
+  it('deletes old delivered and failed deliveries with their attempts, keeps pending and recent ones', async () => {
+    const oldDelivered = await delivery('delivered', 40, 2);
+    const oldFailed = await delivery('failed', 31, 3);
+    const oldPending = await delivery('pending', 60, 2);
+    const recentDelivered = await delivery('delivered', 29);
+    const recentFailed = await delivery('failed', 1, 2);
+
+    const pruner = new RetentionPruner({ db, retentionDays: 30, pauseMs: 0 });
+    const result = await pruner.pruneOnce(now);
+    expect(result).toEqual({ deliveries: 2, attempts: 5 });
+    expect(await remaining()).toEqual([oldPending, recentDelivered, recentFailed]);
+    expect(await attemptsOf([oldDelivered, oldFailed])).toBe(0);
+    expect(await attemptsOf([oldPending, recentDelivered, recentFailed])).toBe(5);
+    // The event stays: events belong to the run history.
+    const event = await db.kysely
+      .selectFrom('events')
+      .select('id')
+      .where('id', '=', eventId)
+      .executeTakeFirst();
+    expect(event).toBeDefined();
+
+    // Nothing more to do on a second pass.
+    expect(await pruner.pruneOnce(now)).toEqual({ deliveries: 0, attempts: 0 });
+  });
+
+  it('works through more rows than one batch', async () => {
+    const old: number[] = [];
+    for (let i = 0; i < 7; i++) old.push(await delivery(i % 2 ? 'failed' : 'delivered', 45));
+    const before = await remaining();
+    const pruner = new RetentionPruner({ db, retentionDays: 30, batchSize: 3, pauseMs: 1 });
+    const result = await pruner.pruneOnce(now);
+    expect(result).toEqual({ deliveries: 7, attempts: 7 });
+    expect(await remaining()).toEqual(before.filter((id) => !old.includes(id)));
+  });
+
+  it('runs on its own after start and stops cleanly', async () => {
+    const old = await delivery('delivered', 90);
+    const pruner = new RetentionPruner({ db, retentionDays: 30, initialDelayMs: 1, intervalMs: 60_000 });
+    pruner.start();
+    const deadline = Date.now() + 5000;
+    while ((await remaining()).includes(old) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    await pruner.stop();
+    expect(await remaining()).not.toContain(old);
+  });
+});
