@@ -56,11 +56,19 @@ export interface Project {
   name: string;
   created_at?: string;
 }
+export interface LoadTestSchedule {
+  command: string[];
+  cron: string;
+  timezone: string;
+  enabled: boolean;
+  timeout_seconds: number | null;
+}
 export interface LoadTest {
   id: number;
   project_id: number;
   name: string;
   created_at?: string;
+  schedule?: (LoadTestSchedule & { next_runs: string[] }) | null;
 }
 export interface Run {
   id: number;
@@ -299,6 +307,8 @@ export const api = {
   createLoadTest: (projectId: number, name: string) =>
     post<LoadTest>(`/projects/${projectId}/load-tests`, { name }),
   loadTest: (id: number) => get<LoadTest>(`/load-tests/${id}`),
+  updateLoadTest: (id: number, b: { name?: string; schedule?: LoadTestSchedule | null }) =>
+    patch<LoadTest>(`/load-tests/${id}`, b),
 
   loadTestRuns: (loadTestId: number, cursor?: string | null) =>
     get<Page<Run>>(`/load-tests/${loadTestId}/runs${qs(cursor)}`),

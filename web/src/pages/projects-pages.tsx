@@ -6,7 +6,8 @@ import { RunsTable, triggerText } from '../components/runs-table.js';
 import { Empty, ErrorBanner, Loading, LoadMore, PageHeader, Time } from '../components/ui.js';
 import { usePaged, usePoll, useResource } from '../hooks.js';
 import { Link, navigate } from '../router.js';
-import { useOrg } from '../session.js';
+import { canManage, useOrg } from '../session.js';
+import { ScheduleSection } from '../components/schedule-form.js';
 
 export function ProjectsPage() {
   const org = useOrg();
@@ -98,6 +99,7 @@ export function ProjectPage({ id }: { id: number }) {
 }
 
 export function LoadTestPage({ id }: { id: number }) {
+  const org = useOrg();
   const loadTest = useResource(`load-test:${id}`, () => api.loadTest(id));
   const runs = usePaged(`load-test-runs:${id}`, (c) => api.loadTestRuns(id, c));
   const [trigger, setTrigger] = useState<Trigger>('manual');
@@ -161,6 +163,9 @@ export function LoadTestPage({ id }: { id: number }) {
         )}
         <LoadMore nextCursor={runs.nextCursor} loading={runs.loadingMore} onClick={runs.loadMore} />
       </section>
+      {loadTest.data ? (
+        <ScheduleSection loadTest={loadTest.data} manage={canManage(org.role)} onSaved={loadTest.setData} />
+      ) : null}
       {loadTest.data?.created_at ? (
         <p className="muted">
           Created <Time value={loadTest.data.created_at} />
