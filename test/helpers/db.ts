@@ -53,11 +53,28 @@ export async function createTestStore(dialect: Dialect): Promise<TestStore> {
   };
 }
 
+/**
+ * Kysely's migrator introspects every schema of the database; when another test file drops its
+ * schema at that moment, PostgreSQL reports the vanished schema. Only tests create and drop
+ * schemas concurrently, so one retry here covers every test that opens a store.
+ */
+export async function retryMigrationRace<T>(open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (err) {
+    if (!/migration.*(does not exist|failed)/i.test((err as Error).message)) throw err;
+    await new Promise((r) => setTimeout(r, 100));
+    return open();
+  }
+}
+
 export async function openTestDb(
   dialect: Dialect,
 ): Promise<{ db: Db; store: TestStore; cleanup(): Promise<void> }> {
   const store = await createTestStore(dialect);
-  const db = await openDatabase({ databaseUrl: store.databaseUrl, dataDir: store.dataDir, poolSize: 4 });
+  const db = await retryMigrationRace(() =>
+    openDatabase({ databaseUrl: store.databaseUrl, dataDir: store.dataDir, poolSize: 4 }),
+  );
   return {
     db,
     store,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import type { Dialect } from '../../src/storage/database.js';
-import { createTestStore, type TestStore } from './db.js';
+import { createTestStore, retryMigrationRace, type TestStore } from './db.js';
 
 export interface TestServer {
   server: RunningServer;
@@ -67,7 +67,7 @@ export async function startTestServer(
   });
   // Settings loadConfig refuses, for tests that simulate what they guard against.
   const config = { ...loaded, ...options.configOverride };
-  const server = await startServer(config, { logger: false });
+  const server = await retryMigrationRace(() => startServer(config, { logger: false }));
   const url = server.url;
   let ownerToken = '';
   const api = makeApi(url, () => ownerToken || null);

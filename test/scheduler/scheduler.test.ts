@@ -8,7 +8,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
 import { Scheduler, type SchedulerLog } from '../../src/scheduler/scheduler.js';
 import { scheduleColumns, type Schedule } from '../../src/scheduler/schedule-spec.js';
-import { DIALECTS, openTestDb, type TestStore } from '../helpers/db.js';
+import { DIALECTS, openTestDb, retryMigrationRace, type TestStore } from '../helpers/db.js';
 import { addMember, makeApi, seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
 
 const fixture = (name: string) => path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', name);
@@ -17,22 +17,6 @@ const SLEEP = (ms: number) => [process.execPath, fixture('sleep.mjs'), String(ms
 const EVERY_SECOND = '* * * * * *';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Opening a PostgreSQL store migrates it, and Kysely's catalog introspection
- * (pg_get_serial_sequence over every table in the database) can fail with "schema ... does not
- * exist" when another test process drops its own schema at that moment. Not this feature's
- * concern: try again once.
- */
-async function retryOnce<T>(open: () => Promise<T>): Promise<T> {
-  try {
-    return await open();
-  } catch (err) {
-    if (!/does not exist/.test((err as Error).message)) throw err;
-    await sleep(200);
-    return open();
-  }
-}
 
 /** Polls `check` until it returns a truthy value, failing after `ms`. */
 async function waitFor<T>(what: string, check: () => Promise<T | null | false>, ms = 10_000): Promise<T> {
@@ -245,7 +229,7 @@ describe.each(DIALECTS)('scheduler (%s)', (dialect) => {
   it('fires each tick exactly once with two schedulers on separate connections to one store', async () => {
     const loadTestId = await seed(db, 'shared');
     await setSchedule(db, loadTestId, { command: QUICK });
-    const second = await retryOnce(() =>
+    const second = await retryMigrationRace(() =>
       openDatabase({
         databaseUrl: store.databaseUrl,
         dataDir: store.dataDir,
@@ -448,7 +432,7 @@ describe('two server processes on one PostgreSQL database', () => {
       LOADNOTIFY_SECRET_KEY: randomBytes(32).toString('base64'),
       DATABASE_URL: store.databaseUrl!,
     });
-    const second = await retryOnce(() => startServer(config, { logger: false }));
+    const second = await retryMigrationRace(() => startServer(config, { logger: false }));
     servers.push(second);
     const { loadTestId } = await seedLoadTest(first);
     // Set through the second server: both read the same database.
