@@ -274,7 +274,17 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
         const r = await fetch(`/api/v1/runs/${id}/status`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-csrf-token': token! },
-          body: JSON.stringify({ status: 'finished', result: 'failed' }),
+          body: JSON.stringify({
+            status: 'finished',
+            result: 'failed',
+            summary: {
+              thresholds_passed: false,
+              thresholds: { 'http_req_duration: p(95)<500': false },
+              requests: 12345,
+              failure_rate: 0.0125,
+              p95_ms: 612.4,
+            },
+          }),
         });
         return r.status;
       },
@@ -283,6 +293,15 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
     expect(res).toBe(200);
     await page.getByRole('heading', { name: /Status\s+✓?\s*Finished/ }).waitFor({ timeout: 6000 });
     await page.locator('.facts .badge').filter({ hasText: 'Failed' }).waitFor();
+    // The runner's summary: thresholds in words and the headline figures.
+    const figures = page.getByRole('region', { name: 'Test summary' });
+    await figures.getByText('✗ Some failed').waitFor();
+    expect(await figures.getByText('12,345').count()).toBe(1);
+    expect(await figures.getByText('1.25 %').count()).toBe(1);
+    expect(await figures.getByText('612.4 ms').count()).toBe(1);
+    expect(await figures.getByRole('list', { name: 'Thresholds' }).textContent()).toContain(
+      '✗ failed: http_req_duration: p(95)<500',
+    );
     await shot('10-run-finished');
   });
 

@@ -85,6 +85,16 @@ export interface Run {
   created_at: string;
   started_at: string | null;
   ended_at: string | null;
+  /** Thresholds and headline figures the runner read from the tool's summary. */
+  summary?: RunSummary | null;
+}
+
+export interface RunSummary {
+  thresholds_passed?: boolean | null;
+  thresholds?: Record<string, boolean>;
+  requests?: number | null;
+  failure_rate?: number | null;
+  p95_ms?: number | null;
 }
 
 export interface ChannelEvents {

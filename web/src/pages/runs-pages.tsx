@@ -8,6 +8,7 @@ import {
   TERMINAL_STATUSES,
   type RunResult,
   type RunStatus,
+  type RunSummary,
 } from '../api.js';
 import { DeliveriesTable } from '../components/deliveries-table.js';
 import { ProjectLink } from '../components/project-link.js';
@@ -131,6 +132,7 @@ export function RunPage({ id }: { id: number }) {
         </dl>
         {live ? <StatusForm runId={r.id} status={r.status} onChanged={() => void run.reload()} /> : null}
       </section>
+      {r.summary ? <SummarySection summary={r.summary} /> : null}
       <section aria-labelledby="run-notifications">
         <h2 id="run-notifications">Notifications</h2>
         <ErrorBanner message={deliveries.error} />
@@ -218,5 +220,42 @@ function StatusForm({ runId, status, onChanged }: { runId: number; status: RunSt
       </button>
       <ErrorBanner message={error} />
     </form>
+  );
+}
+
+/** What the runner read from the tool's summary: thresholds (words, not only colour) and figures. */
+function SummarySection({ summary }: { summary: RunSummary }) {
+  const thresholds = Object.entries(summary.thresholds ?? {});
+  const figure = (v: number | null | undefined, format: (n: number) => string) =>
+    v == null ? '—' : format(v);
+  return (
+    <section className="card" aria-labelledby="run-figures">
+      <h2 id="run-figures">Test summary</h2>
+      <dl className="facts">
+        <dt>Thresholds</dt>
+        <dd>
+          {summary.thresholds_passed == null
+            ? '—'
+            : summary.thresholds_passed
+              ? '✓ All passed'
+              : '✗ Some failed'}
+        </dd>
+        <dt>Requests</dt>
+        <dd>{figure(summary.requests, (n) => n.toLocaleString())}</dd>
+        <dt>Failure rate</dt>
+        <dd>{figure(summary.failure_rate, (n) => `${(n * 100).toFixed(2)} %`)}</dd>
+        <dt>p95 duration</dt>
+        <dd>{figure(summary.p95_ms, (n) => `${n.toFixed(1)} ms`)}</dd>
+      </dl>
+      {thresholds.length > 0 ? (
+        <ul aria-label="Thresholds">
+          {thresholds.map(([expr, passed]) => (
+            <li key={expr}>
+              {passed ? '✓ passed' : '✗ failed'}: <code>{expr}</code>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </section>
   );
 }
