@@ -17,6 +17,8 @@ export interface DeliveryMetrics {
 export interface Metrics extends DeliveryMetrics {
   readonly registry: Registry;
   httpRequest(method: string, route: string, status: number, seconds: number): void;
+  /** Where failures to read a gauge from the database are logged (the app's logger, once built). */
+  setLogger(log: FastifyBaseLogger): void;
 }
 
 /**
@@ -25,7 +27,8 @@ export interface Metrics extends DeliveryMetrics {
  * scrape with small aggregate queries: with several worker processes, each one reports the shared
  * queue, not just its own share.
  */
-export function createMetrics(db: Db, log?: FastifyBaseLogger): Metrics {
+export function createMetrics(db: Db, logger?: FastifyBaseLogger): Metrics {
+  let log = logger;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -129,6 +132,9 @@ export function createMetrics(db: Db, log?: FastifyBaseLogger): Metrics {
       httpRequests.inc({ method, route, status: String(status) });
       httpSeconds.observe({ method, route }, seconds);
     },
+    setLogger(l) {
+      log = l;
+    },
   };
 }
 
@@ -144,6 +150,7 @@ export const UNMATCHED_ROUTE = 'unmatched';
  */
 export function metricsRoutes(metrics: Metrics): RouteInstaller {
   return (app) => {
+    metrics.setLogger(app.log);
     app.addHook('onResponse', async (req, reply) => {
       const route = req.routeOptions.url ?? UNMATCHED_ROUTE;
       metrics.httpRequest(req.method, route, reply.statusCode, reply.elapsedTime / 1000);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/db.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { eventually, startReceiver, type Receiver } from '../helpers/receiver.js';
+import { MAX_ATTEMPTS } from '../../src/core/backoff.js';
 
 /** The value of one sample in Prometheus text, or undefined when the series is absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -94,6 +95,76 @@ describe.each(DIALECTS)('metrics (%s)', (dialect) => {
     const doc = await t.api('GET', '/api/openapi.json');
     expect(doc.status).toBe(200);
     expect(Object.keys(doc.body.paths)).not.toContain('/metrics');
+  });
+
+  it('counts retries, permanent failures and giving up by outcome', async () => {
+    const db = t.server.ctx.db.kysely;
+    const failing = await startReceiver((_n, req) =>
+      req.url === '/gone' ? { status: 410 } : { status: 503 },
+    );
+    try {
+      const make = async (path: string) =>
+        (
+          await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+            body: { type: 'webhook', name: path, url: failing.url(path) },
+          })
+        ).body.id as number;
+      const busy = await make('/busy');
+      const gone = await make('/gone');
+      const event = await db.selectFrom('events').select('id').executeTakeFirstOrThrow();
+      const queue = (channelId: number, attempts: number) =>
+        db
+          .insertInto('deliveries')
+          .values({
+            event_id: event.id,
+            channel_id: channelId,
+            organization_id: t.organizationId,
+            run_id: null,
+            event_type: 'test.started',
+            webhook_id: `msg_${channelId}_${attempts}`,
+            redelivery_of: null,
+            state: 'pending',
+            attempts,
+            next_attempt_at: Date.now(),
+            lease_until: null,
+            lease_owner: null,
+            last_error: null,
+            created_at: Date.now(),
+            updated_at: Date.now(),
+          })
+          .execute();
+      // One retry (first attempt of 34), one give-up (the last attempt), one permanent (410).
+      await queue(busy, MAX_ATTEMPTS - 1);
+      await queue(gone, 0);
+      t.server.engine!.wake();
+      const text = await eventually(async () => {
+        const body = await scrape();
+        const n = (outcome: string) =>
+          sample(body, 'loadnotify_deliveries_total', { channel_type: 'webhook', outcome }) ?? 0;
+        return n('gave_up') === 1 && n('permanent') === 1 ? body : undefined;
+      });
+      expect(
+        sample(text, 'loadnotify_deliveries_total', { channel_type: 'webhook', outcome: 'delivered' }),
+      ).toBe(1);
+      await queue(busy, 0);
+      t.server.engine!.wake();
+      await eventually(async () =>
+        sample(await scrape(), 'loadnotify_deliveries_total', {
+          channel_type: 'webhook',
+          outcome: 'retry',
+        }) === 1
+          ? true
+          : undefined,
+      );
+      // Keep the retried delivery from being sent again while later tests look at the queue.
+      await db.deleteFrom('deliveries').where('state', '=', 'pending').execute();
+      const attempts = await scrape();
+      expect(sample(attempts, 'loadnotify_delivery_attempt_seconds_count', { channel_type: 'webhook' })).toBe(
+        4,
+      );
+    } finally {
+      await failing.close();
+    }
   });
 
   it('reports pending deliveries and disabled channels from the database', async () => {
