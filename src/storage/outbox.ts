@@ -1,12 +1,32 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import type { EventData } from '../core/events.js';
 import { channelMatches } from '../core/filters.js';
 import { channelFilter } from './channels-repo.js';
-import type { Database } from './schema.js';
+import type { Database, DeliveriesTable } from './schema.js';
 
 /** Standard Webhooks message id: one per event and channel, kept across retries and redeliveries. */
 export const newWebhookId = () => `msg_${randomBytes(16).toString('base64url')}`;
+
+type DeliveryIdentity = Pick<
+  Insertable<DeliveriesTable>,
+  'event_id' | 'channel_id' | 'organization_id' | 'run_id' | 'event_type' | 'webhook_id' | 'redelivery_of'
+>;
+
+/** A delivery row that is due now and has never been tried: fan-out and redelivery both make these. */
+export function pendingDelivery(identity: DeliveryIdentity, now = Date.now()): Insertable<DeliveriesTable> {
+  return {
+    ...identity,
+    state: 'pending',
+    attempts: 0,
+    next_attempt_at: now,
+    lease_until: null,
+    lease_owner: null,
+    last_error: null,
+    created_at: now,
+    updated_at: now,
+  };
+}
 
 /**
  * Writes an event row and one pending delivery per matching channel inside the caller's
@@ -46,23 +66,20 @@ export async function recordEvent(
   const rows = await trx
     .insertInto('deliveries')
     .values(
-      matching.map((c) => ({
-        event_id: eventId,
-        channel_id: c.id,
-        organization_id: organizationId,
-        run_id: data.run?.run_id ?? null,
-        event_type: data.type,
-        webhook_id: newWebhookId(),
-        redelivery_of: null,
-        state: 'pending' as const,
-        attempts: 0,
-        next_attempt_at: now,
-        lease_until: null,
-        lease_owner: null,
-        last_error: null,
-        created_at: now,
-        updated_at: now,
-      })),
+      matching.map((c) =>
+        pendingDelivery(
+          {
+            event_id: eventId,
+            channel_id: c.id,
+            organization_id: organizationId,
+            run_id: data.run?.run_id ?? null,
+            event_type: data.type,
+            webhook_id: newWebhookId(),
+            redelivery_of: null,
+          },
+          now,
+        ),
+      ),
     )
     .returning('id')
     .execute();

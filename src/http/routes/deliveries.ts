@@ -3,6 +3,7 @@ import { AppError, notFound } from '../../core/errors.js';
 import { findChannel } from '../../storage/channels-repo.js';
 import { attemptView, attemptsOf, deliveryView, findDelivery } from '../../storage/deliveries-repo.js';
 import { findRun } from '../../storage/runs-repo.js';
+import { pendingDelivery } from '../../storage/outbox.js';
 import type { AppContext } from '../context.js';
 import { requireManager, roleIn } from '../access.js';
 import { Id, IdParams } from '../schemas.js';
@@ -68,27 +69,20 @@ export function deliveryRoutes(app: App, ctx: AppContext): void {
       requireManager(await roleIn(ctx, req, original.organization_id, 'delivery'), 'redeliver');
       if (original.state === 'pending')
         throw new AppError(409, 'delivery_pending', 'the delivery is still pending; wait for it to finish');
-      const now = Date.now();
       // A new delivery of the same event with the same webhook-id, so receivers can de-duplicate.
       const { id } = await ctx.db.kysely
         .insertInto('deliveries')
-        .values({
-          event_id: original.event_id,
-          channel_id: original.channel_id,
-          organization_id: original.organization_id,
-          run_id: original.run_id,
-          event_type: original.event_type,
-          webhook_id: original.webhook_id,
-          redelivery_of: original.id,
-          state: 'pending',
-          attempts: 0,
-          next_attempt_at: now,
-          lease_until: null,
-          lease_owner: null,
-          last_error: null,
-          created_at: now,
-          updated_at: now,
-        })
+        .values(
+          pendingDelivery({
+            event_id: original.event_id,
+            channel_id: original.channel_id,
+            organization_id: original.organization_id,
+            run_id: original.run_id,
+            event_type: original.event_type,
+            webhook_id: original.webhook_id,
+            redelivery_of: original.id,
+          }),
+        )
         .returning('id')
         .executeTakeFirstOrThrow();
       ctx.onDeliveriesQueued();
