@@ -3,28 +3,22 @@
  * `ln_csrf` cookie in `x-csrf-token`, which is how the server tells our pages from a cross-site form.
  */
 
+import type { RunResult, RunStatus, StatusScheme, Trigger } from '../../src/core/run-status.js';
+import type { RunSummary } from '../../src/core/events.js';
+
 export type Role = 'owner' | 'admin' | 'member';
-export type Trigger = 'manual' | 'scheduled' | 'api';
-export type RunResult = 'passed' | 'failed';
-export type StatusScheme = 'k6' | 'loadimpact-v3';
 export type DeliveryState = 'pending' | 'delivered' | 'failed';
 
-export const PROGRESS_STATUSES = ['created', 'validated', 'queued', 'initializing', 'running'] as const;
-export const TERMINAL_STATUSES = [
-  'finished',
-  'timed_out',
-  'aborted_by_user',
-  'aborted_by_system',
-  'aborted_by_script_error',
-  'aborted_by_threshold',
-  'aborted_by_limit',
-] as const;
-export type RunStatus = (typeof PROGRESS_STATUSES)[number] | (typeof TERMINAL_STATUSES)[number];
-export const TRIGGERS: readonly Trigger[] = ['manual', 'scheduled', 'api'];
-export const RESULTS: readonly RunResult[] = ['passed', 'failed'];
-
-export const isTerminal = (status: RunStatus): boolean =>
-  (TERMINAL_STATUSES as readonly string[]).includes(status);
+// The run vocabulary comes from the server's pure core, so the two can never drift apart.
+export {
+  PROGRESS_STATUSES,
+  TERMINAL_STATUSES,
+  TRIGGERS,
+  RUN_RESULTS as RESULTS,
+  isTerminal,
+} from '../../src/core/run-status.js';
+export type { RunResult, RunStatus, StatusScheme, Trigger } from '../../src/core/run-status.js';
+export type { RunSummary } from '../../src/core/events.js';
 
 export interface Page<T> {
   items: T[];
@@ -87,14 +81,6 @@ export interface Run {
   ended_at: string | null;
   /** Thresholds and headline figures the runner read from the tool's summary. */
   summary?: RunSummary | null;
-}
-
-export interface RunSummary {
-  thresholds_passed?: boolean | null;
-  thresholds?: Record<string, boolean>;
-  requests?: number | null;
-  failure_rate?: number | null;
-  p95_ms?: number | null;
 }
 
 export interface ChannelEvents {
