@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../helpers/db.js';
+import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
+import { startReceiver } from '../helpers/receiver.js';
+
+const RUNS = 10;
+
+describe.each(DIALECTS)('a dead receiver does not hold up the others (%s)', (dialect) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(dialect, {
+      env: {
+        LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
+        LOADNOTIFY_DELIVERY_TIMEOUT_MS: '8000',
+        LOADNOTIFY_LEASE_MS: '20000',
+      },
+    });
+  });
+  afterAll(() => t.close());
+
+  it('delivers every event to a healthy channel while another channel hangs, with the hung one capped', async () => {
+    const dead = await startReceiver(() => 'hang');
+    const healthy = await startReceiver();
+    try {
+      const { loadTestId } = await seedLoadTest(t);
+      for (const [name, r] of [
+        ['dead', dead],
+        ['healthy', healthy],
+      ] as const) {
+        const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+          body: { type: 'webhook', name, url: r.url() },
+        });
+        expect(c.status).toBe(201);
+      }
+      await Promise.all(
+        Array.from({ length: RUNS }, async () => {
+          const run = await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} });
+          await t.api('POST', `/api/v1/runs/${run.body.id}/status`, { body: { status: 'running' } });
+          await t.api('POST', `/api/v1/runs/${run.body.id}/status`, { body: { status: 'finished' } });
+        }),
+      );
+      // Every event reaches the healthy channel while the dead one's first sends still hang
+      // (they only give up after the 8 s delivery timeout).
+      await healthy.waitFor(2 * RUNS, 7000);
+      const deadAttempts = await t.server.ctx.db.kysely
+        .selectFrom('delivery_attempts')
+        .innerJoin('deliveries', 'deliveries.id', 'delivery_attempts.delivery_id')
+        .innerJoin('notification_channels', 'notification_channels.id', 'deliveries.channel_id')
+        .select('delivery_attempts.outcome')
+        .where('notification_channels.name', '=', 'dead')
+        .execute();
+      expect(deadAttempts.length).toBeGreaterThan(0);
+      expect(deadAttempts.every((a) => a.outcome === null)).toBe(true);
+      const events = healthy.requests.map((q) => JSON.parse(q.body).event);
+      expect(events.filter((e) => e === 'test.started')).toHaveLength(RUNS);
+      expect(events.filter((e) => e === 'test.finished')).toHaveLength(RUNS);
+      // The dead channel holds at most its per-channel share of sends (4), never the whole pool.
+      expect(dead.requests.length).toBeGreaterThan(0);
+      expect(dead.requests.length).toBeLessThanOrEqual(4);
+    } finally {
+      await Promise.all([dead.close(), healthy.close()]);
+    }
+  });
+});
