@@ -1,19 +1,28 @@
 #!/usr/bin/env node
+import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import { startServer } from '../server.js';
 
 const USAGE = `usage: loadnotify <command>
 
 commands:
-  serve     start the service (HTTP API, web app, delivery engine, scheduler)
+  serve     start the service (HTTP API, web app, delivery engine, scheduler);
+            --role api|worker|all runs only the API, only delivery and schedules, or both
   migrate   bring the database schema up to date and exit
   run       run a load-test command and report its lifecycle (loadnotify run --help)
 
 configuration is read from the environment: PORT, HOST, DATA_DIR, DATABASE_URL,
-LOADNOTIFY_SECRET_KEY, PUBLIC_URL, LOADNOTIFY_EGRESS_ALLOW (see the README)`;
+LOADNOTIFY_SECRET_KEY, PUBLIC_URL, LOADNOTIFY_EGRESS_ALLOW (see the README); "run" also
+reads LOADNOTIFY_URL and LOADNOTIFY_TOKEN`;
 
-async function serve(): Promise<number> {
-  const config = loadConfig();
+/** `serve [--role api|worker|all]`: the flag wins over LOADNOTIFY_ROLE; loadConfig checks it. */
+function serveEnv(args: string[]): NodeJS.ProcessEnv {
+  const { values } = parseArgs({ args, options: { role: { type: 'string' } }, strict: true });
+  return values.role === undefined ? process.env : { ...process.env, LOADNOTIFY_ROLE: values.role };
+}
+
+async function serve(args: string[]): Promise<number> {
+  const config = loadConfig(serveEnv(args));
   const server = await startServer(config);
   let stopping = false;
   const stop = (signal: string) => {
@@ -47,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve':
-        return await serve();
+        return await serve(rest);
       case 'migrate':
         return await migrate();
       case 'run': {
@@ -67,6 +76,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) {
       process.stderr.write(`loadnotify: configuration error: ${err.message}\n`);
       return 78; // EX_CONFIG
+    }
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`loadnotify: ${(err as Error).message}\n\n${USAGE}\n`);
+      return 2;
     }
     throw err;
   }

@@ -3,46 +3,26 @@
  * deliveries are in flight, then started again on the same store. Every event must still reach
  * the receiver (at least once, de-duplicable by webhook-id) and nothing may stay pending.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildServer, ROOT } from '../helpers/build.js';
 import { createTestStore, DIALECTS, type TestStore } from '../helpers/db.js';
 import { makeApi } from '../helpers/server.js';
 import { eventually, startReceiver, type Received } from '../helpers/receiver.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const RUNS = 20;
 /** Requests the receiver leaves hanging: the engine's per-channel cap, so all sends in flight hang. */
 const HANG = 4;
 
-// The build goes to a private directory inside node_modules (so packages still resolve) rather
-// than the shared dist/, which other work in this checkout may be using at the same time.
-let build = '';
 let entry = '';
+let cleanupBuild: () => Promise<void> = async () => {};
 
 beforeAll(async () => {
-  build = path.join(root, 'node_modules', '.cache', `loadnotify-restart-${randomBytes(4).toString('hex')}`);
-  await mkdir(build, { recursive: true });
-  const tsc = spawnSync(
-    process.execPath,
-    [
-      path.join(root, 'node_modules/typescript/bin/tsc'),
-      ...['-p', path.join(root, 'tsconfig.build.json'), '--outDir', build],
-      ...['--noCheck', '--declaration', 'false', '--sourceMap', 'false'],
-    ],
-    { cwd: root, encoding: 'utf8', timeout: 60_000 },
-  );
-  if (tsc.status !== 0) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
-  await writeFile(path.join(build, 'package.json'), '{"type":"module"}');
-  entry = path.join(build, 'cli', 'main.js');
+  ({ entry, cleanup: cleanupBuild } = await buildServer());
 }, 60_000);
-afterAll(async () => {
-  if (build) await rm(build, { recursive: true, force: true });
-});
+afterAll(() => cleanupBuild());
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -62,7 +42,7 @@ async function startProcess(store: TestStore, secretKey: string): Promise<Server
   const port = await freePort();
   let output = '';
   const child = spawn(process.execPath, [entry, 'serve'], {
-    cwd: root,
+    cwd: ROOT,
     env: {
       PATH: process.env.PATH,
       PORT: String(port),
