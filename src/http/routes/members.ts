@@ -43,6 +43,36 @@ export function memberRoutes(app: App, ctx: AppContext): void {
   const forUpdate = <T extends { forUpdate(): T }>(q: T) =>
     ctx.db.dialect === 'postgres' ? q.forUpdate() : q;
 
+  /**
+   * The rules for changing (`to` a role) or removing (`to` null) a member, checked with the
+   * organization's owner rows locked so two demotions cannot both pass the last-owner check.
+   */
+  const checkChange = async (
+    trx: Kysely<Database>,
+    orgId: number,
+    userId: number,
+    actor: RoleName,
+    to: RoleName | null,
+  ) => {
+    await forUpdate(
+      trx
+        .selectFrom('memberships')
+        .select('user_id')
+        .where('organization_id', '=', orgId)
+        .where('role', '=', 'owner'),
+    ).execute();
+    const current = await memberRole(trx, orgId, userId);
+    checkOwnerRule(actor, current, to);
+    if (current === 'owner' && to !== 'owner' && (await ownerCount(trx, orgId)) <= 1) {
+      const verb = to === null ? 'removed' : 'demoted';
+      throw new AppError(
+        409,
+        'last_owner',
+        `the last owner cannot be ${verb}; make someone else owner first`,
+      );
+    }
+  };
+
   app.get(
     '/api/v1/organizations/:id/members',
     { schema: { tags: ['members'], params: Type.Object({ id: Id }), querystring: ListQuery } },
@@ -135,23 +165,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
       const actor = await roleIn(ctx, req, orgId);
       requireManager(actor, 'change roles');
       return ctx.db.kysely.transaction().execute(async (trx) => {
-        // Lock the organization's owner rows so two demotions cannot both pass the check.
-        await forUpdate(
-          trx
-            .selectFrom('memberships')
-            .select('user_id')
-            .where('organization_id', '=', orgId)
-            .where('role', '=', 'owner'),
-        ).execute();
-        const current = await memberRole(trx, orgId, req.params.user_id);
-        checkOwnerRule(actor, current, req.body.role);
-        if (current === 'owner' && req.body.role !== 'owner' && (await ownerCount(trx, orgId)) <= 1) {
-          throw new AppError(
-            409,
-            'last_owner',
-            'the last owner cannot be demoted; make someone else owner first',
-          );
-        }
+        await checkChange(trx, orgId, req.params.user_id, actor, req.body.role);
         await trx
           .updateTable('memberships')
           .set({ role: req.body.role })
@@ -176,22 +190,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
       const actor = await roleIn(ctx, req, orgId);
       requireManager(actor, 'remove members');
       await ctx.db.kysely.transaction().execute(async (trx) => {
-        await forUpdate(
-          trx
-            .selectFrom('memberships')
-            .select('user_id')
-            .where('organization_id', '=', orgId)
-            .where('role', '=', 'owner'),
-        ).execute();
-        const current = await memberRole(trx, orgId, req.params.user_id);
-        checkOwnerRule(actor, current, null);
-        if (current === 'owner' && (await ownerCount(trx, orgId)) <= 1) {
-          throw new AppError(
-            409,
-            'last_owner',
-            'the last owner cannot be removed; make someone else owner first',
-          );
-        }
+        await checkChange(trx, orgId, req.params.user_id, actor, null);
         await trx
           .deleteFrom('memberships')
           .where('organization_id', '=', orgId)
