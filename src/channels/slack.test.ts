@@ -1,34 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { EventData, RunSnapshot, StoredEvent } from '../core/events.js';
+import { CHECKOUT, runSnapshot, storedEvent } from '../core/run-snapshot.fixture.js';
+import type { RunSnapshot, StoredEvent } from '../core/events.js';
 import type { RunResult, RunStatus } from '../core/run-status.js';
 import type { ChannelForDelivery, RenderContext } from './channel.js';
 import { SLACK_MAX_TEXT_CHARS, classifySlack, escapeSlack, slackChannel, slackLink } from './slack.js';
 
 function run(over: Partial<RunSnapshot> = {}): RunSnapshot {
-  return {
-    run_id: 42,
-    load_test_id: 3,
-    load_test_name: 'Checkout',
-    project_id: 2,
-    project_name: 'Shop',
-    organization_id: 1,
-    user_id: 1,
-    trigger: 'manual',
-    status: 'finished',
-    result: 'passed',
-    created_at: '2026-11-23T10:00:00Z',
-    started_at: '2026-11-23T10:00:05Z',
-    ended_at: '2026-11-23T10:05:08Z',
-    summary: null,
-    ...over,
-  };
+  return runSnapshot({ ...CHECKOUT, ...over });
 }
-const stored = (data: EventData): StoredEvent => ({
-  id: 9,
-  organization_id: 1,
-  data,
-  created_at: '2026-11-23',
-});
+const stored = storedEvent;
 const finished = (over: Partial<RunSnapshot> = {}) => stored({ type: 'test.finished', run: run(over) });
 const channel: ChannelForDelivery = {
   id: 7,

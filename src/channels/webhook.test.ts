@@ -1,34 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import type { EventData, StoredEvent } from '../core/events.js';
+import { runSnapshot, storedEvent } from '../core/run-snapshot.fixture.js';
+import type { EventData } from '../core/events.js';
 import type { StatusScheme } from '../core/run-status.js';
 import type { ChannelForDelivery, RenderContext } from './channel.js';
 import { WEBHOOK_USER_AGENT, checkHttpUrl, classifyHttp, webhookChannel } from './webhook.js';
 
 const runEvent = (type: 'test.started' | 'test.finished'): EventData => ({
   type,
-  run: {
-    run_id: 1,
-    load_test_id: 1,
-    load_test_name: 'Load test',
-    project_id: 1,
-    project_name: 'Project',
-    organization_id: 1,
-    user_id: 1,
-    trigger: 'manual',
-    status: type === 'test.started' ? 'running' : 'finished',
-    result: type === 'test.started' ? null : 'passed',
-    created_at: '2026-11-23T10:00:00Z',
-    started_at: '2026-11-23T10:00:05Z',
-    ended_at: type === 'test.started' ? null : '2026-11-23T10:05:00Z',
-    summary: null,
-  },
+  run: runSnapshot(
+    type === 'test.started' ? {} : { status: 'finished', result: 'passed', ended_at: '2026-11-23T10:05:00Z' },
+  ),
 });
-const stored = (data: EventData): StoredEvent => ({
-  id: 9,
-  organization_id: 1,
-  data,
-  created_at: '2026-11-23',
-});
+const stored = storedEvent;
 const channel = (scheme: StatusScheme = 'k6'): ChannelForDelivery => ({
   id: 7,
   organization_id: 1,

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { runSnapshot } from './run-snapshot.fixture.js';
 import type { ChannelEvents } from '../channels/channel.js';
 import type { EventData, RunSnapshot } from './events.js';
 import { DEFAULT_CHANNEL_EVENTS, ONLY_FAILURES, channelMatches, effectiveResult } from './filters.js';
@@ -7,25 +8,7 @@ import type { ChannelFilter } from './filters.js';
 import { RUN_RESULTS, TERMINAL_STATUSES, TRIGGERS } from './run-status.js';
 import type { RunResult, RunStatus, TerminalStatus, Trigger } from './run-status.js';
 
-function snapshot(over: Partial<RunSnapshot> = {}): RunSnapshot {
-  return {
-    run_id: 1,
-    load_test_id: 1,
-    load_test_name: 'Load test',
-    project_id: 1,
-    project_name: 'Project',
-    organization_id: 1,
-    user_id: 1,
-    trigger: 'manual',
-    status: 'running',
-    result: null,
-    created_at: '2026-11-23T10:00:00Z',
-    started_at: '2026-11-23T10:00:05Z',
-    ended_at: null,
-    summary: null,
-    ...over,
-  };
-}
+const snapshot = runSnapshot;
 
 const started = (over: Partial<RunSnapshot> = {}): EventData => ({
   type: 'test.started',

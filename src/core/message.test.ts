@@ -1,27 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CHECKOUT, runSnapshot } from './run-snapshot.fixture.js';
 import type { EventData, RunSnapshot } from './events.js';
 import { MAX_NAME_CHARS, buildMessage, formatDuration, truncateText } from './message.js';
 import type { RunResult, TerminalStatus } from './run-status.js';
 
 function snapshot(over: Partial<RunSnapshot> = {}): RunSnapshot {
-  return {
-    run_id: 42,
-    load_test_id: 3,
-    load_test_name: 'Checkout',
-    project_id: 2,
-    project_name: 'Shop',
-    organization_id: 1,
-    user_id: 1,
+  return runSnapshot({
+    ...CHECKOUT,
     trigger: 'scheduled',
     status: 'running',
     result: null,
-    created_at: '2026-11-23T10:00:00Z',
-    started_at: '2026-11-23T10:00:05Z',
     ended_at: null,
-    summary: null,
     ...over,
-  };
+  });
 }
 
 const ended = { ended_at: '2026-11-23T10:05:08Z' };

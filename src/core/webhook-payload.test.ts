@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { runSnapshot } from './run-snapshot.fixture.js';
 import type { EventData, RunSnapshot } from './events.js';
 import type { RunResult, RunStatus, StatusScheme } from './run-status.js';
 import { documentedPayload } from './webhook-payload.js';
@@ -53,24 +54,7 @@ const TEST_EVENT_EXAMPLE = `{
 "event": "test.notification_channel"
 }`;
 
-function run(status: RunStatus, result: RunResult | null): RunSnapshot {
-  return {
-    run_id: 1,
-    load_test_id: 1,
-    load_test_name: 'Load test',
-    project_id: 1,
-    project_name: 'Project',
-    organization_id: 1,
-    user_id: 1,
-    trigger: 'manual',
-    status,
-    result,
-    created_at: '2026-11-23T10:00:00Z',
-    started_at: '2026-11-23T10:00:05Z',
-    ended_at: null,
-    summary: null,
-  };
-}
+const run = (status: RunStatus, result: RunResult | null): RunSnapshot => runSnapshot({ status, result });
 
 /** The body exactly as the webhook channel sends it. */
 const body = (event: EventData, scheme: StatusScheme) => JSON.stringify(documentedPayload(event, scheme));
