@@ -54,10 +54,16 @@ export function nextRuns(cron: string, timezone: string, n: number, from = new D
   }
 }
 
-type LoadTestRow = Pick<
-  Selectable<LoadTestsTable>,
-  'schedule_command' | 'schedule_cron' | 'schedule_timezone' | 'schedule_enabled' | 'schedule_timeout_ms'
->;
+/** The load_tests columns that store a schedule: what every reader of schedules selects. */
+export const SCHEDULE_COLUMNS = [
+  'schedule_command',
+  'schedule_cron',
+  'schedule_timezone',
+  'schedule_enabled',
+  'schedule_timeout_ms',
+] as const;
+
+type LoadTestRow = Pick<Selectable<LoadTestsTable>, (typeof SCHEDULE_COLUMNS)[number]>;
 
 /** The schedule stored on a load test row, or null when it has none. */
 export function scheduleOf(row: LoadTestRow): Schedule | null {

@@ -26,7 +26,7 @@ import type { Database, ScheduleTickOutcome } from '../storage/schema.js';
 import { changeRunStatus } from '../storage/runs-repo.js';
 import { createInProcessClient } from './in-process-client.js';
 import { LineLog } from './line-log.js';
-import { cronFor, scheduleKey, scheduleOf, type Schedule } from './schedule-spec.js';
+import { cronFor, SCHEDULE_COLUMNS, scheduleKey, scheduleOf, type Schedule } from './schedule-spec.js';
 
 export interface SchedulerLog {
   debug(obj: object, msg: string): void;
@@ -163,14 +163,7 @@ export class Scheduler {
     try {
       rows = await this.options.db.kysely
         .selectFrom('load_tests')
-        .select([
-          'id',
-          'schedule_command',
-          'schedule_cron',
-          'schedule_timezone',
-          'schedule_enabled',
-          'schedule_timeout_ms',
-        ])
+        .select(['id', ...SCHEDULE_COLUMNS])
         .where('schedule_enabled', '=', 1)
         .execute();
     } catch (err) {
@@ -288,14 +281,7 @@ export class Scheduler {
     return db.kysely.transaction().execute(async (trx) => {
       let q = trx
         .selectFrom('load_tests')
-        .select([
-          'id',
-          'schedule_command',
-          'schedule_cron',
-          'schedule_timezone',
-          'schedule_enabled',
-          'schedule_timeout_ms',
-        ])
+        .select(['id', ...SCHEDULE_COLUMNS])
         .where('id', '=', plan.loadTestId);
       // Serialises this check-and-insert per load test between processes.
       if (db.dialect === 'postgres') q = q.forUpdate();
