@@ -10,6 +10,7 @@ import type { Db } from '../storage/database.js';
 import { complete, type ClaimedDelivery } from './claims.js';
 import type { HttpSender, SendOutcome } from './http-sender.js';
 import type { DeliveryMetrics, DeliveryOutcome } from '../metrics/metrics.js';
+import { iso } from '../storage/time.js';
 
 /** Permanent failures in a row after which a channel is switched off until someone looks. */
 export const DISABLE_AFTER_PERMANENT_FAILURES = 3;
@@ -109,7 +110,7 @@ export async function attemptDelivery(deps: AttemptDeps, d: ClaimedDelivery): Pr
     id: d.event_id,
     organization_id: d.channel.organization_id,
     data,
-    created_at: new Date(d.event_created_at).toISOString(),
+    created_at: iso(d.event_created_at),
   };
   const channelType = getChannelType(d.channel.type);
   const finish = async (

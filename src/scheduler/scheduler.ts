@@ -27,6 +27,7 @@ import { changeRunStatus } from '../storage/runs-repo.js';
 import { createInProcessClient } from './in-process-client.js';
 import { LineLog } from './line-log.js';
 import { cronFor, SCHEDULE_COLUMNS, scheduleKey, scheduleOf, type Schedule } from './schedule-spec.js';
+import { iso } from '../storage/time.js';
 
 export interface SchedulerLog {
   debug(obj: object, msg: string): void;
@@ -77,8 +78,6 @@ const PENDING_CREATE_MS = 60_000;
 const PRUNE_EVERY_MS = 60 * 60_000;
 /** Server settings a scheduled command has no business reading. */
 const SECRET_ENV = ['LOADNOTIFY_SECRET_KEY', 'DATABASE_URL', 'LOADNOTIFY_TOKEN'];
-
-const isoOf = (ms: number) => new Date(ms).toISOString();
 
 export class Scheduler {
   readonly instanceId = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
@@ -254,7 +253,7 @@ export class Scheduler {
     try {
       lease = await this.takeLease(plan, tickAt);
     } catch (err) {
-      log.warn({ err, loadTest, tick: isoOf(tickAt) }, 'cannot record the schedule tick; not fired here');
+      log.warn({ err, loadTest, tick: iso(tickAt) }, 'cannot record the schedule tick; not fired here');
       return;
     }
     if (lease.kind === 'stale') {
@@ -264,7 +263,7 @@ export class Scheduler {
     }
     if (lease.kind === 'taken') return; // another process fired (or skipped) this tick
     if (lease.outcome === 'skipped') {
-      log.info({ loadTest, tick: isoOf(tickAt), reason: lease.reason }, 'scheduled tick skipped');
+      log.info({ loadTest, tick: iso(tickAt), reason: lease.reason }, 'scheduled tick skipped');
       return;
     }
     if (this.stopping) {
@@ -290,11 +289,11 @@ export class Scheduler {
       if (!current?.enabled || scheduleKey(current) !== plan.key) return { kind: 'stale' } as const;
 
       let reason: string | null;
-      if (late) reason = `missed: this process was busy or suspended at ${isoOf(tickAt)}`;
+      if (late) reason = `missed: this process was busy or suspended at ${iso(tickAt)}`;
       else if (local) {
         reason =
           local.runId === null
-            ? `the run of the tick at ${isoOf(local.tickAt)} is still starting`
+            ? `the run of the tick at ${iso(local.tickAt)} is still starting`
             : `scheduled run ${local.runId} is still going`;
       } else reason = await overlapReason(trx, plan.loadTestId, current);
       const outcome: ScheduleTickOutcome = reason ? 'skipped' : 'started';
@@ -323,7 +322,7 @@ export class Scheduler {
     const loadTest = plan.loadTestId;
     const entry: ActiveRun = { tickAt, runId: null };
     this.active.set(loadTest, entry);
-    const context = { loadTest, tick: isoOf(tickAt) };
+    const context = { loadTest, tick: iso(tickAt) };
     const stdout = new LineLog((line) => log.debug({ ...context, stream: 'stdout' }, line));
     const stderr = new LineLog((line) =>
       line.startsWith('loadnotify:')
@@ -445,7 +444,7 @@ async function overlapReason(
     .where('run_id', 'is', null)
     .where('created_at', '>', now - PENDING_CREATE_MS)
     .executeTakeFirst();
-  if (starting) return `the run of the tick at ${isoOf(starting.tick_at)} is still starting`;
+  if (starting) return `the run of the tick at ${iso(starting.tick_at)} is still starting`;
   return null;
 }
 

@@ -4,6 +4,7 @@ import type { ChannelFilter } from '../core/filters.js';
 import type { StatusScheme } from '../core/run-status.js';
 import type { SecretBox } from '../security/secret-box.js';
 import type { Database, NotificationChannelsTable } from './schema.js';
+import { iso } from './time.js';
 
 export type ChannelRow = Omit<NotificationChannelsTable, 'id'> & { id: number };
 
@@ -45,8 +46,8 @@ export function channelView(row: ChannelRow) {
     events: filter.events,
     config: JSON.parse(row.config) as Record<string, unknown>,
     disabled_reason: row.disabled_reason,
-    created_at: new Date(row.created_at).toISOString(),
-    updated_at: new Date(row.updated_at).toISOString(),
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
   };
 }
 export type ChannelView = ReturnType<typeof channelView>;

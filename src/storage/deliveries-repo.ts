@@ -1,10 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Database, DeliveriesTable, DeliveryAttemptsTable } from './schema.js';
+import { iso } from './time.js';
 
 type DeliveryRow = Omit<DeliveriesTable, 'id'> & { id: number };
 type AttemptRow = Omit<DeliveryAttemptsTable, 'id'> & { id: number };
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function deliveryView(d: DeliveryRow) {
   return {
@@ -19,8 +18,8 @@ export function deliveryView(d: DeliveryRow) {
     attempts: d.attempts,
     next_attempt_at: d.state === 'pending' ? iso(d.next_attempt_at) : null,
     last_error: d.last_error,
-    created_at: iso(d.created_at)!,
-    updated_at: iso(d.updated_at)!,
+    created_at: iso(d.created_at),
+    updated_at: iso(d.updated_at),
   };
 }
 
@@ -29,7 +28,7 @@ export function attemptView(a: AttemptRow) {
     id: a.id,
     number: a.number,
     request_id: a.request_id,
-    started_at: iso(a.started_at)!,
+    started_at: iso(a.started_at),
     duration_ms: a.duration_ms,
     request_url: a.request_url,
     request_headers: JSON.parse(a.request_headers) as Record<string, string>,

@@ -12,11 +12,10 @@ import {
 import type { Db } from './database.js';
 import type { Database, RunsTable } from './schema.js';
 import { recordEvent } from './outbox.js';
+import { iso, isoOrNull } from './time.js';
 
 type Row = Omit<RunsTable, 'id'> & { id: number };
 export type RunRow = Row & { name: string; project_name: string };
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function runView(row: RunRow) {
   const { code, text } = statusCode('k6', row.status as RunStatus, row.result as RunResult | null);
@@ -32,9 +31,9 @@ export function runView(row: RunRow) {
     result: row.result as RunResult | null,
     status_code: code,
     status_text: text,
-    created_at: iso(row.created_at)!,
-    started_at: iso(row.started_at),
-    ended_at: iso(row.ended_at),
+    created_at: iso(row.created_at),
+    started_at: isoOrNull(row.started_at),
+    ended_at: isoOrNull(row.ended_at),
     summary: row.summary ? (JSON.parse(row.summary) as RunSummary) : null,
   };
 }
@@ -95,9 +94,9 @@ export function snapshot(row: RunRow): RunSnapshot {
     trigger: row.trigger as Trigger,
     status: row.status as RunStatus,
     result: row.result as RunResult | null,
-    created_at: iso(row.created_at)!,
-    started_at: iso(row.started_at),
-    ended_at: iso(row.ended_at),
+    created_at: iso(row.created_at),
+    started_at: isoOrNull(row.started_at),
+    ended_at: isoOrNull(row.ended_at),
     summary: row.summary ? (JSON.parse(row.summary) as RunSummary) : null,
   };
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { hashToken, newToken } from '../security/tokens.js';
 import type { Database } from './schema.js';
+import { iso } from './time.js';
 
 export async function createApiToken(k: Kysely<Database>, userId: number, name: string) {
   const token = newToken('lnt');
@@ -10,5 +11,5 @@ export async function createApiToken(k: Kysely<Database>, userId: number, name: 
     .values({ user_id: userId, name, token_hash: hashToken(token), created_at, last_used_at: null })
     .returning('id')
     .executeTakeFirstOrThrow();
-  return { id, name, token, created_at: new Date(created_at).toISOString() };
+  return { id, name, token, created_at: iso(created_at) };
 }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { conflict } from '../core/errors.js';
 import { hashPassword } from '../security/passwords.js';
 import type { Database } from './schema.js';
+import { iso } from './time.js';
 
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
@@ -40,11 +41,11 @@ export async function createOrganization(k: Kysely<Database>, name: string, owne
 export const userView = (u: { id: number; email: string; created_at: number }) => ({
   id: u.id,
   email: u.email,
-  created_at: new Date(u.created_at).toISOString(),
+  created_at: iso(u.created_at),
 });
 
 export const organizationView = (o: { id: number; name: string; created_at: number }) => ({
   id: o.id,
   name: o.name,
-  created_at: new Date(o.created_at).toISOString(),
+  created_at: iso(o.created_at),
 });

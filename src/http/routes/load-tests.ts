@@ -13,7 +13,7 @@ import type { AppContext } from '../context.js';
 import { loadTestFor, projectFor, requireManager } from '../access.js';
 import { body, Id, IdParams, ListQuery, Name } from '../schemas.js';
 import { cursorId, page } from '../pagination.js';
-import { iso } from '../time.js';
+import { iso } from '../../storage/time.js';
 import type { App } from './route-types.js';
 
 type LoadTestRow = Selectable<LoadTestsTable>;

@@ -8,6 +8,7 @@ import { requireManager, roleIn, type Role as RoleName } from '../access.js';
 import { body, Email, Id, ListQuery, Password, Role } from '../schemas.js';
 import { cursorId, page } from '../pagination.js';
 import type { App } from './route-types.js';
+import { iso } from '../../storage/time.js';
 
 const MemberParams = Type.Object({ id: Id, user_id: Id });
 
@@ -94,7 +95,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
           user_id: r.id,
           email: r.email,
           role: r.role,
-          created_at: new Date(r.created_at).toISOString(),
+          created_at: iso(r.created_at),
         })),
         next_cursor,
       };
@@ -150,7 +151,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
           user_id: user.id,
           email: user.email,
           role: req.body.role,
-          created_at: new Date(created_at).toISOString(),
+          created_at: iso(created_at),
         };
       });
       return reply.code(201).send(member);

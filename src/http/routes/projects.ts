@@ -3,7 +3,7 @@ import type { AppContext } from '../context.js';
 import { projectFor, roleIn } from '../access.js';
 import { body, Id, IdParams, ListQuery, Name } from '../schemas.js';
 import { cursorId, page } from '../pagination.js';
-import { iso } from '../time.js';
+import { iso } from '../../storage/time.js';
 import type { App } from './route-types.js';
 
 const projectView = (p: { id: number; organization_id: number; name: string; created_at: number }) => ({

@@ -4,7 +4,7 @@ import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
 import { body, IdParams, ListQuery, Name } from '../schemas.js';
 import { cursorId, page } from '../pagination.js';
-import { isoOrNull, iso } from '../time.js';
+import { isoOrNull, iso } from '../../storage/time.js';
 import type { App } from './route-types.js';
 
 export function tokenRoutes(app: App, ctx: AppContext): void {
