@@ -20,19 +20,9 @@ function isDatabaseUnavailable(err: unknown): boolean {
   );
 }
 
-function sentAsNonJson(req: FastifyRequest): boolean {
-  const type = req.headers['content-type'];
-  return type !== undefined && !/^application\/json\s*(;|$)/i.test(type);
-}
-
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   if (err instanceof AppError) return send(reply, err.status, err.code, err.message, err.details);
   if (err.validation) {
-    // Fastify's built-in text/plain parser hands the route a string, which then fails the
-    // object schema; API.md is JSON only, so that is the wrong media type, not a bad field.
-    if (err.validationContext === 'body' && sentAsNonJson(req)) {
-      return send(reply, 415, 'unsupported_media_type', 'send the body as application/json');
-    }
     const details = describeValidationError(err.validation as never, err.validationContext ?? 'body');
     return send(reply, 400, 'validation_failed', details[0]?.message ?? 'invalid request', details);
   }
@@ -41,8 +31,6 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
       return send(reply, 413, 'payload_too_large', 'the request body is over 1 MiB');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return send(reply, 415, 'unsupported_media_type', 'send the body as application/json');
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return send(reply, 400, 'invalid_json', 'the body is empty but Content-Type is application/json');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return send(reply, 400, 'invalid_json', `the body is not valid JSON: ${err.message}`);
   }
