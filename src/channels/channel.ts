@@ -1,3 +1,4 @@
+import type { TObject } from 'typebox';
 import type { StoredEvent } from '../core/events.js';
 import type { StatusScheme, RunResult, RunStatus, Trigger } from '../core/run-status.js';
 
@@ -7,7 +8,10 @@ export interface ChannelEvents {
   'test.finished': { enabled: boolean; triggers: Trigger[]; statuses: RunStatus[]; results: RunResult[] };
 }
 
-/** A channel as the delivery path sees it: the URL decrypted, the type-specific config parsed. */
+/**
+ * A channel as the delivery path sees it: the URL decrypted, the type-specific config parsed
+ * with its secret fields opened.
+ */
 export interface ChannelForDelivery {
   id: number;
   organization_id: number;
@@ -50,10 +54,37 @@ export type Classification =
   | { kind: 'retry'; reason: string; afterMs?: number }
   | { kind: 'permanent'; reason: string };
 
+/** A problem with a channel's settings, naming the field as the API spells it (`config.to`). */
+export interface ConfigProblem {
+  field: string;
+  message: string;
+}
+
+/**
+ * A type's own settings: the API's `config` object. The schema is checked strictly at save
+ * time (unknown keys refused, defaults filled). Secret keys are write-only: sealed at rest
+ * with the URL's key, never shown, kept when a PATCH leaves them out.
+ */
+export interface ChannelConfigSpec {
+  schema: TObject;
+  secret?: readonly string[];
+  /** Checks the schema cannot express (a template that does not compile, ...). */
+  check?(config: Record<string, unknown>): ConfigProblem | null;
+}
+
 export interface ChannelType {
   type: string;
   /** A person-readable label for the UI and messages. */
   label: string;
+  /** Settings beyond the URL; a type without them takes an empty `config`. */
+  config?: ChannelConfigSpec;
+  /**
+   * Where the channel's address comes from. `url` (the default): the API's `url` field,
+   * required unless `defaultUrl` is set. `config`: derived from the settings by `urlFromConfig`
+   * (an SMTP server's host and port), and the API refuses a `url`.
+   */
+  defaultUrl?: string;
+  urlFromConfig?(config: Record<string, unknown>): string;
   /** Returns an error message when the URL cannot be this channel's URL, else null. */
   checkUrl(url: URL): string | null;
   render(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext): RenderedRequest;

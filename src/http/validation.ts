@@ -1,4 +1,4 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
 
 /**
@@ -25,6 +25,32 @@ export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, http
   const ajv = httpPart === 'body' ? strict : coercing;
   return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
 };
+
+const compiled = new WeakMap<object, ValidateFunction>();
+
+/**
+ * Checks a value that arrives inside a body but whose schema depends on another field (a
+ * channel's `config`, by its type): the same strict rules as bodies, errors named under
+ * `prefix`. Returns the value with defaults filled, or the first problem.
+ */
+export function checkNested(
+  schema: object,
+  value: unknown,
+  prefix: string,
+): { ok: true; value: unknown } | { ok: false; error: FieldError } {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = strict.compile(schema);
+    compiled.set(schema, validate);
+  }
+  const copy = structuredClone(value);
+  if (validate(copy)) return { ok: true, value: copy };
+  const [first] = describeValidationError(
+    (validate.errors ?? []).map((e) => ({ ...e, instancePath: `/${prefix}${e.instancePath}` })),
+    prefix,
+  );
+  return { ok: false, error: first ?? { field: prefix, message: `${prefix} is invalid` } };
+}
 
 export interface FieldError {
   field: string;

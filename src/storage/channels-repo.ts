@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { ChannelEvents, ChannelForDelivery } from '../channels/channel.js';
 import type { ChannelFilter } from '../core/filters.js';
 import type { StatusScheme } from '../core/run-status.js';
@@ -6,7 +6,7 @@ import type { SecretBox } from '../security/secret-box.js';
 import type { Database, NotificationChannelsTable } from './schema.js';
 import { iso } from './time.js';
 
-export type ChannelRow = Omit<NotificationChannelsTable, 'id'> & { id: number };
+export type ChannelRow = Selectable<NotificationChannelsTable>;
 
 /**
  * Enough of the URL to recognise it, not enough to use it: the origin, the first path
@@ -45,6 +45,8 @@ export function channelView(row: ChannelRow) {
     project_ids: filter.project_ids,
     events: filter.events,
     config: JSON.parse(row.config) as Record<string, unknown>,
+    /** Names of the write-only settings that are set; their values are never shown. */
+    secrets_set: Object.keys(JSON.parse(row.secrets_sealed) as Record<string, string>).sort(),
     disabled_reason: row.disabled_reason,
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
@@ -60,8 +62,24 @@ export function channelForDelivery(row: ChannelRow, box: SecretBox): ChannelForD
     name: row.name,
     url: box.open(row.url_sealed),
     status_scheme: row.status_scheme as StatusScheme,
-    config: JSON.parse(row.config) as Record<string, unknown>,
+    config: { ...JSON.parse(row.config), ...openSecrets(row.secrets_sealed, box) } as Record<string, unknown>,
   };
+}
+
+/** Seals each secret setting on its own, so which ones are set stays readable. */
+export function sealSecrets(secrets: Record<string, unknown>, box: SecretBox): string {
+  return JSON.stringify(
+    Object.fromEntries(Object.entries(secrets).map(([key, value]) => [key, box.seal(JSON.stringify(value))])),
+  );
+}
+
+export function openSecrets(sealed: string, box: SecretBox): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(JSON.parse(sealed) as Record<string, string>).map(([key, value]) => [
+      key,
+      JSON.parse(box.open(value)) as unknown,
+    ]),
+  );
 }
 
 export async function findChannel(k: Kysely<Database>, id: number): Promise<ChannelRow | undefined> {

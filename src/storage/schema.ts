@@ -126,7 +126,10 @@ export interface NotificationChannelsTable {
   /** JSON list of project ids, or null for every project. */
   project_ids: string | null;
   events: string;
+  /** JSON of the type's shown settings. */
   config: string;
+  /** JSON object of the type's secret settings, each value a sealed JSON value. */
+  secrets_sealed: Generated<string>;
   disabled_reason: string | null;
   consecutive_failures: number;
   created_at: number;

@@ -100,6 +100,10 @@ export interface Channel {
   events: ChannelEvents;
   /** Set when the delivery engine turned the channel off after a permanent failure. */
   disabled_reason?: string | null;
+  /** The type's own settings, without the secret ones. */
+  config: Record<string, unknown>;
+  /** Names of the secret settings that are set (their values never reach the browser). */
+  secrets_set: string[];
 }
 export interface ChannelInput {
   type?: string;
@@ -109,6 +113,8 @@ export interface ChannelInput {
   status_scheme?: StatusScheme;
   project_ids?: number[] | null;
   events?: ChannelEvents;
+  /** A key set to null goes back to its default. */
+  config?: Record<string, unknown>;
 }
 
 export interface Delivery {

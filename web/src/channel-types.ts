@@ -1,16 +1,43 @@
 /**
  * The channel types the UI offers. Adding a type the server supports is one entry here:
- * the Integrations page draws a card and the form adapts its labels and hints from it.
+ * the Integrations page draws a card and the form adapts its labels, hints and settings
+ * fields from it.
  */
 export interface ChannelTypeInfo {
   type: string;
   label: string;
   description: string;
+  /**
+   * `required` (the default): the person pastes a URL. `optional`: the type has a default
+   * (left empty, the server uses it). `none`: the address comes from the settings fields.
+   */
+  url?: 'required' | 'optional' | 'none';
   urlPlaceholder: string;
   urlHint: string;
   /** A short glyph for the card; decorative only. */
   mark: string;
+  /** The type's own settings, in the order the form shows them (the API's `config`). */
+  fields?: readonly ConfigField[];
 }
+
+interface FieldBase {
+  /** The key in the API's `config`. */
+  key: string;
+  label: string;
+  hint?: string;
+  required?: boolean;
+}
+
+/**
+ * One setting. `secret` fields are write-only: the form never shows the saved value and
+ * sends one only when the person types it. `list` is a comma- or line-separated list of
+ * strings; `textarea` is multi-line text sent as it is.
+ */
+export type ConfigField =
+  | (FieldBase & { kind: 'text' | 'secret' | 'textarea' | 'list'; placeholder?: string })
+  | (FieldBase & { kind: 'number'; placeholder?: string; min?: number; max?: number })
+  | (FieldBase & { kind: 'select'; options: readonly { value: string; label: string }[]; default: string })
+  | (FieldBase & { kind: 'checkbox'; default: boolean });
 
 export const CHANNEL_TYPES: readonly ChannelTypeInfo[] = [
   {

@@ -34,17 +34,20 @@ export const EventsInput = Type.Object(
 export type EventsInput = Static<typeof EventsInput>;
 
 const Url = Type.String({ minLength: 1, maxLength: 2048 });
+/** Checked against the channel type's own schema once the type is known (channel-config.ts). */
+const Config = Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { maxProperties: 50 });
 const ProjectIds = Type.Union([Type.Array(Id, { maxItems: 500, uniqueItems: true }), Type.Null()]);
 
 export const ChannelCreate = Type.Object(
   {
     type: ChannelTypeName,
     name: Name,
-    url: Url,
+    url: Type.Optional(Url),
     enabled: Type.Optional(Type.Boolean()),
     status_scheme: Type.Optional(literals(STATUS_SCHEMES)),
     project_ids: Type.Optional(ProjectIds),
     events: Type.Optional(EventsInput),
+    config: Type.Optional(Config),
   },
   { additionalProperties: false },
 );
@@ -58,6 +61,7 @@ export const ChannelPatch = Type.Object(
     status_scheme: Type.Optional(literals(STATUS_SCHEMES)),
     project_ids: Type.Optional(ProjectIds),
     events: Type.Optional(EventsInput),
+    config: Type.Optional(Config),
   },
   { additionalProperties: false, minProperties: 1 },
 );

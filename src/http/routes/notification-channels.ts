@@ -1,9 +1,16 @@
 import { Type } from 'typebox';
-import type { ChannelEvents } from '../../channels/channel.js';
+import type { ChannelEvents, ChannelType } from '../../channels/channel.js';
 import { getChannelType } from '../../channels/registry.js';
 import { AppError, badRequest, notFound } from '../../core/errors.js';
 import { DEFAULT_CHANNEL_EVENTS } from '../../core/filters.js';
-import { channelView, findChannel, redactUrl } from '../../storage/channels-repo.js';
+import {
+  channelView,
+  findChannel,
+  openSecrets,
+  redactUrl,
+  sealSecrets,
+} from '../../storage/channels-repo.js';
+import { resolveChannelConfig, type ConfigValues } from '../channel-config.js';
 import type { AppContext } from '../context.js';
 import { requireManager, roleIn } from '../access.js';
 import { Id, IdParams, ListQuery } from '../schemas.js';
@@ -19,15 +26,39 @@ function mergeEvents(base: ChannelEvents, input: EventsInput | undefined): Chann
   };
 }
 
+/**
+ * The channel's address: the given URL, the type's default, or (for types addressed by their
+ * settings) derived from the config. The error names the field to fix.
+ */
+function channelUrl(
+  ctx: AppContext,
+  channelType: ChannelType,
+  given: string | undefined,
+  values: ConfigValues,
+): string {
+  if (channelType.urlFromConfig) {
+    if (given !== undefined)
+      throw badRequest(
+        'validation_failed',
+        `url: ${channelType.label} channels take their address from config, not url`,
+        'url',
+      );
+    return checkUrl(ctx, channelType, channelType.urlFromConfig(values));
+  }
+  const raw = given ?? channelType.defaultUrl;
+  if (raw === undefined) throw badRequest('validation_failed', 'url is required', 'url');
+  return checkUrl(ctx, channelType, raw);
+}
+
 /** Parses and checks a channel URL for its type; the error names the `url` field. */
-function checkUrl(ctx: AppContext, type: string, raw: string): string {
+function checkUrl(ctx: AppContext, channelType: ChannelType, raw: string): string {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
     throw badRequest('invalid_url', 'url is not an absolute URL', 'url');
   }
-  const problem = getChannelType(type)!.checkUrl(url) ?? ctx.egress.checkUrl(url);
+  const problem = channelType.checkUrl(url) ?? ctx.egress.checkUrl(url);
   if (problem) throw badRequest('invalid_url', `url: ${problem}`, 'url');
   return url.toString();
 }
@@ -85,7 +116,9 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
     async (req, reply) => {
       const orgId = req.params.id;
       requireManager(await roleIn(ctx, req, orgId), 'create notification channels');
-      const url = checkUrl(ctx, req.body.type, req.body.url);
+      const channelType = getChannelType(req.body.type)!;
+      const { config, secrets } = resolveChannelConfig(channelType, req.body.config);
+      const url = channelUrl(ctx, channelType, req.body.url, { ...config, ...secrets });
       await checkProjects(ctx, orgId, req.body.project_ids);
       const now = Date.now();
       const { id } = await ctx.db.kysely
@@ -100,7 +133,8 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
           status_scheme: req.body.status_scheme ?? 'k6',
           project_ids: req.body.project_ids ? JSON.stringify(req.body.project_ids) : null,
           events: JSON.stringify(mergeEvents(DEFAULT_CHANNEL_EVENTS, req.body.events)),
-          config: '{}',
+          config: JSON.stringify(config),
+          secrets_sealed: sealSecrets(secrets, ctx.box),
           disabled_reason: null,
           consecutive_failures: 0,
           created_at: now,
@@ -125,10 +159,25 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
       const { channel, role } = await channelFor(req, req.params.id);
       requireManager(role, 'edit notification channels');
       const b = req.body;
+      const channelType = getChannelType(channel.type);
+      if (!channelType)
+        throw new AppError(409, 'unknown_type', `channel type ${channel.type} is not supported`);
       const set: Record<string, unknown> = { updated_at: Date.now() };
       if (b.name !== undefined) set.name = b.name;
-      if (b.url !== undefined) {
-        const url = checkUrl(ctx, channel.type, b.url);
+      let values: ConfigValues | undefined;
+      if (b.config !== undefined) {
+        const saved = {
+          ...(JSON.parse(channel.config) as ConfigValues),
+          ...openSecrets(channel.secrets_sealed, ctx.box),
+        };
+        const { config, secrets } = resolveChannelConfig(channelType, b.config, saved);
+        set.config = JSON.stringify(config);
+        set.secrets_sealed = sealSecrets(secrets, ctx.box);
+        values = { ...config, ...secrets };
+      }
+      // A URL given, or settings that a type derives its address from, changed.
+      if (b.url !== undefined || (values && channelType.urlFromConfig)) {
+        const url = channelUrl(ctx, channelType, b.url, values ?? {});
         set.url_sealed = ctx.box.seal(url);
         set.url_redacted = redactUrl(url);
       }

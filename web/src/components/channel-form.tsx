@@ -13,6 +13,13 @@ import {
   type Trigger,
 } from '../api.js';
 import { channelTypeInfo } from '../channel-types.js';
+import {
+  ConfigFields,
+  configInput,
+  initialConfig,
+  missingConfig,
+  type ConfigFormValues,
+} from './config-fields.js';
 import { triggerText } from './runs-table.js';
 import { ErrorBanner, FieldError, STATUS_TEXT, TextField } from './ui.js';
 
@@ -24,6 +31,7 @@ export interface FormState {
   allProjects: boolean;
   project_ids: number[];
   events: ChannelEvents;
+  config: ConfigFormValues;
 }
 
 const DEFAULT_EVENTS: ChannelEvents = {
@@ -41,6 +49,7 @@ export function initialState(type: string, channel: Channel | null): FormState {
       allProjects: true,
       project_ids: [],
       events: structuredClone(DEFAULT_EVENTS),
+      config: initialConfig(channelTypeInfo(type).fields ?? [], null),
     };
   }
   return {
@@ -51,11 +60,16 @@ export function initialState(type: string, channel: Channel | null): FormState {
     allProjects: channel.project_ids === null,
     project_ids: channel.project_ids ?? [],
     events: structuredClone(channel.events),
+    config: initialConfig(channelTypeInfo(type).fields ?? [], channel),
   };
 }
 
-/** The request body: the URL only when the user typed a new one, since the saved one is redacted. */
+/**
+ * The request body: the URL only when the user typed one (the saved one is redacted), and
+ * the settings as configInput picks them.
+ */
 export function toInput(type: string, channel: Channel | null, s: FormState): ChannelInput {
+  const info = channelTypeInfo(type);
   const input: ChannelInput = {
     name: s.name.trim(),
     enabled: s.enabled,
@@ -63,12 +77,11 @@ export function toInput(type: string, channel: Channel | null, s: FormState): Ch
     project_ids: s.allProjects ? null : s.project_ids,
     events: s.events,
   };
-  if (!channel) {
-    input.type = type;
-    input.url = s.url.trim();
-  } else if (s.url.trim() !== '' && s.url !== channel.url) {
-    input.url = s.url.trim();
-  }
+  const config = configInput(info.fields ?? [], channel, s.config);
+  if (config) input.config = config;
+  if (!channel) input.type = type;
+  const url = s.url.trim();
+  if (info.url !== 'none' && url !== '' && url !== channel?.url) input.url = url;
   return input;
 }
 
@@ -161,7 +174,9 @@ export function ChannelForm(props: ChannelFormProps) {
   const check = (): boolean => {
     const e: Record<string, string> = {};
     if (!s.name.trim()) e.name = 'Name is required.';
-    if (!channel && !s.url.trim()) e.url = 'Paste the URL to send notifications to.';
+    if (!channel && (info.url ?? 'required') === 'required' && !s.url.trim())
+      e.url = 'Paste the URL to send notifications to.';
+    Object.assign(e, missingConfig(info.fields ?? [], channel, s.config));
     if (!s.allProjects && s.project_ids.length === 0)
       e.project_ids = 'Choose at least one project, or all projects.';
     setLocalErrors(e);
@@ -188,28 +203,37 @@ export function ChannelForm(props: ChannelFormProps) {
       <ErrorBanner message={props.generalError} />
       <fieldset className="plain" disabled={readOnly}>
         <legend className="visually-hidden">{info.label} settings</legend>
-        <TextField
-          label="URL"
-          type="url"
-          inputMode="url"
-          autoComplete="off"
-          spellCheck={false}
-          placeholder={info.urlPlaceholder}
-          value={s.url}
-          onChange={(v) => set('url', v)}
-          error={errors.url}
-          hint={
-            readOnly ? (
-              'Shown redacted: the URL is a secret.'
-            ) : channel ? (
-              <>
-                The saved URL is a secret and is shown redacted. Leave it unchanged to keep it; paste a new
-                URL to replace it.
-              </>
-            ) : (
-              info.urlHint
-            )
-          }
+        {info.url === 'none' ? null : (
+          <TextField
+            label={info.url === 'optional' ? 'URL (optional)' : 'URL'}
+            type="url"
+            inputMode="url"
+            autoComplete="off"
+            spellCheck={false}
+            placeholder={info.urlPlaceholder}
+            value={s.url}
+            onChange={(v) => set('url', v)}
+            error={errors.url}
+            hint={
+              readOnly ? (
+                'Shown redacted: the URL is a secret.'
+              ) : channel ? (
+                <>
+                  The saved URL is a secret and is shown redacted. Leave it unchanged to keep it; paste a new
+                  URL to replace it.
+                </>
+              ) : (
+                info.urlHint
+              )
+            }
+          />
+        )}
+        <ConfigFields
+          fields={info.fields ?? []}
+          channel={channel}
+          values={s.config}
+          errors={errors}
+          onChange={(key, value) => setS((old) => ({ ...old, config: { ...old.config, [key]: value } }))}
         />
         <TextField
           label="Name"

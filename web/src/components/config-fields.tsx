@@ -1,0 +1,198 @@
+/**
+ * A channel type's own settings (the API's `config`), drawn from its field list in
+ * channel-types.ts. The form keeps every value as the input shows it (text, or a checkbox's
+ * boolean) and turns them into API values only when it sends them.
+ */
+import { useId } from 'react';
+import type { Channel } from '../api.js';
+import type { ConfigField } from '../channel-types.js';
+import { FieldError, TextField } from './ui.js';
+
+export type ConfigFormValues = Record<string, string | boolean>;
+
+function shown(field: ConfigField, value: unknown): string | boolean {
+  switch (field.kind) {
+    case 'checkbox':
+      return typeof value === 'boolean' ? value : field.default;
+    case 'select':
+      return typeof value === 'string' ? value : field.default;
+    case 'secret':
+      return '';
+    case 'list':
+      return Array.isArray(value) ? value.join(', ') : '';
+    default:
+      return value === undefined || value === null ? '' : String(value);
+  }
+}
+
+export function initialConfig(fields: readonly ConfigField[], channel: Channel | null): ConfigFormValues {
+  return Object.fromEntries(fields.map((f) => [f.key, shown(f, channel?.config[f.key])]));
+}
+
+function apiValue(field: ConfigField, value: string | boolean): unknown {
+  if (typeof value === 'boolean') return value;
+  switch (field.kind) {
+    case 'number':
+      return Number(value.trim());
+    case 'list':
+      return value
+        .split(/[,\n]/)
+        .map((item) => item.trim())
+        .filter(Boolean);
+    case 'textarea':
+    case 'secret':
+      return value;
+    default:
+      return value.trim();
+  }
+}
+
+/**
+ * The `config` to send: on create every filled-in field; on edit only the fields the person
+ * changed, a cleared one as null (back to the default). A secret goes only when typed.
+ */
+export function configInput(
+  fields: readonly ConfigField[],
+  channel: Channel | null,
+  values: ConfigFormValues,
+): Record<string, unknown> | undefined {
+  const initial = initialConfig(fields, channel);
+  const out: Record<string, unknown> = {};
+  for (const field of fields) {
+    const value = values[field.key] ?? initial[field.key]!;
+    const empty = typeof value === 'string' && value.trim() === '';
+    if (field.kind === 'secret') {
+      if (!empty) out[field.key] = value;
+    } else if (!channel) {
+      if (!empty) out[field.key] = apiValue(field, value);
+    } else if (value !== initial[field.key]) {
+      out[field.key] = empty ? null : apiValue(field, value);
+    }
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Required fields left empty, as the form's own errors keyed like the API's (`config.host`). */
+export function missingConfig(
+  fields: readonly ConfigField[],
+  channel: Channel | null,
+  values: ConfigFormValues,
+): Record<string, string> {
+  const errors: Record<string, string> = {};
+  for (const field of fields) {
+    const value = values[field.key];
+    const saved = field.kind === 'secret' && channel?.secrets_set.includes(field.key);
+    if (field.required && !saved && typeof value === 'string' && value.trim() === '')
+      errors[`config.${field.key}`] = `${field.label} is required.`;
+  }
+  return errors;
+}
+
+export function ConfigFields({
+  fields,
+  channel,
+  values,
+  errors,
+  onChange,
+}: {
+  fields: readonly ConfigField[];
+  channel: Channel | null;
+  values: ConfigFormValues;
+  errors: Record<string, string>;
+  onChange(key: string, value: string | boolean): void;
+}) {
+  const id = useId();
+  return (
+    <>
+      {fields.map((field) => {
+        const value = values[field.key];
+        const error = errors[`config.${field.key}`];
+        if (field.kind === 'checkbox') {
+          return (
+            <div className="field" key={field.key}>
+              <label className="check">
+                <input
+                  type="checkbox"
+                  checked={value === true}
+                  onChange={(e) => onChange(field.key, e.target.checked)}
+                />{' '}
+                {field.label}
+              </label>
+              {field.hint ? <p className="hint">{field.hint}</p> : null}
+              <FieldError message={error} />
+            </div>
+          );
+        }
+        if (field.kind === 'select') {
+          const selectId = `${id}-${field.key}`;
+          return (
+            <div className="field" key={field.key}>
+              <label htmlFor={selectId}>{field.label}</label>
+              <select
+                id={selectId}
+                value={String(value)}
+                onChange={(e) => onChange(field.key, e.target.value)}
+                aria-describedby={field.hint ? `${selectId}-hint` : undefined}
+              >
+                {field.options.map((o) => (
+                  <option key={o.value} value={o.value}>
+                    {o.label}
+                  </option>
+                ))}
+              </select>
+              {field.hint ? (
+                <p className="hint" id={`${selectId}-hint`}>
+                  {field.hint}
+                </p>
+              ) : null}
+              <FieldError message={error} />
+            </div>
+          );
+        }
+        if (field.kind === 'textarea') {
+          const areaId = `${id}-${field.key}`;
+          return (
+            <div className="field" key={field.key}>
+              <label htmlFor={areaId}>{field.label}</label>
+              <textarea
+                id={areaId}
+                className="mono"
+                rows={8}
+                spellCheck={false}
+                placeholder={field.placeholder}
+                value={String(value)}
+                onChange={(e) => onChange(field.key, e.target.value)}
+                aria-invalid={error ? true : undefined}
+                aria-describedby={field.hint ? `${areaId}-hint` : undefined}
+              />
+              {field.hint ? (
+                <p className="hint" id={`${areaId}-hint`}>
+                  {field.hint}
+                </p>
+              ) : null}
+              <FieldError message={error} />
+            </div>
+          );
+        }
+        const savedSecret = field.kind === 'secret' && channel?.secrets_set.includes(field.key);
+        return (
+          <TextField
+            key={field.key}
+            label={field.label}
+            type={field.kind === 'secret' ? 'password' : field.kind === 'number' ? 'number' : 'text'}
+            inputMode={field.kind === 'number' ? 'numeric' : undefined}
+            autoComplete={field.kind === 'secret' ? 'new-password' : 'off'}
+            spellCheck={false}
+            placeholder={savedSecret ? 'Saved; type to replace' : field.placeholder}
+            min={field.kind === 'number' ? field.min : undefined}
+            max={field.kind === 'number' ? field.max : undefined}
+            value={String(value)}
+            onChange={(v) => onChange(field.key, v)}
+            error={error}
+            hint={field.hint}
+          />
+        );
+      })}
+    </>
+  );
+}
