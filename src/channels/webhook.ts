@@ -6,7 +6,7 @@
 import { retryAfterFromHeaders } from '../core/backoff.js';
 import { truncateText } from '../core/message.js';
 import { documentedPayload } from '../core/webhook-payload.js';
-import type { ChannelType, Classification, ReceiverResponse } from './channel.js';
+import type { ChannelType, Classification, ReceiverResponse, RenderedRequest } from './channel.js';
 
 /** Product token for User-Agent headers. */
 export const PRODUCT = 'loadnotify/0.1';
@@ -28,6 +28,44 @@ export function responseReason(response: ReceiverResponse): string {
   const text = response.body.replace(/\s+/g, ' ').trim();
   const excerpt = truncateText(text, MAX_REASON_CHARS);
   return excerpt ? `HTTP ${response.status}: ${excerpt}` : `HTTP ${response.status}`;
+}
+
+/**
+ * The reason from a JSON error body, for services that explain themselves in JSON:
+ * `{"error": {"message", "code"|"status"}}` (HipChat, Google, Azure Logic Apps behind Teams
+ * Workflows) or `{"message", "id"?}` (Discord, Mattermost). A string code names the error
+ * ("INVALID_ARGUMENT: ..."); numeric codes add nothing to the HTTP status and are left out.
+ * Anything else falls back to the raw body.
+ */
+export function jsonErrorReason(response: ReceiverResponse): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(response.body);
+  } catch {
+    return responseReason(response);
+  }
+  if (parsed === null || typeof parsed !== 'object') return responseReason(response);
+  const outer = parsed as Record<string, unknown>;
+  const inner =
+    outer.error !== null && typeof outer.error === 'object'
+      ? (outer.error as Record<string, unknown>)
+      : outer;
+  if (typeof inner.message !== 'string') return responseReason(response);
+  const name = [inner.status, inner.code, inner.id].find(
+    (v): v is string => typeof v === 'string' && v !== '',
+  );
+  const text = name ? `${name}: ${inner.message}` : inner.message;
+  return responseReason({ ...response, body: text });
+}
+
+/** The request every chat channel sends: the rendered body as JSON to the channel's URL. */
+export function postJson(url: string, body: unknown): RenderedRequest {
+  return {
+    method: 'POST',
+    url,
+    headers: { 'Content-Type': 'application/json', 'User-Agent': PRODUCT },
+    body: JSON.stringify(body),
+  };
 }
 
 /** A retry that carries the receiver's Retry-After, when it sent one. */
