@@ -6,7 +6,7 @@
 import { buildMessage, truncateText } from '../core/message.js';
 import type { Message, MessageColor } from '../core/message.js';
 import type { ChannelType, Classification, ReceiverResponse } from './channel.js';
-import { checkHttpUrl, classifyHttp, jsonErrorReason, postJson } from './webhook.js';
+import { checkHttpUrl, classifyWithPermanent, postJson } from './webhook.js';
 
 export const HIPCHAT_MAX_MESSAGE_CHARS = 10_000;
 
@@ -62,10 +62,7 @@ export function hipchatBody(message: Message): Record<string, unknown> {
 const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 410]);
 
 export function classifyHipchat(response: ReceiverResponse): Classification {
-  if (response.status >= 200 && response.status < 300) return { kind: 'delivered' };
-  if (PERMANENT_STATUSES.has(response.status))
-    return { kind: 'permanent', reason: jsonErrorReason(response) };
-  return classifyHttp(response);
+  return classifyWithPermanent(response, PERMANENT_STATUSES);
 }
 
 export const hipchatChannel: ChannelType = {

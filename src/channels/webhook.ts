@@ -90,6 +90,22 @@ export function classifyHttp(response: ReceiverResponse): Classification {
   return retryWith(response, reason);
 }
 
+/**
+ * The reading shared by chat services that explain errors in JSON: 2xx delivered, the
+ * statuses the service uses for "this will never work" permanent, everything else as plain
+ * HTTP (429 and 5xx retried after any Retry-After); the reason from the JSON error body.
+ */
+export function classifyWithPermanent(
+  response: ReceiverResponse,
+  permanentStatuses: ReadonlySet<number>,
+): Classification {
+  if (response.status >= 200 && response.status < 300) return { kind: 'delivered' };
+  const reason = jsonErrorReason(response);
+  if (permanentStatuses.has(response.status)) return { kind: 'permanent', reason };
+  const plain = classifyHttp(response);
+  return plain.kind === 'retry' ? { ...plain, reason } : plain;
+}
+
 export const webhookChannel: ChannelType = {
   type: 'webhook',
   label: 'WebHook',
