@@ -35,7 +35,6 @@ export function adaptiveCard(message: Message): Record<string, unknown> {
     {
       type: 'TextBlock',
       text: message.title,
-      style: 'heading',
       size: 'Medium',
       weight: 'Bolder',
       color: COLORS[message.color],
