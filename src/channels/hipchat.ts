@@ -6,7 +6,7 @@
 import { buildMessage, truncateText } from '../core/message.js';
 import type { Message, MessageColor } from '../core/message.js';
 import type { ChannelType, Classification, ReceiverResponse } from './channel.js';
-import { PRODUCT, checkHttpUrl, classifyHttp, responseReason } from './webhook.js';
+import { checkHttpUrl, classifyWithPermanent, postJson } from './webhook.js';
 
 export const HIPCHAT_MAX_MESSAGE_CHARS = 10_000;
 
@@ -54,18 +54,6 @@ export function hipchatBody(message: Message): Record<string, unknown> {
   };
 }
 
-/** HipChat answers errors as {"error": {"code", "message", "type"}}; its message is the useful part. */
-function hipchatReason(response: ReceiverResponse): string {
-  try {
-    const parsed: unknown = JSON.parse(response.body);
-    const error = (parsed as { error?: { message?: unknown } } | null)?.error;
-    if (typeof error?.message === 'string') return `HTTP ${response.status}: ${error.message}`;
-  } catch {
-    // not JSON: fall through to the raw body
-  }
-  return responseReason(response);
-}
-
 /**
  * 400 (the message was refused: resending it cannot help), 401 (bad or revoked token), 403,
  * 404 (no such room) and 410 are permanent; 429 (flood control) and the rest follow the plain
@@ -74,9 +62,7 @@ function hipchatReason(response: ReceiverResponse): string {
 const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 410]);
 
 export function classifyHipchat(response: ReceiverResponse): Classification {
-  if (response.status >= 200 && response.status < 300) return { kind: 'delivered' };
-  if (PERMANENT_STATUSES.has(response.status)) return { kind: 'permanent', reason: hipchatReason(response) };
-  return classifyHttp(response);
+  return classifyWithPermanent(response, PERMANENT_STATUSES);
 }
 
 export const hipchatChannel: ChannelType = {
@@ -84,12 +70,7 @@ export const hipchatChannel: ChannelType = {
   label: 'HipChat',
   checkUrl: checkHttpUrl,
   render(event, channel, ctx) {
-    return {
-      method: 'POST',
-      url: channel.url,
-      headers: { 'Content-Type': 'application/json', 'User-Agent': PRODUCT },
-      body: JSON.stringify(hipchatBody(buildMessage(event.data, ctx.publicUrl))),
-    };
+    return postJson(channel.url, hipchatBody(buildMessage(event.data, ctx.publicUrl)));
   },
   classify: classifyHipchat,
 };

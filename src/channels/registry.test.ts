@@ -6,6 +6,12 @@ describe('registry', () => {
     for (const type of ['webhook', 'slack', 'hipchat']) expect(getChannelType(type)?.type).toBe(type);
   });
 
+  it('knows the chat types of issue #6', () => {
+    for (const type of ['msteams', 'discord', 'googlechat', 'mattermost']) {
+      expect(getChannelType(type)?.type).toBe(type);
+    }
+  });
+
   it('answers undefined for an unknown type, even an Object.prototype key', () => {
     expect(getChannelType('carrier-pigeon')).toBeUndefined();
     expect(getChannelType('constructor')).toBeUndefined();

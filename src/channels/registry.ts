@@ -1,10 +1,22 @@
 /** Every channel type the service can deliver to; adding one is a file and a line here. */
 import type { ChannelType } from './channel.js';
+import { discordChannel } from './discord.js';
+import { googleChatChannel } from './googlechat.js';
 import { hipchatChannel } from './hipchat.js';
+import { mattermostChannel } from './mattermost.js';
+import { msteamsChannel } from './msteams.js';
 import { slackChannel } from './slack.js';
 import { webhookChannel } from './webhook.js';
 
-export const CHANNEL_TYPES: readonly ChannelType[] = [webhookChannel, slackChannel, hipchatChannel];
+export const CHANNEL_TYPES: readonly ChannelType[] = [
+  webhookChannel,
+  slackChannel,
+  hipchatChannel,
+  msteamsChannel,
+  discordChannel,
+  googleChatChannel,
+  mattermostChannel,
+];
 
 const BY_TYPE = new Map(CHANNEL_TYPES.map((channelType) => [channelType.type, channelType]));
 

@@ -4,9 +4,9 @@
  * Mattermost and Rocket.Chat accept the same body.
  */
 import { buildMessage, truncateText } from '../core/message.js';
-import type { MessageColor } from '../core/message.js';
+import type { Message, MessageColor } from '../core/message.js';
 import type { ChannelType, Classification, ReceiverResponse } from './channel.js';
-import { PRODUCT, checkHttpUrl, classifyHttp, responseReason, retryWith } from './webhook.js';
+import { checkHttpUrl, classifyHttp, postJson, responseReason, retryWith } from './webhook.js';
 
 export const SLACK_MAX_TEXT_CHARS = 40_000;
 
@@ -15,10 +15,14 @@ export function escapeSlack(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** `<url|text>`; the URL must not contain the characters that end or split the link. */
+/** A URL inside `<url|text>` must not contain the characters that end or split the link. */
+function linkUrl(url: string): string {
+  return url.replace(/[|<> ]/g, (c) => encodeURIComponent(c));
+}
+
+/** `<url|text>`, the text escaped. */
 export function slackLink(url: string, text: string): string {
-  const safeUrl = url.replace(/[|<> ]/g, (c) => encodeURIComponent(c));
-  return `<${safeUrl}|${escapeSlack(text)}>`;
+  return `<${linkUrl(url)}|${escapeSlack(text)}>`;
 }
 
 const COLORS: Record<MessageColor, string> = {
@@ -58,6 +62,39 @@ export function classifySlack(response: ReceiverResponse): Classification {
   return classifyHttp(response);
 }
 
+export interface SlackStyle {
+  /** The service's limit on `text` (and attachment text). */
+  maxTextChars: number;
+  /** Makes user text inert in the service's markup: escapeSlack, or a stricter one. */
+  escape: (text: string) => string;
+}
+
+/**
+ * The Slack-compatible body: `text` (the heading, linked to the run) and one legacy attachment
+ * with the colour bar, summary and facts. Mattermost renders the same body with its own limit
+ * and escaping, so both are parameters.
+ */
+export function slackBody(message: Message, style: SlackStyle): Record<string, unknown> {
+  const { escape, maxTextChars } = style;
+  const title = escape(message.title);
+  const heading = message.link ? `<${linkUrl(message.link.url)}|${title}>` : title;
+  const summary = truncateText(escape(message.summary), maxTextChars);
+  const attachment = {
+    color: COLORS[message.color],
+    fallback: summary,
+    title,
+    ...(message.link ? { title_link: message.link.url } : {}),
+    text: summary,
+    fields: message.facts.map((fact) => ({
+      title: escape(fact.label),
+      value: escape(fact.value),
+      short: fact.value.length <= SHORT_FIELD_CHARS,
+    })),
+    footer: 'loadnotify',
+  };
+  return { text: truncateText(heading, maxTextChars), attachments: [attachment] };
+}
+
 export const slackChannel: ChannelType = {
   type: 'slack',
   label: 'Slack',
@@ -66,27 +103,10 @@ export const slackChannel: ChannelType = {
   checkUrl: checkHttpUrl,
   render(event, channel, ctx) {
     const message = buildMessage(event.data, ctx.publicUrl);
-    const heading = message.link ? slackLink(message.link.url, message.title) : escapeSlack(message.title);
-    const summary = truncateText(escapeSlack(message.summary), SLACK_MAX_TEXT_CHARS);
-    const attachment = {
-      color: COLORS[message.color],
-      fallback: summary,
-      title: escapeSlack(message.title),
-      ...(message.link ? { title_link: message.link.url } : {}),
-      text: summary,
-      fields: message.facts.map((fact) => ({
-        title: escapeSlack(fact.label),
-        value: escapeSlack(fact.value),
-        short: fact.value.length <= SHORT_FIELD_CHARS,
-      })),
-      footer: 'loadnotify',
-    };
-    return {
-      method: 'POST',
-      url: channel.url,
-      headers: { 'Content-Type': 'application/json', 'User-Agent': PRODUCT },
-      body: JSON.stringify({ text: truncateText(heading, SLACK_MAX_TEXT_CHARS), attachments: [attachment] }),
-    };
+    return postJson(
+      channel.url,
+      slackBody(message, { maxTextChars: SLACK_MAX_TEXT_CHARS, escape: escapeSlack }),
+    );
   },
   classify: classifySlack,
 };

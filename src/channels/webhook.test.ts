@@ -3,7 +3,15 @@ import { runSnapshot, storedEvent } from '../core/run-snapshot.fixture.js';
 import type { EventData } from '../core/events.js';
 import type { StatusScheme } from '../core/run-status.js';
 import type { ChannelForDelivery, RenderContext } from './channel.js';
-import { WEBHOOK_USER_AGENT, checkHttpUrl, classifyHttp, webhookChannel } from './webhook.js';
+import {
+  PRODUCT,
+  WEBHOOK_USER_AGENT,
+  checkHttpUrl,
+  classifyHttp,
+  jsonErrorReason,
+  postJson,
+  webhookChannel,
+} from './webhook.js';
 
 const runEvent = (type: 'test.started' | 'test.finished'): EventData => ({
   type,
@@ -141,4 +149,48 @@ describe('webhook checkUrl', () => {
       expect(webhookChannel.checkUrl(new URL(url))).toMatch(/http/);
     },
   );
+});
+
+describe('jsonErrorReason', () => {
+  it.each([
+    ['{"error":{"code":404,"message":"Room not found","type":"Not Found"}}', 'HTTP 400: Room not found'],
+    [
+      '{"error":{"code":400,"message":"Invalid JSON payload","status":"INVALID_ARGUMENT"}}',
+      'HTTP 400: INVALID_ARGUMENT: Invalid JSON payload',
+    ],
+    [
+      '{"error":{"code":"WorkflowNotFound","message":"The workflow was not found."}}',
+      'HTTP 400: WorkflowNotFound: The workflow was not found.',
+    ],
+    ['{"message":"Unknown Webhook","code":10015}', 'HTTP 400: Unknown Webhook'],
+    [
+      '{"id":"web.incoming_webhook.invalid.app_error","message":"Invalid webhook.","status_code":400}',
+      'HTTP 400: web.incoming_webhook.invalid.app_error: Invalid webhook.',
+    ],
+  ])('reads %s', (body, reason) => {
+    expect(jsonErrorReason(response(400, body))).toBe(reason);
+  });
+
+  it.each(['not json', '[1]', '{"error":"x"}', '{"message":7}', 'null', ''])(
+    'falls back to the raw body for %j',
+    (body) => {
+      expect(jsonErrorReason(response(400, body))).toBe(body ? `HTTP 400: ${body}` : 'HTTP 400');
+    },
+  );
+
+  it('keeps reasons short', () => {
+    const body = JSON.stringify({ message: 'x'.repeat(10_000) });
+    expect(jsonErrorReason(response(400, body)).length).toBeLessThan(300);
+  });
+});
+
+describe('postJson', () => {
+  it('posts the body as JSON with our User-Agent', () => {
+    expect(postJson('https://x.test/h', { a: 1 })).toEqual({
+      method: 'POST',
+      url: 'https://x.test/h',
+      headers: { 'Content-Type': 'application/json', 'User-Agent': PRODUCT },
+      body: '{"a":1}',
+    });
+  });
 });

@@ -6,7 +6,7 @@
 import { retryAfterFromHeaders } from '../core/backoff.js';
 import { truncateText } from '../core/message.js';
 import { documentedPayload } from '../core/webhook-payload.js';
-import type { ChannelType, Classification, ReceiverResponse } from './channel.js';
+import type { ChannelType, Classification, ReceiverResponse, RenderedRequest } from './channel.js';
 
 /** Product token for User-Agent headers. */
 export const PRODUCT = 'loadnotify/0.1';
@@ -30,6 +30,44 @@ export function responseReason(response: ReceiverResponse): string {
   return excerpt ? `HTTP ${response.status}: ${excerpt}` : `HTTP ${response.status}`;
 }
 
+/**
+ * The reason from a JSON error body, for services that explain themselves in JSON:
+ * `{"error": {"message", "code"|"status"}}` (HipChat, Google, Azure Logic Apps behind Teams
+ * Workflows) or `{"message", "id"?}` (Discord, Mattermost). A string code names the error
+ * ("INVALID_ARGUMENT: ..."); numeric codes add nothing to the HTTP status and are left out.
+ * Anything else falls back to the raw body.
+ */
+export function jsonErrorReason(response: ReceiverResponse): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(response.body);
+  } catch {
+    return responseReason(response);
+  }
+  if (parsed === null || typeof parsed !== 'object') return responseReason(response);
+  const outer = parsed as Record<string, unknown>;
+  const inner =
+    outer.error !== null && typeof outer.error === 'object'
+      ? (outer.error as Record<string, unknown>)
+      : outer;
+  if (typeof inner.message !== 'string') return responseReason(response);
+  const name = [inner.status, inner.code, inner.id].find(
+    (v): v is string => typeof v === 'string' && v !== '',
+  );
+  const text = name ? `${name}: ${inner.message}` : inner.message;
+  return responseReason({ ...response, body: text });
+}
+
+/** The request every chat channel sends: the rendered body as JSON to the channel's URL. */
+export function postJson(url: string, body: unknown): RenderedRequest {
+  return {
+    method: 'POST',
+    url,
+    headers: { 'Content-Type': 'application/json', 'User-Agent': PRODUCT },
+    body: JSON.stringify(body),
+  };
+}
+
 /** A retry that carries the receiver's Retry-After, when it sent one. */
 export function retryWith(response: ReceiverResponse, reason: string): Classification {
   // classify() gets no clock; our own only matters for an HTTP-date Retry-After without a
@@ -50,6 +88,22 @@ export function classifyHttp(response: ReceiverResponse): Classification {
   if (response.status === 410)
     return { kind: 'permanent', reason: `${reason} (the receiver says the hook is gone)` };
   return retryWith(response, reason);
+}
+
+/**
+ * The reading shared by chat services that explain errors in JSON: 2xx delivered, the
+ * statuses the service uses for "this will never work" permanent, everything else as plain
+ * HTTP (429 and 5xx retried after any Retry-After); the reason from the JSON error body.
+ */
+export function classifyWithPermanent(
+  response: ReceiverResponse,
+  permanentStatuses: ReadonlySet<number>,
+): Classification {
+  if (response.status >= 200 && response.status < 300) return { kind: 'delivered' };
+  const reason = jsonErrorReason(response);
+  if (permanentStatuses.has(response.status)) return { kind: 'permanent', reason };
+  const plain = classifyHttp(response);
+  return plain.kind === 'retry' ? { ...plain, reason } : plain;
 }
 
 export const webhookChannel: ChannelType = {

@@ -171,7 +171,15 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
   it('sets up a WebHook: Integrations → Setup → URL → Save Changes, URL shown redacted', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Integrations' }).click();
     await page.getByRole('heading', { name: 'Integrations', level: 1 }).waitFor();
-    for (const label of ['WebHook', 'Slack', 'HipChat']) {
+    for (const label of [
+      'WebHook',
+      'Slack',
+      'HipChat',
+      'Microsoft Teams',
+      'Discord',
+      'Google Chat',
+      'Mattermost',
+    ]) {
       await page.getByRole('button', { name: `Setup ${label}` }).waitFor();
     }
     await shot('03-integrations-empty');

@@ -65,6 +65,40 @@ export const CHANNEL_TYPES: readonly ChannelTypeInfo[] = [
     urlHint: 'In HipChat, add a "Build your own integration" to the room and paste its notification URL.',
     mark: 'H',
   },
+  {
+    type: 'msteams',
+    label: 'Microsoft Teams',
+    description: 'An Adaptive Card in a Teams channel through a Workflows webhook.',
+    urlPlaceholder: 'https://….logic.azure.com/workflows/…/triggers/manual/paths/invoke?…&sig=…',
+    urlHint:
+      'In Teams, open the channel\'s Workflows, choose "Post to a channel when a webhook request is received" and paste the URL it shows. Office 365 connector URLs no longer work.',
+    mark: 'T',
+  },
+  {
+    type: 'discord',
+    label: 'Discord',
+    description: 'An embed in a Discord channel through a channel webhook.',
+    urlPlaceholder: 'https://discord.com/api/webhooks/123456789012345678/…',
+    urlHint: 'In Discord, open the channel settings, Integrations, Webhooks, create one and copy its URL.',
+    mark: 'D',
+  },
+  {
+    type: 'googlechat',
+    label: 'Google Chat',
+    description: 'A card in a Google Chat space through an incoming webhook.',
+    urlPlaceholder: 'https://chat.googleapis.com/v1/spaces/AAAA…/messages?key=…&token=…',
+    urlHint: "In Google Chat, open the space's Apps & integrations, add a webhook and paste its URL.",
+    mark: 'G',
+  },
+  {
+    type: 'mattermost',
+    label: 'Mattermost',
+    description: 'A message in a Mattermost channel through an incoming webhook.',
+    urlPlaceholder: 'https://mattermost.example.com/hooks/xxx-generatedkey-xxx',
+    urlHint:
+      'In Mattermost, go to Integrations, Incoming Webhooks, add one for the channel and paste its URL.',
+    mark: 'M',
+  },
 ];
 
 export function channelTypeInfo(type: string): ChannelTypeInfo {
