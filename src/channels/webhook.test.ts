@@ -3,6 +3,7 @@ import { runSnapshot, storedEvent } from '../core/run-snapshot.fixture.js';
 import type { EventData } from '../core/events.js';
 import type { StatusScheme } from '../core/run-status.js';
 import type { ChannelForDelivery, RenderContext } from './channel.js';
+import { generateSigningSecret, verifyWebhook } from '../core/signing.js';
 import { WEBHOOK_USER_AGENT, checkHttpUrl, classifyHttp, webhookChannel } from './webhook.js';
 
 const runEvent = (type: 'test.started' | 'test.finished'): EventData => ({
@@ -73,6 +74,44 @@ describe('webhook render', () => {
     );
     expect(request.body).toBe('{"event":"test.notification_channel"}');
     expect(request.headers['X-LoadImpact-Event']).toBe('test.notification_channel');
+  });
+});
+
+describe('webhook signing', () => {
+  const [current, previous] = [generateSigningSecret(), generateSigningSecret()];
+  const signed = (expiresAt: number) => ({
+    ...channel(),
+    signing_secrets: [
+      { secret: current, expires_at: null },
+      { secret: previous, expires_at: expiresAt },
+    ],
+  });
+  const render = (c: ChannelForDelivery, now = ctx.now) =>
+    webhookChannel.render(stored(runEvent('test.started')), c, { ...ctx, now });
+
+  it('signs with the attempt time as webhook-timestamp', () => {
+    const request = render({ ...channel(), signing_secrets: [{ secret: current, expires_at: null }] });
+    expect(request.headers['webhook-timestamp']).toBe(String(ctx.now.getTime() / 1000));
+    expect(request.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
+    expect(verifyWebhook(current, request.headers, request.body, { now: ctx.now }).id).toBe(ctx.webhookId);
+  });
+
+  it('signs with both secrets until the previous one expires, then with the current one only', () => {
+    const expiry = ctx.now.getTime() + 1000;
+    const during = render(signed(expiry));
+    expect(during.headers['webhook-signature']!.split(' ')).toHaveLength(2);
+    for (const secret of [current, previous])
+      expect(() => verifyWebhook(secret, during.headers, during.body, { now: ctx.now })).not.toThrow();
+    const after = render(signed(expiry), new Date(expiry));
+    expect(after.headers['webhook-signature']!.split(' ')).toHaveLength(1);
+    expect(() => verifyWebhook(previous, after.headers, after.body, { now: new Date(expiry) })).toThrow(
+      /no v1 signature/,
+    );
+  });
+
+  it('sends no signature headers for a channel without a secret', () => {
+    const request = render({ ...channel(), signing_secrets: [] });
+    expect(Object.keys(request.headers).filter((h) => h.startsWith('webhook-'))).toEqual(['webhook-id']);
   });
 });
 

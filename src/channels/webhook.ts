@@ -5,8 +5,9 @@
  */
 import { retryAfterFromHeaders } from '../core/backoff.js';
 import { truncateText } from '../core/message.js';
+import { signatureHeader } from '../core/signing.js';
 import { documentedPayload } from '../core/webhook-payload.js';
-import type { ChannelType, Classification, ReceiverResponse } from './channel.js';
+import type { ChannelType, Classification, ReceiverResponse, SigningSecret } from './channel.js';
 
 /** Product token for User-Agent headers. */
 export const PRODUCT = 'loadnotify/0.1';
@@ -52,22 +53,54 @@ export function classifyHttp(response: ReceiverResponse): Classification {
   return retryWith(response, reason);
 }
 
+/** The secrets that sign at `now`: the current one, and the previous one until it expires. */
+export function activeSecrets(secrets: readonly SigningSecret[] | undefined, now: Date): string[] {
+  return (secrets ?? [])
+    .filter((s) => s.expires_at === null || s.expires_at > now.getTime())
+    .map((s) => s.secret);
+}
+
+/**
+ * Adds `webhook-timestamp` and `webhook-signature` when the channel has a signing secret.
+ * Render runs once per attempt, so the timestamp is the attempt's, as the specification wants
+ * (a receiver refuses timestamps older than its tolerance, and a retry can come hours later).
+ */
+export function signRequest(
+  headers: Record<string, string>,
+  body: string,
+  secrets: readonly SigningSecret[] | undefined,
+  webhookId: string,
+  now: Date,
+): Record<string, string> {
+  const active = activeSecrets(secrets, now);
+  if (active.length === 0) return headers;
+  const timestamp = Math.floor(now.getTime() / 1000);
+  return {
+    ...headers,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signatureHeader(active, webhookId, timestamp, body),
+  };
+}
+
 export const webhookChannel: ChannelType = {
   type: 'webhook',
   label: 'WebHook',
+  signing: true,
   checkUrl: checkHttpUrl,
   render(event, channel, ctx) {
+    const body = JSON.stringify(documentedPayload(event.data, channel.status_scheme));
+    const headers = {
+      'Content-Type': 'application/json',
+      'User-Agent': WEBHOOK_USER_AGENT,
+      'X-LoadImpact-ID': ctx.requestId,
+      'X-LoadImpact-Event': event.data.type,
+      'webhook-id': ctx.webhookId,
+    };
     return {
       method: 'POST',
       url: channel.url,
-      headers: {
-        'Content-Type': 'application/json',
-        'User-Agent': WEBHOOK_USER_AGENT,
-        'X-LoadImpact-ID': ctx.requestId,
-        'X-LoadImpact-Event': event.data.type,
-        'webhook-id': ctx.webhookId,
-      },
-      body: JSON.stringify(documentedPayload(event.data, channel.status_scheme)),
+      headers: signRequest(headers, body, channel.signing_secrets, ctx.webhookId, ctx.now),
+      body,
     };
   },
   classify: classifyHttp,

@@ -16,6 +16,7 @@ import { requireManager, roleIn } from '../access.js';
 import { Id, IdParams, ListQuery } from '../schemas.js';
 import { cursorId, page } from '../pagination.js';
 import { ChannelCreate, ChannelPatch, type EventsInput } from './channel-schemas.js';
+import { channelSigningRoutes, newSigningSecret } from './channel-signing.js';
 import { testChannel } from './channel-test.js';
 import type { App } from './route-types.js';
 
@@ -121,6 +122,8 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
       const url = channelUrl(ctx, channelType, req.body.url, { ...config, ...secrets });
       await checkProjects(ctx, orgId, req.body.project_ids);
       const now = Date.now();
+      // Signed from the start: a receiver can verify the first event it gets.
+      const signing = channelType.signing ? newSigningSecret(ctx.box, now) : null;
       const { id } = await ctx.db.kysely
         .insertInto('notification_channels')
         .values({
@@ -139,10 +142,13 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
           consecutive_failures: 0,
           created_at: now,
           updated_at: now,
+          ...signing?.columns,
         })
         .returning('id')
         .executeTakeFirstOrThrow();
-      return reply.code(201).send(channelView((await findChannel(ctx.db.kysely, id))!));
+      const view = channelView((await findChannel(ctx.db.kysely, id))!);
+      // The one time the secret is shown.
+      return reply.code(201).send(signing ? { ...view, signing_secret: signing.secret } : view);
     },
   );
 
@@ -224,4 +230,6 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
       return testChannel(ctx, channel);
     },
   );
+
+  channelSigningRoutes(app, ctx, channelFor);
 }
