@@ -75,11 +75,19 @@ export interface ConfigProblem {
  * time (unknown keys refused, defaults filled). Secret keys are write-only: sealed at rest
  * with the URL's key, never shown, kept when a PATCH leaves them out.
  */
+/** The channel's settings outside `config` that a type's check may compare with. */
+export interface ConfigContext {
+  status_scheme: StatusScheme;
+}
+
 export interface ChannelConfigSpec {
   schema: TObject;
   secret?: readonly string[];
-  /** Checks the schema cannot express (a template that does not compile, ...). */
-  check?(config: Record<string, unknown>): ConfigProblem | null;
+  /**
+   * Checks the schema cannot express (a template that does not compile, ...), with the
+   * channel's other settings the config may have to agree with.
+   */
+  check?(config: Record<string, unknown>, channel: ConfigContext): ConfigProblem | null;
 }
 
 export interface ChannelType {

@@ -5,9 +5,20 @@
  */
 import { retryAfterFromHeaders } from '../core/backoff.js';
 import { truncateText } from '../core/message.js';
+import { Type } from 'typebox';
+import type { StoredEvent } from '../core/events.js';
 import { signatureHeader } from '../core/signing.js';
-import { documentedPayload } from '../core/webhook-payload.js';
-import type { ChannelType, Classification, ReceiverResponse, SigningSecret } from './channel.js';
+import { documentedPayload, extendedPayload, PAYLOAD_VERSIONS } from '../core/webhook-payload.js';
+import type {
+  ChannelForDelivery,
+  ChannelType,
+  Classification,
+  ConfigProblem,
+  ReceiverResponse,
+  RenderContext,
+  SigningSecret,
+} from './channel.js';
+import { checkTemplate, MAX_TEMPLATE_CHARS, renderTemplate } from './webhook-template.js';
 
 /** Product token for User-Agent headers. */
 export const PRODUCT = 'loadnotify/0.1';
@@ -82,15 +93,71 @@ export function signRequest(
   };
 }
 
+/**
+ * `payload_version` left out follows `status_scheme` (the documents' body in that numbering),
+ * which stays the one place the numbering is chosen: `k6` or `loadimpact-v3` given here must
+ * agree with it, and `extended` numbers `status` the same way.
+ */
+const WebhookConfig = Type.Object(
+  {
+    payload_version: Type.Optional(Type.Union(PAYLOAD_VERSIONS.map((v) => Type.Literal(v)))),
+    template: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_TEMPLATE_CHARS })),
+    content_type: Type.Optional(
+      Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+( *;[ -~]*)?$' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+function checkWebhookConfig(
+  config: Record<string, unknown>,
+  channel: { status_scheme: string },
+): ConfigProblem | null {
+  const version = config.payload_version;
+  if ((version === 'k6' || version === 'loadimpact-v3') && version !== channel.status_scheme)
+    return {
+      field: 'config.payload_version',
+      message: `config.payload_version: ${version} contradicts status_scheme ${channel.status_scheme}; leave payload_version out to follow status_scheme, or use extended`,
+    };
+  if (typeof config.template === 'string') {
+    const problem = checkTemplate(config.template);
+    if (problem) return { field: 'config.template', message: `config.template: ${problem}` };
+  } else if (config.content_type !== undefined) {
+    return {
+      field: 'config.content_type',
+      message:
+        'config.content_type: only a template can make a body that is not JSON; set config.template too',
+    };
+  }
+  return null;
+}
+
+/** The body: the template's output, the extended payload, or the documents' one. */
+function webhookBody(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext) {
+  const { template, payload_version: version, content_type: contentType } = channel.config;
+  if (typeof template === 'string') {
+    const payload = extendedPayload(event.data, channel.status_scheme, ctx.publicUrl);
+    // The payload's fields as variables, and the whole of it as `payload` (for `| json`).
+    const body = renderTemplate(template, { ...payload, payload });
+    return { body, contentType: typeof contentType === 'string' ? contentType : 'application/json' };
+  }
+  const payload =
+    version === 'extended'
+      ? extendedPayload(event.data, channel.status_scheme, ctx.publicUrl)
+      : documentedPayload(event.data, channel.status_scheme);
+  return { body: JSON.stringify(payload), contentType: 'application/json' };
+}
+
 export const webhookChannel: ChannelType = {
   type: 'webhook',
   label: 'WebHook',
+  config: { schema: WebhookConfig, check: checkWebhookConfig },
   signing: true,
   checkUrl: checkHttpUrl,
   render(event, channel, ctx) {
-    const body = JSON.stringify(documentedPayload(event.data, channel.status_scheme));
+    const { body, contentType } = webhookBody(event, channel, ctx);
     const headers = {
-      'Content-Type': 'application/json',
+      'Content-Type': contentType,
       'User-Agent': WEBHOOK_USER_AGENT,
       'X-LoadImpact-ID': ctx.requestId,
       'X-LoadImpact-Event': event.data.type,

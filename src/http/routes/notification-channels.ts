@@ -3,6 +3,7 @@ import type { ChannelEvents, ChannelType } from '../../channels/channel.js';
 import { getChannelType } from '../../channels/registry.js';
 import { AppError, badRequest, notFound } from '../../core/errors.js';
 import { DEFAULT_CHANNEL_EVENTS } from '../../core/filters.js';
+import type { StatusScheme } from '../../core/run-status.js';
 import {
   channelView,
   findChannel,
@@ -118,7 +119,14 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
       const orgId = req.params.id;
       requireManager(await roleIn(ctx, req, orgId), 'create notification channels');
       const channelType = getChannelType(req.body.type)!;
-      const { config, secrets } = resolveChannelConfig(channelType, req.body.config);
+      const { config, secrets } = resolveChannelConfig(
+        channelType,
+        req.body.config,
+        {},
+        {
+          status_scheme: req.body.status_scheme ?? 'k6',
+        },
+      );
       const url = channelUrl(ctx, channelType, req.body.url, { ...config, ...secrets });
       await checkProjects(ctx, orgId, req.body.project_ids);
       const now = Date.now();
@@ -171,12 +179,15 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
       const set: Record<string, unknown> = { updated_at: Date.now() };
       if (b.name !== undefined) set.name = b.name;
       let values: ConfigValues | undefined;
-      if (b.config !== undefined) {
+      // A new status scheme is checked against the saved config too (payload_version).
+      if (b.config !== undefined || b.status_scheme !== undefined) {
         const saved = {
           ...(JSON.parse(channel.config) as ConfigValues),
           ...openSecrets(channel.secrets_sealed, ctx.box),
         };
-        const { config, secrets } = resolveChannelConfig(channelType, b.config, saved);
+        const { config, secrets } = resolveChannelConfig(channelType, b.config ?? {}, saved, {
+          status_scheme: b.status_scheme ?? (channel.status_scheme as StatusScheme),
+        });
         set.config = JSON.stringify(config);
         set.secrets_sealed = sealSecrets(secrets, ctx.box);
         values = { ...config, ...secrets };
