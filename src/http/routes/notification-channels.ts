@@ -32,7 +32,7 @@ function mergeEvents(base: ChannelEvents, input: EventsInput | undefined): Chann
  * The channel's address: the given URL, the type's default, or (for types addressed by their
  * settings) derived from the config. The error names the field to fix.
  */
-function channelUrl(
+export function channelUrl(
   ctx: AppContext,
   channelType: ChannelType,
   given: string | undefined,
@@ -65,7 +65,7 @@ function checkUrl(ctx: AppContext, channelType: ChannelType, raw: string): strin
   return url.toString();
 }
 
-async function checkProjects(
+export async function checkProjects(
   ctx: AppContext,
   organizationId: number,
   ids: number[] | null | undefined,
