@@ -6,6 +6,7 @@ import { buildApp } from './http/app.js';
 import type { AppContext } from './http/context.js';
 import type { App } from './http/routes/route-types.js';
 import { notificationChannelRoutes } from './http/routes/notification-channels.js';
+import { channelPreviewRoutes } from './http/routes/channel-preview.js';
 import { deliveryRoutes } from './http/routes/deliveries.js';
 import { parseEgressAllow, type EgressPolicy } from './delivery/egress-guard.js';
 import { HttpSender } from './delivery/http-sender.js';
@@ -66,7 +67,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const app = await buildApp(ctx, {
     logger: options.logger ?? { level: config.logLevel },
     health: { accepting: () => !draining, databaseReachable: () => databaseReachable(db) },
-    extraRoutes: [notificationChannelRoutes, deliveryRoutes, metricsRoutes(metrics)],
+    extraRoutes: [notificationChannelRoutes, channelPreviewRoutes, deliveryRoutes, metricsRoutes(metrics)],
   });
   const sender = new HttpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs });
   if (config.role !== 'api') {

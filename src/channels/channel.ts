@@ -20,6 +20,16 @@ export interface ChannelForDelivery {
   url: string;
   status_scheme: StatusScheme;
   config: Record<string, unknown>;
+  /**
+   * Standard Webhooks signing secrets (`whsec_...`), newest first, each with the time (epoch
+   * ms) it stops signing, or null for the current one. Absent or empty: unsigned.
+   */
+  signing_secrets?: readonly SigningSecret[];
+}
+
+export interface SigningSecret {
+  secret: string;
+  expires_at: number | null;
 }
 
 export interface RenderContext {
@@ -65,11 +75,19 @@ export interface ConfigProblem {
  * time (unknown keys refused, defaults filled). Secret keys are write-only: sealed at rest
  * with the URL's key, never shown, kept when a PATCH leaves them out.
  */
+/** The channel's settings outside `config` that a type's check may compare with. */
+export interface ConfigContext {
+  status_scheme: StatusScheme;
+}
+
 export interface ChannelConfigSpec {
   schema: TObject;
   secret?: readonly string[];
-  /** Checks the schema cannot express (a template that does not compile, ...). */
-  check?(config: Record<string, unknown>): ConfigProblem | null;
+  /**
+   * Checks the schema cannot express (a template that does not compile, ...), with the
+   * channel's other settings the config may have to agree with.
+   */
+  check?(config: Record<string, unknown>, channel: ConfigContext): ConfigProblem | null;
 }
 
 export interface ChannelType {
@@ -85,6 +103,11 @@ export interface ChannelType {
    */
   defaultUrl?: string;
   urlFromConfig?(config: Record<string, unknown>): string;
+  /**
+   * The type signs its requests per Standard Webhooks: new channels get a signing secret,
+   * shown once, and the API can rotate or remove it. Render finds it in `signing_secrets`.
+   */
+  signing?: boolean;
   /** Returns an error message when the URL cannot be this channel's URL, else null. */
   checkUrl(url: URL): string | null;
   render(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext): RenderedRequest;

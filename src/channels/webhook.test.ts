@@ -3,6 +3,7 @@ import { runSnapshot, storedEvent } from '../core/run-snapshot.fixture.js';
 import type { EventData } from '../core/events.js';
 import type { StatusScheme } from '../core/run-status.js';
 import type { ChannelForDelivery, RenderContext } from './channel.js';
+import { generateSigningSecret, verifyWebhook } from '../core/signing.js';
 import {
   PRODUCT,
   WEBHOOK_USER_AGENT,
@@ -81,6 +82,44 @@ describe('webhook render', () => {
     );
     expect(request.body).toBe('{"event":"test.notification_channel"}');
     expect(request.headers['X-LoadImpact-Event']).toBe('test.notification_channel');
+  });
+});
+
+describe('webhook signing', () => {
+  const [current, previous] = [generateSigningSecret(), generateSigningSecret()];
+  const signed = (expiresAt: number) => ({
+    ...channel(),
+    signing_secrets: [
+      { secret: current, expires_at: null },
+      { secret: previous, expires_at: expiresAt },
+    ],
+  });
+  const render = (c: ChannelForDelivery, now = ctx.now) =>
+    webhookChannel.render(stored(runEvent('test.started')), c, { ...ctx, now });
+
+  it('signs with the attempt time as webhook-timestamp', () => {
+    const request = render({ ...channel(), signing_secrets: [{ secret: current, expires_at: null }] });
+    expect(request.headers['webhook-timestamp']).toBe(String(ctx.now.getTime() / 1000));
+    expect(request.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
+    expect(verifyWebhook(current, request.headers, request.body, { now: ctx.now }).id).toBe(ctx.webhookId);
+  });
+
+  it('signs with both secrets until the previous one expires, then with the current one only', () => {
+    const expiry = ctx.now.getTime() + 1000;
+    const during = render(signed(expiry));
+    expect(during.headers['webhook-signature']!.split(' ')).toHaveLength(2);
+    for (const secret of [current, previous])
+      expect(() => verifyWebhook(secret, during.headers, during.body, { now: ctx.now })).not.toThrow();
+    const after = render(signed(expiry), new Date(expiry));
+    expect(after.headers['webhook-signature']!.split(' ')).toHaveLength(1);
+    expect(() => verifyWebhook(previous, after.headers, after.body, { now: new Date(expiry) })).toThrow(
+      /no v1 signature/,
+    );
+  });
+
+  it('sends no signature headers for a channel without a secret', () => {
+    const request = render({ ...channel(), signing_secrets: [] });
+    expect(Object.keys(request.headers).filter((h) => h.startsWith('webhook-'))).toEqual(['webhook-id']);
   });
 });
 
@@ -192,5 +231,165 @@ describe('postJson', () => {
       headers: { 'Content-Type': 'application/json', 'User-Agent': PRODUCT },
       body: '{"a":1}',
     });
+  });
+});
+
+describe('webhook payload versions', () => {
+  const finished: EventData = {
+    type: 'test.finished',
+    run: runSnapshot({
+      status: 'finished',
+      result: 'failed',
+      ended_at: '2026-11-23T10:05:08.500Z',
+      summary: { thresholds_passed: false, requests: 1200, failure_rate: 0.02, p95_ms: 321 },
+    }),
+  };
+  const withConfig = (config: Record<string, unknown>, scheme: StatusScheme = 'k6') => ({
+    ...channel(scheme),
+    config,
+  });
+
+  it('k6 and loadimpact-v3 send the documents body byte for byte', () => {
+    const plain = webhookChannel.render(stored(finished), channel(), ctx).body;
+    expect(webhookChannel.render(stored(finished), withConfig({ payload_version: 'k6' }), ctx).body).toBe(
+      plain,
+    );
+    expect(
+      webhookChannel.render(
+        stored(finished),
+        withConfig({ payload_version: 'loadimpact-v3' }, 'loadimpact-v3'),
+        ctx,
+      ).body,
+    ).toBe(webhookChannel.render(stored(finished), channel('loadimpact-v3'), ctx).body);
+  });
+
+  it('extended adds times, names, trigger, summary and a link after the nine documented keys', () => {
+    const body = webhookChannel.render(
+      stored(finished),
+      withConfig({ payload_version: 'extended' }, 'loadimpact-v3'),
+      ctx,
+    ).body;
+    const parsed = JSON.parse(body);
+    expect(Object.keys(parsed).slice(0, 9)).toEqual([
+      'status',
+      'status_text',
+      'user_id',
+      'name',
+      'organization_id',
+      'load_test_id',
+      'load_test_run_id',
+      'project_id',
+      'event',
+    ]);
+    expect(parsed).toEqual({
+      status: 12,
+      status_text: 'Failed threshold',
+      user_id: 1,
+      name: 'Load test',
+      organization_id: 1,
+      load_test_id: 1,
+      load_test_run_id: 1,
+      project_id: 1,
+      event: 'test.finished',
+      run_status: 'finished',
+      result: 'failed',
+      trigger: 'manual',
+      load_test_name: 'Load test',
+      project_name: 'Project',
+      created_at: '2026-11-23T10:00:00Z',
+      started_at: '2026-11-23T10:00:05Z',
+      ended_at: '2026-11-23T10:05:08.500Z',
+      duration_seconds: 303.5,
+      summary: { thresholds_passed: false, requests: 1200, failure_rate: 0.02, p95_ms: 321 },
+      url: 'https://loadnotify.example.com/runs/1',
+    });
+  });
+
+  it('refuses a payload_version that contradicts status_scheme, naming the field', () => {
+    const check = webhookChannel.config!.check!;
+    expect(check({ payload_version: 'loadimpact-v3' }, { status_scheme: 'k6' })).toMatchObject({
+      field: 'config.payload_version',
+      message: expect.stringMatching(/contradicts status_scheme k6/),
+    });
+    expect(check({ payload_version: 'extended' }, { status_scheme: 'k6' })).toBeNull();
+    expect(check({ payload_version: 'k6' }, { status_scheme: 'k6' })).toBeNull();
+  });
+});
+
+describe('webhook templates', () => {
+  const finished: EventData = {
+    type: 'test.finished',
+    run: runSnapshot({ status: 'finished', result: 'passed', ended_at: '2026-11-23T10:01:05Z' }),
+  };
+  const check = (config: Record<string, unknown>) =>
+    webhookChannel.config!.check!(config, { status_scheme: 'k6' });
+  const render = (config: Record<string, unknown>, data: EventData = finished) =>
+    webhookChannel.render(stored(data), { ...channel(), config }, ctx);
+
+  it('renders the body from the extended fields with the given content type', () => {
+    const request = render({
+      template:
+        '{{ name }} run #{{ load_test_run_id }} {{ status_text }} in {{ duration_seconds }}s: {{ url }}',
+      content_type: 'text/plain; charset=utf-8',
+    });
+    expect(request.body).toBe('Load test run #1 Finished in 60s: https://loadnotify.example.com/runs/1');
+    expect(request.headers['Content-Type']).toBe('text/plain; charset=utf-8');
+  });
+
+  it('defaults to application/json and offers the whole payload for the json filter', () => {
+    const request = render({ template: '{"text": {{ name | json }}, "all": {{ payload | json }}}' });
+    expect(request.headers['Content-Type']).toBe('application/json');
+    expect(JSON.parse(request.body).all).toMatchObject({ event: 'test.finished', run_status: 'finished' });
+  });
+
+  it('signs the rendered body', () => {
+    const secret = generateSigningSecret();
+    const request = webhookChannel.render(
+      stored(finished),
+      {
+        ...channel(),
+        config: { template: 'hi {{ name }}' },
+        signing_secrets: [{ secret, expires_at: null }],
+      },
+      ctx,
+    );
+    expect(verifyWebhook(secret, request.headers, 'hi Load test', { now: ctx.now }).id).toBe(ctx.webhookId);
+  });
+
+  it('refuses at save time a template that does not parse, naming the line', () => {
+    expect(check({ template: 'a\nb\n{{ name | nope }}' })).toEqual({
+      field: 'config.template',
+      message: 'config.template: line 3: undefined filter: nope',
+    });
+    expect(check({ template: '{% if x %}\n' })?.message).toMatch(
+      /^config\.template: line 1: tag .* not closed/,
+    );
+    expect(check({ template: '{{ name }}' })).toBeNull();
+  });
+
+  it('refuses file access at save time', () => {
+    for (const tag of ['include', 'render', 'layout'])
+      expect(check({ template: `ok\n{% ${tag} "/etc/passwd" %}` })?.message).toMatch(
+        new RegExp(`line 2: the ${tag} tag is not available`),
+      );
+  });
+
+  it('refuses a content type without a template', () => {
+    expect(check({ content_type: 'text/plain' })).toMatchObject({ field: 'config.content_type' });
+  });
+
+  it('fails a render that runs too long or makes too much, saying why', () => {
+    expect(() => render({ template: '{% for i in (1..100000000) %}{{ i }}{% endfor %}' })).toThrow(
+      /the template failed: line 1: .*limit exceeded/,
+    );
+    expect(() =>
+      render({ template: `{% for i in (1..700) %}${'0123456789'.repeat(10)}{% endfor %}` }),
+    ).toThrow(/made 70000 bytes, over the 64 KiB limit/);
+  });
+
+  it('renders the test event with the variables it has', () => {
+    expect(
+      render({ template: '{{ event }}:{{ name }}' }, { type: 'test.notification_channel', run: null }).body,
+    ).toBe('test.notification_channel:');
   });
 });

@@ -5,8 +5,21 @@
  */
 import { retryAfterFromHeaders } from '../core/backoff.js';
 import { truncateText } from '../core/message.js';
-import { documentedPayload } from '../core/webhook-payload.js';
-import type { ChannelType, Classification, ReceiverResponse, RenderedRequest } from './channel.js';
+import { Type } from 'typebox';
+import type { StoredEvent } from '../core/events.js';
+import { signatureHeader } from '../core/signing.js';
+import { documentedPayload, extendedPayload, PAYLOAD_VERSIONS } from '../core/webhook-payload.js';
+import type {
+  ChannelForDelivery,
+  ChannelType,
+  Classification,
+  ConfigProblem,
+  ReceiverResponse,
+  RenderContext,
+  RenderedRequest,
+  SigningSecret,
+} from './channel.js';
+import { checkTemplate, MAX_TEMPLATE_CHARS, renderTemplate } from './webhook-template.js';
 
 /** Product token for User-Agent headers. */
 export const PRODUCT = 'loadnotify/0.1';
@@ -106,22 +119,110 @@ export function classifyWithPermanent(
   return plain.kind === 'retry' ? { ...plain, reason } : plain;
 }
 
+/** The secrets that sign at `now`: the current one, and the previous one until it expires. */
+export function activeSecrets(secrets: readonly SigningSecret[] | undefined, now: Date): string[] {
+  return (secrets ?? [])
+    .filter((s) => s.expires_at === null || s.expires_at > now.getTime())
+    .map((s) => s.secret);
+}
+
+/**
+ * Adds `webhook-timestamp` and `webhook-signature` when the channel has a signing secret.
+ * Render runs once per attempt, so the timestamp is the attempt's, as the specification wants
+ * (a receiver refuses timestamps older than its tolerance, and a retry can come hours later).
+ */
+export function signRequest(
+  headers: Record<string, string>,
+  body: string,
+  secrets: readonly SigningSecret[] | undefined,
+  webhookId: string,
+  now: Date,
+): Record<string, string> {
+  const active = activeSecrets(secrets, now);
+  if (active.length === 0) return headers;
+  const timestamp = Math.floor(now.getTime() / 1000);
+  return {
+    ...headers,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signatureHeader(active, webhookId, timestamp, body),
+  };
+}
+
+/**
+ * `payload_version` left out follows `status_scheme` (the documents' body in that numbering),
+ * which stays the one place the numbering is chosen: `k6` or `loadimpact-v3` given here must
+ * agree with it, and `extended` numbers `status` the same way.
+ */
+const WebhookConfig = Type.Object(
+  {
+    payload_version: Type.Optional(Type.Union(PAYLOAD_VERSIONS.map((v) => Type.Literal(v)))),
+    template: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_TEMPLATE_CHARS })),
+    content_type: Type.Optional(
+      Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+( *;[ -~]*)?$' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+function checkWebhookConfig(
+  config: Record<string, unknown>,
+  channel: { status_scheme: string },
+): ConfigProblem | null {
+  const version = config.payload_version;
+  if ((version === 'k6' || version === 'loadimpact-v3') && version !== channel.status_scheme)
+    return {
+      field: 'config.payload_version',
+      message: `config.payload_version: ${version} contradicts status_scheme ${channel.status_scheme}; leave payload_version out to follow status_scheme, or use extended`,
+    };
+  if (typeof config.template === 'string') {
+    const problem = checkTemplate(config.template);
+    if (problem) return { field: 'config.template', message: `config.template: ${problem}` };
+  } else if (config.content_type !== undefined) {
+    return {
+      field: 'config.content_type',
+      message:
+        'config.content_type: only a template can make a body that is not JSON; set config.template too',
+    };
+  }
+  return null;
+}
+
+/** The body: the template's output, the extended payload, or the documents' one. */
+function webhookBody(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext) {
+  const { template, payload_version: version, content_type: contentType } = channel.config;
+  if (typeof template === 'string') {
+    const payload = extendedPayload(event.data, channel.status_scheme, ctx.publicUrl);
+    // The payload's fields as variables, and the whole of it as `payload` (for `| json`).
+    const body = renderTemplate(template, { ...payload, payload });
+    return { body, contentType: typeof contentType === 'string' ? contentType : 'application/json' };
+  }
+  const payload =
+    version === 'extended'
+      ? extendedPayload(event.data, channel.status_scheme, ctx.publicUrl)
+      : documentedPayload(event.data, channel.status_scheme);
+  return { body: JSON.stringify(payload), contentType: 'application/json' };
+}
+
 export const webhookChannel: ChannelType = {
   type: 'webhook',
   label: 'WebHook',
+  config: { schema: WebhookConfig, check: checkWebhookConfig },
+  signing: true,
   checkUrl: checkHttpUrl,
   render(event, channel, ctx) {
+    const { body, contentType } = webhookBody(event, channel, ctx);
+    const headers = {
+      'Content-Type': contentType,
+      'User-Agent': WEBHOOK_USER_AGENT,
+      'X-LoadImpact-ID': ctx.requestId,
+      'X-LoadImpact-Event': event.data.type,
+      'webhook-id': ctx.webhookId,
+    };
     return {
       method: 'POST',
       url: channel.url,
-      headers: {
-        'Content-Type': 'application/json',
-        'User-Agent': WEBHOOK_USER_AGENT,
-        'X-LoadImpact-ID': ctx.requestId,
-        'X-LoadImpact-Event': event.data.type,
-        'webhook-id': ctx.webhookId,
-      },
-      body: JSON.stringify(documentedPayload(event.data, channel.status_scheme)),
+      headers: signRequest(headers, body, channel.signing_secrets, ctx.webhookId, ctx.now),
+      body,
     };
   },
   classify: classifyHttp,

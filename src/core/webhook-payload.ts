@@ -2,9 +2,10 @@
  * The webhook body of the k6 Cloud / LoadImpact notification documents. Receivers written
  * against those documents parse it, so the keys, their order and their meaning are fixed.
  */
-import type { EventData } from './events.js';
+import type { EventData, RunSummary } from './events.js';
+import { runUrl } from './message.js';
 import { statusCode } from './run-status.js';
-import type { StatusScheme } from './run-status.js';
+import type { RunResult, RunStatus, StatusScheme, Trigger } from './run-status.js';
 
 export interface RunEventPayload {
   status: number;
@@ -43,5 +44,51 @@ export function documentedPayload(event: EventData, scheme: StatusScheme): Docum
     load_test_run_id: run.run_id,
     project_id: run.project_id,
     event: event.type,
+  };
+}
+
+/** `payload_version` of a webhook: the documents' body in either numbering, or that plus more. */
+export const PAYLOAD_VERSIONS = ['k6', 'loadimpact-v3', 'extended'] as const;
+export type PayloadVersion = (typeof PAYLOAD_VERSIONS)[number];
+
+/** The documents' nine keys first, unchanged, then what receivers of ours can rely on besides. */
+export interface ExtendedRunPayload extends RunEventPayload {
+  /** The run's status by name (`finished`, `timed_out`, ...), whatever the numbering. */
+  run_status: RunStatus;
+  result: RunResult | null;
+  trigger: Trigger;
+  load_test_name: string;
+  project_name: string;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  duration_seconds: number | null;
+  /** The runner's headline figures, or null when it sent none. */
+  summary: RunSummary | null;
+  /** The run's page in the web app. */
+  url: string;
+}
+
+export type ExtendedPayload = ExtendedRunPayload | TestEventPayload;
+
+export function extendedPayload(event: EventData, scheme: StatusScheme, publicUrl: string): ExtendedPayload {
+  if (event.type === 'test.notification_channel') return { event: event.type };
+  const documented = documentedPayload(event, scheme) as RunEventPayload;
+  const { run } = event;
+  const duration =
+    run.started_at && run.ended_at ? (Date.parse(run.ended_at) - Date.parse(run.started_at)) / 1000 : null;
+  return {
+    ...documented,
+    run_status: run.status,
+    result: run.result,
+    trigger: run.trigger,
+    load_test_name: run.load_test_name,
+    project_name: run.project_name,
+    created_at: run.created_at,
+    started_at: run.started_at,
+    ended_at: run.ended_at,
+    duration_seconds: duration !== null && Number.isFinite(duration) ? duration : null,
+    summary: run.summary,
+    url: runUrl(publicUrl, run.run_id),
   };
 }

@@ -3,7 +3,7 @@
  * schema, merged over the saved ones on PATCH, and split into the part that is shown and the
  * secret part that is sealed.
  */
-import type { ChannelType } from '../channels/channel.js';
+import type { ChannelType, ConfigContext } from '../channels/channel.js';
 import { badRequest } from '../core/errors.js';
 import { checkNested } from './validation.js';
 
@@ -19,12 +19,14 @@ export interface ResolvedConfig {
 /**
  * `input` is the request's `config`; `saved` the channel's current settings (public and
  * secret together) on PATCH. A key given as null is removed (back to its default, or
- * "required" when it has none); keys left out keep their saved values.
+ * "required" when it has none); keys left out keep their saved values. `context` is the
+ * channel's other settings as they will be saved, for checks across both.
  */
 export function resolveChannelConfig(
   channelType: ChannelType,
   input: ConfigValues | undefined,
   saved: ConfigValues = {},
+  context: ConfigContext = { status_scheme: 'k6' },
 ): ResolvedConfig {
   const spec = channelType.config;
   if (!spec) {
@@ -46,7 +48,7 @@ export function resolveChannelConfig(
   const checked = checkNested(spec.schema, merged, 'config');
   if (!checked.ok) throw badRequest('validation_failed', checked.error.message, checked.error.field);
   const values = checked.value as ConfigValues;
-  const problem = spec.check?.(values);
+  const problem = spec.check?.(values, context);
   if (problem) throw badRequest('validation_failed', problem.message, problem.field);
   const secretKeys = new Set(spec.secret ?? []);
   const config: ConfigValues = {};

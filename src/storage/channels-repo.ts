@@ -1,10 +1,10 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { ChannelEvents, ChannelForDelivery } from '../channels/channel.js';
+import type { ChannelEvents, ChannelForDelivery, SigningSecret } from '../channels/channel.js';
 import type { ChannelFilter } from '../core/filters.js';
 import type { StatusScheme } from '../core/run-status.js';
 import type { SecretBox } from '../security/secret-box.js';
 import type { Database, NotificationChannelsTable } from './schema.js';
-import { iso } from './time.js';
+import { iso, isoOrNull } from './time.js';
 
 export type ChannelRow = Selectable<NotificationChannelsTable>;
 
@@ -47,6 +47,13 @@ export function channelView(row: ChannelRow) {
     config: JSON.parse(row.config) as Record<string, unknown>,
     /** Names of the write-only settings that are set; their values are never shown. */
     secrets_set: Object.keys(JSON.parse(row.secrets_sealed) as Record<string, string>).sort(),
+    /** Standard Webhooks signing; the secret itself is shown once, when created or rotated. */
+    signing: {
+      enabled: row.signing_secret_sealed !== null,
+      created_at: isoOrNull(row.signing_created_at),
+      previous_expires_at:
+        row.signing_previous_sealed !== null ? isoOrNull(row.signing_previous_expires_at) : null,
+    },
     disabled_reason: row.disabled_reason,
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
@@ -63,7 +70,21 @@ export function channelForDelivery(row: ChannelRow, box: SecretBox): ChannelForD
     url: box.open(row.url_sealed),
     status_scheme: row.status_scheme as StatusScheme,
     config: { ...JSON.parse(row.config), ...openSecrets(row.secrets_sealed, box) } as Record<string, unknown>,
+    signing_secrets: signingSecrets(row, box),
   };
+}
+
+/** Newest first; the previous secret with its expiry, which render compares with its clock. */
+function signingSecrets(row: ChannelRow, box: SecretBox): SigningSecret[] {
+  const secrets: SigningSecret[] = [];
+  if (row.signing_secret_sealed !== null)
+    secrets.push({ secret: box.open(row.signing_secret_sealed), expires_at: null });
+  if (row.signing_previous_sealed !== null && row.signing_previous_expires_at !== null)
+    secrets.push({
+      secret: box.open(row.signing_previous_sealed),
+      expires_at: row.signing_previous_expires_at,
+    });
+  return secrets;
 }
 
 /** Seals each secret setting on its own, so which ones are set stays readable. */

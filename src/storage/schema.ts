@@ -130,6 +130,12 @@ export interface NotificationChannelsTable {
   config: string;
   /** JSON object of the type's secret settings, each value a sealed JSON value. */
   secrets_sealed: Generated<string>;
+  /** The Standard Webhooks signing secret (`whsec_...`), sealed; null: requests go unsigned. */
+  signing_secret_sealed: string | null;
+  signing_created_at: number | null;
+  /** The secret before the last rotation, still signing until its expiry. */
+  signing_previous_sealed: string | null;
+  signing_previous_expires_at: number | null;
   disabled_reason: string | null;
   consecutive_failures: number;
   created_at: number;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { verifyWebhook } from '../../src/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -371,6 +372,53 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke token' }).click();
     await page.getByRole('cell', { name: 'CI pipeline', exact: true }).waitFor({ state: 'detached' });
     expect((await t.api('GET', '/api/v1/me', { token: value })).status).toBe(401);
+  });
+
+  it('sets up a templated WebHook with a live preview, and shows its signing secret once', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Integrations' }).click();
+    await page.getByRole('button', { name: 'Setup WebHook' }).click();
+    await page.getByLabel('URL').fill(receiver.url);
+    await page.getByLabel('Name').fill('Templated hook');
+    const preview = page.getByRole('complementary', { name: 'Preview' });
+    const body = preview.getByTestId('preview-body');
+    // The documented payload for the sample run first, then what the template makes of it.
+    await body.filter({ hasText: '"status_text": "Finished"' }).waitFor();
+    await page
+      .getByLabel('Body template')
+      .fill('{"text": "{{ name }} in {{ project_name }}: {{ status_text }}"}');
+    await body.filter({ hasText: '"text": "Checkout in Shop: Finished"' }).waitFor();
+    await preview.getByLabel('Sample event').selectOption('test.started');
+    await body.filter({ hasText: '"text": "Checkout in Shop: Running"' }).waitFor();
+    await preview.getByText('webhook-signature: v1,<signed at delivery').waitFor();
+    await shot('15-webhook-preview');
+
+    await page.getByRole('button', { name: 'Save Changes' }).click();
+    await page.getByText('Saved.').waitFor();
+    await page.waitForURL(/\/integrations\/\d+$/);
+    const secret = await page.getByLabel('Signing secret').inputValue();
+    expect(secret).toMatch(/^whsec_/);
+    await page.getByText('it is shown only once').waitFor();
+    await shot('16-signing-secret-once');
+
+    // The receiver can verify what loadnotify sends with the secret it was shown.
+    const before = receiver.got.length;
+    await page.getByRole('button', { name: 'Test Hook' }).click();
+    await page.getByRole('status').filter({ hasText: 'HTTP 200' }).waitFor();
+    const req = await until('the signed test request', () => receiver.got[before]);
+    expect(req.body).toBe('{"text": " in : "}');
+    expect(verifyWebhook(secret, req.headers, req.body).id).toBe(req.headers['webhook-id']);
+
+    // Once: gone after Done and after a reload; rotating shows a new one.
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByLabel('Signing secret').waitFor({ state: 'detached' });
+    await page.reload();
+    await page.getByRole('heading', { name: 'Signing' }).waitFor();
+    expect(await page.content()).not.toContain(secret);
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    const rotated = await page.getByLabel('Signing secret').inputValue();
+    expect(rotated).toMatch(/^whsec_/);
+    expect(rotated).not.toBe(secret);
+    await page.getByText('The previous secret also signs until').waitFor();
   });
 
   it('fits a 390 px wide phone: the menu becomes a top bar', async () => {

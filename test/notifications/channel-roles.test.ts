@@ -175,7 +175,8 @@ describe.each(DIALECTS)('notification channels: roles and bad input (%s)', (dial
       ['url without a scheme', { url: '127.0.0.1/hook' }, 'url'],
       ['project of another organization', { project_ids: 'OTHER' }, 'project_ids'],
       ['no url', { url: undefined }, 'url is required'],
-      ['settings for a type that takes none', { config: { template: 'x' } }, 'config.template'],
+      ['a setting the type does not have', { config: { colour: 'red' } }, 'config.colour'],
+      ['a template that does not parse', { config: { template: '{{ name | nope }}' } }, 'config.template'],
       ['config not an object', { config: ['x'] }, 'config'],
     ])('create with %s: 400 naming the field', async (_what, patch, field) => {
       const before = await counts();
@@ -195,7 +196,8 @@ describe.each(DIALECTS)('notification channels: roles and bad input (%s)', (dial
       ['url not a URL', { url: 'not a url' }, 'url'],
       ['project of another organization', { project_ids: 'OTHER' }, 'project_ids'],
       ['a good name beside a bad url', { name: 'renamed', url: 'nope' }, 'url'],
-      ['settings for a type that takes none', { config: { template: 'x' } }, 'config.template'],
+      ['a setting the type does not have', { config: { colour: 'red' } }, 'config.colour'],
+      ['a template that does not parse', { config: { template: '{% if %}' } }, 'config.template'],
     ])('PATCH with %s: 400, the channel unchanged', async (_what, patch, field) => {
       const created = await create(t.ownerToken, { name: 'keep me' });
       const stored = () =>

@@ -178,12 +178,12 @@ describe.each(DIALECTS)('Slack and HipChat channels end to end (%s)', (dialect) 
   describe('HipChat', () => {
     it('delivers on 204 with message, color, notify and message_format', async () => {
       const r = await receiver(() => ({ status: 204 }));
-      const c = await channel('hipchat', r.url('/v2/room/42/notification?auth_token=secret'));
+      const c = await channel('hipchat', r.url('/v2/room/42/notification?auth_token=r00mT0ken'));
       const x = await run();
       await move(x.id, { status: 'running' });
       await move(x.id, { status: 'finished', result: 'failed' });
       const [started, finished] = await r.waitFor(2);
-      expect(started!.url).toBe('/v2/room/42/notification?auth_token=secret');
+      expect(started!.url).toBe('/v2/room/42/notification?auth_token=r00mT0ken');
       for (const q of [started!, finished!]) {
         expect(q.method).toBe('POST');
         expect(q.headers['content-type']).toBe('application/json');
@@ -214,8 +214,8 @@ describe.each(DIALECTS)('Slack and HipChat channels end to end (%s)', (dialect) 
         detail.body,
         (await t.api('GET', `/api/v1/notification-channels/${c.id}`)).body,
       ]);
-      expect(shown).not.toContain('auth_token=secret');
-      expect(shown).not.toContain('secret');
+      expect(shown).not.toContain('auth_token=r00mT0ken');
+      expect(shown).not.toContain('r00mT0ken');
     });
 
     it('gives up on 404 after one attempt', async () => {

@@ -104,6 +104,24 @@ export interface Channel {
   config: Record<string, unknown>;
   /** Names of the secret settings that are set (their values never reach the browser). */
   secrets_set: string[];
+  /** Standard Webhooks signing; the secret itself is only in the answer that creates it. */
+  signing: SigningState;
+  /** Only in the create answer of a signing type: shown once. */
+  signing_secret?: string;
+}
+export interface SigningState {
+  enabled: boolean;
+  created_at: string | null;
+  previous_expires_at: string | null;
+}
+export type PreviewEvent = 'test.started' | 'test.finished' | 'test.notification_channel';
+/** What a channel would send, rendered by the server for a sample run; the URL redacted. */
+export interface ChannelPreview {
+  event: PreviewEvent;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
 }
 export interface ChannelInput {
   type?: string;
@@ -332,6 +350,11 @@ export const api = {
   updateChannel: (id: number, b: ChannelInput) => patch<Channel>(`/notification-channels/${id}`, b),
   deleteChannel: (id: number) => del(`/notification-channels/${id}`),
   testChannel: (id: number) => post<TestHookResult>(`/notification-channels/${id}/test`),
+  previewChannel: (orgId: number, b: ChannelInput & { channel_id?: number; event?: PreviewEvent }) =>
+    post<ChannelPreview>(`/organizations/${orgId}/notification-channels/preview`, b),
+  rotateSigningSecret: (id: number) =>
+    post<{ secret: string; signing: SigningState }>(`/notification-channels/${id}/signing-secret`),
+  removeSigningSecret: (id: number) => del(`/notification-channels/${id}/signing-secret`),
   channelDeliveries: (id: number, cursor?: string | null) =>
     get<Page<Delivery>>(`/notification-channels/${id}/deliveries${qs(cursor)}`),
   delivery: (id: number) => get<DeliveryDetail>(`/deliveries/${id}`),

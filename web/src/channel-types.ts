@@ -18,6 +18,8 @@ export interface ChannelTypeInfo {
   mark: string;
   /** The type's own settings, in the order the form shows them (the API's `config`). */
   fields?: readonly ConfigField[];
+  /** Requests are signed per Standard Webhooks: the page shows the secret once and can rotate it. */
+  signing?: boolean;
 }
 
 interface FieldBase {
@@ -47,6 +49,34 @@ export const CHANNEL_TYPES: readonly ChannelTypeInfo[] = [
     urlPlaceholder: 'https://ci.example.com/hooks/load-tests',
     urlHint: 'loadnotify POSTs JSON with X-LoadImpact-Event and X-LoadImpact-ID headers to this URL.',
     mark: '{ }',
+    signing: true,
+    fields: [
+      {
+        key: 'payload_version',
+        label: 'Payload',
+        kind: 'select',
+        default: '',
+        options: [
+          { value: '', label: 'Documented (k6 Cloud keys)' },
+          { value: 'extended', label: 'Extended (more fields)' },
+        ],
+        hint: 'Extended adds run times, duration, result, trigger, names, the summary and a link. Both number status by the status scheme below.',
+      },
+      {
+        key: 'template',
+        label: 'Body template (optional)',
+        kind: 'textarea',
+        placeholder: '{"text": "{{ name }}: {{ status_text }} {{ url }}"}',
+        hint: 'Liquid. Variables: the extended payload’s fields (name, status_text, project_name, url, summary, …) and payload (all of them, e.g. {{ payload | json }}). Left empty, the payload above is sent.',
+      },
+      {
+        key: 'content_type',
+        label: 'Content type (optional)',
+        kind: 'text',
+        placeholder: 'application/json',
+        hint: 'Only with a template; application/json when empty.',
+      },
+    ],
   },
   {
     type: 'slack',

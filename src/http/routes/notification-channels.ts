@@ -3,6 +3,7 @@ import type { ChannelEvents, ChannelType } from '../../channels/channel.js';
 import { getChannelType } from '../../channels/registry.js';
 import { AppError, badRequest, notFound } from '../../core/errors.js';
 import { DEFAULT_CHANNEL_EVENTS } from '../../core/filters.js';
+import type { StatusScheme } from '../../core/run-status.js';
 import {
   channelView,
   findChannel,
@@ -16,6 +17,7 @@ import { requireManager, roleIn } from '../access.js';
 import { Id, IdParams, ListQuery } from '../schemas.js';
 import { cursorId, page } from '../pagination.js';
 import { ChannelCreate, ChannelPatch, type EventsInput } from './channel-schemas.js';
+import { channelSigningRoutes, newSigningSecret } from './channel-signing.js';
 import { testChannel } from './channel-test.js';
 import type { App } from './route-types.js';
 
@@ -30,7 +32,7 @@ function mergeEvents(base: ChannelEvents, input: EventsInput | undefined): Chann
  * The channel's address: the given URL, the type's default, or (for types addressed by their
  * settings) derived from the config. The error names the field to fix.
  */
-function channelUrl(
+export function channelUrl(
   ctx: AppContext,
   channelType: ChannelType,
   given: string | undefined,
@@ -63,7 +65,7 @@ function checkUrl(ctx: AppContext, channelType: ChannelType, raw: string): strin
   return url.toString();
 }
 
-async function checkProjects(
+export async function checkProjects(
   ctx: AppContext,
   organizationId: number,
   ids: number[] | null | undefined,
@@ -117,10 +119,19 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
       const orgId = req.params.id;
       requireManager(await roleIn(ctx, req, orgId), 'create notification channels');
       const channelType = getChannelType(req.body.type)!;
-      const { config, secrets } = resolveChannelConfig(channelType, req.body.config);
+      const { config, secrets } = resolveChannelConfig(
+        channelType,
+        req.body.config,
+        {},
+        {
+          status_scheme: req.body.status_scheme ?? 'k6',
+        },
+      );
       const url = channelUrl(ctx, channelType, req.body.url, { ...config, ...secrets });
       await checkProjects(ctx, orgId, req.body.project_ids);
       const now = Date.now();
+      // Signed from the start: a receiver can verify the first event it gets.
+      const signing = channelType.signing ? newSigningSecret(ctx.box, now) : null;
       const { id } = await ctx.db.kysely
         .insertInto('notification_channels')
         .values({
@@ -139,10 +150,13 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
           consecutive_failures: 0,
           created_at: now,
           updated_at: now,
+          ...signing?.columns,
         })
         .returning('id')
         .executeTakeFirstOrThrow();
-      return reply.code(201).send(channelView((await findChannel(ctx.db.kysely, id))!));
+      const view = channelView((await findChannel(ctx.db.kysely, id))!);
+      // The one time the secret is shown.
+      return reply.code(201).send(signing ? { ...view, signing_secret: signing.secret } : view);
     },
   );
 
@@ -165,12 +179,15 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
       const set: Record<string, unknown> = { updated_at: Date.now() };
       if (b.name !== undefined) set.name = b.name;
       let values: ConfigValues | undefined;
-      if (b.config !== undefined) {
+      // A new status scheme is checked against the saved config too (payload_version).
+      if (b.config !== undefined || b.status_scheme !== undefined) {
         const saved = {
           ...(JSON.parse(channel.config) as ConfigValues),
           ...openSecrets(channel.secrets_sealed, ctx.box),
         };
-        const { config, secrets } = resolveChannelConfig(channelType, b.config, saved);
+        const { config, secrets } = resolveChannelConfig(channelType, b.config ?? {}, saved, {
+          status_scheme: b.status_scheme ?? (channel.status_scheme as StatusScheme),
+        });
         set.config = JSON.stringify(config);
         set.secrets_sealed = sealSecrets(secrets, ctx.box);
         values = { ...config, ...secrets };
@@ -224,4 +241,6 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
       return testChannel(ctx, channel);
     },
   );
+
+  channelSigningRoutes(app, ctx, channelFor);
 }

@@ -4,6 +4,7 @@ import { initial } from './001-initial.js';
 import { notifications } from './002-notifications.js';
 import { schedules } from './003-schedules.js';
 import { channelSecrets } from './004-channel-secrets.js';
+import { signingSecrets } from './005-signing-secrets.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '002-notifications': notifications,
   '003-schedules': schedules,
   '004-channel-secrets': channelSecrets,
+  '005-signing-secrets': signingSecrets,
 };
 
 export async function migrateToLatest(db: Db): Promise<void> {

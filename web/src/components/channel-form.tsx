@@ -20,6 +20,7 @@ import {
   missingConfig,
   type ConfigFormValues,
 } from './config-fields.js';
+import { ChannelPreviewPanel } from './channel-preview.js';
 import { triggerText } from './runs-table.js';
 import { ErrorBanner, FieldError, STATUS_TEXT, TextField } from './ui.js';
 
@@ -131,6 +132,7 @@ function Checks<T extends string | number>({
 
 export interface ChannelFormProps {
   type: string;
+  organizationId: number;
   channel: Channel | null;
   projects: Project[];
   readOnly: boolean;
@@ -198,213 +200,225 @@ export function ChannelForm(props: ChannelFormProps) {
   const onlyFailures =
     finished.results.length === 1 && finished.results[0] === 'failed' && finished.statuses.length === 0;
 
+  const previewInput = useMemo(() => toInput(type, channel, s), [type, channel, s]);
+
   return (
-    <form className="card channel-form" onSubmit={submit} noValidate aria-label={`${info.label} settings`}>
-      <ErrorBanner message={props.generalError} />
-      <fieldset className="plain" disabled={readOnly}>
-        <legend className="visually-hidden">{info.label} settings</legend>
-        {info.url === 'none' ? null : (
-          <TextField
-            label={info.url === 'optional' ? 'URL (optional)' : 'URL'}
-            type="url"
-            inputMode="url"
-            autoComplete="off"
-            spellCheck={false}
-            placeholder={info.urlPlaceholder}
-            value={s.url}
-            onChange={(v) => set('url', v)}
-            error={errors.url}
-            hint={
-              readOnly ? (
-                'Shown redacted: the URL is a secret.'
-              ) : channel ? (
-                <>
-                  The saved URL is a secret and is shown redacted. Leave it unchanged to keep it; paste a new
-                  URL to replace it.
-                </>
-              ) : (
-                info.urlHint
-              )
-            }
-          />
-        )}
-        <ConfigFields
-          fields={info.fields ?? []}
-          channel={channel}
-          values={s.config}
-          errors={errors}
-          onChange={(key, value) => setS((old) => ({ ...old, config: { ...old.config, [key]: value } }))}
-        />
-        <TextField
-          label="Name"
-          value={s.name}
-          onChange={(v) => set('name', v)}
-          error={errors.name}
-          maxLength={200}
-        />
-        <div className="field">
-          <label htmlFor="status-scheme">Status scheme</label>
-          <select
-            id="status-scheme"
-            value={s.status_scheme}
-            onChange={(e) => set('status_scheme', e.target.value as StatusScheme)}
-            aria-describedby="status-scheme-hint"
-          >
-            <option value="k6">k6 (newer numbering)</option>
-            <option value="loadimpact-v3">LoadImpact v3 (older numbering)</option>
-          </select>
-          <p className="hint" id="status-scheme-hint">
-            Which numbering the payload’s <code>status</code> and <code>status_text</code> use.
-          </p>
-          <FieldError message={errors.status_scheme} />
-        </div>
-        <label className="check">
-          <input type="checkbox" checked={s.enabled} onChange={(e) => set('enabled', e.target.checked)} />{' '}
-          Enabled
-        </label>
-
-        <fieldset className="group">
-          <legend>Projects</legend>
-          <label className="check">
-            <input
-              type="radio"
-              name="project-scope"
-              checked={s.allProjects}
-              onChange={() => set('allProjects', true)}
-            />{' '}
-            All projects
-          </label>
-          <label className="check">
-            <input
-              type="radio"
-              name="project-scope"
-              checked={!s.allProjects}
-              onChange={() => set('allProjects', false)}
-            />{' '}
-            Only the projects chosen below
-          </label>
-          {!s.allProjects ? (
-            projects.length === 0 ? (
-              <p className="muted">This organization has no projects yet.</p>
-            ) : (
-              <Checks
-                legend="Chosen projects"
-                options={projects.map((p) => p.id)}
-                value={s.project_ids}
-                label={(id) => projects.find((p) => p.id === id)?.name ?? `Project #${id}`}
-                onChange={(v) => set('project_ids', v)}
-              />
-            )
-          ) : null}
-          <FieldError message={errors.project_ids} />
-        </fieldset>
-
-        <fieldset className="group">
-          <legend>Test started</legend>
-          <label className="check">
-            <input
-              type="checkbox"
-              checked={started.enabled}
-              onChange={(e) => setStarted({ enabled: e.target.checked })}
-            />{' '}
-            Notify when a test starts
-          </label>
-          {started.enabled ? (
-            <Checks<Trigger>
-              legend="Triggers"
-              hint="None ticked: runs of every trigger notify."
-              options={TRIGGERS}
-              value={started.triggers}
-              label={triggerText}
-              onChange={(v) => setStarted({ triggers: v })}
+    <div className={readOnly ? undefined : 'channel-layout'}>
+      <form className="card channel-form" onSubmit={submit} noValidate aria-label={`${info.label} settings`}>
+        <ErrorBanner message={props.generalError} />
+        <fieldset className="plain" disabled={readOnly}>
+          <legend className="visually-hidden">{info.label} settings</legend>
+          {info.url === 'none' ? null : (
+            <TextField
+              label={info.url === 'optional' ? 'URL (optional)' : 'URL'}
+              type="url"
+              inputMode="url"
+              autoComplete="off"
+              spellCheck={false}
+              placeholder={info.urlPlaceholder}
+              value={s.url}
+              onChange={(v) => set('url', v)}
+              error={errors.url}
+              hint={
+                readOnly ? (
+                  'Shown redacted: the URL is a secret.'
+                ) : channel ? (
+                  <>
+                    The saved URL is a secret and is shown redacted. Leave it unchanged to keep it; paste a
+                    new URL to replace it.
+                  </>
+                ) : (
+                  info.urlHint
+                )
+              }
             />
-          ) : null}
-        </fieldset>
-
-        <fieldset className="group">
-          <legend>Test finished</legend>
+          )}
+          <ConfigFields
+            fields={info.fields ?? []}
+            channel={channel}
+            values={s.config}
+            errors={errors}
+            onChange={(key, value) => setS((old) => ({ ...old, config: { ...old.config, [key]: value } }))}
+          />
+          <TextField
+            label="Name"
+            value={s.name}
+            onChange={(v) => set('name', v)}
+            error={errors.name}
+            maxLength={200}
+          />
+          <div className="field">
+            <label htmlFor="status-scheme">Status scheme</label>
+            <select
+              id="status-scheme"
+              value={s.status_scheme}
+              onChange={(e) => set('status_scheme', e.target.value as StatusScheme)}
+              aria-describedby="status-scheme-hint"
+            >
+              <option value="k6">k6 (newer numbering)</option>
+              <option value="loadimpact-v3">LoadImpact v3 (older numbering)</option>
+            </select>
+            <p className="hint" id="status-scheme-hint">
+              Which numbering the payload’s <code>status</code> and <code>status_text</code> use.
+            </p>
+            <FieldError message={errors.status_scheme} />
+          </div>
           <label className="check">
-            <input
-              type="checkbox"
-              checked={finished.enabled}
-              onChange={(e) => setFinished({ enabled: e.target.checked })}
-            />{' '}
-            Notify when a test finishes
+            <input type="checkbox" checked={s.enabled} onChange={(e) => set('enabled', e.target.checked)} />{' '}
+            Enabled
           </label>
-          {finished.enabled ? (
-            <>
+
+          <fieldset className="group">
+            <legend>Projects</legend>
+            <label className="check">
+              <input
+                type="radio"
+                name="project-scope"
+                checked={s.allProjects}
+                onChange={() => set('allProjects', true)}
+              />{' '}
+              All projects
+            </label>
+            <label className="check">
+              <input
+                type="radio"
+                name="project-scope"
+                checked={!s.allProjects}
+                onChange={() => set('allProjects', false)}
+              />{' '}
+              Only the projects chosen below
+            </label>
+            {!s.allProjects ? (
+              projects.length === 0 ? (
+                <p className="muted">This organization has no projects yet.</p>
+              ) : (
+                <Checks
+                  legend="Chosen projects"
+                  options={projects.map((p) => p.id)}
+                  value={s.project_ids}
+                  label={(id) => projects.find((p) => p.id === id)?.name ?? `Project #${id}`}
+                  onChange={(v) => set('project_ids', v)}
+                />
+              )
+            ) : null}
+            <FieldError message={errors.project_ids} />
+          </fieldset>
+
+          <fieldset className="group">
+            <legend>Test started</legend>
+            <label className="check">
+              <input
+                type="checkbox"
+                checked={started.enabled}
+                onChange={(e) => setStarted({ enabled: e.target.checked })}
+              />{' '}
+              Notify when a test starts
+            </label>
+            {started.enabled ? (
               <Checks<Trigger>
                 legend="Triggers"
                 hint="None ticked: runs of every trigger notify."
                 options={TRIGGERS}
-                value={finished.triggers}
+                value={started.triggers}
                 label={triggerText}
-                onChange={(v) => setFinished({ triggers: v })}
+                onChange={(v) => setStarted({ triggers: v })}
               />
-              <Checks<RunStatus>
-                legend="Statuses"
-                hint="None ticked: every way a run can end notifies."
-                options={TERMINAL_STATUSES}
-                value={finished.statuses}
-                label={(st) => STATUS_TEXT[st]}
-                onChange={(v) => setFinished({ statuses: v })}
-              />
-              <Checks<RunResult>
-                legend="Results"
-                hint="None ticked: passed, failed and runs without a result notify."
-                options={RESULTS}
-                value={finished.results}
-                label={(r) => (r === 'passed' ? 'Passed' : 'Failed')}
-                onChange={(v) => setFinished({ results: v })}
-              />
-              {readOnly ? null : (
-                <div className="shortcut">
-                  <button
-                    type="button"
-                    className="btn btn-small"
-                    aria-pressed={onlyFailures}
-                    aria-describedby="only-failures-hint"
-                    onClick={() => setFinished({ results: ['failed'], statuses: [] })}
-                  >
-                    Only failures
-                  </button>
-                  <p className="hint" id="only-failures-hint">
-                    Ticks result “Failed” and clears statuses: notifies when a run’s thresholds failed
-                    (including “Aborted by threshold”). A run must match both lists, so to hear about runs
-                    aborted for other reasons or timed out, tick those statuses and clear the results instead.
-                  </p>
-                </div>
-              )}
-            </>
-          ) : null}
-        </fieldset>
-        {eventErrors.length ? <FieldError message={eventErrors.join('; ')} /> : null}
-      </fieldset>
+            ) : null}
+          </fieldset>
 
-      {readOnly ? (
-        <p className="muted">Only owners and admins can change notification channels.</p>
-      ) : (
-        <div className="actions">
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            Save Changes
-          </button>
-          <button
-            type="button"
-            className="btn"
-            onClick={test}
-            disabled={busy}
-            aria-describedby="test-hook-hint"
-          >
-            Test Hook
-          </button>
-          {props.extraActions}
-          <p className="hint" id="test-hook-hint">
-            Test Hook sends a <code>test.notification_channel</code> event
-            {!channel || dirty ? ' after saving your changes' : ''}.
-          </p>
-        </div>
+          <fieldset className="group">
+            <legend>Test finished</legend>
+            <label className="check">
+              <input
+                type="checkbox"
+                checked={finished.enabled}
+                onChange={(e) => setFinished({ enabled: e.target.checked })}
+              />{' '}
+              Notify when a test finishes
+            </label>
+            {finished.enabled ? (
+              <>
+                <Checks<Trigger>
+                  legend="Triggers"
+                  hint="None ticked: runs of every trigger notify."
+                  options={TRIGGERS}
+                  value={finished.triggers}
+                  label={triggerText}
+                  onChange={(v) => setFinished({ triggers: v })}
+                />
+                <Checks<RunStatus>
+                  legend="Statuses"
+                  hint="None ticked: every way a run can end notifies."
+                  options={TERMINAL_STATUSES}
+                  value={finished.statuses}
+                  label={(st) => STATUS_TEXT[st]}
+                  onChange={(v) => setFinished({ statuses: v })}
+                />
+                <Checks<RunResult>
+                  legend="Results"
+                  hint="None ticked: passed, failed and runs without a result notify."
+                  options={RESULTS}
+                  value={finished.results}
+                  label={(r) => (r === 'passed' ? 'Passed' : 'Failed')}
+                  onChange={(v) => setFinished({ results: v })}
+                />
+                {readOnly ? null : (
+                  <div className="shortcut">
+                    <button
+                      type="button"
+                      className="btn btn-small"
+                      aria-pressed={onlyFailures}
+                      aria-describedby="only-failures-hint"
+                      onClick={() => setFinished({ results: ['failed'], statuses: [] })}
+                    >
+                      Only failures
+                    </button>
+                    <p className="hint" id="only-failures-hint">
+                      Ticks result “Failed” and clears statuses: notifies when a run’s thresholds failed
+                      (including “Aborted by threshold”). A run must match both lists, so to hear about runs
+                      aborted for other reasons or timed out, tick those statuses and clear the results
+                      instead.
+                    </p>
+                  </div>
+                )}
+              </>
+            ) : null}
+          </fieldset>
+          {eventErrors.length ? <FieldError message={eventErrors.join('; ')} /> : null}
+        </fieldset>
+
+        {readOnly ? (
+          <p className="muted">Only owners and admins can change notification channels.</p>
+        ) : (
+          <div className="actions">
+            <button type="submit" className="btn btn-primary" disabled={busy}>
+              Save Changes
+            </button>
+            <button
+              type="button"
+              className="btn"
+              onClick={test}
+              disabled={busy}
+              aria-describedby="test-hook-hint"
+            >
+              Test Hook
+            </button>
+            {props.extraActions}
+            <p className="hint" id="test-hook-hint">
+              Test Hook sends a <code>test.notification_channel</code> event
+              {!channel || dirty ? ' after saving your changes' : ''}.
+            </p>
+          </div>
+        )}
+        {props.status}
+      </form>
+      {readOnly ? null : (
+        <ChannelPreviewPanel
+          organizationId={props.organizationId}
+          channelId={channel?.id ?? null}
+          input={previewInput}
+        />
       )}
-      {props.status}
-    </form>
+    </div>
   );
 }

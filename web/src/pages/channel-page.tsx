@@ -3,6 +3,7 @@ import { api, errorMessage, type Channel, type ChannelInput, type TestHookResult
 import { channelTypeInfo } from '../channel-types.js';
 import { DeleteChannelButton, TestOutcome } from '../components/channel-actions.js';
 import { ChannelForm } from '../components/channel-form.js';
+import { NewSigningSecret, SigningPanel } from '../components/signing-secret.js';
 import { useFormErrors } from '../components/forms.js';
 import { ErrorBanner, Loading, Notice, PageHeader } from '../components/ui.js';
 import { usePaged } from '../hooks.js';
@@ -26,6 +27,8 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
   const [saved, setSaved] = useState(false);
   const [test, setTest] = useState<TestHookResult | null>(null);
   const [testError, setTestError] = useState<string | null>(null);
+  // A signing secret from create or rotate: shown until dismissed or the page is left.
+  const [secret, setSecret] = useState<string | null>(null);
   const errors = useFormErrors();
   const projects = usePaged(`projects:${org.organization_id}`, (c) =>
     api.projects(org.organization_id, c, 500),
@@ -35,6 +38,7 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
     if (id === undefined) {
       // Back to a setup address (history): start a fresh channel, not the one shown before.
       setChannel(null);
+      setSecret(null);
       setLoading(false);
       setSaved(false);
       setTest(null);
@@ -45,6 +49,7 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
     setLoading(true);
     setSaved(false);
     setTest(null);
+    setSecret(null);
     api
       .channel(id)
       .then((c) => live && setChannel(c))
@@ -62,7 +67,9 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
       const result = channel
         ? await api.updateChannel(channel.id, input)
         : await api.createChannel(org.organization_id, input);
-      setChannel(result);
+      const { signing_secret: created, ...saved } = result;
+      setChannel(saved);
+      if (created) setSecret(created);
       errors.clear();
       if (!channel) navigate(`/integrations/${result.id}`, { replace: true });
       return result;
@@ -144,8 +151,10 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
       ) : null}
       {!channel ? <p className="muted">{info.description}</p> : null}
       {saved ? <Notice tone="success">Saved.</Notice> : null}
+      {secret ? <NewSigningSecret secret={secret} onDismiss={() => setSecret(null)} /> : null}
       <ChannelForm
         type={typeName}
+        organizationId={org.organization_id}
         channel={channel}
         projects={projects.items}
         readOnly={!manage}
@@ -161,6 +170,17 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
         }
         status={<TestOutcome result={test} error={testError} />}
       />
+      {channel && info.signing && channel.signing ? (
+        <SigningPanel
+          channel={channel}
+          manage={manage}
+          onRotated={(value, signing) => {
+            setSecret(value);
+            setChannel({ ...channel, signing });
+          }}
+          onChanged={(signing) => setChannel({ ...channel, signing })}
+        />
+      ) : null}
     </>
   );
 }
