@@ -2,6 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/db.js';
 import { addMember, startTestServer, type TestServer } from '../helpers/server.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { CHANNEL_TYPES } from '../../src/channels/registry.js';
+
+/** What each type needs besides a URL to be previewed; every registered type must be here. */
+const SAMPLE_CONFIG: Record<string, Record<string, unknown>> = {
+  webhook: {},
+  slack: {},
+  hipchat: {},
+  msteams: {},
+  discord: {},
+  googlechat: {},
+  mattermost: {},
+};
 
 describe.each(DIALECTS)('channel preview (%s)', (dialect) => {
   let t: TestServer;
@@ -58,6 +70,30 @@ describe.each(DIALECTS)('channel preview (%s)', (dialect) => {
     expect(await counts()).toEqual(before);
     expect(r.requests).toHaveLength(0);
   });
+
+  it.each(CHANNEL_TYPES.map((c) => c.type))(
+    'renders every event for the %s type without sending',
+    async (type) => {
+      expect(SAMPLE_CONFIG, `add a sample config for ${type}`).toHaveProperty(type);
+      const channelType = CHANNEL_TYPES.find((c) => c.type === type)!;
+      const addressed = channelType.urlFromConfig || channelType.defaultUrl;
+      for (const event of ['test.started', 'test.finished', 'test.notification_channel']) {
+        const res = await t.api('POST', orgPath(), {
+          body: {
+            type,
+            ...(addressed ? {} : { url: r.url(`/${type}/token-wxyz`) }),
+            config: SAMPLE_CONFIG[type],
+            event,
+          },
+        });
+        expect(res.status, `${event}: ${JSON.stringify(res.body)}`).toBe(200);
+        expect(res.body.event).toBe(event);
+        expect(typeof res.body.body).toBe('string');
+        expect(JSON.stringify(res.body)).not.toContain('token-wxyz');
+      }
+      expect(r.requests).toHaveLength(0);
+    },
+  );
 
   it('takes the event to render, and the documented body by default', async () => {
     const started = await t.api('POST', orgPath(), {
