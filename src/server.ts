@@ -9,6 +9,8 @@ import { notificationChannelRoutes } from './http/routes/notification-channels.j
 import { deliveryRoutes } from './http/routes/deliveries.js';
 import { parseEgressAllow, type EgressPolicy } from './delivery/egress-guard.js';
 import { HttpSender } from './delivery/http-sender.js';
+import { RoutingSender } from './delivery/sender.js';
+import { SmtpSender } from './delivery/smtp-sender.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createMetrics, metricsRoutes } from './metrics/metrics.js';
@@ -68,7 +70,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     health: { accepting: () => !draining, databaseReachable: () => databaseReachable(db) },
     extraRoutes: [notificationChannelRoutes, deliveryRoutes, metricsRoutes(metrics)],
   });
-  const sender = new HttpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs });
+  const sender = new RoutingSender(
+    new HttpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs }),
+    new SmtpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs }),
+  );
   if (config.role !== 'api') {
     engine = new DeliveryEngine({
       db,
