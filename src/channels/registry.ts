@@ -1,10 +1,16 @@
 /** Every channel type the service can deliver to; adding one is a file and a line here. */
 import type { ChannelType } from './channel.js';
+import { emailChannel } from './email.js';
 import { hipchatChannel } from './hipchat.js';
 import { slackChannel } from './slack.js';
 import { webhookChannel } from './webhook.js';
 
-export const CHANNEL_TYPES: readonly ChannelType[] = [webhookChannel, slackChannel, hipchatChannel];
+export const CHANNEL_TYPES: readonly ChannelType[] = [
+  webhookChannel,
+  slackChannel,
+  hipchatChannel,
+  emailChannel,
+];
 
 const BY_TYPE = new Map(CHANNEL_TYPES.map((channelType) => [channelType.type, channelType]));
 
