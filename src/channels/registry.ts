@@ -2,6 +2,7 @@
 import type { ChannelType } from './channel.js';
 import { emailChannel } from './email.js';
 import { hipchatChannel } from './hipchat.js';
+import { pagerdutyChannel } from './pagerduty.js';
 import { slackChannel } from './slack.js';
 import { webhookChannel } from './webhook.js';
 
@@ -10,6 +11,7 @@ export const CHANNEL_TYPES: readonly ChannelType[] = [
   slackChannel,
   hipchatChannel,
   emailChannel,
+  pagerdutyChannel,
 ];
 
 const BY_TYPE = new Map(CHANNEL_TYPES.map((channelType) => [channelType.type, channelType]));

@@ -63,6 +63,18 @@ function checkUrl(ctx: AppContext, channelType: ChannelType, raw: string): strin
   return url.toString();
 }
 
+/** The events as they will be saved, checked against what the type can send. */
+function channelEvents(
+  channelType: ChannelType,
+  base: ChannelEvents,
+  input: EventsInput | undefined,
+): ChannelEvents {
+  const events = mergeEvents(base, input);
+  const problem = channelType.checkEvents?.(events);
+  if (problem) throw badRequest('validation_failed', problem.message, problem.field);
+  return events;
+}
+
 async function checkProjects(
   ctx: AppContext,
   organizationId: number,
@@ -119,6 +131,11 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
       const channelType = getChannelType(req.body.type)!;
       const { config, secrets } = resolveChannelConfig(channelType, req.body.config);
       const url = channelUrl(ctx, channelType, req.body.url, { ...config, ...secrets });
+      const events = channelEvents(
+        channelType,
+        channelType.defaultEvents ?? DEFAULT_CHANNEL_EVENTS,
+        req.body.events,
+      );
       await checkProjects(ctx, orgId, req.body.project_ids);
       const now = Date.now();
       const { id } = await ctx.db.kysely
@@ -132,7 +149,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
           enabled: req.body.enabled === false ? 0 : 1,
           status_scheme: req.body.status_scheme ?? 'k6',
           project_ids: req.body.project_ids ? JSON.stringify(req.body.project_ids) : null,
-          events: JSON.stringify(mergeEvents(DEFAULT_CHANNEL_EVENTS, req.body.events)),
+          events: JSON.stringify(events),
           config: JSON.stringify(config),
           secrets_sealed: sealSecrets(secrets, ctx.box),
           disabled_reason: null,
@@ -187,7 +204,9 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         set.project_ids = b.project_ids ? JSON.stringify(b.project_ids) : null;
       }
       if (b.events !== undefined)
-        set.events = JSON.stringify(mergeEvents(JSON.parse(channel.events) as ChannelEvents, b.events));
+        set.events = JSON.stringify(
+          channelEvents(channelType, JSON.parse(channel.events) as ChannelEvents, b.events),
+        );
       if (b.enabled !== undefined) {
         set.enabled = b.enabled ? 1 : 0;
         // Switching a channel back on is the person saying the cause is fixed.
