@@ -201,6 +201,32 @@ describe.each(DIALECTS)('e-mail channels end to end (%s)', (dialect) => {
     expect((await testHook(c.id)).body.outcome).toBe('delivered');
   });
 
+  it('refuses at connect time an address the egress policy forbids, permanently, dialling nothing', async () => {
+    // A channel saved while the operator allowed more: its server is now 127.0.0.2, which the
+    // allow-list (127.0.0.1) no longer covers. A listener there proves nothing arrives.
+    const forbidden = await peer({ host: '127.0.0.2' });
+    const c = await channel(config(forbidden));
+    const url = `smtp://127.0.0.2:${forbidden.port}`;
+    await t.server.ctx.db.kysely
+      .updateTable('notification_channels')
+      .set({ url_sealed: t.server.ctx.box.seal(url) })
+      .where('id', '=', c.id)
+      .execute();
+    const hook = await testHook(c.id);
+    expect(hook.body).toMatchObject({
+      outcome: 'failed',
+      attempt: { number: 1, response_status: null, outcome: 'permanent' },
+    });
+    expect(hook.body.reason).toContain('127.0.0.2 is a loopback address');
+    expect(hook.body.reason).toContain('LOADNOTIFY_EGRESS_ALLOW');
+    const d = await settled(hook.body.delivery.id);
+    expect(d.state).toBe('failed');
+    expect(d.attempts).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(forbidden.connections).toBe(0);
+    expect(forbidden.mails).toHaveLength(0);
+  });
+
   it.each<[string, Record<string, unknown>, string]>([
     ['a bad recipient', { to: ['ops@example.com', 'nope'] }, 'config.to'],
     ['no recipient', { to: [] }, 'config.to'],
