@@ -191,6 +191,14 @@ describe('email classify', () => {
     expect(classifySmtp(reply(status, body)).kind).toBe(kind);
   });
 
+  it('says what to change when the server refuses STARTTLS', () => {
+    expect(classifySmtp(reply(500, '500 Error: command not recognized (in reply to STARTTLS)'))).toEqual({
+      kind: 'permanent',
+      reason:
+        "SMTP 500: Error: command not recognized (in reply to STARTTLS) (the server does not offer STARTTLS: set config.security to 'tls' or 'none')",
+    });
+  });
+
   it('gives the code once and the server’s words as the reason; a failed login says what to fix', () => {
     expect(classifySmtp(reply(550, '550 5.1.1 No such user'))).toEqual({
       kind: 'permanent',

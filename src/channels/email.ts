@@ -230,6 +230,11 @@ export function classifySmtp(response: ReceiverResponse): Classification {
       kind: 'permanent',
       reason: `${reason} (authentication failed: check config.username and config.password)`,
     };
+  if (status >= 500 && status < 600 && /in reply to STARTTLS/i.test(response.body))
+    return {
+      kind: 'permanent',
+      reason: `${reason} (the server does not offer STARTTLS: set config.security to 'tls' or 'none')`,
+    };
   if (status >= 500 && status < 600) return { kind: 'permanent', reason };
   // 4xx, and replies SMTP does not define here: try again.
   return { kind: 'retry', reason };

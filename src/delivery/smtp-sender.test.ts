@@ -77,6 +77,29 @@ describe('SmtpSender', () => {
     expect(outcome.kind === 'response' && outcome.body).toContain('Try again later');
   });
 
+  it('names the refused command: STARTTLS required but not offered, a rejected DATA', async () => {
+    const p = await peer({ answer: () => ({ code: 550, message: 'Mailbox unavailable' }) });
+    const url = `smtp://127.0.0.1:${p.port}`;
+    const starttls = await sender().send(mail(url, { security: 'starttls' }));
+    expect(starttls).toMatchObject({ kind: 'response', status: 500 });
+    expect(starttls.kind === 'response' && starttls.body).toContain('(in reply to STARTTLS)');
+    const data = await sender().send(mail(url));
+    expect(data).toMatchObject({
+      kind: 'response',
+      status: 550,
+      body: '550 Mailbox unavailable (in reply to DATA)',
+    });
+  });
+
+  it('reports TLS spoken to a plain-text server as a readable network error', async () => {
+    const p = await peer();
+    const outcome = await sender().send(mail(`smtps://127.0.0.1:${p.port}`, { security: 'tls' }));
+    expect(outcome.kind).toBe('network_error');
+    expect(outcome.kind === 'network_error' && outcome.reason).toMatch(
+      /^TLS failed: wrong version number \(127\.0\.0\.1:/,
+    );
+  });
+
   it('reports a closed port as a network error naming the server', async () => {
     const s = net.createServer();
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));

@@ -114,6 +114,7 @@ export class SmtpSender {
         originalCode?: string;
         responseCode?: number;
         response?: string;
+        command?: string;
       };
       if (e instanceof EgressRefusedError || e.code === 'ERR_LOADNOTIFY_EGRESS_REFUSED') {
         return { kind: 'refused', reason: e.message, durationMs: elapsed() };
@@ -127,11 +128,13 @@ export class SmtpSender {
       }
       if (typeof e.responseCode === 'number') {
         const reply = parseReply(e.response ?? '');
+        // Which command the server refused tells a refused STARTTLS from a refused recipient.
+        const context = e.command ? ` (in reply to ${e.command})` : '';
         return {
           kind: 'response',
           status: e.responseCode,
           headers: {},
-          body: reply.text || e.message,
+          body: `${reply.text || e.message}${context}`,
           bodyTruncated: false,
           durationMs: elapsed(),
         };
@@ -191,6 +194,9 @@ function describeError(e: Error & { code?: string; originalCode?: string }, wher
   // nodemailer replaces a system error's code with its own (ESOCKET, ...) and keeps the first.
   const code = e.originalCode ?? e.code;
   if (code && code in CODE_REASONS) return `${CODE_REASONS[code]} (${where}, ${code})`;
+  // OpenSSL's messages carry a prefix and a source path; its reason is the useful part.
+  const ssl = /SSL routines:[^:]*:([^:]+)/.exec(e.message);
+  if (ssl) return `TLS failed: ${ssl[1]} (${where}${code ? `, ${code}` : ''})`;
   const text = e.message.replace(/\s+/g, ' ').trim().slice(0, 200);
   return `${text || 'SMTP error'} (${where}${code ? `, ${code}` : ''})`;
 }
