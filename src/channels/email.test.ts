@@ -4,6 +4,7 @@ import type { RunSnapshot } from '../core/events.js';
 import type { RunResult, RunStatus } from '../core/run-status.js';
 import { resolveChannelConfig } from '../http/channel-config.js';
 import { AppError } from '../core/errors.js';
+import { redactUrl } from '../storage/channels-repo.js';
 import type { ChannelForDelivery, ReceiverResponse, RenderContext, RenderedMail } from './channel.js';
 import { classifySmtp, emailChannel, smtpUrl, startedMessageId } from './email.js';
 
@@ -172,6 +173,9 @@ describe('email settings', () => {
     );
     expect(smtpUrl({ host: '2001:db8::1', port: 25, security: 'none' })).toBe('smtp://[2001:db8::1]:25');
     expect(emailChannel.checkUrl(new URL('smtp://h:25'))).toBeNull();
+    // Nothing to hide in a server address: shown whole.
+    expect(redactUrl('smtps://mail.example.com:465')).toBe('smtps://mail.example.com:465');
+    expect(redactUrl('smtp://u:p@mail.example.com:25')).not.toContain('u:p');
     expect(emailChannel.checkUrl(new URL('https://h/'))).toContain('smtp://');
   });
 });
