@@ -10,6 +10,8 @@ import { channelPreviewRoutes } from './http/routes/channel-preview.js';
 import { deliveryRoutes } from './http/routes/deliveries.js';
 import { parseEgressAllow, type EgressPolicy } from './delivery/egress-guard.js';
 import { HttpSender } from './delivery/http-sender.js';
+import { RoutingSender } from './delivery/sender.js';
+import { SmtpSender } from './delivery/smtp-sender.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createMetrics, metricsRoutes } from './metrics/metrics.js';
@@ -69,7 +71,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     health: { accepting: () => !draining, databaseReachable: () => databaseReachable(db) },
     extraRoutes: [notificationChannelRoutes, channelPreviewRoutes, deliveryRoutes, metricsRoutes(metrics)],
   });
-  const sender = new HttpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs });
+  const sender = new RoutingSender(
+    new HttpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs }),
+    new SmtpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs }),
+  );
   if (config.role !== 'api') {
     engine = new DeliveryEngine({
       db,

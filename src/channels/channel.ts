@@ -42,13 +42,46 @@ export interface RenderContext {
   now: Date;
 }
 
+/** An HTTP POST. `kind` may be left out: HTTP is what most channel types send. */
 export interface RenderedRequest {
+  kind?: 'http';
   method: 'POST';
   url: string;
   headers: Record<string, string>;
   body: string;
 }
 
+export type MailSecurity = 'starttls' | 'tls' | 'none';
+
+/**
+ * An e-mail for the SMTP sender. `headers` and `body` are what the attempt log keeps, as for
+ * HTTP: the message's header fields as sent and its plain-text part.
+ */
+export interface RenderedMail {
+  kind: 'mail';
+  /**
+   * No HTTP method; declared so code reading `render(...).method` of an HTTP type still
+   * type-checks against the union.
+   */
+  method?: undefined;
+  /** `smtp://host:port` or `smtps://host:port`: the server dialled, through the egress guard. */
+  url: string;
+  /** From, To, Subject, Date, Message-ID, In-Reply-To, References, Auto-Submitted, ... */
+  headers: Record<string, string>;
+  /** The plain-text part. */
+  body: string;
+  /** The HTML part. */
+  html: string;
+  envelope: { from: string; to: string[] };
+  security: MailSecurity;
+  /** Never logged. */
+  auth: { user: string; pass: string } | null;
+}
+
+/** What a channel type renders: the senders route on `kind`. */
+export type Rendered = RenderedRequest | RenderedMail;
+
+/** An HTTP answer, or an SMTP one: the reply code as `status`, the reply text as `body`. */
 export interface ReceiverResponse {
   status: number;
   headers: Record<string, string>;
@@ -108,8 +141,12 @@ export interface ChannelType {
    * shown once, and the API can rotate or remove it. Render finds it in `signing_secrets`.
    */
   signing?: boolean;
+  /** Events a new channel of this type hears, when they differ from every type's default. */
+  defaultEvents?: ChannelEvents;
+  /** Event choices the type cannot serve (PagerDuty is not paged on starts), naming the field. */
+  checkEvents?(events: ChannelEvents): ConfigProblem | null;
   /** Returns an error message when the URL cannot be this channel's URL, else null. */
   checkUrl(url: URL): string | null;
-  render(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext): RenderedRequest;
+  render(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext): Rendered;
   classify(response: ReceiverResponse): Classification;
 }

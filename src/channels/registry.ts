@@ -5,6 +5,8 @@ import { googleChatChannel } from './googlechat.js';
 import { hipchatChannel } from './hipchat.js';
 import { mattermostChannel } from './mattermost.js';
 import { msteamsChannel } from './msteams.js';
+import { emailChannel } from './email.js';
+import { pagerdutyChannel } from './pagerduty.js';
 import { slackChannel } from './slack.js';
 import { webhookChannel } from './webhook.js';
 
@@ -16,6 +18,8 @@ export const CHANNEL_TYPES: readonly ChannelType[] = [
   discordChannel,
   googleChatChannel,
   mattermostChannel,
+  emailChannel,
+  pagerdutyChannel,
 ];
 
 const BY_TYPE = new Map(CHANNEL_TYPES.map((channelType) => [channelType.type, channelType]));

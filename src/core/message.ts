@@ -49,7 +49,7 @@ export function truncateText(text: string, max: number): string {
 }
 
 /** Newlines in a name would break the one-line summary and some services' layouts. */
-function oneLine(text: string): string {
+export function oneLine(text: string): string {
   return truncateText(text.replace(/\s+/g, ' ').trim(), MAX_NAME_CHARS);
 }
 

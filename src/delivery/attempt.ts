@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Classification, RenderedRequest } from '../channels/channel.js';
+import type { Classification, Rendered, RenderedRequest } from '../channels/channel.js';
 import { getChannelType } from '../channels/registry.js';
 import { MAX_ATTEMPTS, nextAttemptDelay } from '../core/backoff.js';
 import type { EventData, StoredEvent } from '../core/events.js';
@@ -8,7 +8,8 @@ import type { SecretBox } from '../security/secret-box.js';
 import { channelForDelivery, redactUrl } from '../storage/channels-repo.js';
 import type { Db } from '../storage/database.js';
 import { complete, type ClaimedDelivery } from './claims.js';
-import type { HttpSender, SendOutcome } from './http-sender.js';
+import { redactForLog, secretValues } from './redact.js';
+import type { Sender, SendOutcome } from './sender.js';
 import type { DeliveryMetrics, DeliveryOutcome } from '../metrics/metrics.js';
 import { iso } from '../storage/time.js';
 
@@ -18,7 +19,7 @@ export const DISABLE_AFTER_PERMANENT_FAILURES = 3;
 export interface AttemptDeps {
   db: Db;
   box: SecretBox;
-  sender: HttpSender;
+  sender: Sender;
   publicUrl: string;
   workerId: string;
   random: () => number;
@@ -41,7 +42,7 @@ function classify(type: string, outcome: SendOutcome): Classification {
 async function recordAttemptStart(
   db: Db,
   d: ClaimedDelivery,
-  request: RenderedRequest,
+  request: Rendered,
   requestId: string,
 ): Promise<number> {
   const { id } = await db.kysely
@@ -145,13 +146,15 @@ export async function attemptDelivery(deps: AttemptDeps, d: ClaimedDelivery): Pr
   };
 
   const requestId = randomUUID();
-  let request: RenderedRequest;
+  let request: Rendered;
+  let secrets: string[];
   try {
     if (!channelType) throw new Error(`unknown channel type ${d.channel.type}`);
     if (d.channel.enabled !== 1 && d.event_type !== 'test.notification_channel') {
       throw new Error('the channel was disabled before this delivery was sent');
     }
     const channel = channelForDelivery(d.channel, deps.box);
+    secrets = secretValues(channelType, channel);
     request = channelType.render(event, channel, {
       webhookId: d.webhook_id,
       requestId,
@@ -178,7 +181,7 @@ export async function attemptDelivery(deps: AttemptDeps, d: ClaimedDelivery): Pr
     );
   }
 
-  const attemptId = await recordAttemptStart(db, d, request, requestId);
+  const attemptId = await recordAttemptStart(db, d, redactForLog(request, secrets), requestId);
   const outcome = await deps.sender.send(request);
   deps.metrics?.attemptFinished(d.channel.type, outcome.durationMs / 1000);
   const verdict = classify(d.channel.type, outcome);

@@ -4,7 +4,7 @@ import type { SecretBox } from '../security/secret-box.js';
 import type { Db } from '../storage/database.js';
 import { attemptDelivery, type AttemptDeps } from './attempt.js';
 import { claimDue, nextDueAt, releaseAllLeases, type ClaimedDelivery } from './claims.js';
-import type { HttpSender } from './http-sender.js';
+import type { Sender } from './sender.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
 
 const MIN_IDLE_MS = 50;
@@ -12,7 +12,7 @@ const MIN_IDLE_MS = 50;
 export interface EngineOptions {
   db: Db;
   box: SecretBox;
-  sender: HttpSender;
+  sender: Sender;
   publicUrl: string;
   log: FastifyBaseLogger;
   /** Sends in flight at once, over all channels. */

@@ -2,21 +2,12 @@ import { Agent } from 'undici';
 import type { RenderedRequest } from '../channels/channel.js';
 import { EgressRefusedError, guardedConnector } from './egress-guard.js';
 import type { EgressPolicy, LookupFunction } from './egress-guard.js';
+import type { SendOutcome } from './sender.js';
 
 /** Receivers' answers are kept for the delivery log, never in full: this is the cap. */
 export const MAX_RESPONSE_BODY_BYTES = 16 * 1024;
 
-export type SendOutcome =
-  | {
-      kind: 'response';
-      status: number;
-      headers: Record<string, string>;
-      body: string;
-      bodyTruncated: boolean;
-      durationMs: number;
-    }
-  | { kind: 'refused'; reason: string; durationMs: number }
-  | { kind: 'network_error'; reason: string; durationMs: number };
+export type { SendOutcome } from './sender.js';
 
 export interface HttpSenderOptions {
   policy: EgressPolicy;

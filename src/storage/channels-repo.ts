@@ -14,6 +14,9 @@ export type ChannelRow = Selectable<NotificationChannelsTable>;
  */
 export function redactUrl(raw: string): string {
   const url = new URL(raw);
+  // An address with nothing after the host (an SMTP server: smtp://host:587) hides nothing.
+  if (url.pathname === '' && url.search === '' && url.username === '' && url.password === '')
+    return `${url.protocol}//${url.host}`;
   const segments = url.pathname.split('/').filter(Boolean);
   const lead = segments.length > 1 ? `/${segments[0]}` : '';
   // Never more than four characters, and none from before the last separator.

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { channelBody } from '../helpers/channel-samples.js';
 import { CHANNEL_TYPES } from '../../src/channels/registry.js';
 import { DIALECTS } from '../helpers/db.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -65,13 +66,15 @@ describe.each(DIALECTS)('egress guard end to end (%s)', (dialect) => {
       const url = template.replace('PORT', String(listener.port));
       const before = await rowCount(t);
       // Every type: none of them may be pointed at a refused address.
-      for (const { type } of CHANNEL_TYPES) {
+      for (const { type, urlFromConfig } of CHANNEL_TYPES) {
         const res = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
-          body: { type, name: 'refused', url },
+          body: channelBody(type, url),
         });
-        expect(res.status, JSON.stringify(res.body)).toBe(400);
-        expect(res.body.error.message).toMatch(/url/);
-        expect(JSON.stringify(res.body.error.details ?? res.body.error.message)).toContain('url');
+        // The field that holds the address: the URL, or the settings it is made from (e-mail).
+        const field = urlFromConfig ? 'config' : 'url';
+        expect(res.status, `${type}: ${JSON.stringify(res.body)}`).toBe(400);
+        expect(res.body.error.message).toMatch(new RegExp(`^${field}: `));
+        expect(res.body.error.details).toEqual([{ field, message: res.body.error.message }]);
         expect(res.body.error.message).toMatch(/LOADNOTIFY_EGRESS_ALLOW/);
         expect(JSON.stringify(res.body)).not.toContain('secret-token');
       }

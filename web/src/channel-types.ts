@@ -20,6 +20,8 @@ export interface ChannelTypeInfo {
   fields?: readonly ConfigField[];
   /** Requests are signed per Standard Webhooks: the page shows the secret once and can rotate it. */
   signing?: boolean;
+  /** The server refuses `test.started` for this type (PagerDuty pages on outcomes only). */
+  noStarts?: boolean;
 }
 
 interface FieldBase {
@@ -128,6 +130,86 @@ export const CHANNEL_TYPES: readonly ChannelTypeInfo[] = [
     urlHint:
       'In Mattermost, go to Integrations, Incoming Webhooks, add one for the channel and paste its URL.',
     mark: 'M',
+  },
+  {
+    type: 'email',
+    label: 'E-mail',
+    description: 'A mail per run event through your SMTP server; a run’s end threads under its start.',
+    url: 'none',
+    urlPlaceholder: '',
+    urlHint: '',
+    mark: '@',
+    fields: [
+      { key: 'host', label: 'SMTP server', kind: 'text', required: true, placeholder: 'smtp.example.com' },
+      {
+        key: 'port',
+        label: 'Port',
+        kind: 'number',
+        min: 1,
+        max: 65535,
+        placeholder: '587',
+        hint: 'Left empty: 587. Usually 587 with STARTTLS, 465 with TLS.',
+      },
+      {
+        key: 'security',
+        label: 'Security',
+        kind: 'select',
+        default: 'starttls',
+        options: [
+          { value: 'starttls', label: 'STARTTLS (required)' },
+          { value: 'tls', label: 'TLS from the start (SMTPS)' },
+          { value: 'none', label: 'None (plain text)' },
+        ],
+      },
+      { key: 'username', label: 'Username', kind: 'text', hint: 'Left empty: no login.' },
+      {
+        key: 'password',
+        label: 'Password',
+        kind: 'secret',
+        hint: 'Write-only: never shown again. Left empty when editing: the saved one is kept.',
+      },
+      { key: 'from', label: 'From', kind: 'text', required: true, placeholder: 'loadnotify@example.com' },
+      {
+        key: 'to',
+        label: 'To',
+        kind: 'list',
+        required: true,
+        placeholder: 'ops@example.com, qa@example.com',
+        hint: 'One to 50 addresses, separated by commas or new lines.',
+      },
+    ],
+  },
+  {
+    type: 'pagerduty',
+    label: 'PagerDuty',
+    description:
+      'An alert per load test through the Events API v2: a failed run triggers it, a later passing run resolves it.',
+    url: 'optional',
+    urlPlaceholder: 'https://events.pagerduty.com/v2/enqueue',
+    urlHint: 'Left empty: PagerDuty’s own endpoint. Set it for an Events API v2 compatible service.',
+    mark: 'PD',
+    noStarts: true,
+    fields: [
+      {
+        key: 'routing_key',
+        label: 'Integration key',
+        kind: 'secret',
+        required: true,
+        hint: 'The 32-character key of an Events API v2 integration on a PagerDuty service. Write-only.',
+      },
+      {
+        key: 'severity',
+        label: 'Severity of failures',
+        kind: 'select',
+        default: 'error',
+        options: [
+          { value: 'critical', label: 'Critical' },
+          { value: 'error', label: 'Error' },
+          { value: 'warning', label: 'Warning' },
+          { value: 'info', label: 'Info' },
+        ],
+      },
+    ],
   },
 ];
 

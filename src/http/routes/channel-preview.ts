@@ -4,6 +4,7 @@
  * calls it as the person types; `channel_id` previews unsaved edits of a saved channel, whose
  * URL and secret settings the form never has.
  */
+import { redactForLog, secretValues } from '../../delivery/redact.js';
 import { Type, type Static } from 'typebox';
 import type { ChannelForDelivery } from '../../channels/channel.js';
 import { getChannelType } from '../../channels/registry.js';
@@ -83,9 +84,9 @@ export function channelPreviewRoutes(app: App, ctx: AppContext): void {
     };
     const now = new Date();
     const event = sampleEvent(b.event ?? 'test.finished', orgId, now);
-    let request;
+    let rendered;
     try {
-      request = channelType.render(event, channel, {
+      rendered = channelType.render(event, channel, {
         webhookId: 'msg_preview',
         requestId: '00000000-0000-4000-8000-000000000000',
         publicUrl: ctx.config.publicUrl,
@@ -94,6 +95,8 @@ export function channelPreviewRoutes(app: App, ctx: AppContext): void {
     } catch (err) {
       throw new AppError(422, 'render_failed', err instanceof Error ? err.message : String(err));
     }
+    // Secret settings the type puts in the request (PagerDuty's routing key) stay write-only.
+    const request = redactForLog(rendered, secretValues(channelType, channel));
     const headers = Object.fromEntries(
       Object.entries(request.headers).map(([key, value]) => [
         key,

@@ -45,24 +45,39 @@ export function channelUrl(
         `url: ${channelType.label} channels take their address from config, not url`,
         'url',
       );
-    return checkUrl(ctx, channelType, channelType.urlFromConfig(values));
+    return checkUrl(ctx, channelType, channelType.urlFromConfig(values), 'config');
   }
   const raw = given ?? channelType.defaultUrl;
   if (raw === undefined) throw badRequest('validation_failed', 'url is required', 'url');
   return checkUrl(ctx, channelType, raw);
 }
 
-/** Parses and checks a channel URL for its type; the error names the `url` field. */
-function checkUrl(ctx: AppContext, channelType: ChannelType, raw: string): string {
+/**
+ * Parses and checks a channel URL for its type. The error names `url`, or `config` for a type
+ * whose address is made from its settings.
+ */
+function checkUrl(ctx: AppContext, channelType: ChannelType, raw: string, field = 'url'): string {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw badRequest('invalid_url', 'url is not an absolute URL', 'url');
+    throw badRequest('invalid_url', `${field}: not an absolute URL`, field);
   }
   const problem = channelType.checkUrl(url) ?? ctx.egress.checkUrl(url);
-  if (problem) throw badRequest('invalid_url', `url: ${problem}`, 'url');
+  if (problem) throw badRequest('invalid_url', `${field}: ${problem}`, field);
   return url.toString();
+}
+
+/** The events as they will be saved, checked against what the type can send. */
+function channelEvents(
+  channelType: ChannelType,
+  base: ChannelEvents,
+  input: EventsInput | undefined,
+): ChannelEvents {
+  const events = mergeEvents(base, input);
+  const problem = channelType.checkEvents?.(events);
+  if (problem) throw badRequest('validation_failed', problem.message, problem.field);
+  return events;
 }
 
 export async function checkProjects(
@@ -128,6 +143,11 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         },
       );
       const url = channelUrl(ctx, channelType, req.body.url, { ...config, ...secrets });
+      const events = channelEvents(
+        channelType,
+        channelType.defaultEvents ?? DEFAULT_CHANNEL_EVENTS,
+        req.body.events,
+      );
       await checkProjects(ctx, orgId, req.body.project_ids);
       const now = Date.now();
       // Signed from the start: a receiver can verify the first event it gets.
@@ -143,7 +163,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
           enabled: req.body.enabled === false ? 0 : 1,
           status_scheme: req.body.status_scheme ?? 'k6',
           project_ids: req.body.project_ids ? JSON.stringify(req.body.project_ids) : null,
-          events: JSON.stringify(mergeEvents(DEFAULT_CHANNEL_EVENTS, req.body.events)),
+          events: JSON.stringify(events),
           config: JSON.stringify(config),
           secrets_sealed: sealSecrets(secrets, ctx.box),
           disabled_reason: null,
@@ -204,7 +224,9 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         set.project_ids = b.project_ids ? JSON.stringify(b.project_ids) : null;
       }
       if (b.events !== undefined)
-        set.events = JSON.stringify(mergeEvents(JSON.parse(channel.events) as ChannelEvents, b.events));
+        set.events = JSON.stringify(
+          channelEvents(channelType, JSON.parse(channel.events) as ChannelEvents, b.events),
+        );
       if (b.enabled !== undefined) {
         set.enabled = b.enabled ? 1 : 0;
         // Switching a channel back on is the person saying the cause is fixed.

@@ -40,6 +40,12 @@ const DEFAULT_EVENTS: ChannelEvents = {
   'test.finished': { enabled: true, triggers: [], statuses: [], results: [] },
 };
 
+/** Types that are never sent starts (PagerDuty) refuse them: the form starts with them off. */
+function startsOff(events: ChannelEvents, off: boolean): ChannelEvents {
+  if (off) events['test.started'].enabled = false;
+  return events;
+}
+
 export function initialState(type: string, channel: Channel | null): FormState {
   if (!channel) {
     return {
@@ -49,7 +55,7 @@ export function initialState(type: string, channel: Channel | null): FormState {
       status_scheme: 'k6',
       allProjects: true,
       project_ids: [],
-      events: structuredClone(DEFAULT_EVENTS),
+      events: startsOff(structuredClone(DEFAULT_EVENTS), channelTypeInfo(type).noStarts === true),
       config: initialConfig(channelTypeInfo(type).fields ?? [], null),
     };
   }
@@ -304,7 +310,7 @@ export function ChannelForm(props: ChannelFormProps) {
             <FieldError message={errors.project_ids} />
           </fieldset>
 
-          <fieldset className="group">
+          <fieldset className="group" hidden={info.noStarts === true}>
             <legend>Test started</legend>
             <label className="check">
               <input
