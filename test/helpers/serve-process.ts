@@ -65,12 +65,12 @@ export async function startServe(o: ServeOptions): Promise<ServeProcess> {
           return undefined;
         }
       },
-      20_000,
+      30_000,
       `serve --role ${role} to answer /healthz`,
     );
   } catch (err) {
     await p.stop('SIGKILL');
-    throw err;
+    throw new Error(`${(err as Error).message}; its output:\n${output.slice(-4000)}`, { cause: err });
   }
   return p;
 }
