@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/faults/**/*.test.ts'],
-    testTimeout: 240_000,
+    testTimeout: 300_000,
     hookTimeout: 90_000,
     fileParallelism: false,
     maxWorkers: 1,

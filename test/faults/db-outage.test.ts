@@ -78,7 +78,13 @@ describe('a 20-second PostgreSQL outage under a running server', () => {
       body: { name: 'Load test' },
     });
     const channel = await api('POST', `/api/v1/organizations/${orgId}/notification-channels`, {
-      body: { type: 'webhook', name: 'hook', url: receiver.url() },
+      // Manual runs only: the scheduled runs below (which show the scheduler lives on) stay out.
+      body: {
+        type: 'webhook',
+        name: 'hook',
+        url: receiver.url(),
+        events: { 'test.started': { triggers: ['manual'] }, 'test.finished': { triggers: ['manual'] } },
+      },
     });
     expect(channel.status, JSON.stringify(channel.body)).toBe(201);
 
@@ -100,6 +106,20 @@ describe('a 20-second PostgreSQL outage under a running server', () => {
     }
     // One more run, to be moved during the outage (refused) and after it (accepted).
     const lateRun = await newRun();
+    // A schedule ticking every two seconds: its tick rows show whether the scheduler survives.
+    const scheduled = await api('POST', `/api/v1/projects/${project.body.id}/load-tests`, {
+      body: { name: 'Scheduled' },
+    });
+    const patched = await api('PATCH', `/api/v1/load-tests/${scheduled.body.id}`, {
+      body: { schedule: { command: ['true'], cron: '*/2 * * * * *' } },
+    });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    const ticks = async () =>
+      (await api('GET', `/api/v1/load-tests/${scheduled.body.id}/schedule-ticks?limit=100`)).body.items as {
+        created_at: string;
+        outcome: string;
+      }[];
+    await eventually(async () => ((await ticks()).length > 0 ? true : undefined), 15_000, 'a first tick');
     await receiver.waitFor(1, 10_000);
     expect(accepted).toHaveLength(0);
 
@@ -136,6 +156,11 @@ describe('a 20-second PostgreSQL outage under a running server', () => {
       '/readyz to answer 200 again',
     );
     const readyAfterMs = Date.now() - recovered;
+    await eventually(
+      async () => ((await ticks()).some((t) => Date.parse(t.created_at) > recovered) ? true : undefined),
+      15_000,
+      'a schedule tick recorded after the outage',
+    );
     await move(lateRun, { status: 'running' });
     await move(lateRun, { status: 'aborted_by_user' });
     expected.push(`${lateRun}/test.started`, `${lateRun}/test.finished`);
