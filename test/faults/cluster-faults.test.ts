@@ -208,11 +208,14 @@ describe('three processes on one PostgreSQL through a worker crash, a database r
     // A first, alone, migrates the database; the others then start on the schema it made.
     const a = await startServe({ entry, role: 'api', env });
     processes.push(a);
-    const [b, c0] = await Promise.all([
+    // Both are registered for afterAll even when the other fails to start.
+    const launched = await Promise.allSettled([
       startServe({ entry, role: 'all', env }),
       startServe({ entry, role: 'worker', env }),
     ]);
-    processes.push(b, c0);
+    for (const r of launched) if (r.status === 'fulfilled') processes.push(r.value);
+    for (const r of launched) if (r.status === 'rejected') throw r.reason;
+    const [b, c0] = processes.slice(1) as [ServeProcess, ServeProcess];
     let c = c0;
 
     let token = '';

@@ -24,6 +24,12 @@ export interface ServeOptions {
   keepOutput?: number;
 }
 
+/** Children still running, killed when the test process exits however it ends. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 export async function startServe(o: ServeOptions): Promise<ServeProcess> {
   const port = await freePort();
   const role = o.role ?? 'all';
@@ -34,6 +40,8 @@ export async function startServe(o: ServeOptions): Promise<ServeProcess> {
     env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   const append = (c: Buffer) => {
     output += c.toString();
     if (output.length > keep) output = output.slice(-keep);
