@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 
 export interface Config {
   port: number;
@@ -21,6 +22,11 @@ export interface Config {
   leaseMs: number;
   /** Multiplies retry delays; values below 1 are for tests and demos only. */
   retryScale: number;
+  /**
+   * Addresses (or CIDRs, or proxy-addr's `loopback` / `linklocal` / `uniquelocal`) of reverse
+   * proxies whose X-Forwarded-For / -Proto / -Host are believed; empty: none.
+   */
+  trustProxy: string[];
 }
 
 export class ConfigError extends Error {}
@@ -89,6 +95,27 @@ function positive(env: Env, name: string, fallback: number): number {
   return n;
 }
 
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * Only named proxies are trusted: with `true`, any client could claim any address in
+ * X-Forwarded-For and sidestep the per-address sign-in throttle.
+ */
+function trustProxy(value: string | undefined): string[] {
+  const entries = (value ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  for (const e of entries) {
+    if (!PROXY_RANGES.includes(e) && !ipaddr.isValid(e) && !ipaddr.isValidCIDR(e)) {
+      throw new ConfigError(
+        `TRUST_PROXY must list proxy addresses or CIDRs (or loopback, linklocal, uniquelocal), got "${e}"`,
+      );
+    }
+  }
+  return entries;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(env.DATA_DIR || './data');
   const databaseUrl = env.DATABASE_URL ? env.DATABASE_URL : null;
@@ -132,5 +159,6 @@ export function loadConfig(env: Env = process.env): Config {
     deliveryTimeoutMs,
     leaseMs,
     retryScale: positive(env, 'LOADNOTIFY_RETRY_SCALE', 1),
+    trustProxy: trustProxy(env.TRUST_PROXY),
   };
 }

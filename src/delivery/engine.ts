@@ -8,6 +8,8 @@ import type { Sender } from './sender.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
 
 const MIN_IDLE_MS = 50;
+/** Longest wait between claims while the database fails them (down or restarting). */
+const MAX_CLAIM_BACKOFF_MS = 5_000;
 
 export interface EngineOptions {
   db: Db;
@@ -41,6 +43,8 @@ export class DeliveryEngine {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private woken = false;
+  /** Claims that failed in a row; the loop backs off while the database is away. */
+  private claimFailures = 0;
   private readonly deps: AttemptDeps;
   private readonly o: Required<
     Omit<EngineOptions, 'db' | 'box' | 'sender' | 'publicUrl' | 'log' | 'metrics'>
@@ -113,9 +117,20 @@ export class DeliveryEngine {
       try {
         if (capacity > 0) claimed = await this.claim(capacity);
       } catch (err) {
-        this.options.log.warn({ err }, 'claiming deliveries failed; retrying shortly');
-        await this.sleep(this.o.pollMs);
+        // The database is down or restarting: nothing is lost (the rows wait for it), so the
+        // loop only waits, doubling up to MAX_CLAIM_BACKOFF_MS, and says so at every try.
+        this.claimFailures++;
+        const retryInMs = Math.min(this.o.pollMs * 2 ** (this.claimFailures - 1), MAX_CLAIM_BACKOFF_MS);
+        this.options.log.warn(
+          { err, failures: this.claimFailures, retryInMs },
+          'claiming deliveries failed; retrying shortly',
+        );
+        await this.sleep(retryInMs);
         continue;
+      }
+      if (this.claimFailures > 0) {
+        this.options.log.warn({ failures: this.claimFailures }, 'claiming deliveries works again');
+        this.claimFailures = 0;
       }
       for (const d of claimed) this.launch(d);
       if (claimed.length > 0 && claimed.length === capacity) continue;

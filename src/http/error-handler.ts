@@ -6,7 +6,7 @@ const send = (reply: FastifyReply, status: number, code: string, message: string
   reply.code(status).send({ error: details === undefined ? { code, message } : { code, message, details } });
 
 /** Connection-level failures of the database: the request may succeed later, so 503. */
-function isDatabaseUnavailable(err: unknown): boolean {
+export function isDatabaseUnavailable(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   return (
     code === 'ECONNREFUSED' ||
@@ -16,7 +16,9 @@ function isDatabaseUnavailable(err: unknown): boolean {
     code === '08006' ||
     code === '08003' ||
     code === 'SQLITE_BUSY' ||
-    /Connection terminated|timeout exceeded when trying to connect/i.test((err as Error).message ?? '')
+    /Connection terminated|timeout exceeded when trying to connect|connection error and is not queryable/i.test(
+      (err as Error).message ?? '',
+    )
   );
 }
 

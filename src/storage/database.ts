@@ -42,8 +42,12 @@ function openSqlite(file: string): Db {
 
 function openPostgres(url: string, poolSize: number): Db {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
-  // An idle client losing its connection (database restart) must not crash the process.
+  // A client losing its connection (database restart) must not crash the process. The pool's
+  // 'error' covers idle clients only; a checked-out client between two queries of a
+  // transaction emits 'error' itself, and with no listener Node throws it. The query that
+  // follows fails instead (and the pool drops the client on release), so nothing is hidden.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { kysely, dialect: 'postgres', pool, close: () => kysely.destroy() };
 }
