@@ -3,6 +3,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import type { Dialect } from '../../src/storage/database.js';
 import { createTestStore, retryMigrationRace, type TestStore } from './db.js';
+import { eventually } from './receiver.js';
 
 export interface TestServer {
   server: RunningServer;
@@ -135,4 +136,24 @@ export async function addMember(
     headers: { cookie: cookies, 'x-csrf-token': csrf },
   });
   return { userId: added.body.user_id as number, token: token.body.token as string };
+}
+
+/**
+ * The run and delivery calls the notification tests make. Takes getters because the server
+ * and load test are made in `beforeAll`, after the calls are declared.
+ */
+export function runCalls(server: () => TestServer, loadTestId: () => number) {
+  const api: Api = (...args) => server().api(...args);
+  return {
+    /** A new manual run of the load test. */
+    run: async () => (await api('POST', `/api/v1/load-tests/${loadTestId()}/runs`, { body: {} })).body,
+    move: (runId: number, body: unknown) => api('POST', `/api/v1/runs/${runId}/status`, { body }),
+    testHook: (channelId: number) => api('POST', `/api/v1/notification-channels/${channelId}/test`),
+    /** The delivery once it is no longer pending. */
+    settled: (deliveryId: number) =>
+      eventually(async () => {
+        const d = await api('GET', `/api/v1/deliveries/${deliveryId}`);
+        return d.body.state === 'pending' ? undefined : d.body;
+      }, 10_000),
+  };
 }

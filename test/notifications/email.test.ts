@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/db.js';
-import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
+import { seedLoadTest, startTestServer, type TestServer, runCalls } from '../helpers/server.js';
 import { eventually } from '../helpers/receiver.js';
 import { startSmtpPeer, type SmtpPeer, type SmtpPeerOptions } from '../helpers/smtp.js';
 
@@ -47,14 +47,10 @@ describe.each(DIALECTS)('e-mail channels end to end (%s)', (dialect) => {
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body;
   };
-  const run = async () => (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body;
-  const move = (id: number, body: unknown) => t.api('POST', `/api/v1/runs/${id}/status`, { body });
-  const testHook = (id: number) => t.api('POST', `/api/v1/notification-channels/${id}/test`);
-  const settled = (deliveryId: number) =>
-    eventually(async () => {
-      const d = await t.api('GET', `/api/v1/deliveries/${deliveryId}`);
-      return d.body.state === 'pending' ? undefined : d.body;
-    }, 10_000);
+  const { run, move, testHook, settled } = runCalls(
+    () => t,
+    () => loadTestId,
+  );
 
   it('mails a run’s start and end, escaped, threaded, logged in with the write-only password', async () => {
     const p = await peer({ auth: { user: 'bot', pass: PASSWORD } });

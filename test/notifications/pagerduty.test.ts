@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/db.js';
-import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
+import { seedLoadTest, startTestServer, type TestServer, runCalls } from '../helpers/server.js';
 import { eventually, startReceiver, type Answer, type Receiver } from '../helpers/receiver.js';
 
 const PUBLIC_URL = 'https://loadnotify.example.com/base';
@@ -45,14 +45,10 @@ describe.each(DIALECTS)('PagerDuty channels end to end (%s)', (dialect) => {
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body;
   };
-  const run = async () => (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body;
-  const move = (id: number, body: unknown) => t.api('POST', `/api/v1/runs/${id}/status`, { body });
-  const testHook = (id: number) => t.api('POST', `/api/v1/notification-channels/${id}/test`);
-  const settled = (deliveryId: number) =>
-    eventually(async () => {
-      const d = await t.api('GET', `/api/v1/deliveries/${deliveryId}`);
-      return d.body.state === 'pending' ? undefined : d.body;
-    }, 10_000);
+  const { run, move, testHook, settled } = runCalls(
+    () => t,
+    () => loadTestId,
+  );
   const list = async () =>
     (await t.api('GET', channels.replace('/0/', `/${t.organizationId}/`))).body.items as any[];
 
