@@ -2,57 +2,16 @@
  * A webhook channel's Standard Webhooks signing: the secret shown once (after create or a
  * rotation) with a copy button, and the state with Rotate / Turn off for owners and admins.
  */
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 import { api, errorMessage, type Channel, type SigningState } from '../api.js';
-import { ErrorBanner, Time } from './ui.js';
+import { ErrorBanner, ShownOnce, Time } from './ui.js';
 
 export function NewSigningSecret({ secret, onDismiss }: { secret: string; onDismiss(): void }) {
-  const [copied, setCopied] = useState<'yes' | 'no' | null>(null);
-  const ref = useRef<HTMLInputElement>(null);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(secret);
-      setCopied('yes');
-    } catch {
-      // Without clipboard permission, select the text so Ctrl+C works.
-      ref.current?.select();
-      setCopied('no');
-    }
-  };
   return (
-    <div className="banner banner-success new-token" role="status">
-      <p>
-        <strong>Signing secret created.</strong> Copy it now into your receiver: it is shown only once. Verify
-        requests with any Standard Webhooks library, or <code>verifyWebhook</code> from the loadnotify
-        package.
-      </p>
-      <div className="inline-controls">
-        <label htmlFor="new-signing-secret" className="visually-hidden">
-          Signing secret
-        </label>
-        <input
-          id="new-signing-secret"
-          ref={ref}
-          className="mono token-value"
-          readOnly
-          value={secret}
-          onFocus={(e) => e.target.select()}
-        />
-        <button type="button" className="btn" onClick={() => void copy()}>
-          Copy
-        </button>
-        <button type="button" className="btn" onClick={onDismiss}>
-          Done
-        </button>
-      </div>
-      <p aria-live="polite" className="small">
-        {copied === 'yes'
-          ? 'Copied to the clipboard.'
-          : copied === 'no'
-            ? 'Selected: press Ctrl+C to copy.'
-            : ''}
-      </p>
-    </div>
+    <ShownOnce value={secret} label="Signing secret" onDismiss={onDismiss}>
+      <strong>Signing secret created.</strong> Copy it now into your receiver: it is shown only once. Verify
+      requests with any Standard Webhooks library, or <code>verifyWebhook</code> from the loadnotify package.
+    </ShownOnce>
   );
 }
 

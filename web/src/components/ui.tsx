@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, type InputHTMLAttributes, type ReactNode } from 'react';
+import { useEffect, useId, useRef, useState, type InputHTMLAttributes, type ReactNode } from 'react';
 import type { DeliveryState, RunResult, RunStatus } from '../api.js';
 
 export function Loading({ what = 'Loading' }: { what?: string }) {
@@ -238,6 +238,69 @@ export function TableWrap({ label, children }: { label: string; children: ReactN
   return (
     <div className="table-wrap" role="region" aria-label={label} tabIndex={0}>
       {children}
+    </div>
+  );
+}
+
+/**
+ * A secret the server shows this once (an API token, a signing secret): selected on focus,
+ * with Copy (falling back to selecting it for Ctrl+C) and Done.
+ */
+export function ShownOnce({
+  value,
+  label,
+  children,
+  onDismiss,
+}: {
+  value: string;
+  /** The input's accessible name. */
+  label: string;
+  /** What was created and what to do with it. */
+  children: ReactNode;
+  onDismiss(): void;
+}) {
+  const id = useId();
+  const [copied, setCopied] = useState<'yes' | 'no' | null>(null);
+  const ref = useRef<HTMLInputElement>(null);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      setCopied('yes');
+    } catch {
+      // Without clipboard permission, select the text so Ctrl+C works.
+      ref.current?.select();
+      setCopied('no');
+    }
+  };
+  return (
+    <div className="banner banner-success new-token" role="status">
+      <p>{children}</p>
+      <div className="inline-controls">
+        <label htmlFor={id} className="visually-hidden">
+          {label}
+        </label>
+        <input
+          id={id}
+          ref={ref}
+          className="mono token-value"
+          readOnly
+          value={value}
+          onFocus={(e) => e.target.select()}
+        />
+        <button type="button" className="btn" onClick={() => void copy()}>
+          Copy
+        </button>
+        <button type="button" className="btn" onClick={onDismiss}>
+          Done
+        </button>
+      </div>
+      <p aria-live="polite" className="small">
+        {copied === 'yes'
+          ? 'Copied to the clipboard.'
+          : copied === 'no'
+            ? 'Selected: press Ctrl+C to copy.'
+            : ''}
+      </p>
     </div>
   );
 }

@@ -1,4 +1,4 @@
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 import { api, errorMessage, type ApiToken, type CreatedToken } from '../api.js';
 import { NameForm } from '../components/forms.js';
 import {
@@ -8,6 +8,7 @@ import {
   Loading,
   LoadMore,
   PageHeader,
+  ShownOnce,
   TableWrap,
   Time,
 } from '../components/ui.js';
@@ -76,50 +77,10 @@ export function TokensPage() {
 }
 
 function NewToken({ token, onDismiss }: { token: CreatedToken; onDismiss(): void }) {
-  const [copied, setCopied] = useState<'yes' | 'no' | null>(null);
-  const ref = useRef<HTMLInputElement>(null);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(token.token);
-      setCopied('yes');
-    } catch {
-      // Without clipboard permission, select the text so Ctrl+C works.
-      ref.current?.select();
-      setCopied('no');
-    }
-  };
   return (
-    <div className="banner banner-success new-token" role="status">
-      <p>
-        <strong>Token “{token.name}” created.</strong> Copy it now: it is shown only once.
-      </p>
-      <div className="inline-controls">
-        <label htmlFor="new-token-value" className="visually-hidden">
-          New API token
-        </label>
-        <input
-          id="new-token-value"
-          ref={ref}
-          className="mono token-value"
-          readOnly
-          value={token.token}
-          onFocus={(e) => e.target.select()}
-        />
-        <button type="button" className="btn" onClick={() => void copy()}>
-          Copy
-        </button>
-        <button type="button" className="btn" onClick={onDismiss}>
-          Done
-        </button>
-      </div>
-      <p aria-live="polite" className="small">
-        {copied === 'yes'
-          ? 'Copied to the clipboard.'
-          : copied === 'no'
-            ? 'Selected: press Ctrl+C to copy.'
-            : ''}
-      </p>
-    </div>
+    <ShownOnce value={token.token} label="New API token" onDismiss={onDismiss}>
+      <strong>Token “{token.name}” created.</strong> Copy it now: it is shown only once.
+    </ShownOnce>
   );
 }
 
