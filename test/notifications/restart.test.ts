@@ -3,11 +3,10 @@
  * deliveries are in flight, then started again on the same store. Every event must still reach
  * the receiver (at least once, de-duplicable by webhook-id) and nothing may stay pending.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildServer, ROOT } from '../helpers/build.js';
+import { buildServer } from '../helpers/build.js';
+import { startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { createTestStore, DIALECTS, type TestStore } from '../helpers/db.js';
 import { makeApi } from '../helpers/server.js';
 import { eventually, startReceiver, type Received } from '../helpers/receiver.js';
@@ -24,29 +23,11 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => cleanupBuild());
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
-interface ServerProcess {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-}
-
-async function startProcess(store: TestStore, secretKey: string): Promise<ServerProcess> {
-  const port = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, [entry, 'serve'], {
-    cwd: ROOT,
+/** The real server on `store`, with short timeouts so hung sends end within the test. */
+function startProcess(store: TestStore, secretKey: string): Promise<ServeProcess> {
+  return startServe({
+    entry,
     env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      HOST: '127.0.0.1',
       DATA_DIR: store.dataDir,
       ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}),
       LOADNOTIFY_SECRET_KEY: secretKey,
@@ -54,48 +35,20 @@ async function startProcess(store: TestStore, secretKey: string): Promise<Server
       LOADNOTIFY_LEASE_MS: '2000',
       LOADNOTIFY_DELIVERY_TIMEOUT_MS: '1500',
       LOADNOTIFY_RETRY_SCALE: '0.01',
-      LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  await eventually(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${output}`);
-      try {
-        const res = await fetch(`${url}/healthz`);
-        return res.ok ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-    15_000,
-    'the server to answer /healthz',
-  );
-  return { child, url, output: () => output };
-}
-
-async function stopProcess(p: ServerProcess | null, signal: NodeJS.Signals): Promise<void> {
-  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => p.child.once('exit', () => resolve()));
-  p.child.kill(signal);
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
 }
 
 describe.each(DIALECTS)('a SIGKILL while deliveries are in flight loses nothing (%s)', (dialect) => {
   let store: TestStore;
-  let first: ServerProcess | null = null;
-  let second: ServerProcess | null = null;
+  let first: ServeProcess | null = null;
+  let second: ServeProcess | null = null;
   beforeAll(async () => {
     store = await createTestStore(dialect);
   });
   afterAll(async () => {
-    await stopProcess(first, 'SIGKILL');
-    await stopProcess(second, 'SIGTERM');
+    await first?.stop('SIGKILL');
+    await second?.stop('SIGTERM');
     await store?.cleanup();
   });
 
@@ -146,7 +99,7 @@ describe.each(DIALECTS)('a SIGKILL while deliveries are in flight loses nothing 
       // Sends are in flight (the receiver holds them): now the process dies without a word.
       await receiver.waitFor(HANG, 10_000);
       const deliveredBeforeKill = answered200.length;
-      await stopProcess(first, 'SIGKILL');
+      await first.stop('SIGKILL');
       expect(first.child.signalCode).toBe('SIGKILL');
 
       second = await startProcess(store, secretKey);
