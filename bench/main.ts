@@ -26,11 +26,16 @@ const TINY = process.env.BENCH_SIZE === 'tiny';
 const SIZE = TINY
   ? { limitMs: 300, apiRuns: 5, rate: 50, pacedSeconds: 0.4, bulkEvents: 20, backlogEvents: 50 }
   : { limitMs: 4000, apiRuns: 300, rate: 200, pacedSeconds: 5, bulkEvents: 2000, backlogEvents: 10_000 };
+// Each size can be set on its own, e.g. BENCH_BULKEVENTS=5000 (for profiling one phase).
+for (const key of Object.keys(SIZE) as (keyof typeof SIZE)[]) {
+  const value = process.env[`BENCH_${key.toUpperCase()}`];
+  if (value) SIZE[key] = Number(value);
+}
 const CHANNELS = 10;
 /** Channels 8 and 9 (20%) hang or answer 500 in the isolation phase. */
 const FAILING: Record<string, 'hang' | '500'> = { '/c/8': 'hang', '/c/9': '500' };
 const HEALTHY = Array.from({ length: CHANNELS - 2 }, (_, i) => i);
-const DEADLINE = Date.now() + (TINY ? 60_000 : 170_000);
+const DEADLINE = Date.now() + 1000 * Number(process.env.BENCH_DEADLINE_S ?? (TINY ? 60 : 170));
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
@@ -174,6 +179,7 @@ async function main(): Promise<void> {
       await res.body.dump();
     };
     let sent = 0;
+    const limitCpu = process.cpuUsage();
     const limitStart = now();
     await Promise.all(
       Array.from({ length: 64 }, async () => {
@@ -184,6 +190,8 @@ async function main(): Promise<void> {
       }),
     );
     const limit = sent / ((now() - limitStart) / 1000);
+    const used = process.cpuUsage(limitCpu);
+    const limitCpuPerPost = (used.user + used.system) / 1000 / sent;
     const perChange = CHANNELS;
     const plainLatencies: number[] = [];
     await openLoop(Math.round(SIZE.rate * perChange * SIZE.pacedSeconds), SIZE.rate * perChange, async () => {
@@ -193,7 +201,13 @@ async function main(): Promise<void> {
     });
     const plain = spread(plainLatencies);
     await agent.close();
-    print(`limit     plain undici POST, 64 in flight     ${limit.toFixed(0)} req/s`);
+    print(
+      `limit     plain undici POST, 64 in flight     ${limit.toFixed(0)} req/s  (client CPU ${limitCpuPerPost.toFixed(3)} ms/request)`,
+    );
+    const cpuPer = (fromMs: number, n: number) => {
+      const perDelivery = (service!.cpuMs() - fromMs) / Math.max(1, n);
+      return `service CPU ${perDelivery.toFixed(3)} ms/delivery (${(perDelivery / limitCpuPerPost).toFixed(1)}x a plain POST)`;
+    };
     print(`          plain POST at ${SIZE.rate * perChange}/s (paced)      ${fmtSpread(plain)}`);
 
     // 2. Throughput from status changes through the API, 16 clients, each run running -> finished.
@@ -203,6 +217,7 @@ async function main(): Promise<void> {
       const after = await maxDeliveryId(db);
       const okBefore = (await receiver.stats()).ok;
       const expected = runs.length * 2 * CHANNELS;
+      const cpu0 = service.cpuMs();
       const start = now();
       let next = 0;
       await Promise.all(
@@ -224,7 +239,7 @@ async function main(): Promise<void> {
       );
       apiRate = done / ((end - start) / 1000);
       print(
-        `api       status changes -> deliveries      ${apiRate.toFixed(0)} deliveries/s  (${pct(apiRate / limit)} of limit)  ${counted}`,
+        `api       status changes -> deliveries      ${apiRate.toFixed(0)} deliveries/s  (${pct(apiRate / limit)} of limit)  ${counted}; ${cpuPer(cpu0, done)}`,
       );
     }
 
@@ -260,7 +275,8 @@ async function main(): Promise<void> {
       const healthyPaths = new Set(HEALTHY.map((i) => `/c/${i}`));
       const latencies = (onlyHealthy: boolean) =>
         stats.arrivals
-          .filter(([, path]) => !onlyHealthy || healthyPaths.has(path))
+          // A backlog left by an earlier phase may still be arriving: only this phase's count.
+          .filter(([webhookId, path]) => keys.has(webhookId) && (!onlyHealthy || healthyPaths.has(path)))
           .map(([webhookId, , at]) => at - answered.get(keys.get(webhookId)![0])!);
       const all = spread(latencies(false));
       print(`${label} ${offered.toFixed(0)} changes/s offered        ${fmtSpread(all)}  ${counted}`);
@@ -274,6 +290,7 @@ async function main(): Promise<void> {
       const after = await maxDeliveryId(db);
       const okBefore = (await receiver.stats()).ok;
       const expected = SIZE.bulkEvents * CHANNELS;
+      const cpu0 = service.cpuMs();
       const start = now();
       await insertEvents(db, target, SIZE.bulkEvents);
       const inserted = now();
@@ -287,7 +304,7 @@ async function main(): Promise<void> {
       );
       bulkRate = done / ((end - start) / 1000);
       print(
-        `bulk      outbox inserts -> deliveries      ${bulkRate.toFixed(0)} deliveries/s  (${pct(bulkRate / limit)} of limit; inserts took ${((inserted - start) / 1000).toFixed(1)} s)  ${counted}`,
+        `bulk      outbox inserts -> deliveries      ${bulkRate.toFixed(0)} deliveries/s  (${pct(bulkRate / limit)} of limit; inserts took ${((inserted - start) / 1000).toFixed(1)} s)  ${counted}; ${cpuPer(cpu0, done)}`,
       );
     }
 
@@ -315,8 +332,9 @@ async function main(): Promise<void> {
       );
       const rate = done / ((end - start) / 1000);
       peakRss = service.rss().peakMb;
+      const drainCpu = cpuPer(0, done);
       print(
-        `memory    ${expected} pending, fresh process  peak RSS ${peakRss.toFixed(0)} MB (idle ${idleRss.toFixed(0)} MB)  drained at ${rate.toFixed(0)} deliveries/s incl. start-up (${pct(rate / limit)} of limit)  ${counted}`,
+        `memory    ${expected} pending, fresh process  peak RSS ${peakRss.toFixed(0)} MB (idle ${idleRss.toFixed(0)} MB)  drained at ${rate.toFixed(0)} deliveries/s incl. start-up (${pct(rate / limit)} of limit)  ${counted}; ${drainCpu}`,
       );
     }
 

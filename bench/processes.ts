@@ -22,6 +22,8 @@ export interface Service {
   pid: number;
   /** Peak and current resident set size of the service process, in MB (Linux /proc). */
   rss(): { peakMb: number; nowMb: number };
+  /** CPU time (user + system) the service process has used so far, in ms (Linux /proc). */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -29,7 +31,9 @@ export interface Service {
 export async function startService(entry: string, env: Record<string, string>): Promise<Service> {
   const port = await freePort();
   let output = '';
-  const child = spawn(process.execPath, [entry, 'serve'], {
+  // For profiling the service, e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, entry, 'serve'], {
     env: {
       PATH: process.env.PATH ?? '',
       // For profiling the service, e.g. BENCH_SERVICE_NODE_OPTIONS=--cpu-prof.
@@ -67,6 +71,11 @@ export async function startService(entry: string, env: Record<string, string>): 
     url,
     pid: child.pid!,
     rss: () => ({ peakMb: status('VmHWM'), nowMb: status('VmRSS') }),
+    cpuMs: () => {
+      // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name.
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    },
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

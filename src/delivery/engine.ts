@@ -120,10 +120,15 @@ export class DeliveryEngine {
       for (const d of claimed) this.launch(d);
       if (claimed.length > 0 && claimed.length === capacity) continue;
       if (this.woken) continue;
+      // Something was launched: its end wakes us, and then we look again; asking the database
+      // for the next due time on every turn would only add a query per delivery.
+      if (claimed.length > 0) {
+        await this.sleep(this.o.pollMs);
+        continue;
+      }
       // Due rows that could not be claimed wait on an earlier delivery of their run (its end
       // wakes us) or on another process's lease: no need to look again at once.
-      const floor = claimed.length === 0 ? MIN_IDLE_MS : 0;
-      await this.sleep(Math.max(floor, await this.idleDelay()));
+      await this.sleep(Math.max(MIN_IDLE_MS, await this.idleDelay()));
     }
   }
 

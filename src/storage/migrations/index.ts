@@ -3,6 +3,7 @@ import type { Db } from '../database.js';
 import { initial } from './001-initial.js';
 import { notifications } from './002-notifications.js';
 import { schedules } from './003-schedules.js';
+import { pendingIndex } from './004-pending-index.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '001-initial': initial,
   '002-notifications': notifications,
   '003-schedules': schedules,
+  '004-pending-index': pendingIndex,
 };
 
 export async function migrateToLatest(db: Db): Promise<void> {
