@@ -21,6 +21,8 @@ export interface Config {
   leaseMs: number;
   /** Multiplies retry delays; values below 1 are for tests and demos only. */
   retryScale: number;
+  /** Longest time the engine sleeps between looks at the queue when nothing wakes it. */
+  pollMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -132,5 +134,6 @@ export function loadConfig(env: Env = process.env): Config {
     deliveryTimeoutMs,
     leaseMs,
     retryScale: positive(env, 'LOADNOTIFY_RETRY_SCALE', 1),
+    pollMs: positive(env, 'LOADNOTIFY_POLL_MS', 1000),
   };
 }
