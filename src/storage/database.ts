@@ -64,6 +64,11 @@ function openSqlite(file: string): Db {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  // Each checkpoint syncs the database file; checkpointing every 10,000 WAL pages (about 40 MB)
+  // rather than 1,000 cut commit time by a third in the benchmark. A 32 MB page cache keeps
+  // the queue's indexes in memory (the default is 2 MB).
+  sqlite.pragma('wal_autocheckpoint = 10000');
+  sqlite.pragma('cache_size = -32000');
   const kysely = new Kysely<Database>({
     dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
   });
