@@ -90,7 +90,8 @@ async function drained(
     const complete = c.delivered >= expected && c.attempts >= expected;
     if (complete || Date.now() >= deadline) {
       if (c.delivered > expected) throw new Error(`expected ${expected} deliveries, found ${c.delivered}`);
-      const counted = `${c.delivered}/${expected} delivered, ${c.attempts} attempts recorded${complete ? '' : ' (INCOMPLETE at the deadline)'}`;
+      const retried = c.otherAttempts > 0 ? ` (+${c.otherAttempts} not delivered: retried or in flight)` : '';
+      const counted = `${c.delivered}/${expected} delivered, ${c.attempts} attempts recorded${retried}${complete ? '' : ' (INCOMPLETE at the deadline)'}`;
       if (!complete) incomplete = true;
       return { end: now(), done, complete, counted };
     }
@@ -235,7 +236,7 @@ async function main(): Promise<void> {
         okBefore,
         after,
         expected,
-        budget(40_000, 60_000),
+        budget(30_000, 120_000),
       );
       apiRate = done / ((end - start) / 1000);
       print(
@@ -282,7 +283,7 @@ async function main(): Promise<void> {
       print(`${label} ${offered.toFixed(0)} changes/s offered        ${fmtSpread(all)}  ${counted}`);
       return { all, healthy: spread(latencies(true)) };
     };
-    const steady = await paced('latency  ', 45_000);
+    const steady = await paced('latency  ', 110_000);
 
     // 4. Throughput from events written in bulk through the outbox by another process.
     let bulkRate: number;
@@ -300,7 +301,7 @@ async function main(): Promise<void> {
         okBefore,
         after,
         expected,
-        budget(30_000, 40_000),
+        budget(20_000, 100_000),
       );
       bulkRate = done / ((end - start) / 1000);
       print(
@@ -308,7 +309,17 @@ async function main(): Promise<void> {
       );
     }
 
-    // 5. Memory: a backlog written while the service is down, drained by a fresh process.
+    // 5. Isolation: the healthy 80% while 20% of channels hang or answer 500.
+    receiver.send({ cmd: 'mode', paths: FAILING });
+    const isolated = await paced('isolation', 90_000, HEALTHY);
+    receiver.send({ cmd: 'mode', paths: {} });
+    // The failing channels' retries may have given up and switched them off: back to healthy.
+    await db.kysely
+      .updateTable('notification_channels')
+      .set({ enabled: 1, consecutive_failures: 0, disabled_reason: null })
+      .execute();
+
+    // 6. Memory: a backlog written while the service is down, drained by a fresh process.
     let peakRss: number;
     {
       await service.stop();
@@ -322,14 +333,7 @@ async function main(): Promise<void> {
       service = await startService(serverEntry, env);
       api = new Api(service.url);
       api.token = setup.token;
-      const { end, done, counted } = await drained(
-        db,
-        receiver,
-        okBefore,
-        after,
-        expected,
-        budget(90_000, 15_000),
-      );
+      const { end, done, counted } = await drained(db, receiver, okBefore, after, expected, budget(120_000));
       const rate = done / ((end - start) / 1000);
       peakRss = service.rss().peakMb;
       const drainCpu = cpuPer(0, done);
@@ -337,11 +341,6 @@ async function main(): Promise<void> {
         `memory    ${expected} pending, fresh process  peak RSS ${peakRss.toFixed(0)} MB (idle ${idleRss.toFixed(0)} MB)  drained at ${rate.toFixed(0)} deliveries/s incl. start-up (${pct(rate / limit)} of limit)  ${counted}; ${drainCpu}`,
       );
     }
-
-    // 6. Isolation: the healthy 80% while 20% of channels hang or answer 500.
-    receiver.send({ cmd: 'mode', paths: FAILING });
-    const isolated = await paced('isolation', 0, HEALTHY);
-    receiver.send({ cmd: 'mode', paths: {} });
 
     const ratio = isolated.healthy.p99 / steady.healthy.p99;
     print(

@@ -1,7 +1,7 @@
 /** The benchmark's own access to the service's database: seeding in bulk and counting. */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { sql } from 'kysely';
@@ -28,6 +28,11 @@ export async function createStore(baseUrl: string | undefined): Promise<Store> {
       cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
     };
   }
+  // psql takes a URL without a user name to mean the login user; pg needs to be told (and the
+  // service process gets no USER in its environment).
+  const base = new URL(baseUrl);
+  if (!base.username) base.username = process.env.PGUSER ?? userInfo().username;
+  baseUrl = base.toString();
   const schema = `bench_${randomBytes(6).toString('hex')}`;
   const admin = async (query: string) => {
     const c = new pg.Client({ connectionString: baseUrl });
@@ -139,23 +144,29 @@ export async function maxDeliveryId(db: Db): Promise<number> {
   return Number(row?.id ?? 0);
 }
 
-/** Deliveries after `afterId` that are delivered, and their attempts recorded as delivered. */
+/**
+ * Deliveries after `afterId` that are delivered, their attempts recorded as delivered, and the
+ * other attempts (retried after a timeout or error, or still without an outcome).
+ */
 export async function countDelivered(
   db: Db,
   afterId: number,
   channelIds?: number[],
-): Promise<{ delivered: number; attempts: number; total: number }> {
+): Promise<{ delivered: number; attempts: number; total: number; otherAttempts: number }> {
   const only = channelIds ? sql`AND d.channel_id IN (${sql.join(channelIds)})` : sql``;
   const { rows } = await sql<{ delivered: number; total: number }>`
     SELECT SUM(CASE WHEN d.state = 'delivered' THEN 1 ELSE 0 END) AS delivered, COUNT(*) AS total
     FROM deliveries d WHERE d.id > ${afterId} ${only}`.execute(db.kysely);
-  const attempts = await sql<{ n: number }>`
-    SELECT COUNT(*) AS n FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
-    WHERE d.id > ${afterId} AND a.outcome = 'delivered' ${only}`.execute(db.kysely);
+  const attempts = await sql<{ n: number; other: number }>`
+    SELECT SUM(CASE WHEN a.outcome = 'delivered' THEN 1 ELSE 0 END) AS n,
+      SUM(CASE WHEN a.outcome = 'delivered' THEN 0 ELSE 1 END) AS other
+    FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+    WHERE d.id > ${afterId} ${only}`.execute(db.kysely);
   return {
     delivered: Number(rows[0]?.delivered ?? 0),
     total: Number(rows[0]?.total ?? 0),
     attempts: Number(attempts.rows[0]?.n ?? 0),
+    otherAttempts: Number(attempts.rows[0]?.other ?? 0),
   };
 }
 
