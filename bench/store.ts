@@ -100,11 +100,19 @@ export async function insertRuns(db: Db, t: Target, n: number): Promise<number[]
 
 /**
  * `n` test.started events, each of its own running run, through the outbox's recordEvent, `batch`
- * events per transaction: the bulk path, as a runner or an importer would write.
+ * events per transaction: the bulk path, as a runner or an importer would write. Stops at
+ * `deadline` and returns how many were written.
  */
-export async function insertEvents(db: Db, t: Target, n: number, batch = 200): Promise<void> {
+export async function insertEvents(
+  db: Db,
+  t: Target,
+  n: number,
+  batch = 200,
+  deadline = Infinity,
+): Promise<number> {
   const runIds = await insertRuns(db, t, n);
-  for (let i = 0; i < n; i += batch) {
+  let inserted = 0;
+  for (let i = 0; i < n && Date.now() < deadline; i += batch) {
     await db.kysely.transaction().execute(async (trx) => {
       const now = Date.now();
       const ids = runIds.slice(i, i + batch);
@@ -133,7 +141,9 @@ export async function insertEvents(db: Db, t: Target, n: number, batch = 200): P
         await recordEvent(trx, t.organizationId, { type: 'test.started', run });
       }
     });
+    inserted += Math.min(batch, n - i);
   }
+  return inserted;
 }
 
 export async function maxDeliveryId(db: Db): Promise<number> {
