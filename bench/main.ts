@@ -95,12 +95,20 @@ async function drained(
       if (!complete) {
         incomplete = true;
         // The next phase must not queue behind this one's leftovers.
-        await db.kysely
-          .updateTable('deliveries')
-          .set({ state: 'failed', last_error: 'abandoned by the benchmark at its deadline' })
-          .where('state', '=', 'pending')
-          .where('id', '>', afterId)
-          .execute();
+        for (let tries = 1; ; tries++) {
+          try {
+            await db.kysely
+              .updateTable('deliveries')
+              .set({ state: 'failed', last_error: 'abandoned by the benchmark at its deadline' })
+              .where('state', '=', 'pending')
+              .where('id', '>', afterId)
+              .execute();
+            break;
+          } catch (err) {
+            // PostgreSQL: a deadlock with the service's completions, which lock rows in their order.
+            if (tries >= 5) throw err;
+          }
+        }
       }
       return { end: now(), done, complete, counted };
     }

@@ -9,6 +9,8 @@ type Work = {
 };
 
 const queues = new WeakMap<Db, Work[]>();
+/** The last flush started per database: flushes run one after another, never side by side. */
+const tails = new WeakMap<Db, Promise<void>>();
 
 /**
  * Runs `work` in a transaction shared with the other work queued in the same turn of the event
@@ -23,7 +25,12 @@ export function inWriteBatch<T>(db: Db, work: (trx: Kysely<Database>) => Promise
     if (!queue) {
       queue = [];
       queues.set(db, queue);
-      setImmediate(() => void flush(db));
+      // One flush at a time: on PostgreSQL two batches running side by side could lock the
+      // same channel rows in opposite orders (a deadlock); and work arriving while a flush
+      // runs joins the next batch instead of starting its own transaction.
+      const previous = tails.get(db) ?? Promise.resolve();
+      const tail = previous.then(() => new Promise<void>((r) => setImmediate(r))).then(() => flush(db));
+      tails.set(db, tail);
     }
     queue.push({ run: work, resolve: resolve as (v: unknown) => void, reject });
   });
