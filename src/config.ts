@@ -27,6 +27,8 @@ export interface Config {
    * proxies whose X-Forwarded-For / -Proto / -Host are believed; empty: none.
    */
   trustProxy: string[];
+  /** Longest time the engine sleeps between looks at the queue when nothing wakes it. */
+  pollMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -160,5 +162,6 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs,
     retryScale: positive(env, 'LOADNOTIFY_RETRY_SCALE', 1),
     trustProxy: trustProxy(env.TRUST_PROXY),
+    pollMs: positive(env, 'LOADNOTIFY_POLL_MS', 1000),
   };
 }

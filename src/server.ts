@@ -13,6 +13,7 @@ import { HttpSender } from './delivery/http-sender.js';
 import { RoutingSender } from './delivery/sender.js';
 import { SmtpSender } from './delivery/smtp-sender.js';
 import { DeliveryEngine } from './delivery/engine.js';
+import { DeliveryListener } from './delivery/wakeups.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createMetrics, metricsRoutes } from './metrics/metrics.js';
 import { RetentionPruner } from './retention/pruner.js';
@@ -58,6 +59,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let engine: DeliveryEngine | null = null;
   let scheduler: Scheduler | null = null;
   let pruner: RetentionPruner | null = null;
+  let listener: DeliveryListener | null = null;
   const metrics = createMetrics(db);
   const ctx: AppContext = {
     db,
@@ -84,9 +86,22 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       log: app.log,
       leaseMs: config.leaseMs,
       retryScale: config.retryScale,
+      pollMs: config.pollMs,
       metrics,
     });
     await engine.start();
+    // Other processes (api-role servers, other workers) commit deliveries too: PostgreSQL tells
+    // us at once; polling every pollMs stays as the fallback.
+    if (config.databaseUrl) {
+      const woken = engine;
+      listener = new DeliveryListener({
+        connectionString: config.databaseUrl,
+        onWake: () => woken.wake(),
+        log: app.log.child({ component: 'delivery-listener' }),
+        applicationName: `loadnotify-listener ${engine.workerId}`,
+      });
+      await listener.start();
+    }
     scheduler = new Scheduler({
       db,
       log: app.log.child({ component: 'scheduler' }),
@@ -113,6 +128,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       // Before the engine: the runs it stops still report their end (and queue its events).
       await scheduler?.stop();
       await pruner?.stop();
+      await listener?.stop();
       await engine?.stop(config.deliveryTimeoutMs);
       await sender.close();
       await db.close();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Classification, Rendered, RenderedRequest } from '../channels/channel.js';
 import { getChannelType } from '../channels/registry.js';
 import { MAX_ATTEMPTS, nextAttemptDelay } from '../core/backoff.js';
@@ -7,6 +7,8 @@ import type { EventData, StoredEvent } from '../core/events.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { channelForDelivery, redactUrl } from '../storage/channels-repo.js';
 import type { Db } from '../storage/database.js';
+import type { Database } from '../storage/schema.js';
+import { inWriteBatch } from '../storage/write-batch.js';
 import { complete, type ClaimedDelivery } from './claims.js';
 import { redactForLog, secretValues } from './redact.js';
 import type { Sender, SendOutcome } from './sender.js';
@@ -45,55 +47,57 @@ async function recordAttemptStart(
   request: Rendered,
   requestId: string,
 ): Promise<number> {
-  const { id } = await db.kysely
-    .insertInto('delivery_attempts')
-    .values({
-      delivery_id: d.id,
-      number: d.attempts + 1,
-      request_id: requestId,
-      started_at: Date.now(),
-      duration_ms: null,
-      request_url: redactUrl(request.url),
-      request_headers: JSON.stringify(request.headers),
-      request_body: request.body,
-      response_status: null,
-      response_headers: null,
-      response_body: null,
-      outcome: null,
-      error: null,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const { id } = await inWriteBatch(db, (trx) =>
+    trx
+      .insertInto('delivery_attempts')
+      .values({
+        delivery_id: d.id,
+        number: d.attempts + 1,
+        request_id: requestId,
+        started_at: Date.now(),
+        duration_ms: null,
+        request_url: redactUrl(request.url),
+        request_headers: JSON.stringify(request.headers),
+        request_body: request.body,
+        response_status: null,
+        response_headers: null,
+        response_body: null,
+        outcome: null,
+        error: null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow(),
+  );
   return id;
 }
 
 /**
  * Counts permanent failures of real events per channel and switches the channel off after
  * DISABLE_AFTER_PERMANENT_FAILURES in a row, saying why. Test Hook outcomes don't count: a
- * person is watching those already.
+ * person is watching those already. Runs inside the delivery's completion transaction.
  */
 async function accountChannel(
-  db: Db,
+  trx: Kysely<Database>,
   d: ClaimedDelivery,
   state: AttemptResult['state'],
   reason: string | null,
 ): Promise<void> {
   if (d.event_type === 'test.notification_channel') return;
   if (state === 'delivered') {
-    await db.kysely
+    await trx
       .updateTable('notification_channels')
       .set({ consecutive_failures: 0 })
       .where('id', '=', d.channel_id)
       .where('consecutive_failures', '>', 0)
       .execute();
   } else if (state === 'failed') {
-    await db.kysely
+    await trx
       .updateTable('notification_channels')
       .set({ consecutive_failures: sql`consecutive_failures + 1` })
       .where('id', '=', d.channel_id)
       .execute();
     const message = `disabled after ${DISABLE_AFTER_PERMANENT_FAILURES} deliveries failed in a row; last: ${reason}`;
-    await db.kysely
+    await trx
       .updateTable('notification_channels')
       .set({ enabled: 0, disabled_reason: message, updated_at: Date.now() })
       .where('id', '=', d.channel_id)
@@ -131,6 +135,7 @@ export async function attemptDelivery(deps: AttemptDeps, d: ClaimedDelivery): Pr
       nextAttemptAt: Date.now() + delayMs,
       lastError,
       attempt,
+      andThen: (trx) => accountChannel(trx, d, state, lastError),
     });
     if (ok) {
       const counted: DeliveryOutcome =
@@ -140,7 +145,6 @@ export async function attemptDelivery(deps: AttemptDeps, d: ClaimedDelivery): Pr
             ? 'retry'
             : (outcomeOverride ?? 'permanent');
       deps.metrics?.deliveryOutcome(d.channel.type, counted);
-      await accountChannel(db, d, state, lastError);
     }
     return { state, leaseLost: !ok };
   };

@@ -1,5 +1,7 @@
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Db } from '../storage/database.js';
+import type { Database } from '../storage/schema.js';
+import { inWriteBatch } from '../storage/write-batch.js';
 import type { ChannelRow } from '../storage/channels-repo.js';
 import type { DeliveryState } from '../storage/schema.js';
 
@@ -41,31 +43,61 @@ export interface ClaimOptions {
  *   process's work comes back).
  * - Ordered: a delivery waits while an earlier delivery of the same run to the same channel is
  *   still pending, so a channel never hears test.finished before that run's test.started.
- * - On PostgreSQL the candidate rows are locked with FOR UPDATE SKIP LOCKED, so concurrent
+ * - Per channel: the channels with pending work are found by a loose index scan (one probe of
+ *   deliveries_pending_channel per channel, the recursive CTE), then each channel not already
+ *   at its cap gives its `perChannel` oldest due rows. A single scan of the due queue in time
+ *   order would read past every row of the channels at their cap (a hung receiver's backlog) on
+ *   each claim, which made a claim cost grow with the backlog.
+ * - On PostgreSQL the chosen rows are locked with FOR UPDATE SKIP LOCKED, so concurrent
  *   workers take disjoint sets without waiting on each other; SQLite has one writer anyway.
- * - The per-channel cap is applied to the candidates in code: PostgreSQL refuses FOR UPDATE
- *   beside the window function that could express it in SQL. Candidates not taken are simply
- *   left unleased when the transaction ends.
+ * - The per-channel cap is finished in code (the in-flight counts live here). Candidates not
+ *   taken are simply left unleased when the transaction ends.
  */
 export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery[]> {
   return db.kysely.transaction().execute(async (trx) => {
-    const saturated =
-      o.saturated.length > 0 ? sql`AND d.channel_id NOT IN (${sql.join(o.saturated)})` : sql``;
+    const saturated = o.saturated.length > 0 ? sql`AND ch.id NOT IN (${sql.join(o.saturated)})` : sql``;
     const own =
-      o.inFlightIds && o.inFlightIds.length > 0 ? sql`AND d.id NOT IN (${sql.join(o.inFlightIds)})` : sql``;
-    const lock = db.dialect === 'postgres' ? sql`FOR UPDATE OF d SKIP LOCKED` : sql``;
-    const candidates = await sql<{ id: number; channel_id: number }>`
-      SELECT d.id, d.channel_id FROM deliveries d
-      WHERE d.state = 'pending' AND d.next_attempt_at <= ${o.now}
-        AND (d.lease_until IS NULL OR d.lease_until < ${o.now})
-        ${saturated}
+      o.inFlightIds && o.inFlightIds.length > 0 ? sql`AND p.id NOT IN (${sql.join(o.inFlightIds)})` : sql``;
+    // SQLite's planner, without statistics, would take MIN from deliveries_due: a full pass.
+    const pending =
+      db.dialect === 'sqlite' ? sql`deliveries INDEXED BY deliveries_pending_channel` : sql`deliveries`;
+    const channelsWithWork = sql`
+      WITH RECURSIVE ch(id) AS (
+        SELECT MIN(channel_id) FROM ${pending} WHERE state = 'pending'
+        UNION ALL
+        SELECT (SELECT MIN(channel_id) FROM ${pending} WHERE state = 'pending' AND channel_id > ch.id)
+        FROM ch WHERE ch.id IS NOT NULL
+      )`;
+    const channelDue = sql`
+      SELECT p.id FROM deliveries p
+      WHERE p.channel_id = ch.id AND p.state = 'pending' AND p.next_attempt_at <= ${o.now}
+        AND (p.lease_until IS NULL OR p.lease_until < ${o.now})
         ${own}
         AND NOT EXISTS (
-          SELECT 1 FROM deliveries p
-          WHERE p.channel_id = d.channel_id AND p.run_id = d.run_id AND p.id < d.id AND p.state = 'pending')
-      ORDER BY d.next_attempt_at, d.id
-      LIMIT ${o.limit * 2}
-      ${lock}`.execute(trx);
+          SELECT 1 FROM deliveries q
+          WHERE q.channel_id = p.channel_id AND q.run_id = p.run_id AND q.id < p.id AND q.state = 'pending')
+      ORDER BY p.next_attempt_at, p.id
+      LIMIT ${o.perChannel}`;
+    // The same plan in each dialect's words: SQLite runs a correlated IN subquery once per
+    // channel; PostgreSQL needs LATERAL for that (and locks only the delivery rows).
+    const candidates =
+      db.dialect === 'postgres'
+        ? await sql<{ id: number; channel_id: number }>`
+            ${channelsWithWork}
+            SELECT d.id, d.channel_id FROM ch
+            CROSS JOIN LATERAL (${channelDue}) x
+            JOIN deliveries d ON d.id = x.id
+            WHERE ch.id IS NOT NULL ${saturated}
+            ORDER BY d.next_attempt_at, d.id
+            LIMIT ${o.limit * 2}
+            FOR UPDATE OF d SKIP LOCKED`.execute(trx)
+        : await sql<{ id: number; channel_id: number }>`
+            ${channelsWithWork}
+            SELECT d.id, d.channel_id FROM ch
+            JOIN deliveries d ON d.id IN (${channelDue})
+            WHERE ch.id IS NOT NULL ${saturated}
+            ORDER BY d.next_attempt_at, d.id
+            LIMIT ${o.limit * 2}`.execute(trx);
     const taken: number[] = [];
     const counts = new Map(o.inFlight);
     for (const c of candidates.rows) {
@@ -167,15 +199,18 @@ export interface Completion {
     outcome: string;
     error: string | null;
   };
+  /** Runs in the same transaction when the lease was still held (the channel's failure count). */
+  andThen?: (trx: Kysely<Database>) => Promise<void>;
 }
 
 /**
  * Records an attempt's end and the delivery's next state in one transaction. The lease owner
  * is part of the condition: a worker whose lease ran out (and whose delivery another worker
  * took) must not overwrite that worker's outcome. Returns false when the lease was lost.
+ * Completions finishing together share one transaction (inWriteBatch).
  */
 export async function complete(db: Db, c: Completion): Promise<boolean> {
-  return db.kysely.transaction().execute(async (trx) => {
+  return inWriteBatch(db, async (trx) => {
     await trx.updateTable('delivery_attempts').set(c.attempt).where('id', '=', c.attemptId).execute();
     const updated = await trx
       .updateTable('deliveries')
@@ -191,6 +226,8 @@ export async function complete(db: Db, c: Completion): Promise<boolean> {
       .where('id', '=', c.deliveryId)
       .where('lease_owner', '=', c.workerId)
       .executeTakeFirst();
-    return Number(updated.numUpdatedRows) === 1;
+    const held = Number(updated.numUpdatedRows) === 1;
+    if (held) await c.andThen?.(trx);
+    return held;
   });
 }

@@ -10,6 +10,13 @@ import type { DeliveryMetrics } from '../metrics/metrics.js';
 const MIN_IDLE_MS = 50;
 /** Longest wait between claims while the database fails them (down or restarting). */
 const MAX_CLAIM_BACKOFF_MS = 5_000;
+/**
+ * Sends finish one at a time; claiming after each would cost a claim transaction per delivery.
+ * While at least GATHER_MIN_IN_FLIGHT sends are still out, a claim woken only by finished sends
+ * waits GATHER_MS so several free slots are filled by one claim. New work is never held back.
+ */
+const GATHER_MS = 1;
+const GATHER_MIN_IN_FLIGHT = 8;
 
 export interface EngineOptions {
   db: Db;
@@ -45,6 +52,7 @@ export class DeliveryEngine {
   private woken = false;
   /** Claims that failed in a row; the loop backs off while the database is away. */
   private claimFailures = 0;
+  private newWork = false;
   private readonly deps: AttemptDeps;
   private readonly o: Required<
     Omit<EngineOptions, 'db' | 'box' | 'sender' | 'publicUrl' | 'log' | 'metrics'>
@@ -82,6 +90,12 @@ export class DeliveryEngine {
 
   /** New work was committed: look now instead of at the next poll. */
   wake(): void {
+    this.newWork = true;
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private sendFinished(): void {
     this.woken = true;
     this.wakeUp?.();
   }
@@ -111,6 +125,11 @@ export class DeliveryEngine {
       // With SQLite every query resolves as a microtask: yield to timers and sockets each turn,
       // or a busy queue would starve the HTTP server and the sends themselves.
       await new Promise((resolve) => setImmediate(resolve));
+      if (!this.newWork && this.inFlight.size >= GATHER_MIN_IN_FLIGHT) {
+        await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
+        if (!this.running) break;
+      }
+      this.newWork = false;
       this.woken = false;
       let claimed: ClaimedDelivery[] = [];
       const capacity = this.o.maxInFlight - this.inFlight.size;
@@ -135,10 +154,15 @@ export class DeliveryEngine {
       for (const d of claimed) this.launch(d);
       if (claimed.length > 0 && claimed.length === capacity) continue;
       if (this.woken) continue;
+      // Something was launched: its end wakes us, and then we look again; asking the database
+      // for the next due time on every turn would only add a query per delivery.
+      if (claimed.length > 0) {
+        await this.sleep(this.o.pollMs);
+        continue;
+      }
       // Due rows that could not be claimed wait on an earlier delivery of their run (its end
       // wakes us) or on another process's lease: no need to look again at once.
-      const floor = claimed.length === 0 ? MIN_IDLE_MS : 0;
-      await this.sleep(Math.max(floor, await this.idleDelay()));
+      await this.sleep(Math.max(MIN_IDLE_MS, await this.idleDelay()));
     }
   }
 
@@ -187,7 +211,7 @@ export class DeliveryEngine {
         const n = (this.perChannelCount.get(d.channel_id) ?? 1) - 1;
         if (n <= 0) this.perChannelCount.delete(d.channel_id);
         else this.perChannelCount.set(d.channel_id, n);
-        this.wake();
+        this.sendFinished();
       });
     this.inFlight.set(d.id, task);
   }

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrations/index.js';
 
@@ -27,6 +27,34 @@ export interface OpenOptions {
   migrate?: boolean;
 }
 
+/** Statements kept prepared; queries with IN lists vary, so the cache is bounded. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every query it runs; better-sqlite3's prepare costs more than running a
+ * small statement. The SQL text Kysely compiles is stable per query shape, so statements are
+ * kept by their text and reused (bound values still go in per execution).
+ */
+function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      // Kysely opens transactions with a plain (deferred) BEGIN. Ours all write, and a deferred
+      // one that reads first cannot take the write lock once another connection has committed
+      // since its read began: SQLite fails it with SQLITE_BUSY at once, without busy_timeout.
+      // Taking the lock at BEGIN makes a second writer (the CLI, a bulk import) simply wait.
+      if (text === 'begin') text = 'begin immediate';
+      let statement = cache.get(text);
+      if (statement) return statement;
+      statement = sqlite.prepare(text);
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      cache.set(text, statement);
+      return statement;
+    },
+  };
+}
+
 function openSqlite(file: string): Db {
   mkdirSync(path.dirname(file), { recursive: true });
   const sqlite = new SQLite(file);
@@ -36,7 +64,14 @@ function openSqlite(file: string): Db {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  // Each checkpoint syncs the database file; checkpointing every 10,000 WAL pages (about 40 MB)
+  // rather than 1,000 cut commit time by a third in the benchmark. A 32 MB page cache keeps
+  // the queue's indexes in memory (the default is 2 MB).
+  sqlite.pragma('wal_autocheckpoint = 10000');
+  sqlite.pragma('cache_size = -32000');
+  const kysely = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+  });
   return { kysely, dialect: 'sqlite', pool: null, close: () => kysely.destroy() };
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Insertable, Kysely } from 'kysely';
+import { PostgresAdapter, sql, type Insertable, type Kysely } from 'kysely';
 import type { EventData } from '../core/events.js';
 import { channelMatches } from '../core/filters.js';
 import { channelFilter } from './channels-repo.js';
@@ -26,6 +26,19 @@ export function pendingDelivery(identity: DeliveryIdentity, now = Date.now()): I
     created_at: now,
     updated_at: now,
   };
+}
+
+/** The PostgreSQL notification channel that says "deliveries were queued". */
+export const DELIVERIES_CHANNEL = 'loadnotify_deliveries';
+
+/**
+ * Tells every worker process that deliveries were queued. Inside a transaction the notification
+ * is sent on commit (and dropped on rollback), so a woken worker always finds the rows. SQLite
+ * has one process, woken in-process, so this is a no-op there.
+ */
+export async function notifyDeliveriesQueued(k: Kysely<Database>): Promise<void> {
+  if (!(k.getExecutor().adapter instanceof PostgresAdapter)) return;
+  await sql`SELECT pg_notify(${DELIVERIES_CHANNEL}, '')`.execute(k);
 }
 
 /**
@@ -83,5 +96,6 @@ export async function recordEvent(
     )
     .returning('id')
     .execute();
+  await notifyDeliveriesQueued(trx);
   return { eventId, deliveryIds: rows.map((r) => r.id) };
 }

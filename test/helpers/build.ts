@@ -11,7 +11,9 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
  * directory inside node_modules (so packages still resolve) rather than the shared dist/,
  * which another test file or a developer may be using at the same time.
  */
-export async function buildServer(): Promise<{ entry: string; cleanup(): Promise<void> }> {
+export async function buildServer(
+  project = 'tsconfig.build.json',
+): Promise<{ entry: string; dir: string; cleanup(): Promise<void> }> {
   const build = path.join(
     ROOT,
     'node_modules',
@@ -23,7 +25,7 @@ export async function buildServer(): Promise<{ entry: string; cleanup(): Promise
     process.execPath,
     [
       path.join(ROOT, 'node_modules/typescript/bin/tsc'),
-      ...['-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', build],
+      ...['-p', path.join(ROOT, project), '--outDir', build],
       ...['--noCheck', '--declaration', 'false', '--sourceMap', 'false'],
     ],
     { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
@@ -32,6 +34,7 @@ export async function buildServer(): Promise<{ entry: string; cleanup(): Promise
   await writeFile(path.join(build, 'package.json'), '{"type":"module"}');
   return {
     entry: path.join(build, 'cli', 'main.js'),
+    dir: build,
     cleanup: () => rm(build, { recursive: true, force: true }),
   };
 }

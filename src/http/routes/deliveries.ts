@@ -3,7 +3,7 @@ import { AppError, notFound } from '../../core/errors.js';
 import { findChannel } from '../../storage/channels-repo.js';
 import { attemptView, attemptsOf, deliveryView, findDelivery } from '../../storage/deliveries-repo.js';
 import { findRun } from '../../storage/runs-repo.js';
-import { pendingDelivery } from '../../storage/outbox.js';
+import { notifyDeliveriesQueued, pendingDelivery } from '../../storage/outbox.js';
 import type { AppContext } from '../context.js';
 import { requireManager, roleIn } from '../access.js';
 import { Id, IdParams } from '../schemas.js';
@@ -85,6 +85,7 @@ export function deliveryRoutes(app: App, ctx: AppContext): void {
         )
         .returning('id')
         .executeTakeFirstOrThrow();
+      await notifyDeliveriesQueued(ctx.db.kysely);
       ctx.onDeliveriesQueued();
       return reply.code(202).send(deliveryView((await findDelivery(ctx.db.kysely, id))!));
     },

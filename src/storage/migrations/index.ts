@@ -5,6 +5,7 @@ import { notifications } from './002-notifications.js';
 import { schedules } from './003-schedules.js';
 import { channelSecrets } from './004-channel-secrets.js';
 import { signingSecrets } from './005-signing-secrets.js';
+import { pendingIndex } from './006-pending-index.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '003-schedules': schedules,
   '004-channel-secrets': channelSecrets,
   '005-signing-secrets': signingSecrets,
+  '006-pending-index': pendingIndex,
 };
 
 export async function migrateToLatest(db: Db): Promise<void> {

@@ -1,0 +1,398 @@
+/**
+ * `npm run bench`: the delivery engine against the plain-POST limit of this machine, in one run.
+ * Starts the built service as a child process on a temp SQLite store (or a fresh PostgreSQL
+ * schema when DATABASE_URL is set) and a receiver process, on loopback only, and prints each
+ * figure beside its ratio to the limit measured in the same run. BENCH_SIZE=tiny for CI.
+ */
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Agent, Pool } from 'undici';
+import type { Db } from '../src/storage/database.js';
+import { startReceiver, startService, type Receiver, type Service } from './processes.js';
+import { fmtSpread, now, openLoop, pct, sleep, spread, type Spread } from './stats.js';
+import {
+  countDelivered,
+  createStore,
+  deliveryKeys,
+  insertEvents,
+  insertRuns,
+  maxDeliveryId,
+  openStore,
+  type Target,
+} from './store.js';
+
+const TINY = process.env.BENCH_SIZE === 'tiny';
+const SIZE = TINY
+  ? { limitMs: 300, apiRuns: 5, rate: 50, pacedSeconds: 0.4, bulkEvents: 20, backlogEvents: 50 }
+  : { limitMs: 4000, apiRuns: 300, rate: 200, pacedSeconds: 5, bulkEvents: 2000, backlogEvents: 10_000 };
+// Each size can be set on its own, e.g. BENCH_BULKEVENTS=5000 (for profiling one phase).
+for (const key of Object.keys(SIZE) as (keyof typeof SIZE)[]) {
+  const value = process.env[`BENCH_${key.toUpperCase()}`];
+  if (value) SIZE[key] = Number(value);
+}
+const CHANNELS = 10;
+/** Channels 8 and 9 (20%) hang or answer 500 in the isolation phase. */
+const FAILING: Record<string, 'hang' | '500'> = { '/c/8': 'hang', '/c/9': '500' };
+const HEALTHY = Array.from({ length: CHANNELS - 2 }, (_, i) => i);
+const DEADLINE = Date.now() + 1000 * Number(process.env.BENCH_DEADLINE_S ?? (TINY ? 60 : 170));
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+class Api {
+  private pool: Pool;
+  token = '';
+  constructor(url: string) {
+    this.pool = new Pool(url, { connections: 32 });
+  }
+  async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> {
+    const res = await this.pool.request({
+      method,
+      path,
+      headers: {
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+  close = () => this.pool.close();
+}
+
+interface Drained {
+  end: number;
+  /** Deliveries found delivered with their attempt recorded (all of them unless `complete` is false). */
+  done: number;
+  complete: boolean;
+  counted: string;
+}
+
+/**
+ * Waits until the receiver saw `expected` more 2xx and the database shows them all recorded, or
+ * until `deadline` (then reports how many were done, so a slow engine still gives a figure).
+ */
+async function drained(
+  db: Db,
+  receiver: Receiver,
+  okBefore: number,
+  afterId: number,
+  expected: number,
+  deadline: number,
+  channelIds?: number[],
+): Promise<Drained> {
+  while ((await receiver.stats()).ok - okBefore < expected && Date.now() < deadline) await sleep(5);
+  for (;;) {
+    const c = await countDelivered(db, afterId, channelIds);
+    const done = Math.min(c.delivered, c.attempts);
+    const complete = c.delivered >= expected && c.attempts >= expected;
+    if (complete || Date.now() >= deadline) {
+      if (c.delivered > expected) throw new Error(`expected ${expected} deliveries, found ${c.delivered}`);
+      const retried = c.otherAttempts > 0 ? ` (+${c.otherAttempts} not delivered: retried or in flight)` : '';
+      const counted = `${c.delivered}/${expected} delivered, ${c.attempts} attempts recorded${retried}${complete ? '' : ' (INCOMPLETE at the deadline)'}`;
+      if (!complete) {
+        incomplete = true;
+        // The next phase must not queue behind this one's leftovers.
+        for (let tries = 1; ; tries++) {
+          try {
+            await db.kysely
+              .updateTable('deliveries')
+              .set({ state: 'failed', last_error: 'abandoned by the benchmark at its deadline' })
+              .where('state', '=', 'pending')
+              .where('id', '>', afterId)
+              .execute();
+            break;
+          } catch (err) {
+            // PostgreSQL: a deadlock with the service's completions, which lock rows in their order.
+            if (tries >= 5) throw err;
+          }
+        }
+      }
+      return { end: now(), done, complete, counted };
+    }
+    await sleep(5);
+  }
+}
+
+/** Time left for a phase: its own budget, but never past the run's deadline less `reserveMs`. */
+const budget = (ms: number, reserveMs = 0) => Math.min(Date.now() + ms, DEADLINE - (TINY ? 0 : reserveMs));
+let incomplete = false;
+
+async function main(): Promise<void> {
+  const store = await createStore(process.env.DATABASE_URL);
+  const receiver = await startReceiver(here('./receiver.js'));
+  const serverEntry = here('../src/cli/main.js');
+  const env = {
+    DATA_DIR: store.dataDir,
+    ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}),
+    LOADNOTIFY_SECRET_KEY: randomBytes(32).toString('base64'),
+    LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
+    LOADNOTIFY_DELIVERY_TIMEOUT_MS: '2000',
+    LOADNOTIFY_LEASE_MS: '30000',
+    LOADNOTIFY_RETRY_SCALE: '0.01',
+    LOG_LEVEL: 'warn',
+  };
+  let service: Service | null = await startService(serverEntry, env);
+  let api = new Api(service.url);
+  let db: Db | null = null;
+  const lines: string[] = [];
+  const print = (line: string) => {
+    lines.push(line);
+    process.stdout.write(line + '\n');
+  };
+  try {
+    const cpu = (cpus()[0]?.model ?? 'unknown CPU').trim();
+    print(
+      `loadnotify bench: ${store.dialect}, ${cpus().length} cores (${cpu}), node ${process.version}${TINY ? ', tiny sizes' : ''}`,
+    );
+    const setup = await api.call('POST', '/api/v1/setup', {
+      email: 'bench@example.com',
+      password: 'correct horse battery',
+      organization_name: 'Bench',
+    });
+    api.token = setup.token;
+    const org = setup.organization.id as number;
+    const project = await api.call('POST', `/api/v1/organizations/${org}/projects`, { name: 'Bench' });
+    const loadTest = await api.call('POST', `/api/v1/projects/${project.id}/load-tests`, { name: 'Bench' });
+    const target: Target = {
+      organizationId: org,
+      projectId: project.id,
+      loadTestId: loadTest.id,
+      projectName: 'Bench',
+      loadTestName: 'Bench',
+    };
+    const channelIds: number[] = [];
+    for (let i = 0; i < CHANNELS; i++) {
+      const c = await api.call('POST', `/api/v1/organizations/${org}/notification-channels`, {
+        type: 'webhook',
+        name: `c${i}`,
+        url: receiver.url(`/c/${i}`),
+      });
+      channelIds.push(c.id);
+    }
+    db = await openStore(store);
+    const idleRss = service.rss().nowMb;
+
+    // Warm-up: one status change, whose delivered body is the limit's request.
+    {
+      const [run] = await insertRuns(db, target, 1);
+      const after = await maxDeliveryId(db);
+      await api.call('POST', `/api/v1/runs/${run}/status`, { status: 'running' });
+      await drained(db, receiver, 0, after, CHANNELS, budget(10_000));
+    }
+    const sample = (await receiver.stats()).sample!;
+
+    // 1. The limit: the same POST from plain undici, as fast as it goes, then paced for latency.
+    const agent = new Agent({ keepAliveTimeout: 30_000 });
+    const post = async () => {
+      const res = await agent.request({
+        origin: receiver.url(''),
+        path: '/c/0',
+        method: 'POST',
+        headers: sample.headers,
+        body: sample.body,
+      });
+      await res.body.dump();
+    };
+    let sent = 0;
+    const limitCpu = process.cpuUsage();
+    const limitStart = now();
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (now() - limitStart < SIZE.limitMs) {
+          await post();
+          sent++;
+        }
+      }),
+    );
+    const limit = sent / ((now() - limitStart) / 1000);
+    const used = process.cpuUsage(limitCpu);
+    const limitCpuPerPost = (used.user + used.system) / 1000 / sent;
+    const perChange = CHANNELS;
+    const plainLatencies: number[] = [];
+    await openLoop(Math.round(SIZE.rate * perChange * SIZE.pacedSeconds), SIZE.rate * perChange, async () => {
+      const t = now();
+      await post();
+      plainLatencies.push(now() - t);
+    });
+    const plain = spread(plainLatencies);
+    await agent.close();
+    print(
+      `limit     plain undici POST, 64 in flight     ${limit.toFixed(0)} req/s  (client CPU ${limitCpuPerPost.toFixed(3)} ms/request)`,
+    );
+    const cpuPer = (fromMs: number, n: number) => {
+      const perDelivery = (service!.cpuMs() - fromMs) / Math.max(1, n);
+      return `service CPU ${perDelivery.toFixed(3)} ms/delivery (${(perDelivery / limitCpuPerPost).toFixed(1)}x a plain POST)`;
+    };
+    print(`          plain POST at ${SIZE.rate * perChange}/s (paced)      ${fmtSpread(plain)}`);
+
+    // 2. Throughput from status changes through the API, 16 clients, each run running -> finished.
+    let apiRate: number;
+    {
+      const runs = await insertRuns(db, target, SIZE.apiRuns);
+      const after = await maxDeliveryId(db);
+      const okBefore = (await receiver.stats()).ok;
+      const expected = runs.length * 2 * CHANNELS;
+      const cpu0 = service.cpuMs();
+      const start = now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < runs.length) {
+            const id = runs[next++];
+            await api.call('POST', `/api/v1/runs/${id}/status`, { status: 'running' });
+            await api.call('POST', `/api/v1/runs/${id}/status`, { status: 'finished' });
+          }
+        }),
+      );
+      const { end, done, counted } = await drained(
+        db,
+        receiver,
+        okBefore,
+        after,
+        expected,
+        budget(30_000, 120_000),
+      );
+      apiRate = done / ((end - start) / 1000);
+      print(
+        `api       status changes -> deliveries      ${apiRate.toFixed(0)} deliveries/s  (${pct(apiRate / limit)} of limit)  ${counted}; ${cpuPer(cpu0, done)}`,
+      );
+    }
+
+    // 3. Latency at a steady rate of status changes, open loop.
+    const paced = async (
+      label: string,
+      reserveMs: number,
+      channels?: number[],
+    ): Promise<{ all: Spread; healthy: Spread }> => {
+      const runs = await insertRuns(db!, target, Math.round(SIZE.rate * SIZE.pacedSeconds));
+      const after = await maxDeliveryId(db!);
+      const okBefore = (await receiver.stats()).ok;
+      receiver.send({ cmd: 'record', on: true });
+      const answered = new Map<number, number>();
+      const offered = await openLoop(runs.length, SIZE.rate, async (i) => {
+        await api.call('POST', `/api/v1/runs/${runs[i]}/status`, { status: 'running' });
+        answered.set(runs[i]!, now());
+      });
+      const ids = channels?.map((i) => channelIds[i]!);
+      const expected = runs.length * (channels?.length ?? CHANNELS);
+      const { counted } = await drained(
+        db!,
+        receiver,
+        okBefore,
+        after,
+        expected,
+        budget(30_000, reserveMs),
+        ids,
+      );
+      const stats = await receiver.stats(true);
+      receiver.send({ cmd: 'record', on: false });
+      const keys = await deliveryKeys(db!, after);
+      const healthyPaths = new Set(HEALTHY.map((i) => `/c/${i}`));
+      const latencies = (onlyHealthy: boolean) =>
+        stats.arrivals
+          // A backlog left by an earlier phase may still be arriving: only this phase's count.
+          .filter(([webhookId, path]) => keys.has(webhookId) && (!onlyHealthy || healthyPaths.has(path)))
+          .map(([webhookId, , at]) => at - answered.get(keys.get(webhookId)![0])!);
+      const all = spread(latencies(false));
+      print(`${label} ${offered.toFixed(0)} changes/s offered        ${fmtSpread(all)}  ${counted}`);
+      return { all, healthy: spread(latencies(true)) };
+    };
+    const steady = await paced('latency  ', 110_000);
+
+    // 4. Throughput from events written in bulk through the outbox by another process.
+    let bulkRate: number;
+    {
+      const after = await maxDeliveryId(db);
+      const okBefore = (await receiver.stats()).ok;
+      const expected = SIZE.bulkEvents * CHANNELS;
+      const cpu0 = service.cpuMs();
+      const start = now();
+      await insertEvents(db, target, SIZE.bulkEvents);
+      const inserted = now();
+      const { end, done, counted } = await drained(
+        db,
+        receiver,
+        okBefore,
+        after,
+        expected,
+        budget(20_000, 100_000),
+      );
+      bulkRate = done / ((end - start) / 1000);
+      print(
+        `bulk      outbox inserts -> deliveries      ${bulkRate.toFixed(0)} deliveries/s  (${pct(bulkRate / limit)} of limit; inserts took ${((inserted - start) / 1000).toFixed(1)} s)  ${counted}; ${cpuPer(cpu0, done)}`,
+      );
+    }
+
+    // 5. Isolation: the healthy 80% while 20% of channels hang or answer 500.
+    receiver.send({ cmd: 'mode', paths: FAILING });
+    const isolated = await paced('isolation', 90_000, HEALTHY);
+    receiver.send({ cmd: 'mode', paths: {} });
+    // The failing channels' retries may have given up and switched them off: back to healthy.
+    await db.kysely
+      .updateTable('notification_channels')
+      .set({ enabled: 1, consecutive_failures: 0, disabled_reason: null })
+      .execute();
+
+    // 6. Memory: a backlog written while the service is down, drained by a fresh process.
+    let peakRss: number;
+    let backlog = 0;
+    {
+      await service.stop();
+      await api.close();
+      service = null;
+      const after = await maxDeliveryId(db);
+      const okBefore = (await receiver.stats()).ok;
+      // On a slow machine writing the backlog alone can take a minute: leave time to drain it.
+      const events = await insertEvents(db, target, SIZE.backlogEvents, 500, DEADLINE - (TINY ? 0 : 40_000));
+      const expected = events * CHANNELS;
+      backlog = expected;
+      const start = now();
+      service = await startService(serverEntry, env);
+      api = new Api(service.url);
+      api.token = setup.token;
+      const { end, done, counted } = await drained(db, receiver, okBefore, after, expected, budget(120_000));
+      const rate = done / ((end - start) / 1000);
+      peakRss = service.rss().peakMb;
+      const drainCpu = cpuPer(0, done);
+      print(
+        `memory    ${expected} pending, fresh process  peak RSS ${peakRss.toFixed(0)} MB (idle ${idleRss.toFixed(0)} MB)  drained at ${rate.toFixed(0)} deliveries/s incl. start-up (${pct(rate / limit)} of limit)  ${counted}; ${drainCpu}`,
+      );
+    }
+
+    const ratio = isolated.healthy.p99 / steady.healthy.p99;
+    print(
+      `          the same 8 channels' p99: ${steady.healthy.p99.toFixed(1)} ms steady, ${isolated.healthy.p99.toFixed(1)} ms with 20% failing = ${ratio.toFixed(2)}x`,
+    );
+    const throughput = Math.min(apiRate, bulkRate);
+    const goal = store.dialect === 'sqlite' ? 0.5 : 0.3;
+    const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+    print(
+      `targets   throughput >= ${pct(goal)} of limit: ${verdict(throughput / limit >= goal)}; ` +
+        (store.dialect === 'sqlite'
+          ? `p99 < 25 ms: ${verdict(steady.all.p99 < 25)}; isolation <= 2x: ${verdict(ratio <= 2)}; peak RSS < 300 MB with 100,000 pending: ${backlog >= 100_000 ? verdict(peakRss < 300) : `not measured (${backlog} pending written)`}`
+          : `(latency, isolation and memory targets are set for SQLite)`),
+    );
+    print(
+      `SUMMARY ${store.dialect}: limit ${limit.toFixed(0)} req/s; api ${apiRate.toFixed(0)}/s (${pct(apiRate / limit)}); bulk ${bulkRate.toFixed(0)}/s (${pct(bulkRate / limit)}); ` +
+        `p99 ${steady.all.p99.toFixed(1)} ms at ${SIZE.rate}/s (plain ${plain.p99.toFixed(1)} ms, ${(steady.all.p99 / plain.p99).toFixed(1)}x); ` +
+        `isolation p99 ${isolated.healthy.p99.toFixed(1)} ms (${ratio.toFixed(2)}x); peak RSS ${peakRss.toFixed(0)} MB with ${backlog} pending`,
+    );
+  } finally {
+    await api.close().catch(() => {});
+    await service?.stop();
+    await db?.close();
+    await receiver.stop();
+    await store.cleanup();
+  }
+}
+
+main().then(
+  () => process.exit(incomplete ? 1 : 0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,130 @@
+/** Starting, watching and stopping the benchmark's child processes: the service and the receiver. */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import type { ReceiverMessage, ReceiverStats } from './receiver.js';
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+export interface Service {
+  url: string;
+  pid: number;
+  /** Peak and current resident set size of the service process, in MB (Linux /proc). */
+  rss(): { peakMb: number; nowMb: number };
+  /** CPU time (user + system) the service process has used so far, in ms (Linux /proc). */
+  cpuMs(): number;
+  stop(): Promise<void>;
+}
+
+/** The built server (`loadnotify serve`) as its own process, answering /healthz. */
+export async function startService(entry: string, env: Record<string, string>): Promise<Service> {
+  const port = await freePort();
+  let output = '';
+  // For profiling the service, e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, entry, 'serve'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      // For profiling the service, e.g. BENCH_SERVICE_NODE_OPTIONS=--cpu-prof.
+      ...(process.env.BENCH_SERVICE_NODE_OPTIONS
+        ? { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }
+        : {}),
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`service exited ${child.exitCode}: ${output}`);
+    if (Date.now() > deadline) throw new Error(`service did not answer /healthz: ${output}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const status = (field: string): number => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+      readFileSync(`/proc/${child.pid}/status`, 'utf8'),
+    );
+    return m ? Number(m[1]) / 1024 : NaN;
+  };
+  return {
+    url,
+    pid: child.pid!,
+    rss: () => ({ peakMb: status('VmHWM'), nowMb: status('VmRSS') }),
+    cpuMs: () => {
+      // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name.
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    },
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+      children.delete(child);
+      if (/"level":(50|60)/.test(output))
+        process.stderr.write(`service logged errors:\n${output.slice(-4000)}\n`);
+    },
+  };
+}
+
+export interface Receiver {
+  url(path: string): string;
+  send(m: ReceiverMessage): void;
+  stats(arrivals?: boolean): Promise<ReceiverStats>;
+  stop(): Promise<void>;
+}
+
+export async function startReceiver(entry: string): Promise<Receiver> {
+  const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(child);
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port: number }) => resolve(m.port));
+    child.once('exit', (code) => reject(new Error(`receiver exited ${code}`)));
+  });
+  // One question at a time: answers come back in order.
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    url: (path) => `http://127.0.0.1:${port}${path}`,
+    send: (m) => child.send(m),
+    stats: (arrivals = false) => {
+      const next = queue.then(
+        () =>
+          new Promise<ReceiverStats>((resolve) => {
+            child.once('message', (m: ReceiverStats) => resolve(m));
+            child.send({ cmd: 'stats', arrivals } satisfies ReceiverMessage);
+          }),
+      );
+      queue = next;
+      return next;
+    },
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.disconnect();
+      await exited;
+      children.delete(child);
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * CI smoke run of `npm run bench` at tiny sizes: it must finish on its own and find every
+ * delivery delivered with its attempt recorded. The figures themselves are not checked here.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buildServer, ROOT } from '../helpers/build.js';
+
+let dir = '';
+let cleanup: () => Promise<void> = async () => {};
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await buildServer('bench/tsconfig.json'));
+}, 60_000);
+afterAll(() => cleanup());
+
+it('runs every phase of the benchmark at tiny sizes and counts every delivery', () => {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', BENCH_SIZE: 'tiny' };
+  const run = spawnSync(process.execPath, [path.join(dir, 'bench', 'main.js')], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  const output = `${run.stdout}${run.stderr}`;
+  expect(run.status, output).toBe(0);
+  expect(output).not.toContain('INCOMPLETE');
+  for (const phase of ['limit', 'api', 'latency', 'bulk', 'memory', 'isolation'])
+    expect(output).toMatch(new RegExp(`^${phase} `, 'm'));
+  expect(output).toMatch(/^SUMMARY sqlite: /m);
+  // Every phase that delivers says n/n delivered with as many attempts recorded.
+  const counts = [...output.matchAll(/(\d+)\/(\d+) delivered, (\d+) attempts recorded/g)];
+  expect(counts.length).toBe(5);
+  for (const [, delivered, expected, attempts] of counts) {
+    expect(delivered).toBe(expected);
+    expect(attempts).toBe(expected);
+  }
+}, 90_000);
