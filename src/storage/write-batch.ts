@@ -16,8 +16,8 @@ const tails = new WeakMap<Db, Promise<void>>();
  * Runs `work` in a transaction shared with the other work queued in the same turn of the event
  * loop: many small writes (an attempt's start, a delivery's outcome) pay for one commit instead
  * of one each, which is what bounds delivery throughput (SQLite's commit, PostgreSQL's WAL
- * flush and round trips). Each piece still sees its own results; the transaction is all or
- * nothing, so if any piece fails every piece of the batch rejects and nothing of it is written.
+ * flush and round trips). Each piece still sees its own results. When the shared transaction
+ * fails, each piece is tried again alone, so only the pieces that fail on their own reject.
  */
 export function inWriteBatch<T>(db: Db, work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -47,6 +47,19 @@ async function flush(db: Db): Promise<void> {
     });
     batch.forEach((w, i) => w.resolve(results[i]));
   } catch (err) {
-    for (const w of batch) w.reject(err);
+    if (batch.length === 1) {
+      batch[0]!.reject(err);
+      return;
+    }
+    // One piece's failure (a deadlock with another process, a constraint) must not fail the
+    // others with it: a completion that is not written makes its send happen again. Each
+    // piece gets its own transaction, still one after another.
+    for (const w of batch) {
+      try {
+        w.resolve(await db.kysely.transaction().execute((trx) => w.run(trx)));
+      } catch (pieceErr) {
+        w.reject(pieceErr);
+      }
+    }
   }
 }
