@@ -88,6 +88,10 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
             CROSS JOIN LATERAL (${channelDue}) x
             JOIN deliveries d ON d.id = x.id
             WHERE ch.id IS NOT NULL ${saturated}
+              -- Again on the locked row itself: a row another worker leased and committed
+              -- after this statement's snapshot is locked here all the same, and PostgreSQL
+              -- re-checks only these conditions (not the LATERAL's) on its newest version.
+              AND d.state = 'pending' AND (d.lease_until IS NULL OR d.lease_until < ${o.now})
             ORDER BY d.next_attempt_at, d.id
             LIMIT ${o.limit * 2}
             FOR UPDATE OF d SKIP LOCKED`.execute(trx)
