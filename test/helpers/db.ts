@@ -84,3 +84,32 @@ export async function openTestDb(
     },
   };
 }
+
+/**
+ * A channel row for storage-level tests (claims, pruning)
+ * that never send: the URL is not a sealed one and the row is written straight to the table.
+ */
+export async function insertChannelRow(db: Db, organizationId: number, name = 'hook'): Promise<number> {
+  const now = Date.now();
+  const { id } = await db.kysely
+    .insertInto('notification_channels')
+    .values({
+      organization_id: organizationId,
+      type: 'webhook',
+      name,
+      url_sealed: 'x',
+      url_redacted: 'http://example.com/****',
+      enabled: 1,
+      status_scheme: 'k6',
+      project_ids: null,
+      events: '{}',
+      config: '{}',
+      disabled_reason: null,
+      consecutive_failures: 0,
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return id;
+}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimDue } from '../../src/delivery/claims.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
 import { newWebhookId, pendingDelivery } from '../../src/storage/outbox.js';
-import { openTestDb } from '../helpers/db.js';
+import { insertChannelRow, openTestDb } from '../helpers/db.js';
 
 const CHANNELS = 40;
 const PER_CHANNEL = 25;
@@ -29,26 +29,7 @@ describe('concurrent claims on PostgreSQL', () => {
       .returning('id')
       .executeTakeFirstOrThrow();
     for (let c = 0; c < CHANNELS; c++) {
-      const { id: channel_id } = await db.kysely
-        .insertInto('notification_channels')
-        .values({
-          organization_id,
-          type: 'webhook',
-          name: `hook ${c}`,
-          url_sealed: 'x',
-          url_redacted: 'http://example.com/****',
-          enabled: 1,
-          status_scheme: 'k6',
-          project_ids: null,
-          events: '{}',
-          config: '{}',
-          disabled_reason: null,
-          consecutive_failures: 0,
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
+      const channel_id = await insertChannelRow(db, organization_id, `hook ${c}`);
       const { id: event_id } = await db.kysely
         .insertInto('events')
         .values({

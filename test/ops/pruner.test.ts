@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, openTestDb } from '../helpers/db.js';
+import { DIALECTS, insertChannelRow, openTestDb } from '../helpers/db.js';
 import type { Db } from '../../src/storage/database.js';
 import type { DeliveryState } from '../../src/storage/schema.js';
 import { RetentionPruner } from '../../src/retention/pruner.js';
@@ -20,27 +20,7 @@ describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
       .values({ name: 'Acme', created_at: now })
       .returning('id')
       .executeTakeFirstOrThrow();
-    const channel = await db.kysely
-      .insertInto('notification_channels')
-      .values({
-        organization_id: org.id,
-        type: 'webhook',
-        name: 'hook',
-        url_sealed: 'x',
-        url_redacted: 'http://example.com/****',
-        enabled: 1,
-        status_scheme: 'k6',
-        project_ids: null,
-        events: '{}',
-        config: '{}',
-        disabled_reason: null,
-        consecutive_failures: 0,
-        created_at: now,
-        updated_at: now,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    channelId = channel.id;
+    channelId = await insertChannelRow(db, org.id);
     const event = await db.kysely
       .insertInto('events')
       .values({ organization_id: org.id, run_id: null, type: 'test.started', data: '{}', created_at: now })
