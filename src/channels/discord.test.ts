@@ -1,10 +1,10 @@
+import { deliveryChannel, RENDER_CTX } from './channel.fixture.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CHECKOUT, runSnapshot, storedEvent } from '../core/run-snapshot.fixture.js';
 import type { RunSnapshot, StoredEvent } from '../core/events.js';
 import type { Message } from '../core/message.js';
 import type { RunResult, RunStatus } from '../core/run-status.js';
-import type { ChannelForDelivery, RenderContext } from './channel.js';
 import {
   DISCORD_LIMITS,
   classifyDiscord,
@@ -16,21 +16,12 @@ import {
 
 const run = (over: Partial<RunSnapshot> = {}) => runSnapshot({ ...CHECKOUT, ...over });
 const finished = (over: Partial<RunSnapshot> = {}) => storedEvent({ type: 'test.finished', run: run(over) });
-const channel: ChannelForDelivery = {
-  id: 7,
-  organization_id: 1,
+const channel = deliveryChannel({
   type: 'discord',
   name: 'Alerts',
   url: 'https://discord.com/api/webhooks/123456789012345678/tok-en',
-  status_scheme: 'k6',
-  config: {},
-};
-const ctx: RenderContext = {
-  webhookId: 'msg_1',
-  requestId: 'req-1',
-  publicUrl: 'https://loadnotify.example.com',
-  now: new Date('2026-11-23T10:00:00Z'),
-};
+});
+const ctx = RENDER_CTX;
 
 interface Embed {
   title: string;

@@ -1,3 +1,4 @@
+import { deliveryChannel, RENDER_CTX } from './channel.fixture.js';
 import { describe, expect, it } from 'vitest';
 import { CHECKOUT, runSnapshot, storedEvent } from '../core/run-snapshot.fixture.js';
 import type { RunSnapshot } from '../core/events.js';
@@ -5,7 +6,7 @@ import type { RunResult, RunStatus } from '../core/run-status.js';
 import { resolveChannelConfig } from '../http/channel-config.js';
 import { AppError } from '../core/errors.js';
 import { redactUrl } from '../storage/channels-repo.js';
-import type { ChannelForDelivery, ReceiverResponse, RenderContext, RenderedMail } from './channel.js';
+import type { ReceiverResponse, RenderContext, RenderedMail } from './channel.js';
 import { classifySmtp, emailChannel, smtpUrl, startedMessageId } from './email.js';
 
 const run = (over: Partial<RunSnapshot> = {}): RunSnapshot => runSnapshot({ ...CHECKOUT, ...over });
@@ -15,13 +16,10 @@ const started = (over: Partial<RunSnapshot> = {}) =>
     type: 'test.started',
     run: run({ status: 'running', result: null, ended_at: null, ...over }),
   });
-const channel: ChannelForDelivery = {
-  id: 7,
-  organization_id: 1,
+const channel = deliveryChannel({
   type: 'email',
   name: 'Ops mail',
   url: 'smtp://mail.example.com:587',
-  status_scheme: 'k6',
   config: {
     host: 'mail.example.com',
     port: 587,
@@ -31,10 +29,9 @@ const channel: ChannelForDelivery = {
     from: 'loadnotify@example.com',
     to: ['ops@example.com', 'qa@example.com'],
   },
-};
+});
 const ctx: RenderContext = {
-  webhookId: 'msg_1',
-  requestId: 'req-1',
+  ...RENDER_CTX,
   publicUrl: 'https://loadnotify.example.com/base',
   now: new Date('2026-11-23T10:06:00Z'),
 };

@@ -1,9 +1,9 @@
+import { deliveryChannel, RENDER_CTX } from './channel.fixture.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CHECKOUT, runSnapshot, storedEvent } from '../core/run-snapshot.fixture.js';
 import type { RunSnapshot, StoredEvent } from '../core/events.js';
 import type { Message } from '../core/message.js';
-import type { ChannelForDelivery, RenderContext } from './channel.js';
 import {
   GOOGLECHAT_MAX_BYTES,
   GOOGLECHAT_MAX_TEXT_CHARS,
@@ -14,21 +14,12 @@ import {
 
 const run = (over: Partial<RunSnapshot> = {}) => runSnapshot({ ...CHECKOUT, ...over });
 const finished = (over: Partial<RunSnapshot> = {}) => storedEvent({ type: 'test.finished', run: run(over) });
-const channel: ChannelForDelivery = {
-  id: 7,
-  organization_id: 1,
+const channel = deliveryChannel({
   type: 'googlechat',
   name: 'Space',
   url: 'https://chat.googleapis.com/v1/spaces/AAAA/messages?key=k&token=t',
-  status_scheme: 'k6',
-  config: {},
-};
-const ctx: RenderContext = {
-  webhookId: 'msg_1',
-  requestId: 'req-1',
-  publicUrl: 'https://loadnotify.example.com',
-  now: new Date('2026-11-23T10:00:00Z'),
-};
+});
+const ctx = RENDER_CTX;
 
 type Widget = {
   textParagraph?: { text: string };

@@ -1,9 +1,9 @@
+import { deliveryChannel, RENDER_CTX } from './channel.fixture.js';
 import { describe, expect, it } from 'vitest';
 import { CHECKOUT, runSnapshot, storedEvent } from '../core/run-snapshot.fixture.js';
 import type { RunSnapshot, StoredEvent } from '../core/events.js';
 import type { Message } from '../core/message.js';
 import type { RunResult, RunStatus } from '../core/run-status.js';
-import type { ChannelForDelivery, RenderContext } from './channel.js';
 import {
   HIPCHAT_MAX_MESSAGE_CHARS,
   classifyHipchat,
@@ -17,21 +17,12 @@ function run(over: Partial<RunSnapshot> = {}): RunSnapshot {
 }
 const stored = storedEvent;
 const finished = (over: Partial<RunSnapshot> = {}) => stored({ type: 'test.finished', run: run(over) });
-const channel: ChannelForDelivery = {
-  id: 7,
-  organization_id: 1,
+const channel = deliveryChannel({
   type: 'hipchat',
   name: 'Room',
   url: 'https://hipchat.example.com/v2/room/123/notification?auth_token=secret',
-  status_scheme: 'k6',
-  config: {},
-};
-const ctx: RenderContext = {
-  webhookId: 'msg_1',
-  requestId: 'req-1',
-  publicUrl: 'https://loadnotify.example.com',
-  now: new Date('2026-11-23T10:00:00Z'),
-};
+});
+const ctx = RENDER_CTX;
 
 interface HipchatBody {
   message: string;

@@ -1,7 +1,7 @@
+import { deliveryChannel, RENDER_CTX } from './channel.fixture.js';
 import { describe, expect, it } from 'vitest';
 import { CHECKOUT, runSnapshot, storedEvent } from '../core/run-snapshot.fixture.js';
 import type { RunSnapshot, StoredEvent } from '../core/events.js';
-import type { ChannelForDelivery, RenderContext } from './channel.js';
 import {
   MATTERMOST_MAX_TEXT_CHARS,
   classifyMattermost,
@@ -13,21 +13,12 @@ import { slackChannel } from './slack.js';
 
 const run = (over: Partial<RunSnapshot> = {}) => runSnapshot({ ...CHECKOUT, ...over });
 const finished = (over: Partial<RunSnapshot> = {}) => storedEvent({ type: 'test.finished', run: run(over) });
-const channel: ChannelForDelivery = {
-  id: 7,
-  organization_id: 1,
+const channel = deliveryChannel({
   type: 'mattermost',
   name: 'Town square',
   url: 'https://mattermost.example.com/hooks/xxx-generatedkey-xxx',
-  status_scheme: 'k6',
-  config: {},
-};
-const ctx: RenderContext = {
-  webhookId: 'msg_1',
-  requestId: 'req-1',
-  publicUrl: 'https://loadnotify.example.com',
-  now: new Date('2026-11-23T10:00:00Z'),
-};
+});
+const ctx = RENDER_CTX;
 
 interface Body {
   text: string;

@@ -1,27 +1,18 @@
+import { deliveryChannel, RENDER_CTX } from './channel.fixture.js';
 import { describe, expect, it } from 'vitest';
 import { CHECKOUT, runSnapshot, storedEvent } from '../core/run-snapshot.fixture.js';
 import type { RunSnapshot, StoredEvent } from '../core/events.js';
 import type { RunResult, RunStatus } from '../core/run-status.js';
-import type { ChannelForDelivery, RenderContext } from './channel.js';
 import { classifyMsteams, msteamsChannel } from './msteams.js';
 
 const run = (over: Partial<RunSnapshot> = {}) => runSnapshot({ ...CHECKOUT, ...over });
 const finished = (over: Partial<RunSnapshot> = {}) => storedEvent({ type: 'test.finished', run: run(over) });
-const channel: ChannelForDelivery = {
-  id: 7,
-  organization_id: 1,
+const channel = deliveryChannel({
   type: 'msteams',
   name: 'Load tests',
   url: 'https://prod-01.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=s3cr3t',
-  status_scheme: 'k6',
-  config: {},
-};
-const ctx: RenderContext = {
-  webhookId: 'msg_1',
-  requestId: 'req-1',
-  publicUrl: 'https://loadnotify.example.com',
-  now: new Date('2026-11-23T10:00:00Z'),
-};
+});
+const ctx = RENDER_CTX;
 
 interface Card {
   $schema: string;

@@ -1,3 +1,4 @@
+import { deliveryChannel, RENDER_CTX } from './channel.fixture.js';
 import { describe, expect, it } from 'vitest';
 import { CHECKOUT, runSnapshot, storedEvent } from '../core/run-snapshot.fixture.js';
 import type { RunSnapshot } from '../core/events.js';
@@ -5,27 +6,19 @@ import type { RunResult, RunStatus } from '../core/run-status.js';
 import { AppError } from '../core/errors.js';
 import { DEFAULT_CHANNEL_EVENTS } from '../core/filters.js';
 import { resolveChannelConfig } from '../http/channel-config.js';
-import type { ChannelForDelivery, ReceiverResponse, RenderContext } from './channel.js';
+import type { ReceiverResponse, RenderContext } from './channel.js';
 import { PAGERDUTY_EVENTS_URL, classifyPagerDuty, dedupKey, pagerdutyChannel } from './pagerduty.js';
 
 const KEY = 'R0123456789abcdefABCDEF012345678';
 const run = (over: Partial<RunSnapshot> = {}): RunSnapshot => runSnapshot({ ...CHECKOUT, ...over });
 const finished = (over: Partial<RunSnapshot> = {}) => storedEvent({ type: 'test.finished', run: run(over) });
-const channel: ChannelForDelivery = {
-  id: 7,
-  organization_id: 1,
+const channel = deliveryChannel({
   type: 'pagerduty',
   name: 'On call',
   url: PAGERDUTY_EVENTS_URL,
-  status_scheme: 'k6',
   config: { routing_key: KEY, severity: 'critical' },
-};
-const ctx: RenderContext = {
-  webhookId: 'msg_1',
-  requestId: 'req-1',
-  publicUrl: 'https://loadnotify.example.com',
-  now: new Date('2026-11-23T10:06:00Z'),
-};
+});
+const ctx: RenderContext = { ...RENDER_CTX, now: new Date('2026-11-23T10:06:00Z') };
 const render = (event = finished()) => {
   const request = pagerdutyChannel.render(event, channel, ctx);
   return { request, body: JSON.parse(request.body) as Record<string, any> };

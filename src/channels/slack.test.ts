@@ -1,8 +1,9 @@
+import { deliveryChannel, RENDER_CTX } from './channel.fixture.js';
 import { describe, expect, it } from 'vitest';
 import { CHECKOUT, runSnapshot, storedEvent } from '../core/run-snapshot.fixture.js';
 import type { RunSnapshot, StoredEvent } from '../core/events.js';
 import type { RunResult, RunStatus } from '../core/run-status.js';
-import type { ChannelForDelivery, RenderContext } from './channel.js';
+import type { RenderContext } from './channel.js';
 import { SLACK_MAX_TEXT_CHARS, classifySlack, escapeSlack, slackChannel, slackLink } from './slack.js';
 
 function run(over: Partial<RunSnapshot> = {}): RunSnapshot {
@@ -10,21 +11,12 @@ function run(over: Partial<RunSnapshot> = {}): RunSnapshot {
 }
 const stored = storedEvent;
 const finished = (over: Partial<RunSnapshot> = {}) => stored({ type: 'test.finished', run: run(over) });
-const channel: ChannelForDelivery = {
-  id: 7,
-  organization_id: 1,
+const channel = deliveryChannel({
   type: 'slack',
   name: 'Team',
   url: 'https://hooks.slack.com/services/T000/B000/XXXX',
-  status_scheme: 'k6',
-  config: {},
-};
-const ctx: RenderContext = {
-  webhookId: 'msg_1',
-  requestId: 'req-1',
-  publicUrl: 'https://loadnotify.example.com',
-  now: new Date('2026-11-23T10:00:00Z'),
-};
+});
+const ctx = RENDER_CTX;
 
 interface SlackBody {
   text: string;
