@@ -1,27 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
 import type { Classification, Rendered, RenderedRequest } from '../channels/channel.js';
 import { getChannelType } from '../channels/registry.js';
 import { MAX_ATTEMPTS, nextAttemptDelay } from '../core/backoff.js';
 import type { EventData, StoredEvent } from '../core/events.js';
-import type { SecretBox } from '../security/secret-box.js';
-import { channelForDelivery, redactUrl } from '../storage/channels-repo.js';
-import type { Db } from '../storage/database.js';
-import type { Database } from '../storage/schema.js';
-import { inWriteBatch } from '../storage/write-batch.js';
-import { complete, type ClaimedDelivery } from './claims.js';
-import { redactForLog, secretValues } from './redact.js';
+import type { WriteBatcher } from '../storage/write-batch.js';
+import type { AttemptStart, ClaimedDelivery, Completion } from './claims.js';
+import type { OpenedChannels } from './opened-channels.js';
+import { redactForLog } from './redact.js';
 import type { Sender, SendOutcome } from './sender.js';
 import type { DeliveryMetrics, DeliveryOutcome } from '../metrics/metrics.js';
 import { iso } from '../storage/time.js';
 
-/** Permanent failures in a row after which a channel is switched off until someone looks. */
-export const DISABLE_AFTER_PERMANENT_FAILURES = 3;
-
 export interface AttemptDeps {
-  db: Db;
-  box: SecretBox;
   sender: Sender;
+  /** Channels with their secrets opened, kept while their stored row is unchanged. */
+  channels: OpenedChannels;
+  /** Where outcomes are queued to be recorded together (writeCompletions). */
+  completions: WriteBatcher<Completion, boolean>;
   publicUrl: string;
   workerId: string;
   random: () => number;
@@ -40,102 +35,91 @@ function classify(type: string, outcome: SendOutcome): Classification {
   return channelType.classify({ status: outcome.status, headers: outcome.headers, body: outcome.body });
 }
 
-/** Only the attempt log's copy of the URL is redacted; the request itself goes to the real one. */
-async function recordAttemptStart(
-  db: Db,
-  d: ClaimedDelivery,
-  request: Rendered,
-  requestId: string,
-): Promise<number> {
-  const { id } = await inWriteBatch(db, (trx) =>
-    trx
-      .insertInto('delivery_attempts')
-      .values({
-        delivery_id: d.id,
-        number: d.attempts + 1,
-        request_id: requestId,
-        started_at: Date.now(),
-        duration_ms: null,
-        request_url: redactUrl(request.url),
-        request_headers: JSON.stringify(request.headers),
-        request_body: request.body,
-        response_status: null,
-        response_headers: null,
-        response_body: null,
-        outcome: null,
-        error: null,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow(),
-  );
-  return id;
+/** A claimed delivery's request, rendered before the claim commits, or why it cannot be sent. */
+export interface PreparedAttempt {
+  request: Rendered | null;
+  /** Set when nothing can be sent (the channel's type is unknown, it was disabled, render failed). */
+  failure: string | null;
+  start: AttemptStart;
 }
 
+const PLACEHOLDER: RenderedRequest = { method: 'POST', url: 'http://invalid/', headers: {}, body: '' };
+
 /**
- * Counts permanent failures of real events per channel and switches the channel off after
- * DISABLE_AFTER_PERMANENT_FAILURES in a row, saying why. Test Hook outcomes don't count: a
- * person is watching those already. Runs inside the delivery's completion transaction.
+ * Renders a claimed delivery and the log's copy of its request (secrets masked, and only the
+ * log's copy of the URL redacted; the request itself goes to the real one). Synchronous: it
+ * runs inside the claim's transaction, which writes the attempt row it returns.
  */
-async function accountChannel(
-  trx: Kysely<Database>,
-  d: ClaimedDelivery,
-  state: AttemptResult['state'],
-  reason: string | null,
-): Promise<void> {
-  if (d.event_type === 'test.notification_channel') return;
-  if (state === 'delivered') {
-    await trx
-      .updateTable('notification_channels')
-      .set({ consecutive_failures: 0 })
-      .where('id', '=', d.channel_id)
-      .where('consecutive_failures', '>', 0)
-      .execute();
-  } else if (state === 'failed') {
-    await trx
-      .updateTable('notification_channels')
-      .set({ consecutive_failures: sql`consecutive_failures + 1` })
-      .where('id', '=', d.channel_id)
-      .execute();
-    const message = `disabled after ${DISABLE_AFTER_PERMANENT_FAILURES} deliveries failed in a row; last: ${reason}`;
-    await trx
-      .updateTable('notification_channels')
-      .set({ enabled: 0, disabled_reason: message, updated_at: Date.now() })
-      .where('id', '=', d.channel_id)
-      .where('enabled', '=', 1)
-      .where('consecutive_failures', '>=', DISABLE_AFTER_PERMANENT_FAILURES)
-      .execute();
+export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedAttempt {
+  const requestId = randomUUID();
+  const logged = (request: Rendered, redactedUrl: string): AttemptStart => ({
+    request_id: requestId,
+    started_at: Date.now(),
+    request_url: redactedUrl,
+    request_headers: JSON.stringify(request.headers),
+    request_body: request.body,
+  });
+  try {
+    const channelType = getChannelType(d.channel.type);
+    if (!channelType) throw new Error(`unknown channel type ${d.channel.type}`);
+    if (d.channel.enabled !== 1 && d.event_type !== 'test.notification_channel') {
+      throw new Error('the channel was disabled before this delivery was sent');
+    }
+    const opened = deps.channels.open(d.channel);
+    const event: StoredEvent = {
+      id: d.event_id,
+      organization_id: d.channel.organization_id,
+      data: JSON.parse(d.event_data) as EventData,
+      created_at: iso(d.event_created_at),
+    };
+    const request = channelType.render(event, opened.channel, {
+      webhookId: d.webhook_id,
+      requestId,
+      publicUrl: deps.publicUrl,
+      now: new Date(),
+    });
+    return {
+      request,
+      failure: null,
+      start: logged(redactForLog(request, opened.secrets), opened.redactUrl(request.url)),
+    };
+  } catch (err) {
+    // Nothing can be sent: the attempt that did not happen is logged, and the delivery fails.
+    const reason = err instanceof Error ? err.message : String(err);
+    return { request: null, failure: reason, start: logged(PLACEHOLDER, PLACEHOLDER.url) };
   }
 }
 
-export async function attemptDelivery(deps: AttemptDeps, d: ClaimedDelivery): Promise<AttemptResult> {
-  const { db } = deps;
+/** Sends a prepared attempt, reads the answer and queues the outcome for recording. */
+export async function sendAttempt(
+  deps: AttemptDeps,
+  d: ClaimedDelivery & { attempt_id: number },
+  prepared: PreparedAttempt,
+): Promise<AttemptResult> {
   const number = d.attempts + 1;
-  const data = JSON.parse(d.event_data) as EventData;
-  const event: StoredEvent = {
-    id: d.event_id,
-    organization_id: d.channel.organization_id,
-    data,
-    created_at: iso(d.event_created_at),
-  };
-  const channelType = getChannelType(d.channel.type);
   const finish = async (
     state: AttemptResult['state'],
-    attemptId: number,
-    attempt: Parameters<typeof complete>[1]['attempt'],
+    attempt: Completion['attempt'],
     lastError: string | null,
     delayMs = 0,
     outcomeOverride?: DeliveryOutcome,
-  ) => {
-    const ok = await complete(db, {
+  ): Promise<AttemptResult> => {
+    // Test Hook outcomes don't count towards switching a channel off: a person is watching.
+    const counts = d.event_type !== 'test.notification_channel';
+    const ok = await deps.completions.add({
       deliveryId: d.id,
       workerId: deps.workerId,
-      attemptId,
+      attemptId: d.attempt_id,
       state,
       attempts: number,
       nextAttemptAt: Date.now() + delayMs,
       lastError,
       attempt,
-      andThen: (trx) => accountChannel(trx, d, state, lastError),
+      account: {
+        channelId: d.channel_id,
+        effect: !counts ? 'none' : state === 'delivered' ? 'reset' : state === 'failed' ? 'count' : 'none',
+        reason: lastError,
+      },
     });
     if (ok) {
       const counted: DeliveryOutcome =
@@ -149,30 +133,10 @@ export async function attemptDelivery(deps: AttemptDeps, d: ClaimedDelivery): Pr
     return { state, leaseLost: !ok };
   };
 
-  const requestId = randomUUID();
-  let request: Rendered;
-  let secrets: string[];
-  try {
-    if (!channelType) throw new Error(`unknown channel type ${d.channel.type}`);
-    if (d.channel.enabled !== 1 && d.event_type !== 'test.notification_channel') {
-      throw new Error('the channel was disabled before this delivery was sent');
-    }
-    const channel = channelForDelivery(d.channel, deps.box);
-    secrets = secretValues(channelType, channel);
-    request = channelType.render(event, channel, {
-      webhookId: d.webhook_id,
-      requestId,
-      publicUrl: deps.publicUrl,
-      now: new Date(),
-    });
-  } catch (err) {
-    // Nothing can be sent: record the attempt that did not happen, and give up on it.
-    const reason = err instanceof Error ? err.message : String(err);
-    const placeholder: RenderedRequest = { method: 'POST', url: 'http://invalid/', headers: {}, body: '' };
-    const attemptId = await recordAttemptStart(db, d, placeholder, requestId);
+  if (prepared.request === null) {
+    const reason = prepared.failure ?? 'nothing to send';
     return finish(
       'failed',
-      attemptId,
       {
         duration_ms: 0,
         response_status: null,
@@ -184,9 +148,7 @@ export async function attemptDelivery(deps: AttemptDeps, d: ClaimedDelivery): Pr
       reason,
     );
   }
-
-  const attemptId = await recordAttemptStart(db, d, redactForLog(request, secrets), requestId);
-  const outcome = await deps.sender.send(request);
+  const outcome = await deps.sender.send(prepared.request);
   deps.metrics?.attemptFinished(d.channel.type, outcome.durationMs / 1000);
   const verdict = classify(d.channel.type, outcome);
   const attempt = {
@@ -197,12 +159,12 @@ export async function attemptDelivery(deps: AttemptDeps, d: ClaimedDelivery): Pr
     outcome: verdict.kind,
     error: verdict.kind === 'delivered' ? null : verdict.reason,
   };
-  if (verdict.kind === 'delivered') return finish('delivered', attemptId, attempt, null);
-  if (verdict.kind === 'permanent') return finish('failed', attemptId, attempt, verdict.reason);
+  if (verdict.kind === 'delivered') return finish('delivered', attempt, null);
+  if (verdict.kind === 'permanent') return finish('failed', attempt, verdict.reason);
   if (number >= MAX_ATTEMPTS) {
     const reason = `gave up after ${number} attempts; last: ${verdict.reason}`;
-    return finish('failed', attemptId, attempt, reason, 0, 'gave_up');
+    return finish('failed', attempt, reason, 0, 'gave_up');
   }
   const delay = Math.round(nextAttemptDelay(number, verdict.afterMs, deps.random) * deps.delayScale);
-  return finish('pending', attemptId, attempt, verdict.reason, delay);
+  return finish('pending', attempt, verdict.reason, delay);
 }

@@ -1,7 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Db } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
-import { inWriteBatch } from '../storage/write-batch.js';
 import type { ChannelRow } from '../storage/channels-repo.js';
 import type { DeliveryState } from '../storage/schema.js';
 
@@ -16,6 +15,17 @@ export interface ClaimedDelivery {
   event_data: string;
   event_created_at: number;
   channel: ChannelRow;
+  /** The attempt written with the claim, when the claim was asked to start attempts. */
+  attempt_id: number | null;
+}
+
+/** The log row of an attempt about to be sent (the request as the log keeps it). */
+export interface AttemptStart {
+  request_id: string;
+  started_at: number;
+  request_url: string;
+  request_headers: string;
+  request_body: string;
 }
 
 /** The delivery log's reason for an attempt whose worker stopped before recording its outcome. */
@@ -34,6 +44,11 @@ export interface ClaimOptions {
   now: number;
   /** Deliveries this worker is sending right now: never claimed again while in flight, even past their lease. */
   inFlightIds?: number[];
+  /**
+   * Renders each claimed delivery's attempt, which is then written in the claim's own
+   * transaction: the lease and the attempt it is for are committed together, in one commit.
+   */
+  start?: (d: ClaimedDelivery) => AttemptStart;
 }
 
 /**
@@ -159,10 +174,33 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
         (c) => [c.id, c],
       ),
     );
-    return rows.flatMap((r) => {
+    const claimed: ClaimedDelivery[] = rows.flatMap((r) => {
       const channel = channels.get(r.channel_id);
-      return channel ? [{ ...r, channel }] : [];
+      return channel ? [{ ...r, channel, attempt_id: null }] : [];
     });
+    if (o.start && claimed.length > 0) {
+      const starts = claimed.map((d) => ({ d, start: o.start!(d) }));
+      const ids = await trx
+        .insertInto('delivery_attempts')
+        .values(
+          starts.map(({ d, start }) => ({
+            delivery_id: d.id,
+            number: d.attempts + 1,
+            ...start,
+            duration_ms: null,
+            response_status: null,
+            response_headers: null,
+            response_body: null,
+            outcome: null,
+            error: null,
+          })),
+        )
+        .returning(['id', 'delivery_id'])
+        .execute();
+      const byDelivery = new Map(ids.map((r) => [r.delivery_id, r.id]));
+      for (const d of claimed) d.attempt_id = byDelivery.get(d.id) ?? null;
+    }
+    return claimed;
   });
 }
 
@@ -203,35 +241,109 @@ export interface Completion {
     outcome: string;
     error: string | null;
   };
-  /** Runs in the same transaction when the lease was still held (the channel's failure count). */
-  andThen?: (trx: Kysely<Database>) => Promise<void>;
+  /**
+   * The channel's run of permanent failures: reset by a delivery, counted by a failure (and
+   * the channel switched off after DISABLE_AFTER_PERMANENT_FAILURES), left alone otherwise.
+   */
+  account: { channelId: number; effect: 'reset' | 'count' | 'none'; reason: string | null };
+}
+
+/** Permanent failures in a row after which a channel is switched off until someone looks. */
+export const DISABLE_AFTER_PERMANENT_FAILURES = 3;
+
+/** `VALUES (...), (...)` with typed cells: PostgreSQL would take untyped parameters as text. */
+function valuesList(rows: unknown[][], types: readonly string[]) {
+  return sql.join(
+    rows.map((row) => sql`(${sql.join(row.map((v, i) => sql`CAST(${v} AS ${sql.raw(types[i]!)})`))})`),
+  );
 }
 
 /**
- * Records an attempt's end and the delivery's next state in one transaction. The lease owner
- * is part of the condition: a worker whose lease ran out (and whose delivery another worker
- * took) must not overwrite that worker's outcome. Returns false when the lease was lost.
- * Completions finishing together share one transaction (inWriteBatch).
+ * Records attempts' ends and their deliveries' next states, a batch at a time, in the caller's
+ * transaction: one statement per table for the whole batch. The lease owner is part of the
+ * condition: a worker whose lease ran out (and whose delivery another worker took) must not
+ * overwrite that worker's outcome. Returns, per completion, whether the lease was still held;
+ * only then does the completion count towards its channel's failures.
  */
-export async function complete(db: Db, c: Completion): Promise<boolean> {
-  return inWriteBatch(db, async (trx) => {
-    await trx.updateTable('delivery_attempts').set(c.attempt).where('id', '=', c.attemptId).execute();
-    const updated = await trx
-      .updateTable('deliveries')
-      .set({
-        state: c.state,
-        attempts: c.attempts,
-        next_attempt_at: c.nextAttemptAt,
-        last_error: c.lastError,
-        lease_until: null,
-        lease_owner: null,
-        updated_at: Date.now(),
-      })
-      .where('id', '=', c.deliveryId)
-      .where('lease_owner', '=', c.workerId)
-      .executeTakeFirst();
-    const held = Number(updated.numUpdatedRows) === 1;
-    if (held) await c.andThen?.(trx);
-    return held;
-  });
+export async function writeCompletions(trx: Kysely<Database>, cs: readonly Completion[]): Promise<boolean[]> {
+  if (cs.length === 0) return [];
+  const attempts = cs.map((c) => [
+    c.attemptId,
+    c.attempt.duration_ms,
+    c.attempt.response_status,
+    c.attempt.response_headers,
+    c.attempt.response_body,
+    c.attempt.outcome,
+    c.attempt.error,
+  ]);
+  await sql`
+    WITH v(id, duration_ms, response_status, response_headers, response_body, outcome, error) AS (
+      VALUES ${valuesList(attempts, ['bigint', 'integer', 'integer', 'text', 'text', 'text', 'text'])})
+    UPDATE delivery_attempts SET duration_ms = v.duration_ms, response_status = v.response_status,
+      response_headers = v.response_headers, response_body = v.response_body, outcome = v.outcome,
+      error = v.error
+    FROM v WHERE delivery_attempts.id = v.id`.execute(trx);
+  const deliveries = cs.map((c) => [
+    c.deliveryId,
+    c.workerId,
+    c.state,
+    c.attempts,
+    c.nextAttemptAt,
+    c.lastError,
+  ]);
+  const { rows } = await sql<{ id: number }>`
+    WITH v(id, owner, state, attempts, next_attempt_at, last_error) AS (
+      VALUES ${valuesList(deliveries, ['bigint', 'text', 'text', 'integer', 'bigint', 'text'])})
+    UPDATE deliveries SET state = v.state, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
+      last_error = v.last_error, lease_until = NULL, lease_owner = NULL, updated_at = ${Date.now()}
+    FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.owner
+    RETURNING deliveries.id`.execute(trx);
+  const heldIds = new Set(rows.map((r) => Number(r.id)));
+  const held = cs.map((c) => heldIds.has(c.deliveryId));
+  await accountChannels(
+    trx,
+    cs.filter((_, i) => held[i]).map((c) => c.account),
+  );
+  return held;
+}
+
+/**
+ * Applies the batch's effects on channels in order. Resets are gathered into one statement
+ * until a failure of one of their channels has to be counted after them.
+ */
+async function accountChannels(trx: Kysely<Database>, effects: Completion['account'][]): Promise<void> {
+  let resets = new Set<number>();
+  const flushResets = async () => {
+    if (resets.size === 0) return;
+    await trx
+      .updateTable('notification_channels')
+      .set({ consecutive_failures: 0 })
+      .where(
+        'id',
+        'in',
+        [...resets].sort((a, b) => a - b),
+      )
+      .where('consecutive_failures', '>', 0)
+      .execute();
+    resets = new Set();
+  };
+  for (const e of effects) {
+    if (e.effect === 'reset') resets.add(e.channelId);
+    if (e.effect !== 'count') continue;
+    if (resets.has(e.channelId)) await flushResets();
+    await trx
+      .updateTable('notification_channels')
+      .set({ consecutive_failures: sql`consecutive_failures + 1` })
+      .where('id', '=', e.channelId)
+      .execute();
+    const message = `disabled after ${DISABLE_AFTER_PERMANENT_FAILURES} deliveries failed in a row; last: ${e.reason}`;
+    await trx
+      .updateTable('notification_channels')
+      .set({ enabled: 0, disabled_reason: message, updated_at: Date.now() })
+      .where('id', '=', e.channelId)
+      .where('enabled', '=', 1)
+      .where('consecutive_failures', '>=', DISABLE_AFTER_PERMANENT_FAILURES)
+      .execute();
+  }
+  await flushResets();
 }

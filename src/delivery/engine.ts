@@ -2,8 +2,17 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { SecretBox } from '../security/secret-box.js';
 import type { Db } from '../storage/database.js';
-import { attemptDelivery, type AttemptDeps } from './attempt.js';
-import { claimDue, nextDueAt, releaseAllLeases, type ClaimedDelivery } from './claims.js';
+import { WriteBatcher } from '../storage/write-batch.js';
+import { prepareAttempt, sendAttempt, type AttemptDeps, type PreparedAttempt } from './attempt.js';
+import {
+  claimDue,
+  nextDueAt,
+  releaseAllLeases,
+  writeCompletions,
+  type ClaimedDelivery,
+  type Completion,
+} from './claims.js';
+import { OpenedChannels } from './opened-channels.js';
 import type { Sender } from './sender.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
 
@@ -17,6 +26,12 @@ const MAX_CLAIM_BACKOFF_MS = 5_000;
  */
 const GATHER_MS = 1;
 const GATHER_MIN_IN_FLIGHT = 8;
+/**
+ * How long a finished send's outcome may wait for others to be recorded with it. Answers
+ * arrive one by one; a short window turns a commit per delivery into one per batch. The
+ * receiver already has the delivery: only the log and the next claim of its slot wait.
+ */
+const COMPLETION_WINDOW_MS = 2;
 
 export interface EngineOptions {
   db: Db;
@@ -70,8 +85,11 @@ export class DeliveryEngine {
       random,
     };
     this.deps = {
-      db: options.db,
-      box: options.box,
+      channels: new OpenedChannels(options.box),
+      completions: new WriteBatcher<Completion, boolean>(options.db, {
+        write: writeCompletions,
+        windowMs: COMPLETION_WINDOW_MS,
+      }),
       sender: options.sender,
       publicUrl: options.publicUrl,
       workerId: this.workerId,
@@ -114,6 +132,7 @@ export class DeliveryEngine {
       new Promise((resolve) => (timer = setTimeout(resolve, deadlineMs))),
     ]);
     clearTimeout(timer);
+    await this.deps.completions.drained();
   }
 
   get inFlightCount(): number {
@@ -132,9 +151,10 @@ export class DeliveryEngine {
       this.newWork = false;
       this.woken = false;
       let claimed: ClaimedDelivery[] = [];
+      const prepared = new Map<number, PreparedAttempt>();
       const capacity = this.o.maxInFlight - this.inFlight.size;
       try {
-        if (capacity > 0) claimed = await this.claim(capacity);
+        if (capacity > 0) claimed = await this.claim(capacity, prepared);
       } catch (err) {
         // The database is down or restarting: nothing is lost (the rows wait for it), so the
         // loop only waits, doubling up to MAX_CLAIM_BACKOFF_MS, and says so at every try.
@@ -151,7 +171,7 @@ export class DeliveryEngine {
         this.options.log.warn({ failures: this.claimFailures }, 'claiming deliveries works again');
         this.claimFailures = 0;
       }
-      for (const d of claimed) this.launch(d);
+      for (const d of claimed) this.launch(d, prepared.get(d.id)!);
       if (claimed.length > 0 && claimed.length === capacity) continue;
       if (this.woken) continue;
       // Something was launched: its end wakes us, and then we look again; asking the database
@@ -166,7 +186,7 @@ export class DeliveryEngine {
     }
   }
 
-  private claim(capacity: number): Promise<ClaimedDelivery[]> {
+  private claim(capacity: number, prepared: Map<number, PreparedAttempt>): Promise<ClaimedDelivery[]> {
     const saturated = [...this.perChannelCount].filter(([, n]) => n >= this.o.perChannel).map(([id]) => id);
     return claimDue(this.options.db, {
       limit: Math.min(capacity, 100),
@@ -179,6 +199,11 @@ export class DeliveryEngine {
       // A send that outlives its lease is still this worker's: sending it again here would
       // only duplicate it. (Another process may take it over; that is what the lease is for.)
       inFlightIds: [...this.inFlight.keys()],
+      start: (d) => {
+        const p = prepareAttempt(this.deps, d);
+        prepared.set(d.id, p);
+        return p.start;
+      },
     });
   }
 
@@ -193,9 +218,16 @@ export class DeliveryEngine {
     }
   }
 
-  private launch(d: ClaimedDelivery): void {
+  private launch(d: ClaimedDelivery, prepared: PreparedAttempt): void {
+    const attemptId = d.attempt_id;
+    if (attemptId === null) {
+      // Cannot happen (the claim writes every claimed delivery's attempt); if it did, the
+      // lease would run out and the delivery be claimed again.
+      this.options.log.error({ delivery: d.id }, 'delivery claimed without its attempt');
+      return;
+    }
     this.perChannelCount.set(d.channel_id, (this.perChannelCount.get(d.channel_id) ?? 0) + 1);
-    const task = attemptDelivery(this.deps, d)
+    const task = sendAttempt(this.deps, { ...d, attempt_id: attemptId }, prepared)
       .then(
         (r) => {
           if (r.leaseLost)

@@ -2,63 +2,100 @@ import type { Kysely } from 'kysely';
 import type { Db } from './database.js';
 import type { Database } from './schema.js';
 
-type Work = {
-  run: (trx: Kysely<Database>) => Promise<unknown>;
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
-};
-
-const queues = new WeakMap<Db, Work[]>();
-/** The last flush started per database: flushes run one after another, never side by side. */
-const tails = new WeakMap<Db, Promise<void>>();
-
-/**
- * Runs `work` in a transaction shared with the other work queued in the same turn of the event
- * loop: many small writes (an attempt's start, a delivery's outcome) pay for one commit instead
- * of one each, which is what bounds delivery throughput (SQLite's commit, PostgreSQL's WAL
- * flush and round trips). Each piece still sees its own results. When the shared transaction
- * fails, each piece is tried again alone, so only the pieces that fail on their own reject.
- */
-export function inWriteBatch<T>(db: Db, work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let queue = queues.get(db);
-    if (!queue) {
-      queue = [];
-      queues.set(db, queue);
-      // One flush at a time: on PostgreSQL two batches running side by side could lock the
-      // same channel rows in opposite orders (a deadlock); and work arriving while a flush
-      // runs joins the next batch instead of starting its own transaction.
-      const previous = tails.get(db) ?? Promise.resolve();
-      const tail = previous.then(() => new Promise<void>((r) => setImmediate(r))).then(() => flush(db));
-      tails.set(db, tail);
-    }
-    queue.push({ run: work, resolve: resolve as (v: unknown) => void, reject });
-  });
+export interface WriteBatcherOptions<T, R> {
+  /**
+   * Writes a batch inside one transaction and returns one result per item, in order. It is
+   * also called with a single item when a batch failed and its items are retried one by one.
+   */
+  write: (trx: Kysely<Database>, items: T[]) => Promise<R[]>;
+  /**
+   * How long the first item of a batch may wait for others. 0 flushes on the next turn of the
+   * event loop: only what was queued in the same turn shares the transaction.
+   */
+  windowMs?: number;
+  /** A batch this large is written at once, without waiting out the window. */
+  maxItems?: number;
 }
 
-async function flush(db: Db): Promise<void> {
-  const batch = queues.get(db) ?? [];
-  queues.delete(db);
-  try {
-    const results = await db.kysely.transaction().execute(async (trx) => {
-      const out: unknown[] = [];
-      for (const w of batch) out.push(await w.run(trx));
-      return out;
+/**
+ * Queues small writes and writes them together: many items (deliveries' outcomes) pay for one
+ * transaction, one set of statements and one commit instead of one each, which is what bounds
+ * delivery throughput (SQLite's commit, PostgreSQL's round trips and WAL flush). Batches are
+ * written one after another, never side by side: on PostgreSQL two batches running at once
+ * could lock the same rows in opposite orders, and items arriving while a batch is written
+ * simply join the next one. When a batch fails, each item is written again alone, so only
+ * the items that fail on their own reject: an outcome that is not recorded makes its send
+ * happen again.
+ */
+export class WriteBatcher<T, R> {
+  private queue: { item: T; resolve: (r: R) => void; reject: (err: unknown) => void }[] = [];
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private tail: Promise<void> = Promise.resolve();
+  private readonly windowMs: number;
+  private readonly maxItems: number;
+
+  constructor(
+    private readonly db: Db,
+    private readonly o: WriteBatcherOptions<T, R>,
+  ) {
+    this.windowMs = o.windowMs ?? 0;
+    this.maxItems = o.maxItems ?? 256;
+  }
+
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (this.queue.length >= this.maxItems) this.schedule(true);
+      else if (this.timer === null) this.schedule(false);
     });
-    batch.forEach((w, i) => w.resolve(results[i]));
-  } catch (err) {
-    if (batch.length === 1) {
-      batch[0]!.reject(err);
-      return;
+  }
+
+  /** Resolves once everything queued so far is written (or failed). */
+  async drained(): Promise<void> {
+    while (this.queue.length > 0 || this.timer !== null) {
+      this.schedule(true);
+      await this.tail;
     }
-    // One piece's failure (a deadlock with another process, a constraint) must not fail the
-    // others with it: a completion that is not written makes its send happen again. Each
-    // piece gets its own transaction, still one after another.
-    for (const w of batch) {
-      try {
-        w.resolve(await db.kysely.transaction().execute((trx) => w.run(trx)));
-      } catch (pieceErr) {
-        w.reject(pieceErr);
+    await this.tail;
+  }
+
+  private schedule(now: boolean): void {
+    if (this.timer !== null) {
+      if (!now) return;
+      clearTimeout(this.timer as NodeJS.Timeout);
+      clearImmediate(this.timer as NodeJS.Immediate);
+    }
+    const go = () => {
+      this.timer = null;
+      const batch = this.queue;
+      this.queue = [];
+      if (batch.length === 0) return;
+      this.tail = this.tail.then(() => this.flush(batch));
+    };
+    this.timer = now || this.windowMs <= 0 ? setImmediate(go) : setTimeout(go, this.windowMs);
+  }
+
+  private async flush(batch: WriteBatcher<T, R>['queue']): Promise<void> {
+    try {
+      const results = await this.db.kysely.transaction().execute((trx) =>
+        this.o.write(
+          trx,
+          batch.map((b) => b.item),
+        ),
+      );
+      batch.forEach((b, i) => b.resolve(results[i]!));
+    } catch (err) {
+      if (batch.length === 1) {
+        batch[0]!.reject(err);
+        return;
+      }
+      for (const b of batch) {
+        try {
+          const [result] = await this.db.kysely.transaction().execute((trx) => this.o.write(trx, [b.item]));
+          b.resolve(result!);
+        } catch (itemErr) {
+          b.reject(itemErr);
+        }
       }
     }
   }

@@ -1,20 +1,35 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/storage/database.js';
-import { inWriteBatch } from '../../src/storage/write-batch.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../src/storage/schema.js';
+import { WriteBatcher } from '../../src/storage/write-batch.js';
 import { DIALECTS, openTestDb } from '../helpers/db.js';
 
 describe.each(DIALECTS)('write batches (%s)', (dialect) => {
   let db: Db;
   let cleanup: () => Promise<void>;
+  // Items are closures here, so one of them can fail on its own.
+  type Piece = (trx: Kysely<Database>) => Promise<unknown>;
+  let batcher: WriteBatcher<Piece, unknown>;
+  const batches: number[] = [];
   beforeAll(async () => {
     ({ db, cleanup } = await openTestDb(dialect));
+    batcher = new WriteBatcher<Piece, unknown>(db, {
+      windowMs: 1000,
+      write: async (trx, pieces) => {
+        batches.push(pieces.length);
+        const out: unknown[] = [];
+        for (const piece of pieces) out.push(await piece(trx));
+        return out;
+      },
+    });
   });
   afterAll(() => cleanup?.());
 
   const organizations = async () =>
     (await db.kysely.selectFrom('organizations').select('name').orderBy('id').execute()).map((o) => o.name);
   const addOrganization = (name: string) =>
-    inWriteBatch(db, async (trx) => {
+    batcher.add(async (trx) => {
       const { id } = await trx
         .insertInto('organizations')
         .values({ name, created_at: Date.now() })
@@ -23,14 +38,17 @@ describe.each(DIALECTS)('write batches (%s)', (dialect) => {
       return id;
     });
 
-  it('writes the pieces queued in one turn together, each getting its own result', async () => {
-    const ids = await Promise.all([addOrganization('a'), addOrganization('b'), addOrganization('c')]);
+  it('writes the pieces queued within its window together, each getting its own result', async () => {
+    const first = addOrganization('a');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const ids = await Promise.all([first, addOrganization('b'), addOrganization('c')]);
     expect(new Set(ids).size).toBe(3);
+    expect(batches).toEqual([3]);
     expect(await organizations()).toEqual(['a', 'b', 'c']);
   });
 
   it('a failing piece fails alone: the others of its batch are still written', async () => {
-    const failing = inWriteBatch(db, async (trx) => {
+    const failing = batcher.add(async (trx) => {
       await trx
         .insertInto('organizations')
         .values({ name: 'half-written', created_at: Date.now() })
