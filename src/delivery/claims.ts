@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import type { Db } from '../storage/database.js';
+import { idList, valuesTable } from '../storage/bulk-params.js';
+import type { Db, Dialect } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
 import type { ChannelRow } from '../storage/channels-repo.js';
 import type { DeliveryState } from '../storage/schema.js';
@@ -70,9 +71,9 @@ export interface ClaimOptions {
  */
 export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery[]> {
   return db.kysely.transaction().execute(async (trx) => {
-    const saturated = o.saturated.length > 0 ? sql`AND ch.id NOT IN (${sql.join(o.saturated)})` : sql``;
-    const own =
-      o.inFlightIds && o.inFlightIds.length > 0 ? sql`AND p.id NOT IN (${sql.join(o.inFlightIds)})` : sql``;
+    const ids = (list: readonly number[]) => idList(db.dialect, list);
+    const saturated = sql`AND ch.id NOT IN ${ids(o.saturated)}`;
+    const own = sql`AND p.id NOT IN ${ids(o.inFlightIds ?? [])}`;
     // SQLite's planner, without statistics, would take MIN from deliveries_due: a full pass.
     const pending =
       db.dialect === 'sqlite' ? sql`deliveries INDEXED BY deliveries_pending_channel` : sql`deliveries`;
@@ -127,82 +128,71 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
       taken.push(c.id);
     }
     if (taken.length === 0) return [];
-    await trx
-      .updateTable('deliveries')
-      .set({ lease_until: o.now + o.leaseMs, lease_owner: o.workerId })
-      .where('id', 'in', taken)
-      .execute();
+    const takenIds = ids(taken);
+    await sql`UPDATE deliveries SET lease_until = ${o.now + o.leaseMs}, lease_owner = ${o.workerId}
+      WHERE id IN ${takenIds}`.execute(trx);
     // An attempt still without an outcome here was cut short: its worker died (or its lease
     // ran out) before the answer was recorded. Close it in the log and count it, so it does not
     // look in progress forever and the next attempt gets the next number.
-    const interrupted = await trx
-      .updateTable('delivery_attempts')
-      .set({ outcome: 'interrupted', error: INTERRUPTED_REASON })
-      .where('delivery_id', 'in', taken)
-      .where('outcome', 'is', null)
-      .executeTakeFirst();
-    if (Number(interrupted.numUpdatedRows) > 0) {
-      await trx
-        .updateTable('deliveries')
-        .set({
-          attempts: sql<number>`(SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = deliveries.id)`,
-        })
-        .where('id', 'in', taken)
-        .execute();
+    const interrupted =
+      await sql`UPDATE delivery_attempts SET outcome = 'interrupted', error = ${INTERRUPTED_REASON}
+      WHERE delivery_id IN ${takenIds} AND outcome IS NULL`.execute(trx);
+    if (Number(interrupted.numAffectedRows ?? 0) > 0) {
+      await sql`UPDATE deliveries
+        SET attempts = (SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = deliveries.id)
+        WHERE id IN ${takenIds}`.execute(trx);
     }
-    const rows = await trx
-      .selectFrom('deliveries as d')
-      .innerJoin('events as e', 'e.id', 'd.event_id')
-      .select([
-        'd.id',
-        'd.event_id',
-        'd.channel_id',
-        'd.run_id',
-        'd.event_type',
-        'd.webhook_id',
-        'd.attempts',
-        'e.data as event_data',
-        'e.created_at as event_created_at',
-      ])
-      .where('d.id', 'in', taken)
-      .orderBy('d.id')
-      .execute();
+    const { rows } = await sql<Omit<ClaimedDelivery, 'channel' | 'attempt_id'>>`
+      SELECT d.id, d.event_id, d.channel_id, d.run_id, d.event_type, d.webhook_id, d.attempts,
+        e.data AS event_data, e.created_at AS event_created_at
+      FROM deliveries d JOIN events e ON e.id = d.event_id
+      WHERE d.id IN ${takenIds} ORDER BY d.id`.execute(trx);
     // Channels come in their own query: joined, their `id` column would shadow the delivery's.
     const channelIds = [...new Set(rows.map((r) => r.channel_id))];
     const channels = new Map(
-      (await trx.selectFrom('notification_channels').selectAll().where('id', 'in', channelIds).execute()).map(
-        (c) => [c.id, c],
-      ),
+      (
+        await sql<ChannelRow>`SELECT * FROM notification_channels WHERE id IN ${ids(channelIds)}`.execute(trx)
+      ).rows.map((c) => [c.id, c]),
     );
     const claimed: ClaimedDelivery[] = rows.flatMap((r) => {
       const channel = channels.get(r.channel_id);
       return channel ? [{ ...r, channel, attempt_id: null }] : [];
     });
     if (o.start && claimed.length > 0) {
-      const starts = claimed.map((d) => ({ d, start: o.start!(d) }));
-      const ids = await trx
-        .insertInto('delivery_attempts')
-        .values(
-          starts.map(({ d, start }) => ({
-            delivery_id: d.id,
-            number: d.attempts + 1,
-            ...start,
-            duration_ms: null,
-            response_status: null,
-            response_headers: null,
-            response_body: null,
-            outcome: null,
-            error: null,
-          })),
-        )
-        .returning(['id', 'delivery_id'])
-        .execute();
-      const byDelivery = new Map(ids.map((r) => [r.delivery_id, r.id]));
+      const starts = claimed.map((d) => {
+        const s = o.start!(d);
+        return [
+          d.id,
+          d.attempts + 1,
+          s.request_id,
+          s.started_at,
+          s.request_url,
+          s.request_headers,
+          s.request_body,
+        ];
+      });
+      const inserted = await sql<{ id: number; delivery_id: number }>`
+        INSERT INTO delivery_attempts
+          (delivery_id, number, request_id, started_at, request_url, request_headers, request_body)
+        SELECT v.delivery_id, v.number, v.request_id, v.started_at, v.request_url, v.request_headers, v.request_body
+        FROM ${valuesTable(db.dialect, 'v', ATTEMPT_START_COLUMNS, starts)}
+        RETURNING id, delivery_id`.execute(trx);
+      const byDelivery = new Map(inserted.rows.map((r) => [Number(r.delivery_id), Number(r.id)]));
       for (const d of claimed) d.attempt_id = byDelivery.get(d.id) ?? null;
     }
     return claimed;
   });
 }
+
+const ATTEMPT_START_COLUMNS = [
+  ['delivery_id', 'bigint'],
+  ['number', 'integer'],
+  ['request_id', 'text'],
+  ['started_at', 'bigint'],
+  ['request_url', 'text'],
+  ['request_headers', 'text'],
+  ['request_body', 'text'],
+] as const;
 
 /** The earliest time a pending, unleased delivery becomes due, or null when none waits. */
 export async function nextDueAt(db: Db, now: number): Promise<number | null> {
@@ -251,12 +241,24 @@ export interface Completion {
 /** Permanent failures in a row after which a channel is switched off until someone looks. */
 export const DISABLE_AFTER_PERMANENT_FAILURES = 3;
 
-/** `VALUES (...), (...)` with typed cells: PostgreSQL would take untyped parameters as text. */
-function valuesList(rows: unknown[][], types: readonly string[]) {
-  return sql.join(
-    rows.map((row) => sql`(${sql.join(row.map((v, i) => sql`CAST(${v} AS ${sql.raw(types[i]!)})`))})`),
-  );
-}
+const ATTEMPT_END_COLUMNS = [
+  ['id', 'bigint'],
+  ['duration_ms', 'integer'],
+  ['response_status', 'integer'],
+  ['response_headers', 'text'],
+  ['response_body', 'text'],
+  ['outcome', 'text'],
+  ['error', 'text'],
+] as const;
+
+const DELIVERY_END_COLUMNS = [
+  ['id', 'bigint'],
+  ['owner', 'text'],
+  ['state', 'text'],
+  ['attempts', 'integer'],
+  ['next_attempt_at', 'bigint'],
+  ['last_error', 'text'],
+] as const;
 
 /**
  * Records attempts' ends and their deliveries' next states, a batch at a time, in the caller's
@@ -265,7 +267,11 @@ function valuesList(rows: unknown[][], types: readonly string[]) {
  * overwrite that worker's outcome. Returns, per completion, whether the lease was still held;
  * only then does the completion count towards its channel's failures.
  */
-export async function writeCompletions(trx: Kysely<Database>, cs: readonly Completion[]): Promise<boolean[]> {
+export async function writeCompletions(
+  dialect: Dialect,
+  trx: Kysely<Database>,
+  cs: readonly Completion[],
+): Promise<boolean[]> {
   if (cs.length === 0) return [];
   const attempts = cs.map((c) => [
     c.attemptId,
@@ -277,12 +283,11 @@ export async function writeCompletions(trx: Kysely<Database>, cs: readonly Compl
     c.attempt.error,
   ]);
   await sql`
-    WITH v(id, duration_ms, response_status, response_headers, response_body, outcome, error) AS (
-      VALUES ${valuesList(attempts, ['bigint', 'integer', 'integer', 'text', 'text', 'text', 'text'])})
     UPDATE delivery_attempts SET duration_ms = v.duration_ms, response_status = v.response_status,
       response_headers = v.response_headers, response_body = v.response_body, outcome = v.outcome,
       error = v.error
-    FROM v WHERE delivery_attempts.id = v.id`.execute(trx);
+    FROM ${valuesTable(dialect, 'v', ATTEMPT_END_COLUMNS, attempts)}
+    WHERE delivery_attempts.id = v.id`.execute(trx);
   const deliveries = cs.map((c) => [
     c.deliveryId,
     c.workerId,
@@ -292,15 +297,15 @@ export async function writeCompletions(trx: Kysely<Database>, cs: readonly Compl
     c.lastError,
   ]);
   const { rows } = await sql<{ id: number }>`
-    WITH v(id, owner, state, attempts, next_attempt_at, last_error) AS (
-      VALUES ${valuesList(deliveries, ['bigint', 'text', 'text', 'integer', 'bigint', 'text'])})
     UPDATE deliveries SET state = v.state, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
       last_error = v.last_error, lease_until = NULL, lease_owner = NULL, updated_at = ${Date.now()}
-    FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.owner
+    FROM ${valuesTable(dialect, 'v', DELIVERY_END_COLUMNS, deliveries)}
+    WHERE deliveries.id = v.id AND deliveries.lease_owner = v.owner
     RETURNING deliveries.id`.execute(trx);
   const heldIds = new Set(rows.map((r) => Number(r.id)));
   const held = cs.map((c) => heldIds.has(c.deliveryId));
   await accountChannels(
+    dialect,
     trx,
     cs.filter((_, i) => held[i]).map((c) => c.account),
   );
@@ -311,20 +316,20 @@ export async function writeCompletions(trx: Kysely<Database>, cs: readonly Compl
  * Applies the batch's effects on channels in order. Resets are gathered into one statement
  * until a failure of one of their channels has to be counted after them.
  */
-async function accountChannels(trx: Kysely<Database>, effects: Completion['account'][]): Promise<void> {
+async function accountChannels(
+  dialect: Dialect,
+  trx: Kysely<Database>,
+  effects: Completion['account'][],
+): Promise<void> {
   let resets = new Set<number>();
   const flushResets = async () => {
     if (resets.size === 0) return;
-    await trx
-      .updateTable('notification_channels')
-      .set({ consecutive_failures: 0 })
-      .where(
-        'id',
-        'in',
-        [...resets].sort((a, b) => a - b),
-      )
-      .where('consecutive_failures', '>', 0)
-      .execute();
+    const ids = idList(
+      dialect,
+      [...resets].sort((x, y) => x - y),
+    );
+    await sql`UPDATE notification_channels SET consecutive_failures = 0
+      WHERE id IN ${ids} AND consecutive_failures > 0`.execute(trx);
     resets = new Set();
   };
   for (const e of effects) {

@@ -87,7 +87,7 @@ export class DeliveryEngine {
     this.deps = {
       channels: new OpenedChannels(options.box),
       completions: new WriteBatcher<Completion, boolean>(options.db, {
-        write: writeCompletions,
+        write: (trx, items) => writeCompletions(options.db.dialect, trx, items),
         windowMs: COMPLETION_WINDOW_MS,
       }),
       sender: options.sender,
