@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { idList, valuesTable } from '../storage/bulk-params.js';
 import type { Db, Dialect } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
@@ -74,14 +74,22 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
     const ids = (list: readonly number[]) => idList(db.dialect, list);
     const saturated = sql`AND ch.id NOT IN ${ids(o.saturated)}`;
     const own = sql`AND p.id NOT IN ${ids(o.inFlightIds ?? [])}`;
-    // SQLite's planner, without statistics, would take MIN from deliveries_due: a full pass.
+    // The next channel with pending rows, from deliveries_pending_channel alone. Read from any
+    // other index it means walking past every delivered row of the history: SQLite's planner,
+    // without statistics, would take deliveries_due; PostgreSQL's, with statistics from when
+    // the queue was full, took deliveries_channel and a claim cost 30 ms. The order by all
+    // three columns of the partial index is one that only it gives (PostgreSQL has no
+    // INDEXED BY).
     const pending =
       db.dialect === 'sqlite' ? sql`deliveries INDEXED BY deliveries_pending_channel` : sql`deliveries`;
+    const nextChannel = (after: RawBuilder<unknown>) => sql`(
+      SELECT channel_id FROM ${pending} WHERE state = 'pending' ${after}
+      ORDER BY channel_id, next_attempt_at, id LIMIT 1)`;
     const channelsWithWork = sql`
       WITH RECURSIVE ch(id) AS (
-        SELECT MIN(channel_id) FROM ${pending} WHERE state = 'pending'
+        SELECT ${nextChannel(sql``)}
         UNION ALL
-        SELECT (SELECT MIN(channel_id) FROM ${pending} WHERE state = 'pending' AND channel_id > ch.id)
+        SELECT ${nextChannel(sql`AND channel_id > ch.id`)}
         FROM ch WHERE ch.id IS NOT NULL
       )`;
     const channelDue = sql`
