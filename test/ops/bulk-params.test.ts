@@ -1,0 +1,65 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idList, valuesTable } from '../../src/storage/bulk-params.js';
+import type { Db } from '../../src/storage/database.js';
+import { DIALECTS, openTestDb } from '../helpers/db.js';
+
+// The claim and the batched outcomes pass their lists and rows as one parameter each: what
+// comes out of the database must be exactly what went in, whatever the values hold.
+describe.each(DIALECTS)('lists and tables as one parameter (%s)', (dialect) => {
+  let db: Db;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    ({ db, cleanup } = await openTestDb(dialect));
+  });
+  afterAll(() => cleanup?.());
+
+  const columns = [
+    ['id', 'bigint'],
+    ['n', 'integer'],
+    ['label', 'text'],
+  ] as const;
+
+  it('gives back every row and value, nulls, quotes, unicode and long text included', async () => {
+    const rows = [
+      [1, 0, 'plain'],
+      [2, null, null],
+      [4, 123456, 'x'.repeat(20_000)],
+      [2 ** 40, -7, `quotes ' " \\ and unicode ✓ 🚀, a newline\nand a tab\t`],
+    ];
+    const { rows: out } = await sql<{ id: number; n: number | null; label: string | null }>`
+      SELECT v.id, v.n, v.label FROM ${valuesTable(dialect, 'v', columns, rows)} ORDER BY v.id`.execute(
+      db.kysely,
+    );
+    expect(out.map((r) => [Number(r.id), r.n === null ? null : Number(r.n), r.label])).toEqual(rows);
+  });
+
+  it('works with no rows at all', async () => {
+    const { rows } = await sql`SELECT v.id FROM ${valuesTable(dialect, 'v', columns, [])}`.execute(db.kysely);
+    expect(rows).toEqual([]);
+  });
+
+  it('matches ids in a list, and nothing in an empty list', async () => {
+    const { rows } = await sql<{ id: number }>`
+      SELECT id FROM organizations WHERE id IN ${idList(dialect, [])}`.execute(db.kysely);
+    expect(rows).toEqual([]);
+    const ids: number[] = [];
+    for (const name of ['a', 'b', 'c']) {
+      const { id } = await db.kysely
+        .insertInto('organizations')
+        .values({ name, created_at: Date.now() })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      ids.push(id);
+    }
+    const picked = await sql<{ id: number }>`
+      SELECT id FROM organizations WHERE id IN ${idList(dialect, [ids[0]!, ids[2]!])} ORDER BY id`.execute(
+      db.kysely,
+    );
+    expect(picked.rows.map((r) => Number(r.id))).toEqual([ids[0], ids[2]]);
+    const others = await sql<{ id: number }>`
+      SELECT id FROM organizations WHERE id NOT IN ${idList(dialect, [ids[1]!])} AND id IN ${idList(dialect, ids)}
+      ORDER BY id`.execute(db.kysely);
+    expect(others.rows.map((r) => Number(r.id))).toEqual([ids[0], ids[2]]);
+  });
+});
