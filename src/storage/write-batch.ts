@@ -50,11 +50,12 @@ export class WriteBatcher<T, R> {
     });
   }
 
-  /** Resolves once everything queued so far is written (or failed). */
+  /** Resolves once everything queued so far is written (or failed), without waiting out the window. */
   async drained(): Promise<void> {
     while (this.queue.length > 0 || this.timer !== null) {
-      this.schedule(true);
-      await this.tail;
+      if (this.queue.length > 0) this.schedule(true);
+      // The flush starts on the next turn of the event loop; a resolved promise would not yield.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     await this.tail;
   }
