@@ -35,13 +35,11 @@ function classify(type: string, outcome: SendOutcome): Classification {
   return channelType.classify({ status: outcome.status, headers: outcome.headers, body: outcome.body });
 }
 
-/** A claimed delivery's request, rendered before the claim commits, or why it cannot be sent. */
-export interface PreparedAttempt {
-  request: Rendered | null;
-  /** Set when nothing can be sent (the channel's type is unknown, it was disabled, render failed). */
-  failure: string | null;
-  start: AttemptStart;
-}
+/**
+ * A claimed delivery's request, rendered before the claim commits, or why nothing can be sent
+ * (the channel's type is unknown, it was disabled, render failed); with the attempt's log row.
+ */
+export type PreparedAttempt = { start: AttemptStart } & ({ request: Rendered } | { failure: string });
 
 const PLACEHOLDER: RenderedRequest = { method: 'POST', url: 'http://invalid/', headers: {}, body: '' };
 
@@ -80,13 +78,12 @@ export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedA
     });
     return {
       request,
-      failure: null,
       start: logged(redactForLog(request, opened.secrets), opened.redactUrl(request.url)),
     };
   } catch (err) {
     // Nothing can be sent: the attempt that did not happen is logged, and the delivery fails.
     const reason = err instanceof Error ? err.message : String(err);
-    return { request: null, failure: reason, start: logged(PLACEHOLDER, PLACEHOLDER.url) };
+    return { failure: reason, start: logged(PLACEHOLDER, PLACEHOLDER.url) };
   }
 }
 
@@ -133,8 +130,8 @@ export async function sendAttempt(
     return { state, leaseLost: !ok };
   };
 
-  if (prepared.request === null) {
-    const reason = prepared.failure ?? 'nothing to send';
+  if ('failure' in prepared) {
+    const reason = prepared.failure;
     return finish(
       'failed',
       {
