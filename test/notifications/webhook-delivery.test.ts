@@ -159,6 +159,34 @@ describe.each(DIALECTS)('webhook delivery end to end (%s)', (dialect) => {
     ]);
   });
 
+  it("lists a run's deliveries to every channel, redeliveries included, and no other run's", async () => {
+    const [ra, rb] = [await receiver(), await receiver()];
+    const [a, b] = [await channel({ url: ra.url() }), await channel({ url: rb.url() })];
+    const other = await run();
+    await move(other.id, { status: 'running' });
+    const x = await run();
+    await move(x.id, { status: 'running' });
+    await move(x.id, { status: 'finished' });
+    await ra.waitFor(3);
+    await rb.waitFor(3);
+    const mine = async () => (await t.api('GET', `/api/v1/runs/${x.id}/deliveries`)).body.items;
+    const first = await eventually(async () => {
+      const items = await mine();
+      return items.length === 4 && items.every((d: any) => d.state === 'delivered') ? items : undefined;
+    });
+    expect(first.map((d: any) => [d.channel_id, d.event_type])).toEqual([
+      [a.id, 'test.started'],
+      [b.id, 'test.started'],
+      [a.id, 'test.finished'],
+      [b.id, 'test.finished'],
+    ]);
+    const again = await t.api('POST', `/api/v1/deliveries/${first[0].id}/redeliver`);
+    expect(again.status).toBe(202);
+    const items = await mine();
+    expect(items).toHaveLength(5);
+    expect(items[4]).toMatchObject({ redelivery_of: first[0].id, channel_id: a.id, event_type: 'test.started' });
+  });
+
   it('applies filters: triggers, projects, statuses and results', async () => {
     const r = await receiver();
     await channel({

@@ -39,10 +39,12 @@ export function deliveryRoutes(app: App, ctx: AppContext): void {
       const run = await findRun(ctx.db.kysely, req.params.id);
       if (!run) throw notFound('run');
       await roleIn(ctx, req, run.organization_id, 'run');
+      // Through the run's events (events_run, then deliveries_event): no index of deliveries
+      // starts with run_id, and a scan of the whole delivery history would answer as well.
       const rows = await ctx.db.kysely
         .selectFrom('deliveries')
         .selectAll()
-        .where('run_id', '=', run.id)
+        .where('event_id', 'in', (eb) => eb.selectFrom('events').select('id').where('run_id', '=', run.id))
         .orderBy('id')
         .limit(500)
         .execute();
