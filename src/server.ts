@@ -54,7 +54,14 @@ function egressPolicy(config: Config): EgressPolicy {
 
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const egress = egressPolicy(config);
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  // Until the app's logger exists: a checkpoint fails only when the file does.
+  let checkpointFailed = (message: string) => process.emitWarning(`background checkpoint failed: ${message}`);
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    backgroundCheckpoint: true,
+    onCheckpointError: (message) => checkpointFailed(message),
+  });
   let draining = false;
   let engine: DeliveryEngine | null = null;
   let scheduler: Scheduler | null = null;
@@ -73,6 +80,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     health: { accepting: () => !draining, databaseReachable: () => databaseReachable(db) },
     extraRoutes: [notificationChannelRoutes, channelPreviewRoutes, deliveryRoutes, metricsRoutes(metrics)],
   });
+  checkpointFailed = (message) => app.log.warn({ message }, 'background checkpoint failed; retrying');
   const sender = new RoutingSender(
     new HttpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs }),
     new SmtpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs }),
