@@ -1,5 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { idList, valuesTable } from '../storage/bulk-params.js';
+import { isPending } from '../storage/deliveries-repo.js';
 import type { Db, Dialect } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
 import type { ChannelRow } from '../storage/channels-repo.js';
@@ -207,7 +208,7 @@ export async function nextDueAt(db: Db, now: number): Promise<number | null> {
   const row = await db.kysely
     .selectFrom('deliveries')
     .select((eb) => eb.fn.min('next_attempt_at').as('at'))
-    .where('state', '=', 'pending')
+    .where(isPending)
     .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
     .executeTakeFirst();
   return row?.at == null ? null : Number(row.at);
@@ -218,7 +219,7 @@ export async function releaseAllLeases(db: Db): Promise<void> {
   await db.kysely
     .updateTable('deliveries')
     .set({ lease_until: null, lease_owner: null })
-    .where('state', '=', 'pending')
+    .where(isPending)
     .where('lease_until', 'is not', null)
     .execute();
 }

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { isPending } from '../storage/deliveries-repo.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../storage/database.js';
 import type { RouteInstaller } from '../http/app.js';
@@ -81,7 +82,7 @@ export function createMetrics(db: Db, logger?: FastifyBaseLogger): Metrics {
     const row = await k
       .selectFrom('deliveries')
       .select((eb) => eb.fn.countAll().as('n'))
-      .where('state', '=', 'pending')
+      .where(isPending)
       .executeTakeFirst();
     return Number(row?.n ?? 0);
   });
@@ -92,7 +93,7 @@ export function createMetrics(db: Db, logger?: FastifyBaseLogger): Metrics {
       const row = await k
         .selectFrom('deliveries')
         .select((eb) => eb.fn.min('created_at').as('at'))
-        .where('state', '=', 'pending')
+        .where(isPending)
         .executeTakeFirst();
       if (row?.at == null) return 0;
       return Math.max(0, (Date.now() - Number(row.at)) / 1000);

@@ -1,9 +1,15 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database, DeliveriesTable, DeliveryAttemptsTable } from './schema.js';
 import { iso } from './time.js';
 
 type DeliveryRow = Omit<DeliveriesTable, 'id'> & { id: number };
 type AttemptRow = Omit<DeliveryAttemptsTable, 'id'> & { id: number };
+
+/**
+ * `state = 'pending'` with the value in the SQL text, not bound: SQLite plans a statement
+ * before its values are bound, so only then can it use the indexes that hold pending rows only.
+ */
+export const isPending = sql<boolean>`state = 'pending'`;
 
 export function deliveryView(d: DeliveryRow) {
   return {

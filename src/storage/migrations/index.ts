@@ -6,6 +6,7 @@ import { schedules } from './003-schedules.js';
 import { channelSecrets } from './004-channel-secrets.js';
 import { signingSecrets } from './005-signing-secrets.js';
 import { pendingIndex } from './006-pending-index.js';
+import { pendingPartialIndexes } from './007-pending-partial-indexes.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '004-channel-secrets': channelSecrets,
   '005-signing-secrets': signingSecrets,
   '006-pending-index': pendingIndex,
+  '007-pending-partial-indexes': pendingPartialIndexes,
 };
 
 export async function migrateToLatest(db: Db): Promise<void> {
