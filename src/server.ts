@@ -74,6 +74,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     box: new SecretBox(config.secretKey),
     egress,
     onDeliveriesQueued: () => engine?.wake(),
+    deliveryTaker: config.role === 'api' ? null : { begin: () => engine?.begin() ?? null },
   };
   const app = await buildApp(ctx, {
     logger: options.logger ?? { level: config.logLevel },

@@ -87,11 +87,15 @@ export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedA
   }
 }
 
-/** Sends a prepared attempt, reads the answer and queues the outcome for recording. */
+/**
+ * Sends a prepared attempt, reads the answer and queues the outcome for recording. `answered`
+ * is called once the receiver is done with it (before the outcome is written).
+ */
 export async function sendAttempt(
   deps: AttemptDeps,
   d: ClaimedDelivery & { attempt_id: number },
   prepared: PreparedAttempt,
+  answered: () => void = () => {},
 ): Promise<AttemptResult> {
   const number = d.attempts + 1;
   const finish = async (
@@ -131,6 +135,7 @@ export async function sendAttempt(
   };
 
   if ('failure' in prepared) {
+    answered();
     const reason = prepared.failure;
     return finish(
       'failed',
@@ -146,6 +151,7 @@ export async function sendAttempt(
     );
   }
   const outcome = await deps.sender.send(prepared.request);
+  answered();
   deps.metrics?.attemptFinished(d.channel.type, outcome.durationMs / 1000);
   const verdict = classify(d.channel.type, outcome);
   const attempt = {

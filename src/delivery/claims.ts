@@ -167,30 +167,74 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
       const channel = channels.get(r.channel_id);
       return channel ? [{ ...r, channel, attempt_id: null }] : [];
     });
-    if (o.start && claimed.length > 0) {
-      const starts = claimed.map((d) => {
-        const s = o.start!(d);
-        return [
-          d.id,
-          d.attempts + 1,
-          s.request_id,
-          s.started_at,
-          s.request_url,
-          s.request_headers,
-          s.request_body,
-        ];
-      });
-      const inserted = await sql<{ id: number; delivery_id: number }>`
-        INSERT INTO delivery_attempts
-          (delivery_id, number, request_id, started_at, request_url, request_headers, request_body)
-        SELECT v.delivery_id, v.number, v.request_id, v.started_at, v.request_url, v.request_headers, v.request_body
-        FROM ${valuesTable(db.dialect, 'v', ATTEMPT_START_COLUMNS, starts)}
-        RETURNING id, delivery_id`.execute(trx);
-      const byDelivery = new Map(inserted.rows.map((r) => [Number(r.delivery_id), Number(r.id)]));
-      for (const d of claimed) d.attempt_id = byDelivery.get(d.id) ?? null;
-    }
+    if (o.start) await insertAttemptStarts(db.dialect, trx, claimed, o.start);
     return claimed;
   });
+}
+
+/**
+ * Writes the first log row of each delivery's next attempt, as `start` renders it, and sets
+ * `attempt_id` on each: the claim and the hand-off (recordEvent) both lease deliveries this way.
+ */
+export async function insertAttemptStarts(
+  dialect: Dialect,
+  trx: Kysely<Database>,
+  ds: ClaimedDelivery[],
+  start: (d: ClaimedDelivery) => AttemptStart,
+): Promise<void> {
+  if (ds.length === 0) return;
+  const starts = ds.map((d) => {
+    const s = start(d);
+    return [
+      d.id,
+      d.attempts + 1,
+      s.request_id,
+      s.started_at,
+      s.request_url,
+      s.request_headers,
+      s.request_body,
+    ];
+  });
+  const inserted = await sql<{ id: number; delivery_id: number }>`
+    INSERT INTO delivery_attempts
+      (delivery_id, number, request_id, started_at, request_url, request_headers, request_body)
+    SELECT v.delivery_id, v.number, v.request_id, v.started_at, v.request_url, v.request_headers, v.request_body
+    FROM ${valuesTable(dialect, 'v', ATTEMPT_START_COLUMNS, starts)}
+    RETURNING id, delivery_id`.execute(trx);
+  const byDelivery = new Map(inserted.rows.map((r) => [Number(r.delivery_id), Number(r.id)]));
+  for (const d of ds) d.attempt_id = byDelivery.get(d.id) ?? null;
+}
+
+/**
+ * A transaction's hand-off to the delivery engine of this process: the deliveries it queues
+ * are written already leased to that engine, each with its first attempt, and go to the
+ * engine when the transaction commits. No claim has to find them: a status change reaches
+ * its receivers as soon as it is answered.
+ */
+export interface Handoff {
+  readonly workerId: string;
+  readonly leaseMs: number;
+  /** Takes a send slot for each channel that has one free here; returns those channels. */
+  reserve(channelIds: readonly number[]): Set<number>;
+  /** Renders a delivery's attempt, as the claim's `start` does. */
+  start(d: ClaimedDelivery): AttemptStart;
+  /** The deliveries written leased to this engine, their attempts with them. */
+  written(ds: ClaimedDelivery[]): void;
+  /**
+   * The run's deliveries to these channels were written unleased, behind an earlier delivery
+   * of the run to the same channel that is still pending: they wait for its end.
+   */
+  behind(channelIds: number[], runId: number): void;
+  /** The transaction committed: the written deliveries are sent. */
+  commit(): void;
+  /** The transaction did not commit: the slots are freed and nothing is sent. */
+  abort(): void;
+}
+
+/** Something that can take deliveries as they are queued: a running engine. */
+export interface DeliveryTaker {
+  /** A hand-off for one transaction, or null when nothing can be taken now (stopping). */
+  begin(): Handoff | null;
 }
 
 const ATTEMPT_START_COLUMNS = [

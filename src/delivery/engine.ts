@@ -11,8 +11,11 @@ import {
   writeCompletions,
   type ClaimedDelivery,
   type Completion,
+  type DeliveryTaker,
+  type Handoff,
 } from './claims.js';
 import { OpenedChannels } from './opened-channels.js';
+import { SendSlots } from './send-slots.js';
 import type { Sender } from './sender.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
 
@@ -32,6 +35,7 @@ const GATHER_MIN_IN_FLIGHT = 8;
  * receiver already has the delivery: only the log and the next claim of its slot wait.
  */
 const COMPLETION_WINDOW_MS = 2;
+const MAX_BEHIND = 10_000;
 
 export interface EngineOptions {
   db: Db;
@@ -57,14 +61,26 @@ export interface EngineOptions {
  * Claims due deliveries, sends them concurrently within per-channel and global bounds, and
  * records each attempt. It sleeps until the next delivery is due or `wake()` is called.
  */
-export class DeliveryEngine {
+export class DeliveryEngine implements DeliveryTaker {
   readonly workerId = `w_${randomBytes(6).toString('hex')}`;
+  /** Deliveries launched (sending, waiting for a slot, or being recorded): never claimed again meanwhile. */
   private readonly inFlight = new Map<number, Promise<void>>();
-  private readonly perChannelCount = new Map<number, number>();
+  private readonly slots: SendSlots;
   private running = false;
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private woken = false;
+  /**
+   * The last claim took something or had no room: more may be due, so a freed slot is worth
+   * another claim. Otherwise (hand-offs send everything) a finished send wakes nobody, and the
+   * loop looks again only when told of new work or when the next delivery falls due.
+   */
+  private backlog = false;
+  /**
+   * Channel and run pairs whose new delivery waits behind an earlier one still pending (see
+   * recordEvent). The earlier one's end is what frees it: that end wakes the claim loop.
+   */
+  private readonly behind = new Set<string>();
   /** Claims that failed in a row; the loop backs off while the database is away. */
   private claimFailures = 0;
   private newWork = false;
@@ -84,6 +100,7 @@ export class DeliveryEngine {
       retryScale: scale,
       random,
     };
+    this.slots = new SendSlots(this.o.perChannel, this.o.maxInFlight);
     this.deps = {
       channels: new OpenedChannels(options.box),
       completions: new WriteBatcher<Completion, boolean>(options.db, {
@@ -113,7 +130,9 @@ export class DeliveryEngine {
     this.wakeUp?.();
   }
 
+  /** A receiver answered: a slot is free, worth a claim only while claims find work. */
   private sendFinished(): void {
+    if (!this.backlog) return;
     this.woken = true;
     this.wakeUp?.();
   }
@@ -144,7 +163,7 @@ export class DeliveryEngine {
       // With SQLite every query resolves as a microtask: yield to timers and sockets each turn,
       // or a busy queue would starve the HTTP server and the sends themselves.
       await new Promise((resolve) => setImmediate(resolve));
-      if (!this.newWork && this.inFlight.size >= GATHER_MIN_IN_FLIGHT) {
+      if (!this.newWork && this.slots.sending >= GATHER_MIN_IN_FLIGHT) {
         await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
         if (!this.running) break;
       }
@@ -152,7 +171,7 @@ export class DeliveryEngine {
       this.woken = false;
       let claimed: ClaimedDelivery[] = [];
       const prepared = new Map<number, PreparedAttempt>();
-      const capacity = this.o.maxInFlight - this.inFlight.size;
+      const capacity = this.slots.claimCapacity();
       try {
         if (capacity > 0) claimed = await this.claim(capacity, prepared);
       } catch (err) {
@@ -172,28 +191,84 @@ export class DeliveryEngine {
         this.claimFailures = 0;
       }
       for (const d of claimed) this.launch(d, prepared.get(d.id)!);
+      this.backlog = capacity === 0 || claimed.length > 0;
       if (claimed.length > 0 && claimed.length === capacity) continue;
-      if (this.woken) continue;
-      // Something was launched: its end wakes us, and then we look again; asking the database
-      // for the next due time on every turn would only add a query per delivery.
-      if (claimed.length > 0) {
+      if (this.newWork) continue;
+      // Something was launched, or nothing could be: a freed slot wakes us, and then we look
+      // again; asking the database for the next due time on every turn would only add a query
+      // per delivery.
+      if (this.backlog) {
         await this.sleep(this.o.pollMs);
         continue;
       }
       // Due rows that could not be claimed wait on an earlier delivery of their run (its end
-      // wakes us) or on another process's lease: no need to look again at once.
+      // wakes us when it was sent from here) or on another process's lease: no need to look
+      // again at once.
       await this.sleep(Math.max(MIN_IDLE_MS, await this.idleDelay()));
     }
   }
 
+  /**
+   * A hand-off for one transaction that queues deliveries (see Handoff): slots are reserved
+   * within the same bounds as claims, and the deliveries are launched once it commits.
+   */
+  begin(): Handoff | null {
+    if (!this.running) return null;
+    const reserved: number[] = [];
+    const waitsBehind: string[] = [];
+    const prepared = new Map<number, PreparedAttempt>();
+    const written: ClaimedDelivery[] = [];
+    let ended = false;
+    const end = () => {
+      if (ended) return false;
+      ended = true;
+      for (const channelId of reserved) this.slots.unreserve(channelId);
+      return true;
+    };
+    return {
+      workerId: this.workerId,
+      leaseMs: this.o.leaseMs,
+      reserve: (channelIds) => {
+        const got = new Set<number>();
+        for (const channelId of channelIds) {
+          if (ended || !this.slots.reserve(channelId)) continue;
+          reserved.push(channelId);
+          got.add(channelId);
+        }
+        return got;
+      },
+      start: (d) => {
+        const p = prepareAttempt(this.deps, d);
+        prepared.set(d.id, p);
+        return p.start;
+      },
+      written: (ds) => void written.push(...ds),
+      behind: (channelIds, runId) => {
+        for (const channelId of channelIds) waitsBehind.push(`${channelId}:${runId}`);
+      },
+      commit: () => {
+        if (!end()) return;
+        // Stopped meanwhile (only while shutting down): the leases run out and a claim retries.
+        if (!this.running) return;
+        // Only wake-ups are lost if this is forgotten (an earlier delivery sent by another
+        // process never ends here): the idle look at due rows still finds them.
+        if (this.behind.size > MAX_BEHIND) this.behind.clear();
+        for (const key of waitsBehind) this.behind.add(key);
+        for (const d of written) this.launch(d, prepared.get(d.id)!);
+      },
+      abort: () => {
+        if (end()) this.sendFinished();
+      },
+    };
+  }
+
   private claim(capacity: number, prepared: Map<number, PreparedAttempt>): Promise<ClaimedDelivery[]> {
-    const saturated = [...this.perChannelCount].filter(([, n]) => n >= this.o.perChannel).map(([id]) => id);
     return claimDue(this.options.db, {
       limit: Math.min(capacity, 100),
       workerId: this.workerId,
       leaseMs: this.o.leaseMs,
-      saturated,
-      inFlight: this.perChannelCount,
+      saturated: this.slots.saturated(),
+      inFlight: this.slots.heldByChannel(),
       perChannel: this.o.perChannel,
       now: Date.now(),
       // A send that outlives its lease is still this worker's: sending it again here would
@@ -226,12 +301,25 @@ export class DeliveryEngine {
       this.options.log.error({ delivery: d.id }, 'delivery claimed without its attempt');
       return;
     }
-    this.perChannelCount.set(d.channel_id, (this.perChannelCount.get(d.channel_id) ?? 0) + 1);
-    const task = sendAttempt(this.deps, { ...d, attempt_id: attemptId }, prepared)
+    const channelId = d.channel_id;
+    const launched = Date.now();
+    const turn = this.slots.acquire(channelId);
+    // The receiver's slot is free once it has answered: recording the outcome (batched, a few
+    // milliseconds) need not hold it, or a busy channel would wait on its own log.
+    let answered = false;
+    const free = () => {
+      if (answered) return;
+      answered = true;
+      this.slots.release(channelId);
+      this.sendFinished();
+    };
+    const send = () => sendAttempt(this.deps, { ...d, attempt_id: attemptId }, prepared, free);
+    const task = (turn ? turn.then(() => this.stillLeased(d, launched, send, free)) : send())
       .then(
         (r) => {
-          if (r.leaseLost)
+          if (r?.leaseLost)
             this.options.log.warn({ delivery: d.id }, 'lease expired before the attempt was recorded');
+          if (r && r.state !== 'pending' && this.behind.delete(`${channelId}:${d.run_id}`)) this.wake();
         },
         (err: unknown) => {
           // The lease expires and the delivery is tried again; nothing is lost.
@@ -240,12 +328,20 @@ export class DeliveryEngine {
       )
       .finally(() => {
         this.inFlight.delete(d.id);
-        const n = (this.perChannelCount.get(d.channel_id) ?? 1) - 1;
-        if (n <= 0) this.perChannelCount.delete(d.channel_id);
-        else this.perChannelCount.set(d.channel_id, n);
-        this.sendFinished();
+        free();
       });
     this.inFlight.set(d.id, task);
+  }
+
+  /**
+   * A delivery that waited here for a slot is sent only while its lease has ample time left;
+   * otherwise it is left to a claim once the lease runs out (another process may take it).
+   */
+  private stillLeased<T>(d: ClaimedDelivery, launched: number, send: () => Promise<T>, free: () => void) {
+    if (Date.now() - launched < this.o.leaseMs / 2) return send();
+    this.options.log.warn({ delivery: d.id }, 'waited too long for a free slot; left to the next claim');
+    free();
+    return Promise.resolve(null);
   }
 
   private sleep(ms: number): Promise<void> {

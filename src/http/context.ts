@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../storage/database.js';
 import type { SecretBox } from '../security/secret-box.js';
 import type { EgressPolicy } from '../delivery/egress-guard.js';
+import type { DeliveryTaker } from '../delivery/claims.js';
 
 /** What every route and service needs; built once at start and passed down explicitly. */
 export interface AppContext {
@@ -11,4 +12,6 @@ export interface AppContext {
   egress: EgressPolicy;
   /** Called after a transaction that queued deliveries has committed (wakes the engine). */
   onDeliveriesQueued: () => void;
+  /** The engine of this process, which takes deliveries as they are queued; null when none runs here. */
+  deliveryTaker: DeliveryTaker | null;
 }

@@ -4,6 +4,14 @@ import type { EventData } from '../core/events.js';
 import { channelMatches } from '../core/filters.js';
 import { channelFilter } from './channels-repo.js';
 import type { Database, DeliveriesTable } from './schema.js';
+import type { Db } from './database.js';
+import { idList, valuesTable } from './bulk-params.js';
+import {
+  insertAttemptStarts,
+  type ClaimedDelivery,
+  type DeliveryTaker,
+  type Handoff,
+} from '../delivery/claims.js';
 
 /** Standard Webhooks message id: one per event and channel, kept across retries and redeliveries. */
 export const newWebhookId = () => `msg_${randomBytes(16).toString('base64url')}`;
@@ -41,25 +49,57 @@ export async function notifyDeliveriesQueued(k: Kysely<Database>): Promise<void>
   await sql`SELECT pg_notify(${DELIVERIES_CHANNEL}, '')`.execute(k);
 }
 
+export interface RecordOptions {
+  /** Addresses one channel, enabled or not (the Test Hook). */
+  onlyChannelId?: number;
+  /** The engine of this process, to take the deliveries as they are written (see Handoff). */
+  handoff?: Handoff | null;
+}
+
+export interface Recorded {
+  eventId: number;
+  deliveryIds: number[];
+  /**
+   * Deliveries a claim should look for now: neither handed off nor waiting behind an earlier
+   * delivery of their run (the hand-off was told of those; the earlier one's end frees them).
+   */
+  waiting: number;
+}
+
+const DELIVERY_COLUMNS = [
+  ['channel_id', 'bigint'],
+  ['webhook_id', 'text'],
+  ['lease_until', 'bigint'],
+  ['lease_owner', 'text'],
+] as const;
+
 /**
  * Writes an event row and one pending delivery per matching channel inside the caller's
  * transaction: the event and its deliveries exist if and only if the change that caused them
- * was committed (the outbox). `onlyChannelId` addresses one channel (the Test Hook).
+ * was committed (the outbox).
+ *
+ * With a hand-off, each delivery whose channel has a free send slot in this process is
+ * written leased to its engine, with its first attempt, unless an earlier delivery of the
+ * same run to that channel is still pending: that one must be heard first, so the new one
+ * waits for a claim, which keeps the order.
  */
 export async function recordEvent(
   trx: Kysely<Database>,
   organizationId: number,
   data: EventData,
-  onlyChannelId?: number,
-): Promise<{ eventId: number; deliveryIds: number[] }> {
+  options: RecordOptions = {},
+): Promise<Recorded> {
+  const { onlyChannelId, handoff } = options;
   const now = Date.now();
+  const eventData = JSON.stringify(data);
+  const runId = data.run?.run_id ?? null;
   const { id: eventId } = await trx
     .insertInto('events')
     .values({
       organization_id: organizationId,
-      run_id: data.run?.run_id ?? null,
+      run_id: runId,
       type: data.type,
-      data: JSON.stringify(data),
+      data: eventData,
       created_at: now,
     })
     .returning('id')
@@ -75,27 +115,82 @@ export async function recordEvent(
   const matching = (await channels.orderBy('id').execute()).filter((c) =>
     channelMatches(data, channelFilter(c)),
   );
-  if (matching.length === 0) return { eventId, deliveryIds: [] };
-  const rows = await trx
-    .insertInto('deliveries')
-    .values(
-      matching.map((c) =>
-        pendingDelivery(
-          {
-            event_id: eventId,
-            channel_id: c.id,
-            organization_id: organizationId,
-            run_id: data.run?.run_id ?? null,
-            event_type: data.type,
-            webhook_id: newWebhookId(),
-            redelivery_of: null,
-          },
-          now,
-        ),
-      ),
-    )
-    .returning('id')
-    .execute();
-  await notifyDeliveriesQueued(trx);
-  return { eventId, deliveryIds: rows.map((r) => r.id) };
+  if (matching.length === 0) return { eventId, deliveryIds: [], waiting: 0 };
+  const dialect = trx.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+  let taken = new Set<number>();
+  let blocked = new Set<number>();
+  if (handoff) {
+    let open = matching.map((c) => c.id);
+    if (runId !== null) {
+      const { rows } = await sql<{ channel_id: number }>`
+        SELECT DISTINCT channel_id FROM ${dialect === 'sqlite' ? sql`deliveries INDEXED BY deliveries_pending_order` : sql`deliveries`}
+        WHERE channel_id IN ${idList(dialect, open)} AND run_id = ${runId} AND state = 'pending'`.execute(
+        trx,
+      );
+      blocked = new Set(rows.map((r) => Number(r.channel_id)));
+      open = open.filter((id) => !blocked.has(id));
+      if (blocked.size > 0) handoff.behind([...blocked], runId);
+    }
+    taken = handoff.reserve(open);
+  }
+  const leaseUntil = handoff ? now + handoff.leaseMs : null;
+  const webhookIds = new Map(matching.map((c) => [c.id, newWebhookId()]));
+  const values = matching.map((c) => {
+    const mine = taken.has(c.id);
+    return [c.id, webhookIds.get(c.id), mine ? leaseUntil : null, mine ? handoff!.workerId : null];
+  });
+  // One statement text for any number of channels (see bulk-params).
+  const { rows } = await sql<{ id: number; channel_id: number }>`
+    INSERT INTO deliveries (event_id, channel_id, organization_id, run_id, event_type, webhook_id,
+      redelivery_of, state, attempts, next_attempt_at, lease_until, lease_owner, last_error,
+      created_at, updated_at)
+    SELECT CAST(${eventId} AS bigint), v.channel_id, CAST(${organizationId} AS bigint),
+      CAST(${runId} AS bigint), CAST(${data.type} AS text), v.webhook_id, NULL, 'pending', 0,
+      CAST(${now} AS bigint), v.lease_until, v.lease_owner, NULL, CAST(${now} AS bigint), CAST(${now} AS bigint)
+    FROM ${valuesTable(dialect, 'v', DELIVERY_COLUMNS, values)}
+    RETURNING id, channel_id`.execute(trx);
+  const ids = new Map(rows.map((r) => [Number(r.channel_id), Number(r.id)]));
+  if (handoff && taken.size > 0) {
+    const mine: ClaimedDelivery[] = matching
+      .filter((c) => taken.has(c.id))
+      .map((c) => ({
+        id: ids.get(c.id)!,
+        event_id: eventId,
+        channel_id: c.id,
+        run_id: runId,
+        event_type: data.type,
+        webhook_id: webhookIds.get(c.id)!,
+        attempts: 0,
+        event_data: eventData,
+        event_created_at: now,
+        channel: c,
+        attempt_id: null,
+      }));
+    await insertAttemptStarts(dialect, trx, mine, (d) => handoff.start(d));
+    handoff.written(mine);
+  }
+  const waiting = matching.length - taken.size - blocked.size;
+  if (waiting > 0) await notifyDeliveriesQueued(trx);
+  return { eventId, deliveryIds: matching.map((c) => ids.get(c.id)!), waiting };
+}
+
+/**
+ * Runs `fn` in a transaction with a hand-off from `taker` (none when it is null or stopping),
+ * then gives the hand-off its end: commit once the transaction has committed, abort otherwise.
+ */
+export async function transactionWithHandoff<T>(
+  db: Db,
+  taker: DeliveryTaker | null | undefined,
+  fn: (trx: Kysely<Database>, handoff: Handoff | null) => Promise<T>,
+): Promise<T> {
+  const handoff = taker?.begin() ?? null;
+  let result: T;
+  try {
+    result = await db.kysely.transaction().execute((trx) => fn(trx, handoff));
+  } catch (err) {
+    handoff?.abort();
+    throw err;
+  }
+  handoff?.commit();
+  return result;
 }

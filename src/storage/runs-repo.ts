@@ -11,7 +11,8 @@ import {
 } from '../core/run-status.js';
 import type { Db } from './database.js';
 import type { Database, RunsTable } from './schema.js';
-import { recordEvent } from './outbox.js';
+import { recordEvent, transactionWithHandoff } from './outbox.js';
+import type { DeliveryTaker } from '../delivery/claims.js';
 import { iso, isoOrNull } from './time.js';
 
 type Row = Omit<RunsTable, 'id'> & { id: number };
@@ -116,14 +117,17 @@ export async function changeRunStatus(
   db: Db,
   runId: number,
   change: StatusChange,
-): Promise<{ run: RunRow; changed: boolean; queued: number }> {
-  return db.kysely.transaction().execute(async (trx) => {
+  taker?: DeliveryTaker | null,
+): Promise<{ run: RunRow; changed: boolean; queued: number; waiting: number }> {
+  return transactionWithHandoff(db, taker, async (trx, handoff) => {
     let lock = trx.selectFrom('runs').select(['id', 'status']).where('id', '=', runId);
     if (db.dialect === 'postgres') lock = lock.forUpdate();
     const current = await lock.executeTakeFirst();
     if (!current) throw notFound('run');
     const outcome = transition(current.status as RunStatus, change.status, change.result);
-    if (outcome.kind === 'noop') return { run: (await findRun(trx, runId))!, changed: false, queued: 0 };
+    if (outcome.kind === 'noop') {
+      return { run: (await findRun(trx, runId))!, changed: false, queued: 0, waiting: 0 };
+    }
     if (outcome.kind === 'invalid_transition') throw new AppError(409, 'invalid_transition', outcome.message);
     if (outcome.kind === 'invalid_result') {
       throw new AppError(400, 'invalid_result', outcome.message, [
@@ -137,11 +141,9 @@ export async function changeRunStatus(
     if (change.summary) set.summary = JSON.stringify(change.summary);
     await trx.updateTable('runs').set(set).where('id', '=', runId).execute();
     const run = (await findRun(trx, runId))!;
-    let queued = 0;
-    if (outcome.event) {
-      const data: EventData = { type: outcome.event, run: snapshot(run) };
-      queued = (await recordEvent(trx, run.organization_id, data)).deliveryIds.length;
-    }
-    return { run, changed: true, queued };
+    if (!outcome.event) return { run, changed: true, queued: 0, waiting: 0 };
+    const data: EventData = { type: outcome.event, run: snapshot(run) };
+    const recorded = await recordEvent(trx, run.organization_id, data, { handoff });
+    return { run, changed: true, queued: recorded.deliveryIds.length, waiting: recorded.waiting };
   });
 }

@@ -71,7 +71,11 @@ describe.each(DIALECTS)('Slack and HipChat channels end to end (%s)', (dialect) 
         expect(body.text).toContain('&lt;!channel&gt; &amp; co');
         expect(a.title).toContain('&lt;!channel&gt; &amp; co');
       }
-      const [started, finishedPassed, finishedFailed] = bodies;
+      // In order within a run; the two runs' messages may arrive in either order.
+      const about = (id: number) =>
+        bodies.filter((b) => b.attachments[0].title_link === `${PUBLIC_URL}/runs/${id}`);
+      const [started, finishedPassed] = about(passed.id);
+      const [finishedFailed] = about(failed.id);
       // Link to the run on PUBLIC_URL, as Slack's <url|text> in the text and as the title link.
       expect(started.text).toContain(`<${PUBLIC_URL}/runs/${passed.id}|`);
       expect(started.attachments[0].title_link).toBe(`${PUBLIC_URL}/runs/${passed.id}`);

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { attemptView, attemptsOf, deliveryView, findDelivery } from '../../storage/deliveries-repo.js';
 import type { ChannelRow } from '../../storage/channels-repo.js';
-import { recordEvent } from '../../storage/outbox.js';
+import { recordEvent, transactionWithHandoff } from '../../storage/outbox.js';
 import type { AppContext } from '../context.js';
 
 /**
@@ -10,13 +10,16 @@ import type { AppContext } from '../context.js';
  * rather than listening in-process, so it works when another process runs the engine.
  */
 export async function testChannel(ctx: AppContext, channel: ChannelRow) {
-  const { deliveryIds } = await ctx.db.kysely
-    .transaction()
-    .execute((trx) =>
-      recordEvent(trx, channel.organization_id, { type: 'test.notification_channel', run: null }, channel.id),
-    );
+  const { deliveryIds, waiting } = await transactionWithHandoff(ctx.db, ctx.deliveryTaker, (trx, handoff) =>
+    recordEvent(
+      trx,
+      channel.organization_id,
+      { type: 'test.notification_channel', run: null },
+      { onlyChannelId: channel.id, handoff },
+    ),
+  );
   const deliveryId = deliveryIds[0]!;
-  ctx.onDeliveriesQueued();
+  if (waiting > 0) ctx.onDeliveriesQueued();
   const deadline = Date.now() + ctx.config.deliveryTimeoutMs + 5000;
   let wait = 10;
   for (;;) {

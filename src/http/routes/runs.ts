@@ -103,8 +103,8 @@ export function runRoutes(app: App, ctx: AppContext): void {
     },
     async (req) => {
       await runFor(req, req.params.id);
-      const { run, queued } = await changeRunStatus(ctx.db, req.params.id, req.body);
-      if (queued > 0) ctx.onDeliveriesQueued();
+      const { run, waiting } = await changeRunStatus(ctx.db, req.params.id, req.body, ctx.deliveryTaker);
+      if (waiting > 0) ctx.onDeliveriesQueued();
       return runView(run);
     },
   );

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { SendSlots } from './send-slots.js';
+
+describe('SendSlots', () => {
+  it('gives a channel perChannel sending slots, then queues in the order asked', async () => {
+    const s = new SendSlots(2, 10);
+    expect(s.acquire(1)).toBeNull();
+    expect(s.acquire(1)).toBeNull();
+    const order: string[] = [];
+    const third = s.acquire(1)!.then(() => order.push('third'));
+    const fourth = s.acquire(1)!.then(() => order.push('fourth'));
+    expect(s.sending).toBe(2);
+    expect(s.held(1)).toBe(4);
+    // Another channel is not held up by this one.
+    expect(s.acquire(2)).toBeNull();
+    s.release(1);
+    await third;
+    expect(order).toEqual(['third']);
+    // The slot passed on: still two sending on channel 1, one fewer held.
+    expect(s.sending).toBe(3);
+    expect(s.held(1)).toBe(3);
+    s.release(1);
+    await fourth;
+    expect(order).toEqual(['third', 'fourth']);
+    s.release(1);
+    s.release(1);
+    s.release(2);
+    expect(s.sending).toBe(0);
+    expect(s.held(1)).toBe(0);
+    expect(s.heldByChannel().size).toBe(0);
+    expect(() => s.release(1)).toThrow(/no sending slot/);
+  });
+
+  it('lets claims fill a channel to perChannel and hand-offs to twice that', () => {
+    const s = new SendSlots(2, 100);
+    expect(s.saturated()).toEqual([]);
+    s.acquire(7);
+    s.acquire(7);
+    expect(s.saturated()).toEqual([7]);
+    expect(s.reserve(7)).toBe(true);
+    expect(s.reserve(7)).toBe(true);
+    expect(s.reserve(7)).toBe(false);
+    expect(s.heldByChannel().get(7)).toBe(4);
+    s.unreserve(7);
+    expect(s.reserve(7)).toBe(true);
+    expect(() => s.unreserve(8)).toThrow(/no place reserved/);
+  });
+
+  it('bounds what claims take in all by max, and hand-offs by twice max', () => {
+    const s = new SendSlots(10, 3);
+    for (const c of [1, 2, 3]) s.acquire(c);
+    expect(s.claimCapacity()).toBe(0);
+    expect(s.reserve(4)).toBe(true);
+    expect(s.reserve(5)).toBe(true);
+    expect(s.reserve(6)).toBe(true);
+    expect(s.reserve(7)).toBe(false);
+    s.unreserve(4);
+    s.release(1);
+    expect(s.claimCapacity()).toBe(0);
+    s.unreserve(5);
+    s.unreserve(6);
+    expect(s.claimCapacity()).toBe(1);
+  });
+});

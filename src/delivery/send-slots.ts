@@ -1,0 +1,116 @@
+interface Load {
+  /** Requests sent and not yet answered. */
+  sending: number;
+  /** Deliveries here waiting for one of the channel's sending slots, first come first served. */
+  waiting: (() => void)[];
+  /** Places promised to hand-offs whose transactions have not ended. */
+  reserved: number;
+}
+
+/**
+ * The engine's bounds on what it holds, per channel and in all. A channel has `perChannel`
+ * sending slots: one dead receiver can tie up no more. What the engine holds for a channel is
+ * what it sends, what waits here for a slot and what open hand-offs were promised.
+ *
+ * Claims fill a channel up to `perChannel` held and the engine up to `max`. A hand-off may go
+ * to twice that: a status change that finds its channels busy for a moment waits here for a
+ * free slot (a few milliseconds) instead of in the database for a claim, which costs more
+ * than the send. The bound keeps that wait short against the lease: at most `perChannel`
+ * deliveries wait behind the slots, so a delivery waits at most one timeout for its turn.
+ */
+export class SendSlots {
+  private readonly loads = new Map<number, Load>();
+  private totalHeld = 0;
+
+  constructor(
+    readonly perChannel: number,
+    readonly max: number,
+  ) {}
+
+  /** Requests awaiting an answer, over all channels. */
+  sending = 0;
+
+  private load(channelId: number): Load {
+    let l = this.loads.get(channelId);
+    if (!l) {
+      l = { sending: 0, waiting: [], reserved: 0 };
+      this.loads.set(channelId, l);
+    }
+    return l;
+  }
+
+  private change(channelId: number, l: Load, n: number): void {
+    this.totalHeld += n;
+    if (l.sending + l.waiting.length + l.reserved === 0) this.loads.delete(channelId);
+  }
+
+  held(channelId: number): number {
+    const l = this.loads.get(channelId);
+    return l ? l.sending + l.waiting.length + l.reserved : 0;
+  }
+
+  /** What each channel holds, for claims to stay within `perChannel`. */
+  heldByChannel(): Map<number, number> {
+    return new Map([...this.loads].map(([id, l]) => [id, l.sending + l.waiting.length + l.reserved]));
+  }
+
+  /** Channels a claim must not add to. */
+  saturated(): number[] {
+    return [...this.loads].filter(([id]) => this.held(id) >= this.perChannel).map(([id]) => id);
+  }
+
+  /** How many more deliveries a claim may take. */
+  claimCapacity(): number {
+    return Math.max(0, this.max - this.totalHeld);
+  }
+
+  /** Promises a hand-off a place for one delivery of the channel, if there is one. */
+  reserve(channelId: number): boolean {
+    if (this.totalHeld >= 2 * this.max || this.held(channelId) >= 2 * this.perChannel) return false;
+    const l = this.load(channelId);
+    l.reserved++;
+    this.change(channelId, l, 1);
+    return true;
+  }
+
+  /** Takes back a promised place (the hand-off ended; what it wrote is acquired instead). */
+  unreserve(channelId: number): void {
+    const l = this.loads.get(channelId);
+    if (!l || l.reserved === 0) throw new Error(`no place reserved for channel ${channelId}`);
+    l.reserved--;
+    this.change(channelId, l, -1);
+  }
+
+  /**
+   * A sending slot of the channel: null when one is free (taken at once), else a promise that
+   * resolves when release() hands one over, in the order asked.
+   */
+  acquire(channelId: number): Promise<void> | null {
+    const l = this.load(channelId);
+    if (l.sending < this.perChannel) {
+      l.sending++;
+      this.sending++;
+      this.change(channelId, l, 1);
+      return null;
+    }
+    const turn = new Promise<void>((resolve) => l.waiting.push(resolve));
+    this.change(channelId, l, 1);
+    return turn;
+  }
+
+  /** Gives a sending slot back: to the channel's next waiting delivery, if any. */
+  release(channelId: number): void {
+    const l = this.loads.get(channelId);
+    if (!l || l.sending === 0) throw new Error(`no sending slot held for channel ${channelId}`);
+    const next = l.waiting.shift();
+    if (next) {
+      // The slot passes on: still one sending, one fewer held.
+      this.change(channelId, l, -1);
+      next();
+      return;
+    }
+    l.sending--;
+    this.sending--;
+    this.change(channelId, l, -1);
+  }
+}

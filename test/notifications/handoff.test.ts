@@ -1,0 +1,115 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../helpers/db.js';
+import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
+import { eventually, startReceiver } from '../helpers/receiver.js';
+
+/** A receiver that answers each request after `delayMs`, counting how many it holds at once. */
+async function slowReceiver(delayMs: number) {
+  const arrivals: { event: string; run: number }[] = [];
+  let open = 0;
+  let mostOpen = 0;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      open++;
+      mostOpen = Math.max(mostOpen, open);
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      arrivals.push({ event: body.event, run: body.load_test_run_id });
+      setTimeout(() => {
+        open--;
+        res.writeHead(200).end('ok');
+      }, delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    arrivals,
+    mostOpen: () => mostOpen,
+    close: () =>
+      new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
+}
+
+describe.each(DIALECTS)('status changes handed to the engine as they commit (%s)', (dialect) => {
+  let t: TestServer;
+  let loadTestId: number;
+  beforeAll(async () => {
+    t = await startTestServer(dialect, {
+      env: { LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1', LOADNOTIFY_POLL_MS: '60000' },
+    });
+    ({ loadTestId } = await seedLoadTest(t));
+  });
+  afterAll(() => t.close());
+
+  const run = async () => (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body;
+  const move = (id: number, status: string) =>
+    t.api('POST', `/api/v1/runs/${id}/status`, { body: { status } });
+  const channel = async (url: string) => {
+    const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+      body: { type: 'webhook', name: 'hook', url },
+    });
+    expect(c.status).toBe(201);
+    return c.body;
+  };
+  const removeChannel = (id: number) => t.api('DELETE', `/api/v1/notification-channels/${id}`);
+
+  it('sends a status change without waking or polling the claim loop', async () => {
+    const r = await startReceiver();
+    const c = await channel(r.url());
+    // Nothing tells the claim loop about new work, and it polls once a minute: only the
+    // hand-off, written with the status change, can get these out. (On PostgreSQL a NOTIFY
+    // would still wake it if a delivery were left for a claim; SQLite has no such path, so
+    // there this fails outright without the hand-off.)
+    const wake = t.server.ctx.onDeliveriesQueued;
+    t.server.ctx.onDeliveriesQueued = () => {};
+    try {
+      const x = await run();
+      expect((await move(x.id, 'running')).status).toBe(200);
+      // The first attempt was written by the status change's own transaction.
+      const [d] = (await t.api('GET', `/api/v1/runs/${x.id}/deliveries`)).body.items;
+      expect((await t.api('GET', `/api/v1/deliveries/${d.id}`)).body.attempts).toHaveLength(1);
+      await r.waitFor(1, 3000);
+      const done = await eventually(async () => {
+        const again = await t.api('GET', `/api/v1/deliveries/${d.id}`);
+        return again.body.state === 'delivered' ? again.body : undefined;
+      }, 3000);
+      expect(done.attempts.map((a: any) => [a.number, a.outcome])).toEqual([[1, 'delivered']]);
+      expect(JSON.parse(r.requests[0]!.body).event).toBe('test.started');
+    } finally {
+      t.server.ctx.onDeliveriesQueued = wake;
+      await removeChannel(c.id);
+      await r.close();
+    }
+  });
+
+  it('keeps a busy channel to 4 requests at once and each run in order, however many changes arrive', async () => {
+    const r = await slowReceiver(60);
+    const c = await channel(r.url);
+    try {
+      const runs = await Promise.all(Array.from({ length: 15 }, () => run()));
+      // All at once: far more than the channel's 4 slots and 4 places in line; the rest wait
+      // for a claim, and each finish waits behind its run's start.
+      await Promise.all(
+        runs.map(async (x) => {
+          await move(x.id, 'running');
+          await move(x.id, 'finished');
+        }),
+      );
+      await eventually(async () => (r.arrivals.length >= 30 ? true : undefined), 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(r.arrivals).toHaveLength(30);
+      expect(r.mostOpen()).toBeLessThanOrEqual(4);
+      for (const x of runs) {
+        const mine = r.arrivals.filter((a) => a.run === x.id).map((a) => a.event);
+        expect(mine).toEqual(['test.started', 'test.finished']);
+      }
+    } finally {
+      await removeChannel(c.id);
+      await r.close();
+    }
+  });
+});
