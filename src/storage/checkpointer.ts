@@ -39,9 +39,7 @@ export interface CheckpointerOptions {
 }
 
 type Message =
-  | { ok: true; log: number; checkpointed: number }
-  | { ok: false; error: string }
-  | { stopped: true };
+  { ok: true; log: number; checkpointed: number } | { ok: false; error: string } | { stopped: true };
 
 /**
  * Checkpoints a SQLite database in WAL mode from a thread of its own.

@@ -184,7 +184,11 @@ describe.each(DIALECTS)('webhook delivery end to end (%s)', (dialect) => {
     expect(again.status).toBe(202);
     const items = await mine();
     expect(items).toHaveLength(5);
-    expect(items[4]).toMatchObject({ redelivery_of: first[0].id, channel_id: a.id, event_type: 'test.started' });
+    expect(items[4]).toMatchObject({
+      redelivery_of: first[0].id,
+      channel_id: a.id,
+      event_type: 'test.started',
+    });
   });
 
   it('applies filters: triggers, projects, statuses and results', async () => {

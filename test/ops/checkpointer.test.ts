@@ -28,7 +28,8 @@ describe('background checkpoints (sqlite)', () => {
     await sql`CREATE TABLE filler (id integer primary key, text text not null)`.execute(d.kysely);
     for (let i = 0; i < 40; i++) {
       await d.kysely.transaction().execute(async (trx) => {
-        for (let j = 0; j < 25; j++) await sql`INSERT INTO filler (text) VALUES (${'x'.repeat(4000)})`.execute(trx);
+        for (let j = 0; j < 25; j++)
+          await sql`INSERT INTO filler (text) VALUES (${'x'.repeat(4000)})`.execute(trx);
       });
     }
   };

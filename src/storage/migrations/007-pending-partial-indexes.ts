@@ -31,7 +31,11 @@ export function pendingPartialIndexes(): Migration {
     async down(k: AnyKysely) {
       await k.schema.dropIndex('deliveries_pending_due').execute();
       await k.schema.dropIndex('deliveries_pending_order').execute();
-      await k.schema.createIndex('deliveries_due').on('deliveries').columns(['state', 'next_attempt_at']).execute();
+      await k.schema
+        .createIndex('deliveries_due')
+        .on('deliveries')
+        .columns(['state', 'next_attempt_at'])
+        .execute();
       await k.schema
         .createIndex('deliveries_order')
         .on('deliveries')
