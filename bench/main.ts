@@ -271,6 +271,7 @@ async function main(): Promise<void> {
       const after = await maxDeliveryId(db!);
       const okBefore = (await receiver.stats()).ok;
       receiver.send({ cmd: 'record', on: true });
+      const cpu0 = service!.cpuMs();
       const answered = new Map<number, number>();
       const offered = await openLoop(runs.length, SIZE.rate, async (i) => {
         await api.call('POST', `/api/v1/runs/${runs[i]}/status`, { status: 'running' });
@@ -297,7 +298,9 @@ async function main(): Promise<void> {
           .filter(([webhookId, path]) => keys.has(webhookId) && (!onlyHealthy || healthyPaths.has(path)))
           .map(([webhookId, , at]) => at - answered.get(keys.get(webhookId)![0])!);
       const all = spread(latencies(false));
-      print(`${label} ${offered.toFixed(0)} changes/s offered        ${fmtSpread(all)}  ${counted}`);
+      print(
+        `${label} ${offered.toFixed(0)} changes/s offered        ${fmtSpread(all)}  ${counted}; ${cpuPer(cpu0, expected)}`,
+      );
       return { all, healthy: spread(latencies(true)) };
     };
     const steady = await paced('latency  ', 110_000);
