@@ -131,7 +131,10 @@ async function main(): Promise<void> {
     LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
     LOADNOTIFY_DELIVERY_TIMEOUT_MS: '2000',
     LOADNOTIFY_LEASE_MS: '30000',
-    LOADNOTIFY_RETRY_SCALE: '0.01',
+    // Retries on the service's own schedule (10 s, 20 s, ... with jitter), as deployed. At a
+    // hundredth of it, each failing delivery was retried five times within the isolation
+    // phase's few seconds: a retry storm no deployment sees, which measured the machine's
+    // saturation rather than what failing receivers cost the healthy ones.
     LOG_LEVEL: 'warn',
   };
   let service: Service | null = await startService(serverEntry, env);
