@@ -120,14 +120,12 @@ export async function changeRunStatus(
   taker?: DeliveryTaker | null,
 ): Promise<{ run: RunRow; changed: boolean; queued: number; waiting: number }> {
   return transactionWithHandoff(db, taker, async (trx, handoff) => {
-    let lock = trx.selectFrom('runs').select(['id', 'status']).where('id', '=', runId);
-    if (db.dialect === 'postgres') lock = lock.forUpdate();
+    let lock = selectRuns(trx).where('runs.id', '=', runId);
+    if (db.dialect === 'postgres') lock = lock.forUpdate('runs');
     const current = await lock.executeTakeFirst();
     if (!current) throw notFound('run');
     const outcome = transition(current.status as RunStatus, change.status, change.result);
-    if (outcome.kind === 'noop') {
-      return { run: (await findRun(trx, runId))!, changed: false, queued: 0, waiting: 0 };
-    }
+    if (outcome.kind === 'noop') return { run: current, changed: false, queued: 0, waiting: 0 };
     if (outcome.kind === 'invalid_transition') throw new AppError(409, 'invalid_transition', outcome.message);
     if (outcome.kind === 'invalid_result') {
       throw new AppError(400, 'invalid_result', outcome.message, [
@@ -140,7 +138,8 @@ export async function changeRunStatus(
     if (isTerminal(outcome.status)) set.ended_at = now;
     if (change.summary) set.summary = JSON.stringify(change.summary);
     await trx.updateTable('runs').set(set).where('id', '=', runId).execute();
-    const run = (await findRun(trx, runId))!;
+    // The row as written, without reading it back: the lock keeps anyone else from changing it.
+    const run: RunRow = { ...current, ...set };
     if (!outcome.event) return { run, changed: true, queued: 0, waiting: 0 };
     const data: EventData = { type: outcome.event, run: snapshot(run) };
     const recorded = await recordEvent(trx, run.organization_id, data, { handoff });
