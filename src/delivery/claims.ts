@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { idList, valuesTable } from '../storage/bulk-params.js';
+import { idList, insertRows, valuesTable } from '../storage/bulk-params.js';
 import { isPending } from '../storage/deliveries-repo.js';
 import type { Db, Dialect } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
@@ -195,13 +195,15 @@ export async function insertAttemptStarts(
       s.request_body,
     ];
   });
-  const inserted = await sql<{ id: number; delivery_id: number }>`
-    INSERT INTO delivery_attempts
-      (delivery_id, number, request_id, started_at, request_url, request_headers, request_body)
-    SELECT v.delivery_id, v.number, v.request_id, v.started_at, v.request_url, v.request_headers, v.request_body
-    FROM ${valuesTable(dialect, 'v', ATTEMPT_START_COLUMNS, starts)}
-    RETURNING id, delivery_id`.execute(trx);
-  const byDelivery = new Map(inserted.rows.map((r) => [Number(r.delivery_id), Number(r.id)]));
+  const inserted = await insertRows<{ id: number; delivery_id: number }>(
+    dialect,
+    trx,
+    'delivery_attempts',
+    ATTEMPT_START_COLUMNS,
+    starts,
+    ['id', 'delivery_id'],
+  );
+  const byDelivery = new Map(inserted.map((r) => [Number(r.delivery_id), Number(r.id)]));
   for (const d of ds) d.attempt_id = byDelivery.get(d.id) ?? null;
 }
 

@@ -4,7 +4,8 @@
  * many values there are, so it is prepared once and reused, and building it costs the same for
  * one value as for a hundred (an `IN (?, ?, ...)` list costs a query-builder node per value).
  */
-import { sql, type RawBuilder } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Database } from './schema.js';
 import type { Dialect } from './database.js';
 
 /** `(SELECT ...)` of the ids, for `column IN ${idList(...)}`. */
@@ -33,4 +34,40 @@ export function valuesTable(
   const arrays = columns.map(([, type], i) => sql`${rows.map((r) => r[i] ?? null)}::${sql.raw(type)}[]`);
   const names = columns.map(([name]) => sql.ref(name));
   return sql`unnest(${sql.join(arrays)}) AS ${sql.table(alias)}(${sql.join(names)})`;
+}
+
+/**
+ * Inserts rows (one value per column, in order) and returns the `returning` columns of each
+ * inserted row (callers match them to their rows by a key: PostgreSQL does not promise the
+ * order). On PostgreSQL it is one statement over a valuesTable: round trips are
+ * what costs there. On SQLite it is the same prepared single-row statement once per row: there
+ * is no round trip to save, and a multi-row INSERT (json_each or a VALUES list) into the
+ * indexed deliveries table measured about three times slower than the same rows one by one
+ * (257 against 98 us for ten rows in a micro-benchmark).
+ */
+export async function insertRows<R>(
+  dialect: Dialect,
+  k: Kysely<Database>,
+  table: string,
+  columns: readonly (readonly [name: string, type: ColumnType])[],
+  rows: readonly (readonly unknown[])[],
+  returning: readonly string[],
+): Promise<R[]> {
+  if (rows.length === 0) return [];
+  const names = columns.map(([name]) => `"${name}"`).join(', ');
+  const back = returning.map((name) => `"${name}"`).join(', ');
+  if (dialect === 'postgres') {
+    const { rows: out } = await sql<R>`
+      INSERT INTO ${sql.table(table)} (${sql.raw(names)})
+      SELECT * FROM ${valuesTable(dialect, 'v', columns, rows)}
+      RETURNING ${sql.raw(back)}`.execute(k);
+    return out;
+  }
+  const text = `INSERT INTO "${table}" (${names}) VALUES (${columns.map(() => '?').join(', ')}) RETURNING ${back}`;
+  const out: R[] = [];
+  for (const row of rows) {
+    const result = await k.executeQuery<R>(CompiledQuery.raw(text, [...row]));
+    out.push(result.rows[0]!);
+  }
+  return out;
 }

@@ -5,7 +5,7 @@ import { channelMatches } from '../core/filters.js';
 import { channelFilter } from './channels-repo.js';
 import type { Database, DeliveriesTable } from './schema.js';
 import type { Db } from './database.js';
-import { idList, valuesTable } from './bulk-params.js';
+import { idList, insertRows } from './bulk-params.js';
 import {
   insertAttemptStarts,
   type ClaimedDelivery,
@@ -83,10 +83,19 @@ export interface Recorded {
 }
 
 const DELIVERY_COLUMNS = [
+  ['event_id', 'bigint'],
   ['channel_id', 'bigint'],
+  ['organization_id', 'bigint'],
+  ['run_id', 'bigint'],
+  ['event_type', 'text'],
   ['webhook_id', 'text'],
+  ['state', 'text'],
+  ['attempts', 'integer'],
+  ['next_attempt_at', 'bigint'],
   ['lease_until', 'bigint'],
   ['lease_owner', 'text'],
+  ['created_at', 'bigint'],
+  ['updated_at', 'bigint'],
 ] as const;
 
 /**
@@ -151,20 +160,31 @@ export async function recordEvent(
   }
   const leaseUntil = handoff ? now + handoff.leaseMs : null;
   const webhookIds = new Map(matching.map((c) => [c.id, newWebhookId()]));
-  const values = matching.map((c) => {
-    const mine = taken.has(c.id);
-    return [c.id, webhookIds.get(c.id), mine ? leaseUntil : null, mine ? handoff!.workerId : null];
-  });
-  // One statement text for any number of channels (see bulk-params).
-  const { rows } = await sql<{ id: number; channel_id: number }>`
-    INSERT INTO deliveries (event_id, channel_id, organization_id, run_id, event_type, webhook_id,
-      redelivery_of, state, attempts, next_attempt_at, lease_until, lease_owner, last_error,
-      created_at, updated_at)
-    SELECT CAST(${eventId} AS bigint), v.channel_id, CAST(${organizationId} AS bigint),
-      CAST(${runId} AS bigint), CAST(${data.type} AS text), v.webhook_id, NULL, 'pending', 0,
-      CAST(${now} AS bigint), v.lease_until, v.lease_owner, NULL, CAST(${now} AS bigint), CAST(${now} AS bigint)
-    FROM ${valuesTable(dialect, 'v', DELIVERY_COLUMNS, values)}
-    RETURNING id, channel_id`.execute(trx);
+  const rows = await insertRows<{ id: number; channel_id: number }>(
+    dialect,
+    trx,
+    'deliveries',
+    DELIVERY_COLUMNS,
+    matching.map((c) => {
+      const mine = taken.has(c.id);
+      return [
+        eventId,
+        c.id,
+        organizationId,
+        runId,
+        data.type,
+        webhookIds.get(c.id),
+        'pending',
+        0,
+        now,
+        mine ? leaseUntil : null,
+        mine ? handoff!.workerId : null,
+        now,
+        now,
+      ];
+    }),
+    ['id', 'channel_id'],
+  );
   const ids = new Map(rows.map((r) => [Number(r.channel_id), Number(r.id)]));
   if (handoff && taken.size > 0) {
     const mine: ClaimedDelivery[] = matching
