@@ -216,8 +216,12 @@ export async function insertAttemptStarts(
 export interface Handoff {
   readonly workerId: string;
   readonly leaseMs: number;
-  /** Takes a send slot for each channel that has one free here; returns those channels. */
-  reserve(channelIds: readonly number[]): Set<number>;
+  /**
+   * Takes a place for one delivery of each channel that has room here. `later`: channels
+   * without room because they are busy here; this engine claims their deliveries itself once
+   * they have room, so nothing needs waking for them.
+   */
+  reserve(channelIds: readonly number[]): { taken: Set<number>; later: Set<number> };
   /** Renders a delivery's attempt, as the claim's `start` does. */
   start(d: ClaimedDelivery): AttemptStart;
   /** The deliveries written leased to this engine, their attempts with them. */

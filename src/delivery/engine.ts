@@ -82,6 +82,11 @@ export class DeliveryEngine implements DeliveryTaker {
    * recordEvent). The earlier one's end is what frees it: that end wakes the claim loop.
    */
   private readonly behind = new Set<string>();
+  /**
+   * Channels whose new deliveries a hand-off left unleased because the channel was busy here:
+   * its next free slot wakes the claim loop for them (a claim right away would find it busy).
+   */
+  private readonly overflowed = new Set<number>();
   /** Claims that failed in a row; the loop backs off while the database is away. */
   private claimFailures = 0;
   private newWork = false;
@@ -217,6 +222,7 @@ export class DeliveryEngine implements DeliveryTaker {
     if (!this.running) return null;
     const reserved: number[] = [];
     const waitsBehind: string[] = [];
+    const busyLater: number[] = [];
     const prepared = new Map<number, PreparedAttempt>();
     const written: ClaimedDelivery[] = [];
     let ended = false;
@@ -230,13 +236,17 @@ export class DeliveryEngine implements DeliveryTaker {
       workerId: this.workerId,
       leaseMs: this.o.leaseMs,
       reserve: (channelIds) => {
-        const got = new Set<number>();
+        const taken = new Set<number>();
+        const later = new Set<number>();
         for (const channelId of channelIds) {
-          if (ended || !this.slots.reserve(channelId)) continue;
-          reserved.push(channelId);
-          got.add(channelId);
+          if (ended) break;
+          if (this.slots.reserve(channelId)) {
+            reserved.push(channelId);
+            taken.add(channelId);
+          } else if (this.slots.channelFull(channelId)) later.add(channelId);
         }
-        return got;
+        for (const channelId of later) busyLater.push(channelId);
+        return { taken, later };
       },
       start: (d) => {
         const p = prepareAttempt(this.deps, d);
@@ -255,6 +265,7 @@ export class DeliveryEngine implements DeliveryTaker {
         // process never ends here): the idle look at due rows still finds them.
         if (this.behind.size > MAX_BEHIND) this.behind.clear();
         for (const key of waitsBehind) this.behind.add(key);
+        for (const channelId of busyLater) this.overflowed.add(channelId);
         for (const d of written) this.launch(d, prepared.get(d.id)!);
       },
       abort: () => {
@@ -312,7 +323,9 @@ export class DeliveryEngine implements DeliveryTaker {
       if (answered) return;
       answered = true;
       this.slots.release(channelId);
-      this.sendFinished();
+      // A claim can add to the channel again only below its cap (its line here empties first).
+      if (this.slots.held(channelId) < this.o.perChannel && this.overflowed.delete(channelId)) this.wake();
+      else this.sendFinished();
     };
     const send = () => sendAttempt(this.deps, { ...d, attempt_id: attemptId }, prepared, free);
     const task = (turn ? turn.then(() => this.stillLeased(d, launched, send, free)) : send())

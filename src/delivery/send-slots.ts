@@ -64,9 +64,14 @@ export class SendSlots {
     return Math.max(0, this.max - this.totalHeld);
   }
 
+  /** The channel holds all a hand-off may give it. */
+  channelFull(channelId: number): boolean {
+    return this.held(channelId) >= 2 * this.perChannel;
+  }
+
   /** Promises a hand-off a place for one delivery of the channel, if there is one. */
   reserve(channelId: number): boolean {
-    if (this.totalHeld >= 2 * this.max || this.held(channelId) >= 2 * this.perChannel) return false;
+    if (this.totalHeld >= 2 * this.max || this.channelFull(channelId)) return false;
     const l = this.load(channelId);
     l.reserved++;
     this.change(channelId, l, 1);

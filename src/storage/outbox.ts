@@ -76,8 +76,9 @@ export interface Recorded {
   eventId: number;
   deliveryIds: number[];
   /**
-   * Deliveries a claim should look for now: neither handed off nor waiting behind an earlier
-   * delivery of their run (the hand-off was told of those; the earlier one's end frees them).
+   * Deliveries a claim should look for now: not handed off, not waiting behind an earlier
+   * delivery of their run (the earlier one's end frees them), and not left for later by a
+   * busy channel of this process's engine (a free slot there brings the claim).
    */
   waiting: number;
 }
@@ -144,6 +145,7 @@ export async function recordEvent(
   const dialect = trx.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
   let taken = new Set<number>();
   let blocked = new Set<number>();
+  let later = new Set<number>();
   if (handoff) {
     let open = matching.map((c) => c.id);
     if (runId !== null) {
@@ -156,7 +158,7 @@ export async function recordEvent(
       open = open.filter((id) => !blocked.has(id));
       if (blocked.size > 0) handoff.behind([...blocked], runId);
     }
-    taken = handoff.reserve(open);
+    ({ taken, later } = handoff.reserve(open));
   }
   const leaseUntil = handoff ? now + handoff.leaseMs : null;
   const webhookIds = new Map(matching.map((c) => [c.id, newWebhookId()]));
@@ -205,8 +207,9 @@ export async function recordEvent(
     await insertAttemptStarts(dialect, trx, mine, (d) => handoff.start(d));
     handoff.written(mine);
   }
-  const waiting = matching.length - taken.size - blocked.size;
-  if (waiting > 0) await notifyDeliveriesQueued(trx);
+  // Other processes may have room for what this one could not take: they are told.
+  if (matching.length - taken.size - blocked.size > 0) await notifyDeliveriesQueued(trx);
+  const waiting = matching.length - taken.size - blocked.size - later.size;
   return { eventId, deliveryIds: matching.map((c) => ids.get(c.id)!), waiting };
 }
 
