@@ -1,7 +1,9 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
+import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Checkpointer } from '../../src/storage/checkpointer.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
 import { createTestStore, type TestStore } from '../helpers/db.js';
 import { eventually } from '../helpers/receiver.js';
@@ -42,6 +44,35 @@ describe('background checkpoints (sqlite)', () => {
     // Everything written is still there to read, through the service's own connection.
     const { rows } = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM filler`.execute(d.kysely);
     expect(Number(rows[0]!.n)).toBe(1000);
+  });
+
+  it('makes a WAL that keeps being written start over instead of growing', async () => {
+    store = await createTestStore('sqlite');
+    const file = path.join(store.dataDir, 'steady.sqlite');
+    const writer = new SQLite(file);
+    writer.pragma('journal_mode = WAL');
+    writer.pragma('wal_autocheckpoint = 0');
+    writer.pragma('busy_timeout = 5000');
+    writer.exec('CREATE TABLE filler (id integer primary key, text text not null)');
+    const checkpointer = new Checkpointer({ file, intervalMs: 10, restartPages: 256 });
+    try {
+      await checkpointer.ready;
+      const insert = writer.prepare('INSERT INTO filler (text) VALUES (?)');
+      // 8 MB in small transactions, one after another: the thread checkpoints beside them.
+      for (let i = 0; i < 400; i++) {
+        writer.transaction(() => {
+          for (let j = 0; j < 5; j++) insert.run('x'.repeat(4000));
+        })();
+        if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      // Started over, the WAL is reused from its beginning: it stays near 256 pages (1 MB),
+      // where without it the WAL would hold all 8 MB.
+      expect(statSync(`${file}-wal`).size).toBeLessThan(4_000_000);
+      expect((writer.prepare('SELECT COUNT(*) AS n FROM filler').get() as { n: number }).n).toBe(2000);
+    } finally {
+      await checkpointer.stop();
+      writer.close();
+    }
   });
 
   it('closes cleanly, and the file opens again with everything in it', async () => {
