@@ -64,10 +64,16 @@ export async function insertRows<R>(
     return out;
   }
   const text = `INSERT INTO "${table}" (${names}) VALUES (${columns.map(() => '?').join(', ')}) RETURNING ${back}`;
-  const out: R[] = [];
-  for (const row of rows) {
-    const result = await k.executeQuery<R>(CompiledQuery.raw(text, [...row]));
-    out.push(result.rows[0]!);
-  }
+  return (await perRow<R>(k, text, rows)).map((r) => r[0]!);
+}
+
+/**
+ * SQLite: runs one statement text once per row of parameters, in order, and gives back each
+ * run's rows. A prepared single-row statement per row beat the one-statement forms there (see
+ * insertRows); going through Kysely's CompiledQuery builds no query tree.
+ */
+export async function perRow<R>(k: Kysely<Database>, text: string, rows: readonly (readonly unknown[])[]) {
+  const out: R[][] = [];
+  for (const row of rows) out.push((await k.executeQuery<R>(CompiledQuery.raw(text, [...row]))).rows as R[]);
   return out;
 }
