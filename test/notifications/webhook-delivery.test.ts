@@ -25,7 +25,11 @@ describe.each(DIALECTS)('webhook delivery end to end (%s)', (dialect) => {
   afterEach(async () => {
     // Each test's channels are removed so the next test's runs reach only its own.
     const list = await t.api('GET', `/api/v1/organizations/${t.organizationId}/notification-channels`);
-    for (const c of list.body.items) await t.api('DELETE', `/api/v1/notification-channels/${c.id}`);
+    for (const c of list.body.items) {
+      const deleted = await t.api('DELETE', `/api/v1/notification-channels/${c.id}`);
+      // A channel left behind would receive the next test's events.
+      expect(deleted.status, JSON.stringify(deleted.body)).toBe(204);
+    }
     await Promise.all(receivers.splice(0).map((r) => r.close()));
   });
   afterAll(() => t.close());
