@@ -114,7 +114,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     scheduler = new Scheduler({
       db,
       log: app.log.child({ component: 'scheduler' }),
-      onDeliveriesQueued: ctx.onDeliveriesQueued,
+      onDeliveriesQueued: () => ctx.onDeliveriesQueued(),
+      deliveryTaker: ctx.deliveryTaker,
       retentionDays: config.retentionDays,
     });
     await scheduler.start();

@@ -9,11 +9,14 @@ import type { Trigger } from '../core/run-status.js';
 import { ApiError, type RunApi } from '../runner/api-client.js';
 import type { Db } from '../storage/database.js';
 import { changeRunStatus, createRun } from '../storage/runs-repo.js';
+import type { DeliveryTaker } from '../delivery/claims.js';
 
 export interface InProcessClientOptions {
   db: Db;
-  /** Called after a status change queued deliveries (wakes the delivery engine). */
+  /** Called after a status change queued deliveries for a claim (wakes the delivery engine). */
   onDeliveriesQueued: () => void;
+  /** The engine of this process, which takes a status change's deliveries as they commit. */
+  deliveryTaker?: DeliveryTaker | null;
   /** Told the id of the run once it exists (the scheduler links it to its tick). */
   onRunCreated?: (runId: number) => void | Promise<void>;
 }
@@ -46,8 +49,8 @@ export function createInProcessClient(options: InProcessClientOptions): RunApi {
       return { id: run.id };
     },
     async reportStatus(runId, report) {
-      const { queued } = await translate(() => changeRunStatus(db, runId, report));
-      if (queued > 0) options.onDeliveriesQueued();
+      const { waiting } = await translate(() => changeRunStatus(db, runId, report, options.deliveryTaker));
+      if (waiting > 0) options.onDeliveriesQueued();
     },
   };
 }

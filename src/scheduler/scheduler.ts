@@ -25,6 +25,7 @@ import type { Db } from '../storage/database.js';
 import type { Database, ScheduleTickOutcome } from '../storage/schema.js';
 import { changeRunStatus } from '../storage/runs-repo.js';
 import { createInProcessClient } from './in-process-client.js';
+import type { DeliveryTaker } from '../delivery/claims.js';
 import { LineLog } from './line-log.js';
 import { cronFor, SCHEDULE_COLUMNS, scheduleKey, scheduleOf, type Schedule } from './schedule-spec.js';
 import { iso } from '../storage/time.js';
@@ -39,8 +40,10 @@ export interface SchedulerLog {
 export interface SchedulerOptions {
   db: Db;
   log: SchedulerLog;
-  /** Called after a run's status change queued deliveries (wakes the delivery engine). */
+  /** Called after a run's status change queued deliveries for a claim (wakes the delivery engine). */
   onDeliveriesQueued: () => void;
+  /** The engine of this process, which takes a status change's deliveries as they commit. */
+  deliveryTaker?: DeliveryTaker | null;
   /** How often schedules are reloaded from the database (default 5 s). */
   refreshMs?: number;
   /** After a graceful stop, how long a command has before SIGKILL (default 10 s). */
@@ -332,6 +335,7 @@ export class Scheduler {
     const client = createInProcessClient({
       db,
       onDeliveriesQueued: this.options.onDeliveriesQueued,
+      deliveryTaker: this.options.deliveryTaker,
       onRunCreated: async (runId) => {
         entry.runId = runId;
         await this.setTick(tickId, { run_id: runId });
@@ -363,8 +367,8 @@ export class Scheduler {
       log.error({ err, ...context, run: entry.runId }, 'the scheduled run failed');
       // The runner could not report an end: say it here so the run does not stay "running".
       if (entry.runId !== null) {
-        await changeRunStatus(db, entry.runId, { status: 'aborted_by_system' })
-          .then(({ queued }) => queued > 0 && this.options.onDeliveriesQueued())
+        await changeRunStatus(db, entry.runId, { status: 'aborted_by_system' }, this.options.deliveryTaker)
+          .then(({ waiting }) => waiting > 0 && this.options.onDeliveriesQueued())
           .catch(() => {});
       }
     } finally {
