@@ -5,7 +5,7 @@ import { channelMatches } from '../core/filters.js';
 import { channelFilter } from './channels-repo.js';
 import type { Database, DeliveriesTable } from './schema.js';
 import type { Db } from './database.js';
-import { idList, insertRows } from './bulk-params.js';
+import { idList, insertRows, type ColumnType } from './bulk-params.js';
 import {
   insertAttemptStarts,
   type ClaimedDelivery,
@@ -83,6 +83,7 @@ export interface Recorded {
   waiting: number;
 }
 
+/** Every column of a delivery row, in the order insertRows takes them. */
 const DELIVERY_COLUMNS = [
   ['event_id', 'bigint'],
   ['channel_id', 'bigint'],
@@ -90,14 +91,16 @@ const DELIVERY_COLUMNS = [
   ['run_id', 'bigint'],
   ['event_type', 'text'],
   ['webhook_id', 'text'],
+  ['redelivery_of', 'bigint'],
   ['state', 'text'],
   ['attempts', 'integer'],
   ['next_attempt_at', 'bigint'],
   ['lease_until', 'bigint'],
   ['lease_owner', 'text'],
+  ['last_error', 'text'],
   ['created_at', 'bigint'],
   ['updated_at', 'bigint'],
-] as const;
+] as const satisfies readonly (readonly [keyof Insertable<DeliveriesTable>, ColumnType])[];
 
 /**
  * Writes an event row and one pending delivery per matching channel inside the caller's
@@ -168,22 +171,20 @@ export async function recordEvent(
     'deliveries',
     DELIVERY_COLUMNS,
     matching.map((c) => {
-      const mine = taken.has(c.id);
-      return [
-        eventId,
-        c.id,
-        organizationId,
-        runId,
-        data.type,
-        webhookIds.get(c.id),
-        'pending',
-        0,
+      const row = pendingDelivery(
+        {
+          event_id: eventId,
+          channel_id: c.id,
+          organization_id: organizationId,
+          run_id: runId,
+          event_type: data.type,
+          webhook_id: webhookIds.get(c.id)!,
+          redelivery_of: null,
+        },
         now,
-        mine ? leaseUntil : null,
-        mine ? handoff!.workerId : null,
-        now,
-        now,
-      ];
+      );
+      if (taken.has(c.id)) Object.assign(row, { lease_until: leaseUntil, lease_owner: handoff!.workerId });
+      return DELIVERY_COLUMNS.map(([name]) => row[name] ?? null);
     }),
     ['id', 'channel_id'],
   );
