@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { idList, insertRows, perRow, valuesTable } from '../storage/bulk-params.js';
+import { idList, insertRows, perRow, unnestTable } from '../storage/bulk-params.js';
 import { isPending } from '../storage/deliveries-repo.js';
 import type { Db, Dialect } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
@@ -374,7 +374,7 @@ export async function writeCompletions(
     const { rows } = await sql<{ id: number }>`
       UPDATE deliveries SET state = v.state, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
         last_error = v.last_error, lease_until = NULL, lease_owner = NULL, updated_at = ${now}
-      FROM ${valuesTable(dialect, 'v', DELIVERY_END_COLUMNS, deliveries)}
+      FROM ${unnestTable('v', DELIVERY_END_COLUMNS, deliveries)}
       WHERE deliveries.id = v.id AND deliveries.lease_owner = v.owner
       RETURNING deliveries.id`.execute(trx);
     heldIds = new Set(rows.map((r) => Number(r.id)));
@@ -382,7 +382,7 @@ export async function writeCompletions(
       UPDATE delivery_attempts SET duration_ms = v.duration_ms, response_status = v.response_status,
         response_headers = v.response_headers, response_body = v.response_body, outcome = v.outcome,
         error = v.error
-      FROM ${valuesTable(dialect, 'v', ATTEMPT_END_COLUMNS, attempts)}
+      FROM ${unnestTable('v', ATTEMPT_END_COLUMNS, attempts)}
       WHERE delivery_attempts.id = v.id`.execute(trx);
   }
   const held = cs.map((c) => heldIds.has(c.deliveryId));

@@ -1,8 +1,9 @@
 /**
- * Lists and tables of values as a single bound parameter each: a JSON array read by SQLite's
- * json_each, a typed array unnested by PostgreSQL. The statement's text stays the same however
- * many values there are, so it is prepared once and reused, and building it costs the same for
- * one value as for a hundred (an `IN (?, ?, ...)` list costs a query-builder node per value).
+ * Lists of values as a single bound parameter (a JSON array read by SQLite's json_each, a typed
+ * array unnested by PostgreSQL), and rows written in bulk. The statement's text stays the same
+ * however many values there are, so it is prepared once and reused, and building it costs the
+ * same for one value as for a hundred (an `IN (?, ?, ...)` list costs a query-builder node per
+ * value).
  */
 import { CompiledQuery, sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from './schema.js';
@@ -18,19 +19,15 @@ export function idList(dialect: Dialect, ids: readonly number[]): RawBuilder<unk
 export type ColumnType = 'bigint' | 'integer' | 'text';
 
 /**
- * The rows as a table named `alias` with the given columns, usable after FROM (an UPDATE's
- * source, an INSERT's SELECT). Each row has one value per column, in order.
+ * PostgreSQL: the rows as a table named `alias` with the given columns, one typed array per
+ * column unnested, usable after FROM (an UPDATE's source, an INSERT's SELECT). Each row has one
+ * value per column, in order. SQLite writes rows one statement each instead (see perRow).
  */
-export function valuesTable(
-  dialect: Dialect,
+export function unnestTable(
   alias: string,
   columns: readonly (readonly [name: string, type: ColumnType])[],
   rows: readonly (readonly unknown[])[],
 ): RawBuilder<unknown> {
-  if (dialect === 'sqlite') {
-    const picks = columns.map(([name], i) => sql`value ->> ${sql.raw(String(i))} AS ${sql.ref(name)}`);
-    return sql`(SELECT ${sql.join(picks)} FROM json_each(${JSON.stringify(rows)})) AS ${sql.table(alias)}`;
-  }
   const arrays = columns.map(([, type], i) => sql`${rows.map((r) => r[i] ?? null)}::${sql.raw(type)}[]`);
   const names = columns.map(([name]) => sql.ref(name));
   return sql`unnest(${sql.join(arrays)}) AS ${sql.table(alias)}(${sql.join(names)})`;
@@ -39,9 +36,9 @@ export function valuesTable(
 /**
  * Inserts rows (one value per column, in order) and returns the `returning` columns of each
  * inserted row (callers match them to their rows by a key: PostgreSQL does not promise the
- * order). On PostgreSQL it is one statement over a valuesTable: round trips are
+ * order). On PostgreSQL it is one statement over an unnestTable: round trips are
  * what costs there. On SQLite it is the same prepared single-row statement once per row: there
- * is no round trip to save, and a multi-row INSERT (json_each or a VALUES list) into the
+ * is no round trip to save, and a multi-row INSERT (from json_each or a VALUES list) into the
  * indexed deliveries table measured about three times slower than the same rows one by one
  * (257 against 98 us for ten rows in a micro-benchmark).
  */
@@ -59,7 +56,7 @@ export async function insertRows<R>(
   if (dialect === 'postgres') {
     const { rows: out } = await sql<R>`
       INSERT INTO ${sql.table(table)} (${sql.raw(names)})
-      SELECT * FROM ${valuesTable(dialect, 'v', columns, rows)}
+      SELECT * FROM ${unnestTable('v', columns, rows)}
       RETURNING ${sql.raw(back)}`.execute(k);
     return out;
   }

@@ -1,12 +1,12 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idList, valuesTable } from '../../src/storage/bulk-params.js';
+import { idList, insertRows } from '../../src/storage/bulk-params.js';
 import type { Db } from '../../src/storage/database.js';
 import { DIALECTS, openTestDb } from '../helpers/db.js';
 
 // The claim and the batched outcomes pass their lists and rows as one parameter each: what
 // comes out of the database must be exactly what went in, whatever the values hold.
-describe.each(DIALECTS)('lists and tables as one parameter (%s)', (dialect) => {
+describe.each(DIALECTS)('lists as one parameter, and rows written in bulk (%s)', (dialect) => {
   let db: Db;
   let cleanup: () => Promise<void>;
   beforeAll(async () => {
@@ -19,6 +19,15 @@ describe.each(DIALECTS)('lists and tables as one parameter (%s)', (dialect) => {
     ['n', 'integer'],
     ['label', 'text'],
   ] as const;
+  let table = 0;
+  /** A fresh table per test, so each reads back only its own rows. */
+  const scratch = async () => {
+    const name = `bulk_rows_${++table}`;
+    await sql`CREATE TABLE ${sql.table(name)} (id bigint PRIMARY KEY, n integer, label text)`.execute(
+      db.kysely,
+    );
+    return name;
+  };
 
   it('gives back every row and value, nulls, quotes, unicode and long text included', async () => {
     const rows = [
@@ -27,15 +36,18 @@ describe.each(DIALECTS)('lists and tables as one parameter (%s)', (dialect) => {
       [4, 123456, 'x'.repeat(20_000)],
       [2 ** 40, -7, `quotes ' " \\ and unicode ✓ 🚀, a newline\nand a tab\t`],
     ];
+    const name = await scratch();
+    const returned = await insertRows<{ id: number }>(dialect, db.kysely, name, columns, rows, ['id']);
+    expect(returned.map((r) => Number(r.id)).sort((a, b) => a - b)).toEqual(rows.map((r) => r[0]));
     const { rows: out } = await sql<{ id: number; n: number | null; label: string | null }>`
-      SELECT v.id, v.n, v.label FROM ${valuesTable(dialect, 'v', columns, rows)} ORDER BY v.id`.execute(
-      db.kysely,
-    );
+      SELECT id, n, label FROM ${sql.table(name)} ORDER BY id`.execute(db.kysely);
     expect(out.map((r) => [Number(r.id), r.n === null ? null : Number(r.n), r.label])).toEqual(rows);
   });
 
   it('works with no rows at all', async () => {
-    const { rows } = await sql`SELECT v.id FROM ${valuesTable(dialect, 'v', columns, [])}`.execute(db.kysely);
+    const name = await scratch();
+    expect(await insertRows(dialect, db.kysely, name, columns, [], ['id'])).toEqual([]);
+    const { rows } = await sql`SELECT id FROM ${sql.table(name)}`.execute(db.kysely);
     expect(rows).toEqual([]);
   });
 
