@@ -12,7 +12,7 @@ import { parseEgressAllow, type EgressPolicy } from './delivery/egress-guard.js'
 import { HttpSender } from './delivery/http-sender.js';
 import { RoutingSender } from './delivery/sender.js';
 import { SmtpSender } from './delivery/smtp-sender.js';
-import { DeliveryEngine } from './delivery/engine.js';
+import { DEFAULT_MAX_IN_FLIGHT, DeliveryEngine } from './delivery/engine.js';
 import { DeliveryListener } from './delivery/wakeups.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createMetrics, metricsRoutes } from './metrics/metrics.js';
@@ -83,7 +83,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   checkpointFailed = (message) => app.log.warn({ message }, 'background checkpoint failed; retrying');
   const sender = new RoutingSender(
-    new HttpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs }),
+    new HttpSender({
+      policy: egress,
+      totalTimeoutMs: config.deliveryTimeoutMs,
+      // The engine bounds sends per channel and in all; a tighter bound per host would make
+      // channels on one host (a company's gateway, hooks.slack.com) queue behind each other,
+      // and a hung one would hold the connections the others need.
+      maxConnectionsPerOrigin: DEFAULT_MAX_IN_FLIGHT,
+    }),
     new SmtpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs }),
   );
   if (config.role !== 'api') {

@@ -37,6 +37,8 @@ const GATHER_MIN_IN_FLIGHT = 8;
  */
 const COMPLETION_WINDOW_MS = 5;
 const MAX_BEHIND = 10_000;
+/** Sends in flight at once over all channels, unless EngineOptions.maxInFlight says otherwise. */
+export const DEFAULT_MAX_IN_FLIGHT = 64;
 
 export interface EngineOptions {
   db: Db;
@@ -99,7 +101,7 @@ export class DeliveryEngine implements DeliveryTaker {
     const random = options.random ?? Math.random;
     const scale = options.retryScale ?? 1;
     this.o = {
-      maxInFlight: options.maxInFlight ?? 64,
+      maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
       perChannel: options.perChannel ?? 4,
       leaseMs: options.leaseMs ?? 60_000,
       pollMs: options.pollMs ?? 1000,

@@ -61,4 +61,43 @@ describe.each(DIALECTS)('a dead receiver does not hold up the others (%s)', (dia
       await Promise.all([dead.close(), healthy.close()]);
     }
   });
+
+  it('keeps a healthy channel flowing while two channels on the same host hang', async () => {
+    // One receiver, three paths: what the channels share is the host, and so the connections.
+    // Two hung channels hold 4 sends each (8 in all), which was every connection a host got.
+    const host = await startReceiver((_n, req) => (req.url.startsWith('/hung') ? 'hang' : { status: 200 }));
+    try {
+      const { loadTestId } = await seedLoadTest(t);
+      for (const path of ['/hung-1', '/hung-2', '/ok']) {
+        const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+          body: { type: 'webhook', name: `same host ${path}`, url: host.url(path) },
+        });
+        expect(c.status).toBe(201);
+      }
+      const hungSends = () => host.requests.filter((q) => q.url.startsWith('/hung')).length;
+      const runs: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const run = await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} });
+        runs.push(run.body.id as number);
+      }
+      for (const id of runs.slice(0, 4))
+        await t.api('POST', `/api/v1/runs/${id}/status`, { body: { status: 'running' } });
+      const deadline = Date.now() + 5000;
+      while (hungSends() < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(hungSends()).toBe(8);
+      // Every send to the hung paths is still open (the delivery timeout is 8 s): the next
+      // event must still reach the healthy path well before any of them gives up.
+      await t.api('POST', `/api/v1/runs/${runs[4]}/status`, { body: { status: 'running' } });
+      const okRuns = () =>
+        host.requests
+          .filter((q) => q.url === '/ok')
+          .map((q) => JSON.parse(q.body).load_test_run_id as number);
+      const okDeadline = Date.now() + 3000;
+      while (!okRuns().includes(runs[4]!) && Date.now() < okDeadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(okRuns()).toContain(runs[4]);
+    } finally {
+      await host.close();
+    }
+  });
 });
