@@ -37,6 +37,8 @@ const GATHER_MIN_IN_FLIGHT = 8;
  */
 const COMPLETION_WINDOW_MS = 5;
 const MAX_BEHIND = 10_000;
+/** Deliveries one claim takes at most. */
+const MAX_CLAIM = 100;
 /** Sends in flight at once over all channels, unless EngineOptions.maxInFlight says otherwise. */
 export const DEFAULT_MAX_IN_FLIGHT = 64;
 
@@ -85,8 +87,11 @@ export class DeliveryEngine implements DeliveryTaker {
    */
   private readonly behind = new Set<string>();
   /**
-   * Channels whose new deliveries a hand-off left unleased because the channel was busy here:
-   * its next free slot wakes the claim loop for them (a claim right away would find it busy).
+   * Channels whose new deliveries a hand-off left unleased because the channel was busy here.
+   * While a channel is here, hand-offs leave its deliveries to claims too: the ones waiting in
+   * the database came first, and fresh hand-offs taking every freed place would keep them
+   * waiting for as long as new events keep coming. A free slot below the claims' cap wakes the
+   * claim loop; the channel leaves once a claim finds less waiting for it than it had room for.
    */
   private readonly overflowed = new Set<number>();
   /** Claims that failed in a row; the loop backs off while the database is away. */
@@ -180,8 +185,9 @@ export class DeliveryEngine implements DeliveryTaker {
       let claimed: ClaimedDelivery[] = [];
       const prepared = new Map<number, PreparedAttempt>();
       const capacity = this.slots.claimCapacity();
+      const held = this.slots.heldByChannel();
       try {
-        if (capacity > 0) claimed = await this.claim(capacity, prepared);
+        if (capacity > 0) claimed = await this.claim(capacity, held, prepared);
       } catch (err) {
         // The database is down or restarting: nothing is lost (the rows wait for it), so the
         // loop only waits, doubling up to MAX_CLAIM_BACKOFF_MS, and says so at every try.
@@ -199,6 +205,8 @@ export class DeliveryEngine implements DeliveryTaker {
         this.claimFailures = 0;
       }
       for (const d of claimed) this.launch(d, prepared.get(d.id)!);
+      if (capacity > 0 && claimed.length < Math.min(capacity, MAX_CLAIM))
+        this.drainedOverflows(claimed, held);
       this.backlog = capacity === 0 || claimed.length > 0;
       if (claimed.length > 0 && claimed.length === capacity) continue;
       if (this.newWork) continue;
@@ -242,7 +250,8 @@ export class DeliveryEngine implements DeliveryTaker {
         const later = new Set<number>();
         for (const channelId of channelIds) {
           if (ended) break;
-          if (this.slots.reserve(channelId)) {
+          if (this.overflowed.has(channelId)) later.add(channelId);
+          else if (this.slots.reserve(channelId)) {
             reserved.push(channelId);
             taken.add(channelId);
           } else if (this.slots.channelFull(channelId)) later.add(channelId);
@@ -276,13 +285,31 @@ export class DeliveryEngine implements DeliveryTaker {
     };
   }
 
-  private claim(capacity: number, prepared: Map<number, PreparedAttempt>): Promise<ClaimedDelivery[]> {
+  /**
+   * Overflowed channels for which a claim that was not cut short by the engine's bound took
+   * less than the room it had: nothing more of theirs is waiting, hand-offs may take them again.
+   */
+  private drainedOverflows(claimed: ClaimedDelivery[], held: Map<number, number>): void {
+    if (this.overflowed.size === 0) return;
+    const took = new Map<number, number>();
+    for (const d of claimed) took.set(d.channel_id, (took.get(d.channel_id) ?? 0) + 1);
+    for (const channelId of this.overflowed) {
+      const room = this.o.perChannel - (held.get(channelId) ?? 0);
+      if ((took.get(channelId) ?? 0) < room) this.overflowed.delete(channelId);
+    }
+  }
+
+  private claim(
+    capacity: number,
+    held: Map<number, number>,
+    prepared: Map<number, PreparedAttempt>,
+  ): Promise<ClaimedDelivery[]> {
     return claimDue(this.options.db, {
-      limit: Math.min(capacity, 100),
+      limit: Math.min(capacity, MAX_CLAIM),
       workerId: this.workerId,
       leaseMs: this.o.leaseMs,
       saturated: this.slots.saturated(),
-      inFlight: this.slots.heldByChannel(),
+      inFlight: held,
       perChannel: this.o.perChannel,
       now: Date.now(),
       // A send that outlives its lease is still this worker's: sending it again here would
@@ -326,7 +353,7 @@ export class DeliveryEngine implements DeliveryTaker {
       answered = true;
       this.slots.release(channelId);
       // A claim can add to the channel again only below its cap (its line here empties first).
-      if (this.slots.held(channelId) < this.o.perChannel && this.overflowed.delete(channelId)) this.wake();
+      if (this.overflowed.has(channelId) && this.slots.held(channelId) < this.o.perChannel) this.wake();
       else this.sendFinished();
     };
     const send = () => sendAttempt(this.deps, { ...d, attempt_id: attemptId }, prepared, free);

@@ -112,4 +112,25 @@ describe.each(DIALECTS)('status changes handed to the engine as they commit (%s)
       await r.close();
     }
   });
+
+  it('sends what waited for a busy channel before what came later', async () => {
+    // The receiver takes 4 requests per 40 ms; changes come faster, one after the other, so the
+    // channel stays full and most deliveries wait in the database for a claim. Those waiting
+    // must go out in their order: a place freed in the channel is not for a newer change.
+    const r = await slowReceiver(40);
+    const c = await channel(r.url);
+    try {
+      const runs = [];
+      for (let i = 0; i < 40; i++) runs.push(await run());
+      for (const x of runs) expect((await move(x.id, 'running')).status).toBe(200);
+      await eventually(async () => (r.arrivals.length >= runs.length ? true : undefined), 20_000);
+      const rank = new Map(runs.map((x, i) => [x.id as number, i]));
+      // Four at a time may overtake each other on the wire, and a few more line up in memory.
+      const displaced = r.arrivals.map((a, i) => Math.abs(i - rank.get(a.run)!));
+      expect(Math.max(...displaced)).toBeLessThanOrEqual(8);
+    } finally {
+      await removeChannel(c.id);
+      await r.close();
+    }
+  });
 });
