@@ -20,6 +20,7 @@ import { ChannelCreate, ChannelPatch, type EventsInput } from './channel-schemas
 import { channelSigningRoutes, newSigningSecret } from './channel-signing.js';
 import { testChannel } from './channel-test.js';
 import type { App } from './route-types.js';
+import { retryOnDeadlock } from '../../storage/deadlock.js';
 
 function mergeEvents(base: ChannelEvents, input: EventsInput | undefined): ChannelEvents {
   return {
@@ -247,7 +248,9 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
     async (req, reply) => {
       const { channel, role } = await channelFor(req, req.params.id);
       requireManager(role, 'delete notification channels');
-      await ctx.db.kysely.deleteFrom('notification_channels').where('id', '=', channel.id).execute();
+      await retryOnDeadlock(() =>
+        ctx.db.kysely.deleteFrom('notification_channels').where('id', '=', channel.id).execute(),
+      );
       return reply.code(204).send();
     },
   );
