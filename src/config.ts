@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
+import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_PER_CHANNEL } from './delivery/limits.js';
 
 export interface Config {
   port: number;
@@ -29,6 +30,10 @@ export interface Config {
   trustProxy: string[];
   /** Longest time the engine sleeps between looks at the queue when nothing wakes it. */
   pollMs: number;
+  /** Sends a worker process has in flight at once, over all channels. */
+  maxInFlight: number;
+  /** Sends a worker process has in flight at once to one channel. */
+  perChannel: number;
 }
 
 export class ConfigError extends Error {}
@@ -89,6 +94,15 @@ function publicUrl(value: string | undefined, host: string, portNumber: number):
   return raw.replace(/\/+$/, '');
 }
 
+function count(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new ConfigError(`${name} must be a whole number above 0, got "${raw}"`);
+  return n;
+}
+
 function positive(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -147,6 +161,13 @@ export function loadConfig(env: Env = process.env): Config {
       `LOADNOTIFY_LEASE_MS (${leaseMs}) must be greater than LOADNOTIFY_DELIVERY_TIMEOUT_MS (${deliveryTimeoutMs})`,
     );
   }
+  const maxInFlight = count(env, 'LOADNOTIFY_MAX_IN_FLIGHT', DEFAULT_MAX_IN_FLIGHT);
+  const perChannel = count(env, 'LOADNOTIFY_PER_CHANNEL', DEFAULT_PER_CHANNEL);
+  if (perChannel > maxInFlight) {
+    throw new ConfigError(
+      `LOADNOTIFY_PER_CHANNEL (${perChannel}) must not be greater than LOADNOTIFY_MAX_IN_FLIGHT (${maxInFlight})`,
+    );
+  }
   return {
     port: p,
     host,
@@ -163,5 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     retryScale: positive(env, 'LOADNOTIFY_RETRY_SCALE', 1),
     trustProxy: trustProxy(env.TRUST_PROXY),
     pollMs: positive(env, 'LOADNOTIFY_POLL_MS', 1000),
+    maxInFlight,
+    perChannel,
   };
 }

@@ -12,7 +12,7 @@ import { parseEgressAllow, type EgressPolicy } from './delivery/egress-guard.js'
 import { HttpSender } from './delivery/http-sender.js';
 import { RoutingSender } from './delivery/sender.js';
 import { SmtpSender } from './delivery/smtp-sender.js';
-import { DEFAULT_MAX_IN_FLIGHT, DeliveryEngine } from './delivery/engine.js';
+import { DeliveryEngine } from './delivery/engine.js';
 import { DeliveryListener } from './delivery/wakeups.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createMetrics, metricsRoutes } from './metrics/metrics.js';
@@ -89,7 +89,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       // The engine bounds sends per channel and in all; a tighter bound per host would make
       // channels on one host (a company's gateway, hooks.slack.com) queue behind each other,
       // and a hung one would hold the connections the others need.
-      maxConnectionsPerOrigin: DEFAULT_MAX_IN_FLIGHT,
+      maxConnectionsPerOrigin: config.maxInFlight,
     }),
     new SmtpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs }),
   );
@@ -101,6 +101,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       publicUrl: config.publicUrl,
       log: app.log,
       leaseMs: config.leaseMs,
+      maxInFlight: config.maxInFlight,
+      perChannel: config.perChannel,
       retryScale: config.retryScale,
       pollMs: config.pollMs,
       metrics,

@@ -16,6 +16,7 @@ import {
 } from './claims.js';
 import { OpenedChannels } from './opened-channels.js';
 import { SendSlots } from './send-slots.js';
+import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_PER_CHANNEL } from './limits.js';
 import type { Sender } from './sender.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
 
@@ -39,8 +40,6 @@ const COMPLETION_WINDOW_MS = 5;
 const MAX_BEHIND = 10_000;
 /** Deliveries one claim takes at most. */
 const MAX_CLAIM = 100;
-/** Sends in flight at once over all channels, unless EngineOptions.maxInFlight says otherwise. */
-export const DEFAULT_MAX_IN_FLIGHT = 64;
 
 export interface EngineOptions {
   db: Db;
@@ -107,7 +106,7 @@ export class DeliveryEngine implements DeliveryTaker {
     const scale = options.retryScale ?? 1;
     this.o = {
       maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
-      perChannel: options.perChannel ?? 4,
+      perChannel: options.perChannel ?? DEFAULT_PER_CHANNEL,
       leaseMs: options.leaseMs ?? 60_000,
       pollMs: options.pollMs ?? 1000,
       retryScale: scale,

@@ -27,9 +27,24 @@ describe('configuration from the environment', () => {
       { LOADNOTIFY_LEASE_MS: '5000', LOADNOTIFY_DELIVERY_TIMEOUT_MS: '5000' },
       /LOADNOTIFY_LEASE_MS \(5000\) must be greater/,
     ],
+    [{ LOADNOTIFY_MAX_IN_FLIGHT: '0' }, /LOADNOTIFY_MAX_IN_FLIGHT must be a whole number above 0, got "0"/],
+    [{ LOADNOTIFY_MAX_IN_FLIGHT: 'lots' }, /LOADNOTIFY_MAX_IN_FLIGHT/],
+    [{ LOADNOTIFY_PER_CHANNEL: '2.5' }, /LOADNOTIFY_PER_CHANNEL must be a whole number/],
+    [
+      { LOADNOTIFY_MAX_IN_FLIGHT: '8', LOADNOTIFY_PER_CHANNEL: '16' },
+      /LOADNOTIFY_PER_CHANNEL \(16\) must not be greater than LOADNOTIFY_MAX_IN_FLIGHT \(8\)/,
+    ],
   ])('refuses %j with a message naming the variable', (bad, message) => {
     expect(() => loadConfig(env(bad))).toThrow(ConfigError);
     expect(() => loadConfig(env(bad))).toThrow(message);
+  });
+
+  it('reads the send bounds, 64 in all and 4 per channel unless told', () => {
+    expect(loadConfig(env({}))).toMatchObject({ maxInFlight: 64, perChannel: 4 });
+    expect(loadConfig(env({ LOADNOTIFY_MAX_IN_FLIGHT: '200', LOADNOTIFY_PER_CHANNEL: '10' }))).toMatchObject({
+      maxInFlight: 200,
+      perChannel: 10,
+    });
   });
 
   it('refuses a bad egress allow-list at start, naming the entry', async () => {

@@ -101,3 +101,39 @@ describe.each(DIALECTS)('a dead receiver does not hold up the others (%s)', (dia
     }
   });
 });
+
+describe.each(DIALECTS)('the per-channel bound set by LOADNOTIFY_PER_CHANNEL (%s)', (dialect) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(dialect, {
+      env: {
+        LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
+        LOADNOTIFY_DELIVERY_TIMEOUT_MS: '8000',
+        LOADNOTIFY_LEASE_MS: '20000',
+        LOADNOTIFY_PER_CHANNEL: '2',
+      },
+    });
+  });
+  afterAll(() => t.close());
+
+  it('holds a dead receiver to 2 sends at once', async () => {
+    const dead = await startReceiver(() => 'hang');
+    try {
+      const { loadTestId } = await seedLoadTest(t);
+      const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+        body: { type: 'webhook', name: 'dead', url: dead.url() },
+      });
+      expect(c.status).toBe(201);
+      for (let i = 0; i < 6; i++) {
+        const run = await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} });
+        await t.api('POST', `/api/v1/runs/${run.body.id}/status`, { body: { status: 'running' } });
+      }
+      await dead.waitFor(2, 3000);
+      // Time for more to arrive if the bound were the default 4; the hung ones last 8 s.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(dead.requests).toHaveLength(2);
+    } finally {
+      await dead.close();
+    }
+  });
+});
