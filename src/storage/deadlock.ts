@@ -4,7 +4,7 @@ const DEADLOCK_DETECTED = '40P01';
 /** Attempts in all, the first included. */
 const DEFAULT_TRIES = 3;
 
-export function isDeadlock(err: unknown): boolean {
+function isDeadlock(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === DEADLOCK_DETECTED;
 }
 

@@ -4,17 +4,17 @@ import { seedLoadTest, startTestServer, type TestServer } from '../helpers/serve
 import { startReceiver } from '../helpers/receiver.js';
 
 const RUNS = 10;
+/** Hung sends give up after 8 s: well after each test has looked. */
+const HANGING = {
+  LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
+  LOADNOTIFY_DELIVERY_TIMEOUT_MS: '8000',
+  LOADNOTIFY_LEASE_MS: '20000',
+};
 
 describe.each(DIALECTS)('a dead receiver does not hold up the others (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer(dialect, {
-      env: {
-        LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
-        LOADNOTIFY_DELIVERY_TIMEOUT_MS: '8000',
-        LOADNOTIFY_LEASE_MS: '20000',
-      },
-    });
+    t = await startTestServer(dialect, { env: HANGING });
   });
   afterAll(() => t.close());
 
@@ -105,14 +105,7 @@ describe.each(DIALECTS)('a dead receiver does not hold up the others (%s)', (dia
 describe.each(DIALECTS)('the per-channel bound set by LOADNOTIFY_PER_CHANNEL (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer(dialect, {
-      env: {
-        LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
-        LOADNOTIFY_DELIVERY_TIMEOUT_MS: '8000',
-        LOADNOTIFY_LEASE_MS: '20000',
-        LOADNOTIFY_PER_CHANNEL: '2',
-      },
-    });
+    t = await startTestServer(dialect, { env: { ...HANGING, LOADNOTIFY_PER_CHANNEL: '2' } });
   });
   afterAll(() => t.close());
 
