@@ -227,6 +227,13 @@ export interface Handoff {
   /** The deliveries written leased to this engine, their attempts with them. */
   written(ds: ClaimedDelivery[]): void;
   /**
+   * Channels whose pending deliveries of the run (`pending`: how many each has) are all held
+   * by this engine, one of them sending: the new delivery is written leased here, with its
+   * attempt, and sent once the one ahead has ended for good (see RunChains). The others are
+   * left to `behind`.
+   */
+  follow(pending: ReadonlyMap<number, number>, runId: number): Set<number>;
+  /**
    * The run's deliveries to these channels were written unleased, behind an earlier delivery
    * of the run to the same channel that is still pending: they wait for its end.
    */
@@ -262,6 +269,34 @@ export async function nextDueAt(db: Db, now: number): Promise<number | null> {
     .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
     .executeTakeFirst();
   return row?.at == null ? null : Number(row.at);
+}
+
+/**
+ * Gives deliveries leased to `workerId` but never sent back to claims: their unsent attempts
+ * are removed (they were written with the lease, see Handoff.follow) and their leases cleared,
+ * so the next claim takes them in their run's order, with the right attempt number. A delivery
+ * whose lease another worker has taken over meanwhile is left alone, with its attempt.
+ */
+export async function releaseUnsent(
+  db: Db,
+  workerId: string,
+  unsent: readonly { deliveryId: number; attemptId: number }[],
+): Promise<void> {
+  if (unsent.length === 0) return;
+  await db.kysely.transaction().execute(async (trx) => {
+    const { rows } = await sql<{ id: number }>`UPDATE deliveries SET lease_until = NULL, lease_owner = NULL
+      WHERE id IN ${idList(
+        db.dialect,
+        unsent.map((u) => u.deliveryId),
+      )}
+        AND lease_owner = ${workerId} AND state = 'pending'
+      RETURNING id`.execute(trx);
+    const released = new Set(rows.map((r) => Number(r.id)));
+    const attempts = unsent.filter((u) => released.has(u.deliveryId)).map((u) => u.attemptId);
+    if (attempts.length === 0) return;
+    await sql`DELETE FROM delivery_attempts
+      WHERE id IN ${idList(db.dialect, attempts)} AND outcome IS NULL`.execute(trx);
+  });
 }
 
 /** SQLite has one process: whatever it leased before a crash is safe to take back at start. */

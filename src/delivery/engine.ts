@@ -8,6 +8,7 @@ import {
   claimDue,
   nextDueAt,
   releaseAllLeases,
+  releaseUnsent,
   writeCompletions,
   type ClaimedDelivery,
   type Completion,
@@ -15,6 +16,7 @@ import {
   type Handoff,
 } from './claims.js';
 import { OpenedChannels } from './opened-channels.js';
+import { RunChains } from './run-chains.js';
 import { SendSlots } from './send-slots.js';
 import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_PER_CHANNEL } from './limits.js';
 import type { Sender } from './sender.js';
@@ -40,6 +42,13 @@ const COMPLETION_WINDOW_MS = 5;
 const MAX_BEHIND = 10_000;
 /** Deliveries one claim takes at most. */
 const MAX_CLAIM = 100;
+
+/** A delivery written leased to this engine that waits for the one ahead of it in its run. */
+interface Follower {
+  d: ClaimedDelivery;
+  prepared: PreparedAttempt;
+  leasedAt: number;
+}
 
 export interface EngineOptions {
   db: Db;
@@ -93,6 +102,10 @@ export class DeliveryEngine implements DeliveryTaker {
    * claim loop; the channel leaves once a claim finds less waiting for it than it had room for.
    */
   private readonly overflowed = new Set<number>();
+  /** Deliveries of a run to a channel held here, and those written leased here to follow them. */
+  private readonly chains: RunChains<Follower>;
+  /** Releases of followers that could not be sent here, under way (stop() waits for them). */
+  private readonly releasing = new Set<Promise<void>>();
   /** Claims that failed in a row; the loop backs off while the database is away. */
   private claimFailures = 0;
   private newWork = false;
@@ -113,6 +126,7 @@ export class DeliveryEngine implements DeliveryTaker {
       random,
     };
     this.slots = new SendSlots(this.o.perChannel, this.o.maxInFlight);
+    this.chains = new RunChains(this.o.perChannel);
     this.deps = {
       channels: new OpenedChannels(options.box),
       completions: new WriteBatcher<Completion, boolean>(options.db, {
@@ -164,6 +178,8 @@ export class DeliveryEngine implements DeliveryTaker {
     ]);
     clearTimeout(timer);
     await this.deps.completions.drained();
+    this.release(this.chains.takeAll());
+    await Promise.allSettled([...this.releasing]);
   }
 
   get inFlightCount(): number {
@@ -230,6 +246,7 @@ export class DeliveryEngine implements DeliveryTaker {
   begin(): Handoff | null {
     if (!this.running) return null;
     const reserved: number[] = [];
+    const following = new Set<string>();
     const waitsBehind: string[] = [];
     const busyLater: number[] = [];
     const prepared = new Map<number, PreparedAttempt>();
@@ -239,6 +256,7 @@ export class DeliveryEngine implements DeliveryTaker {
       if (ended) return false;
       ended = true;
       for (const channelId of reserved) this.slots.unreserve(channelId);
+      for (const key of following) this.chains.unreserve(key);
       return true;
     };
     return {
@@ -263,6 +281,16 @@ export class DeliveryEngine implements DeliveryTaker {
         prepared.set(d.id, p);
         return p.start;
       },
+      follow: (pending, runId) => {
+        const chained = new Set<number>();
+        for (const [channelId, n] of pending) {
+          const key = RunChains.key(channelId, runId);
+          if (ended || following.has(key) || !this.chains.reserve(key, n)) continue;
+          following.add(key);
+          chained.add(channelId);
+        }
+        return chained;
+      },
       written: (ds) => void written.push(...ds),
       behind: (channelIds, runId) => {
         for (const channelId of channelIds) waitsBehind.push(`${channelId}:${runId}`);
@@ -276,7 +304,13 @@ export class DeliveryEngine implements DeliveryTaker {
         if (this.behind.size > MAX_BEHIND) this.behind.clear();
         for (const key of waitsBehind) this.behind.add(key);
         for (const channelId of busyLater) this.overflowed.add(channelId);
-        for (const d of written) this.launch(d, prepared.get(d.id)!);
+        const leasedAt = Date.now();
+        for (const d of written) {
+          const key = d.run_id === null ? null : RunChains.key(d.channel_id, d.run_id);
+          const f: Follower = { d, prepared: prepared.get(d.id)!, leasedAt };
+          if (key === null || !following.has(key)) this.launch(f.d, f.prepared);
+          else if (!this.chains.follow(key, f)) this.release([f]);
+        }
       },
       abort: () => {
         if (end()) this.sendFinished();
@@ -333,7 +367,8 @@ export class DeliveryEngine implements DeliveryTaker {
     }
   }
 
-  private launch(d: ClaimedDelivery, prepared: PreparedAttempt): void {
+  /** `leasedAt`: when its lease was written, for how long it may still wait for a slot. */
+  private launch(d: ClaimedDelivery, prepared: PreparedAttempt, leasedAt = Date.now()): void {
     const attemptId = d.attempt_id;
     if (attemptId === null) {
       // Cannot happen (the claim writes every claimed delivery's attempt); if it did, the
@@ -342,7 +377,10 @@ export class DeliveryEngine implements DeliveryTaker {
       return;
     }
     const channelId = d.channel_id;
-    const launched = Date.now();
+    const key = d.run_id === null ? null : RunChains.key(channelId, d.run_id);
+    if (key !== null) this.chains.started(key);
+    // Whether the delivery ended for good here: only then may the run's next one follow it.
+    let final = false;
     const turn = this.slots.acquire(channelId);
     // The receiver's slot is free once it has answered: recording the outcome (batched, a few
     // milliseconds) need not hold it, or a busy channel would wait on its own log.
@@ -356,11 +394,12 @@ export class DeliveryEngine implements DeliveryTaker {
       else this.sendFinished();
     };
     const send = () => sendAttempt(this.deps, { ...d, attempt_id: attemptId }, prepared, free);
-    const task = (turn ? turn.then(() => this.stillLeased(d, launched, send, free)) : send())
+    const task = (turn ? turn.then(() => this.stillLeased(d, leasedAt, send, free)) : send())
       .then(
         (r) => {
           if (r?.leaseLost)
             this.options.log.warn({ delivery: d.id }, 'lease expired before the attempt was recorded');
+          final = r !== null && r.state !== 'pending' && !r.leaseLost;
           if (r && r.state !== 'pending' && this.behind.delete(`${channelId}:${d.run_id}`)) this.wake();
         },
         (err: unknown) => {
@@ -371,16 +410,51 @@ export class DeliveryEngine implements DeliveryTaker {
       .finally(() => {
         this.inFlight.delete(d.id);
         free();
+        if (key !== null) this.chainEnded(key, final);
       });
     this.inFlight.set(d.id, task);
+  }
+
+  /**
+   * A run's delivery to a channel ended here: its follower goes, while there is time left on
+   * its lease and the engine runs; otherwise, or when the delivery ahead stays pending for a
+   * retry, the followers go back to claims (behind it, woken by its end as any other).
+   */
+  private chainEnded(key: string, final: boolean): void {
+    const { launch, release } = this.chains.ended(key, final);
+    if (release.length > 0) {
+      this.behind.add(key);
+      this.release(release);
+    }
+    if (!launch) return;
+    if (this.running && Date.now() - launch.leasedAt < this.o.leaseMs / 2) {
+      this.launch(launch.d, launch.prepared, launch.leasedAt);
+      return;
+    }
+    // Not sent from here after all: what follows it waits in the database with it.
+    this.release([launch, ...this.chains.takeKey(key)]);
+  }
+
+  private release(followers: Follower[]): void {
+    if (followers.length === 0) return;
+    const unsent = followers.map((f) => ({ deliveryId: f.d.id, attemptId: f.d.attempt_id! }));
+    const p = releaseUnsent(this.options.db, this.workerId, unsent).then(
+      () => this.wake(),
+      (err: unknown) => {
+        // The leases run out and a claim takes them; their unsent attempts show as interrupted.
+        this.options.log.warn({ err, deliveries: unsent.length }, 'releasing unsent deliveries failed');
+      },
+    );
+    this.releasing.add(p);
+    void p.finally(() => this.releasing.delete(p));
   }
 
   /**
    * A delivery that waited here for a slot is sent only while its lease has ample time left;
    * otherwise it is left to a claim once the lease runs out (another process may take it).
    */
-  private stillLeased<T>(d: ClaimedDelivery, launched: number, send: () => Promise<T>, free: () => void) {
-    if (Date.now() - launched < this.o.leaseMs / 2) return send();
+  private stillLeased<T>(d: ClaimedDelivery, leasedAt: number, send: () => Promise<T>, free: () => void) {
+    if (Date.now() - leasedAt < this.o.leaseMs / 2) return send();
     this.options.log.warn({ delivery: d.id }, 'waited too long for a free slot; left to the next claim');
     free();
     return Promise.resolve(null);

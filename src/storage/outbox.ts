@@ -196,16 +196,21 @@ export async function recordEvent(
   if (handoff) {
     let open = matching.map((c) => c.id);
     if (runId !== null) {
-      const { rows } = await sql<{ channel_id: number }>`
-        SELECT DISTINCT channel_id FROM ${dialect === 'sqlite' ? sql`deliveries INDEXED BY deliveries_pending_order` : sql`deliveries`}
-        WHERE channel_id IN ${idList(dialect, open)} AND run_id = ${runId} AND state = 'pending'`.execute(
-        trx,
-      );
-      blocked = new Set(rows.map((r) => Number(r.channel_id)));
+      const { rows } = await sql<{ channel_id: number; n: number }>`
+        SELECT channel_id, COUNT(*) AS n FROM ${dialect === 'sqlite' ? sql`deliveries INDEXED BY deliveries_pending_order` : sql`deliveries`}
+        WHERE channel_id IN ${idList(dialect, open)} AND run_id = ${runId} AND state = 'pending'
+        GROUP BY channel_id`.execute(trx);
+      const pending = new Map(rows.map((r) => [Number(r.channel_id), Number(r.n)]));
+      blocked = new Set(pending.keys());
       open = open.filter((id) => !blocked.has(id));
-      if (blocked.size > 0) handoff.behind([...blocked], runId);
+      // Taken too: written leased here, to be sent after the delivery ahead of them.
+      taken = pending.size > 0 ? handoff.follow(pending, runId) : taken;
+      const behind = [...blocked].filter((id) => !taken.has(id));
+      if (behind.length > 0) handoff.behind(behind, runId);
     }
-    ({ taken, later } = handoff.reserve(open));
+    const reserved = handoff.reserve(open);
+    for (const id of reserved.taken) taken.add(id);
+    later = reserved.later;
   }
   const lease = handoff ? { until: now + handoff.leaseMs, owner: handoff.workerId } : null;
   const webhookIds = new Map(matching.map((c) => [c.id, newWebhookId()]));
@@ -253,9 +258,11 @@ export async function recordEvent(
     await insertAttemptStarts(dialect, trx, mine, (d) => handoff.start(d));
     handoff.written(mine);
   }
-  // Other processes may have room for what this one could not take: they are told.
-  if (matching.length - taken.size - blocked.size > 0) await notifyDeliveriesQueued(trx);
-  const waiting = matching.length - taken.size - blocked.size - later.size;
+  // Other processes may have room for what this one could not take: they are told. (Taken
+  // and blocked overlap in the followers.)
+  const unblocked = matching.filter((c) => !taken.has(c.id) && !blocked.has(c.id)).length;
+  if (unblocked > 0) await notifyDeliveriesQueued(trx);
+  const waiting = unblocked - later.size;
   return { eventId, deliveryIds: matching.map((c) => ids.get(c.id)!), waiting };
 }
 

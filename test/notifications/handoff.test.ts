@@ -5,9 +5,12 @@ import { DIALECTS } from '../helpers/db.js';
 import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
 import { eventually, startReceiver } from '../helpers/receiver.js';
 
-/** A receiver that answers each request after `delayMs`, counting how many it holds at once. */
-async function slowReceiver(delayMs: number) {
-  const arrivals: { event: string; run: number }[] = [];
+/**
+ * A receiver that answers each request after `delayMs` (with `status(n)` for the n-th, 200 by
+ * default), counting how many it holds at once.
+ */
+async function slowReceiver(delayMs: number, status: (n: number) => number = () => 200) {
+  const arrivals: { event: string; run: number; at: number }[] = [];
   let open = 0;
   let mostOpen = 0;
   const server: Server = createServer((req, res) => {
@@ -17,10 +20,11 @@ async function slowReceiver(delayMs: number) {
       open++;
       mostOpen = Math.max(mostOpen, open);
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      arrivals.push({ event: body.event, run: body.load_test_run_id });
+      arrivals.push({ event: body.event, run: body.load_test_run_id, at: Date.now() });
+      const answer = status(arrivals.length);
       setTimeout(() => {
         open--;
-        res.writeHead(200).end('ok');
+        res.writeHead(answer).end('ok');
       }, delayMs);
     });
   });
@@ -86,6 +90,40 @@ describe.each(DIALECTS)('status changes handed to the engine as they commit (%s)
     }
   });
 
+  it("writes a run's next delivery with its change and sends it once the one ahead is answered", async () => {
+    const r = await slowReceiver(300);
+    const c = await channel(r.url);
+    // Neither woken nor polling: a claim could not send the finish within this test.
+    const wake = t.server.ctx.onDeliveriesQueued;
+    t.server.ctx.onDeliveriesQueued = () => {};
+    try {
+      const x = await run();
+      expect((await move(x.id, 'running')).status).toBe(200);
+      expect((await move(x.id, 'finished')).status).toBe(200);
+      const items = (await t.api('GET', `/api/v1/runs/${x.id}/deliveries`)).body.items;
+      const finish = items.find((d: any) => d.event_type === 'test.finished');
+      // Taken by this process's engine with the change itself, its attempt written, while the
+      // start is still waiting for its answer: not left for a claim to find.
+      expect((await t.api('GET', `/api/v1/deliveries/${finish.id}`)).body.attempts).toHaveLength(1);
+      expect(r.arrivals.map((a) => a.event)).toEqual(['test.started']);
+      await eventually(async () => (r.arrivals.length >= 2 ? true : undefined), 5000);
+      expect(r.arrivals.map((a) => a.event)).toEqual(['test.started', 'test.finished']);
+      // Sent only after the start was answered (300 ms after it arrived).
+      expect(r.arrivals[1]!.at - r.arrivals[0]!.at).toBeGreaterThanOrEqual(290);
+      for (const d of items) {
+        const done = await eventually(async () => {
+          const again = await t.api('GET', `/api/v1/deliveries/${d.id}`);
+          return again.body.state === 'delivered' ? again.body : undefined;
+        }, 3000);
+        expect(done.attempts.map((a: any) => [a.number, a.outcome])).toEqual([[1, 'delivered']]);
+      }
+    } finally {
+      t.server.ctx.onDeliveriesQueued = wake;
+      await removeChannel(c.id);
+      await r.close();
+    }
+  });
+
   it('keeps a busy channel to 4 requests at once and each run in order, however many changes arrive', async () => {
     const r = await slowReceiver(60);
     const c = await channel(r.url);
@@ -130,6 +168,56 @@ describe.each(DIALECTS)('status changes handed to the engine as they commit (%s)
       expect(Math.max(...displaced)).toBeLessThanOrEqual(8);
     } finally {
       await removeChannel(c.id);
+      await r.close();
+    }
+  });
+});
+
+describe.each(DIALECTS)('a run whose delivery ahead is retried (%s)', (dialect) => {
+  let t: TestServer;
+  let loadTestId: number;
+  beforeAll(async () => {
+    // Retries after about 10 ms instead of 10 s.
+    t = await startTestServer(dialect, {
+      env: { LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1', LOADNOTIFY_RETRY_SCALE: '0.001' },
+    });
+    ({ loadTestId } = await seedLoadTest(t));
+  });
+  afterAll(() => t.close());
+
+  it('sends the next delivery after the retried one, as its first attempt', async () => {
+    // The start's first attempt answers 500 after 200 ms, when the finish is already written
+    // leased behind it: the finish must wait for the retry, and its unsent attempt go.
+    const r = await slowReceiver(200, (n) => (n === 1 ? 500 : 200));
+    const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+      body: { type: 'webhook', name: 'hook', url: r.url },
+    });
+    try {
+      const x = (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body;
+      expect(
+        (await t.api('POST', `/api/v1/runs/${x.id}/status`, { body: { status: 'running' } })).status,
+      ).toBe(200);
+      expect(
+        (await t.api('POST', `/api/v1/runs/${x.id}/status`, { body: { status: 'finished' } })).status,
+      ).toBe(200);
+      await eventually(async () => (r.arrivals.length >= 3 ? true : undefined), 10_000);
+      expect(r.arrivals.map((a) => a.event)).toEqual(['test.started', 'test.started', 'test.finished']);
+      const items = (await t.api('GET', `/api/v1/runs/${x.id}/deliveries`)).body.items;
+      const attempts = async (event: string) => {
+        const d = items.find((i: any) => i.event_type === event);
+        const done = await eventually(async () => {
+          const again = await t.api('GET', `/api/v1/deliveries/${d.id}`);
+          return again.body.state === 'delivered' ? again.body : undefined;
+        }, 3000);
+        return done.attempts.map((a: any) => [a.number, a.outcome]);
+      };
+      expect(await attempts('test.started')).toEqual([
+        [1, 'retry'],
+        [2, 'delivered'],
+      ]);
+      expect(await attempts('test.finished')).toEqual([[1, 'delivered']]);
+    } finally {
+      await t.api('DELETE', `/api/v1/notification-channels/${c.body.id}`);
       await r.close();
     }
   });

@@ -1,0 +1,123 @@
+/**
+ * The deliveries of one run to one channel that an engine holds: the one it is sending, and
+ * the ones written leased to it that wait here to follow it (a run's `finished` while its
+ * `started` is still on the way). Order within a run is promised, so a follower is sent only
+ * once the delivery ahead of it has ended for good; were it left in the database instead, a
+ * claim would have to find it, which costs more than its send.
+ *
+ * A key's chain lives only while something of it is held here. Whatever cannot follow (the
+ * delivery ahead ended pending, so it will be retried later, or the chain ended before the
+ * follower's transaction committed) is given back to the caller to release to claims, which
+ * keep the same order from the database.
+ */
+interface Chain<F> {
+  /** Deliveries of the key being sent here (normally one). */
+  sending: number;
+  /** Followers, first come first sent. */
+  next: F[];
+  /** Places promised to hand-offs whose transactions have not ended. */
+  reserved: number;
+}
+
+export class RunChains<F> {
+  private readonly chains = new Map<string, Chain<F>>();
+
+  /** `maxWaiting`: followers one key may hold here; more are left to claims. */
+  constructor(private readonly maxWaiting: number) {}
+
+  static key(channelId: number, runId: number): string {
+    return `${channelId}:${runId}`;
+  }
+
+  /** A delivery of the key is being sent here. */
+  started(key: string): void {
+    const c = this.chains.get(key);
+    if (c) c.sending++;
+    else this.chains.set(key, { sending: 1, next: [], reserved: 0 });
+  }
+
+  /**
+   * Promises a new delivery of the key a place behind what is held here, when every one of
+   * the key's `pendingInDb` pending deliveries is held here (none is waiting for a retry or
+   * leased to another process) and the one ahead is being sent.
+   */
+  reserve(key: string, pendingInDb: number): boolean {
+    const c = this.chains.get(key);
+    if (!c || c.sending === 0) return false;
+    if (c.sending + c.next.length + c.reserved !== pendingInDb) return false;
+    if (c.next.length + c.reserved >= this.maxWaiting) return false;
+    c.reserved++;
+    return true;
+  }
+
+  /** Takes back a promised place (the hand-off ended). */
+  unreserve(key: string): void {
+    const c = this.chains.get(key);
+    if (!c || c.reserved === 0) throw new Error(`no place reserved behind ${key}`);
+    c.reserved--;
+    this.drop(key, c);
+  }
+
+  /**
+   * Queues a committed follower behind its key's deliveries. False when nothing of the key is
+   * sent here any more (it ended while the follower's transaction committed): the caller
+   * releases it, since whether the delivery ahead ended for good is not known here.
+   */
+  follow(key: string, follower: F): boolean {
+    const c = this.chains.get(key);
+    if (!c || c.sending === 0) return false;
+    c.next.push(follower);
+    return true;
+  }
+
+  /**
+   * A delivery of the key ended. `final`: it was delivered or failed for good, so the next
+   * follower goes (returned as `launch`: the caller sends it, calling started(), or gives it
+   * and the rest back with takeKey()). Otherwise it stays pending for a later attempt, and every
+   * follower must wait for that in the database (`release`).
+   */
+  ended(key: string, final: boolean): { launch: F | null; release: F[] } {
+    const c = this.chains.get(key);
+    if (!c) return { launch: null, release: [] };
+    c.sending = Math.max(0, c.sending - 1);
+    let launch: F | null = null;
+    let release: F[] = [];
+    if (!final) {
+      release = c.next;
+      c.next = [];
+    } else if (c.sending === 0 && c.next.length > 0) {
+      launch = c.next.shift()!;
+    }
+    this.drop(key, c);
+    return { launch, release };
+  }
+
+  /** The key's waiting followers, taken out of the chain. */
+  takeKey(key: string): F[] {
+    const c = this.chains.get(key);
+    if (!c) return [];
+    const next = c.next;
+    c.next = [];
+    this.drop(key, c);
+    return next;
+  }
+
+  /** Every follower still waiting (the engine is stopping): they are released. */
+  takeAll(): F[] {
+    const all: F[] = [];
+    for (const c of this.chains.values()) {
+      all.push(...c.next);
+      c.next = [];
+    }
+    for (const [key, c] of this.chains) this.drop(key, c);
+    return all;
+  }
+
+  get size(): number {
+    return this.chains.size;
+  }
+
+  private drop(key: string, c: Chain<F>): void {
+    if (c.sending === 0 && c.next.length === 0 && c.reserved === 0) this.chains.delete(key);
+  }
+}
