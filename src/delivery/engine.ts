@@ -394,7 +394,7 @@ export class DeliveryEngine implements DeliveryTaker {
       else this.sendFinished();
     };
     const send = () => sendAttempt(this.deps, { ...d, attempt_id: attemptId }, prepared, free);
-    const task = (turn ? turn.then(() => this.stillLeased(d, leasedAt, send, free)) : send())
+    const task = (turn ? turn.then(() => this.stillLeased(d, prepared, leasedAt, send, free)) : send())
       .then(
         (r) => {
           if (r?.leaseLost)
@@ -453,10 +453,17 @@ export class DeliveryEngine implements DeliveryTaker {
    * A delivery that waited here for a slot is sent only while its lease has ample time left;
    * otherwise it is left to a claim once the lease runs out (another process may take it).
    */
-  private stillLeased<T>(d: ClaimedDelivery, leasedAt: number, send: () => Promise<T>, free: () => void) {
+  private stillLeased<T>(
+    d: ClaimedDelivery,
+    prepared: PreparedAttempt,
+    leasedAt: number,
+    send: () => Promise<T>,
+    free: () => void,
+  ) {
     if (Date.now() - leasedAt < this.o.leaseMs / 2) return send();
     this.options.log.warn({ delivery: d.id }, 'waited too long for a free slot; left to the next claim');
     free();
+    this.release([{ d, prepared, leasedAt }]);
     return Promise.resolve(null);
   }
 

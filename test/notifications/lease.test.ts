@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/db.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
 import { eventually } from '../helpers/receiver.js';
 
 /** A receiver that answers 200 only after `delayMs`, counting the requests it gets. */
@@ -57,6 +57,53 @@ describe.each(DIALECTS)('a send outliving its lease (%s)', (dialect) => {
       expect(r.arrivals).toHaveLength(1);
       expect(d.state).toBe('delivered');
       expect(d.attempts.map((a: any) => [a.number, a.outcome])).toEqual([[1, 'delivered']]);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe.each(DIALECTS)('a delivery that waits here for a slot past half its lease (%s)', (dialect) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    // One slot per channel, a receiver that answers after 600 ms, a lease of 1 s: the second
+    // of two runs' starts waits 600 ms for the slot, past half its lease.
+    t = await startTestServer(dialect, {
+      env: {
+        LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
+        LOADNOTIFY_DELIVERY_TIMEOUT_MS: '900',
+        LOADNOTIFY_LEASE_MS: '1000',
+        LOADNOTIFY_PER_CHANNEL: '1',
+      },
+    });
+  });
+  afterAll(() => t?.close());
+
+  it('is given back to claims unsent, and goes out as its first attempt', async () => {
+    const r = await slowReceiver(600);
+    try {
+      const { loadTestId } = await seedLoadTest(t);
+      const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+        body: { type: 'webhook', name: 'slow', url: r.url },
+      });
+      expect(c.status).toBe(201);
+      const runs = [];
+      for (let i = 0; i < 2; i++)
+        runs.push((await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body.id);
+      for (const id of runs)
+        expect(
+          (await t.api('POST', `/api/v1/runs/${id}/status`, { body: { status: 'running' } })).status,
+        ).toBe(200);
+      for (const id of runs) {
+        const [item] = (await t.api('GET', `/api/v1/runs/${id}/deliveries`)).body.items;
+        const d = await eventually(async () => {
+          const got = await t.api('GET', `/api/v1/deliveries/${item.id}`);
+          return got.body.state === 'delivered' ? got.body : undefined;
+        }, 5000);
+        // Not an attempt cut short and counted, then a second: the unsent one was taken back.
+        expect(d.attempts.map((a: any) => [a.number, a.outcome])).toEqual([[1, 'delivered']]);
+      }
+      expect(r.arrivals).toHaveLength(2);
     } finally {
       await r.close();
     }
