@@ -43,6 +43,11 @@ export interface ClaimOptions {
   /** In-flight counts per channel, so one batch does not exceed the cap either. */
   inFlight: Map<number, number>;
   perChannel: number;
+  /**
+   * Channels whose cap is higher than perChannel: those a hand-off overflowed, whose waiting
+   * rows a claim moves into the engine's line as far as hand-offs could have (see the engine).
+   */
+  caps?: ReadonlyMap<number, number>;
   now: number;
   /** Deliveries this worker is sending right now: never claimed again while in flight, even past their lease. */
   inFlightIds?: number[];
@@ -102,7 +107,7 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
           SELECT 1 FROM deliveries q
           WHERE q.channel_id = p.channel_id AND q.run_id = p.run_id AND q.id < p.id AND q.state = 'pending')
       ORDER BY p.next_attempt_at, p.id
-      LIMIT ${o.perChannel}`;
+      LIMIT ${Math.max(o.perChannel, ...(o.caps?.values() ?? []))}`;
     // The same plan in each dialect's words: SQLite runs a correlated IN subquery once per
     // channel; PostgreSQL needs LATERAL for that (and locks only the delivery rows).
     const candidates =
@@ -132,7 +137,7 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
     for (const c of candidates.rows) {
       if (taken.length >= o.limit) break;
       const n = counts.get(c.channel_id) ?? 0;
-      if (n >= o.perChannel) continue;
+      if (n >= (o.caps?.get(c.channel_id) ?? o.perChannel)) continue;
       counts.set(c.channel_id, n + 1);
       taken.push(c.id);
     }

@@ -199,7 +199,7 @@ export class DeliveryEngine implements DeliveryTaker {
       this.woken = false;
       let claimed: ClaimedDelivery[] = [];
       const prepared = new Map<number, PreparedAttempt>();
-      const capacity = this.slots.claimCapacity();
+      const capacity = this.slots.claimCapacity(this.overflowed.size > 0);
       const held = this.slots.heldByChannel();
       try {
         if (capacity > 0) claimed = await this.claim(capacity, held, prepared);
@@ -327,9 +327,19 @@ export class DeliveryEngine implements DeliveryTaker {
     const took = new Map<number, number>();
     for (const d of claimed) took.set(d.channel_id, (took.get(d.channel_id) ?? 0) + 1);
     for (const channelId of this.overflowed) {
-      const room = this.o.perChannel - (held.get(channelId) ?? 0);
+      const room = this.slots.handoffPerChannel - (held.get(channelId) ?? 0);
       if ((took.get(channelId) ?? 0) < room) this.overflowed.delete(channelId);
     }
+  }
+
+  /**
+   * An overflowed channel's rows waited in the database only because hand-offs found it full:
+   * a claim may take them into the line here as far as a hand-off could have, so one claim
+   * drains what a moment's slow receiver left behind, and hand-offs take the channel again
+   * (a claim of perChannel at a time never caught up with a steady stream of changes).
+   */
+  private overflowCaps(): Map<number, number> {
+    return new Map([...this.overflowed].map((id) => [id, this.slots.handoffPerChannel]));
   }
 
   private claim(
@@ -337,13 +347,15 @@ export class DeliveryEngine implements DeliveryTaker {
     held: Map<number, number>,
     prepared: Map<number, PreparedAttempt>,
   ): Promise<ClaimedDelivery[]> {
+    const caps = this.overflowCaps();
     return claimDue(this.options.db, {
       limit: Math.min(capacity, MAX_CLAIM),
       workerId: this.workerId,
       leaseMs: this.o.leaseMs,
-      saturated: this.slots.saturated(),
+      saturated: this.slots.saturated(caps),
       inFlight: held,
       perChannel: this.o.perChannel,
+      caps,
       now: Date.now(),
       // A send that outlives its lease is still this worker's: sending it again here would
       // only duplicate it. (Another process may take it over; that is what the lease is for.)
@@ -390,7 +402,8 @@ export class DeliveryEngine implements DeliveryTaker {
       answered = true;
       this.slots.release(channelId);
       // A claim can add to the channel again only below its cap (its line here empties first).
-      if (this.overflowed.has(channelId) && this.slots.held(channelId) < this.o.perChannel) this.wake();
+      if (this.overflowed.has(channelId) && this.slots.held(channelId) < this.slots.handoffPerChannel)
+        this.wake();
       else this.sendFinished();
     };
     const send = () => sendAttempt(this.deps, { ...d, attempt_id: attemptId }, prepared, free);

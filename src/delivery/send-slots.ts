@@ -13,7 +13,7 @@ interface Load {
  * what it sends, what waits here for a slot and what open hand-offs were promised.
  *
  * Claims fill a channel up to `perChannel` held and the engine up to `max`. A hand-off may go
- * further, to HANDOFF_FACTOR times `perChannel` for a channel and twice `max` in all: a burst of
+ * further, to HANDOFF_FACTOR times `perChannel` for a channel and times `max` in all: a burst of
  * status changes (16 clients at once in the benchmark) that finds its channels busy for a
  * moment waits here for a free slot, a few milliseconds, instead of in the database for a
  * claim, which costs more than the send. Behind a hung receiver the wait is bounded by the
@@ -26,10 +26,15 @@ export class SendSlots {
   private readonly loads = new Map<number, Load>();
   private totalHeld = 0;
 
+  /** What a hand-off may fill one channel up to. */
+  readonly handoffPerChannel: number;
+
   constructor(
     readonly perChannel: number,
     readonly max: number,
-  ) {}
+  ) {
+    this.handoffPerChannel = HANDOFF_FACTOR * perChannel;
+  }
 
   /** Requests awaiting an answer, over all channels. */
   sending = 0;
@@ -58,24 +63,29 @@ export class SendSlots {
     return new Map([...this.loads].map(([id, l]) => [id, l.sending + l.waiting.length + l.reserved]));
   }
 
-  /** Channels a claim must not add to. */
-  saturated(): number[] {
-    return [...this.loads].filter(([id]) => this.held(id) >= this.perChannel).map(([id]) => id);
+  /** Channels a claim must not add to: at perChannel, or at `caps`' own bound for theirs. */
+  saturated(caps?: ReadonlyMap<number, number>): number[] {
+    return [...this.loads]
+      .filter(([id]) => this.held(id) >= (caps?.get(id) ?? this.perChannel))
+      .map(([id]) => id);
   }
 
-  /** How many more deliveries a claim may take. */
-  claimCapacity(): number {
-    return Math.max(0, this.max - this.totalHeld);
+  /**
+   * How many more deliveries a claim may take: up to `max` held in all, or, for a claim that
+   * moves an overflowed channel's waiting rows into its line here, as far as hand-offs go.
+   */
+  claimCapacity(forOverflow = false): number {
+    return Math.max(0, (forOverflow ? HANDOFF_FACTOR : 1) * this.max - this.totalHeld);
   }
 
   /** The channel holds all a hand-off may give it. */
   channelFull(channelId: number): boolean {
-    return this.held(channelId) >= HANDOFF_FACTOR * this.perChannel;
+    return this.held(channelId) >= this.handoffPerChannel;
   }
 
   /** Promises a hand-off a place for one delivery of the channel, if there is one. */
   reserve(channelId: number): boolean {
-    if (this.totalHeld >= 2 * this.max || this.channelFull(channelId)) return false;
+    if (this.totalHeld >= HANDOFF_FACTOR * this.max || this.channelFull(channelId)) return false;
     const l = this.load(channelId);
     l.reserved++;
     this.change(channelId, l, 1);
