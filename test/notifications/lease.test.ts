@@ -66,13 +66,14 @@ describe.each(DIALECTS)('a send outliving its lease (%s)', (dialect) => {
 describe.each(DIALECTS)('a delivery that waits here for a slot past half its lease (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
-    // One slot per channel, a receiver that answers after 600 ms, a lease of 1 s: the second
-    // of two runs' starts waits 600 ms for the slot, past half its lease.
+    // One slot per channel, a receiver that answers after 2.1 s, a lease of 4 s: the second of
+    // two runs' starts waits at least 2.1 s for the slot, past half its lease. The timeout
+    // leaves the receiver 1.4 s to spare on a busy machine.
     t = await startTestServer(dialect, {
       env: {
         LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
-        LOADNOTIFY_DELIVERY_TIMEOUT_MS: '900',
-        LOADNOTIFY_LEASE_MS: '1000',
+        LOADNOTIFY_DELIVERY_TIMEOUT_MS: '3500',
+        LOADNOTIFY_LEASE_MS: '4000',
         LOADNOTIFY_PER_CHANNEL: '1',
       },
     });
@@ -80,7 +81,7 @@ describe.each(DIALECTS)('a delivery that waits here for a slot past half its lea
   afterAll(() => t?.close());
 
   it('is given back to claims unsent, and goes out as its first attempt', async () => {
-    const r = await slowReceiver(600);
+    const r = await slowReceiver(2100);
     try {
       const { loadTestId } = await seedLoadTest(t);
       const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
@@ -99,7 +100,7 @@ describe.each(DIALECTS)('a delivery that waits here for a slot past half its lea
         const d = await eventually(async () => {
           const got = await t.api('GET', `/api/v1/deliveries/${item.id}`);
           return got.body.state === 'delivered' ? got.body : undefined;
-        }, 5000);
+        }, 15_000);
         // Not an attempt cut short and counted, then a second: the unsent one was taken back.
         expect(d.attempts.map((a: any) => [a.number, a.outcome])).toEqual([[1, 'delivered']]);
       }
