@@ -293,7 +293,7 @@ export class DeliveryEngine implements DeliveryTaker {
       },
       written: (ds) => void written.push(...ds),
       behind: (channelIds, runId) => {
-        for (const channelId of channelIds) waitsBehind.push(`${channelId}:${runId}`);
+        for (const channelId of channelIds) waitsBehind.push(RunChains.key(channelId, runId));
       },
       commit: () => {
         if (!end()) return;
@@ -307,9 +307,12 @@ export class DeliveryEngine implements DeliveryTaker {
         const leasedAt = Date.now();
         for (const d of written) {
           const key = d.run_id === null ? null : RunChains.key(d.channel_id, d.run_id);
+          if (key === null || !following.has(key)) {
+            this.launch(d, prepared.get(d.id)!);
+            continue;
+          }
           const f: Follower = { d, prepared: prepared.get(d.id)!, leasedAt };
-          if (key === null || !following.has(key)) this.launch(f.d, f.prepared);
-          else if (!this.chains.follow(key, f)) this.release([f]);
+          if (!this.chains.follow(key, f)) this.release([f]);
         }
       },
       abort: () => {
@@ -413,7 +416,7 @@ export class DeliveryEngine implements DeliveryTaker {
           if (r?.leaseLost)
             this.options.log.warn({ delivery: d.id }, 'lease expired before the attempt was recorded');
           final = r !== null && r.state !== 'pending' && !r.leaseLost;
-          if (r && r.state !== 'pending' && this.behind.delete(`${channelId}:${d.run_id}`)) this.wake();
+          if (r && r.state !== 'pending' && key !== null && this.behind.delete(key)) this.wake();
         },
         (err: unknown) => {
           // The lease expires and the delivery is tried again; nothing is lost.

@@ -38,6 +38,15 @@ async function slowReceiver(delayMs: number, status: (n: number) => number = () 
   };
 }
 
+/** A webhook channel of the test organization, sending to `url`. */
+async function addChannel(t: TestServer, url: string) {
+  const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+    body: { type: 'webhook', name: 'hook', url },
+  });
+  expect(c.status).toBe(201);
+  return c.body;
+}
+
 describe.each(DIALECTS)('status changes handed to the engine as they commit (%s)', (dialect) => {
   let t: TestServer;
   let loadTestId: number;
@@ -52,13 +61,7 @@ describe.each(DIALECTS)('status changes handed to the engine as they commit (%s)
   const run = async () => (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body;
   const move = (id: number, status: string) =>
     t.api('POST', `/api/v1/runs/${id}/status`, { body: { status } });
-  const channel = async (url: string) => {
-    const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
-      body: { type: 'webhook', name: 'hook', url },
-    });
-    expect(c.status).toBe(201);
-    return c.body;
-  };
+  const channel = (url: string) => addChannel(t, url);
   const removeChannel = (id: number) => t.api('DELETE', `/api/v1/notification-channels/${id}`);
 
   it('sends a status change without waking or polling the claim loop', async () => {
@@ -189,9 +192,7 @@ describe.each(DIALECTS)('a run whose delivery ahead is retried (%s)', (dialect) 
     // The start's first attempt answers 500 after 200 ms, when the finish is already written
     // leased behind it: the finish must wait for the retry, and its unsent attempt go.
     const r = await slowReceiver(200, (n) => (n === 1 ? 500 : 200));
-    const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
-      body: { type: 'webhook', name: 'hook', url: r.url },
-    });
+    const c = await addChannel(t, r.url);
     try {
       const x = (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body;
       expect(
@@ -217,7 +218,7 @@ describe.each(DIALECTS)('a run whose delivery ahead is retried (%s)', (dialect) 
       ]);
       expect(await attempts('test.finished')).toEqual([[1, 'delivered']]);
     } finally {
-      await t.api('DELETE', `/api/v1/notification-channels/${c.body.id}`);
+      await t.api('DELETE', `/api/v1/notification-channels/${c.id}`);
       await r.close();
     }
   });
