@@ -6,10 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, Pool } from 'undici';
 import type { Db } from '../src/storage/database.js';
-import { startReceiver, startService, type Receiver, type Service } from './processes.js';
+import type { FloorCount } from './floor.js';
+import { startFloor, startReceiver, startService, type Receiver, type Service } from './processes.js';
 import { fmtSpread, now, openLoop, pct, sleep, spread, type Spread } from './stats.js';
 import {
   countDelivered,
@@ -114,6 +116,20 @@ async function drained(
     }
     await sleep(5);
   }
+}
+
+/** The API phase's load: 16 clients, each taking the next run through running -> finished. */
+async function startAndFinish(api: Api, runs: number[]): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < runs.length) {
+        const id = runs[next++];
+        await api.call('POST', `/api/v1/runs/${id}/status`, { status: 'running' });
+        await api.call('POST', `/api/v1/runs/${id}/status`, { status: 'finished' });
+      }
+    }),
+  );
 }
 
 /** Time left for a phase: its own budget, but never past the run's deadline less `reserveMs`. */
@@ -231,6 +247,55 @@ async function main(): Promise<void> {
     };
     print(`          plain POST at ${SIZE.rate * perChange}/s (paced)      ${fmtSpread(plain)}`);
 
+    // 1b. The floor: a bare service keeping the same record (floor.ts), in both throughput phases.
+    let floorApi = NaN;
+    let floorBulk = NaN;
+    if (store.dialect === 'sqlite') {
+      const floor = await startFloor(here('./floor.js'), {
+        dataDir: path.join(store.dataDir, 'floor'),
+        receiverUrl: receiver.url(''),
+        body: sample.body,
+        runs: SIZE.apiRuns,
+      });
+      try {
+        const floorCpu = (c0: FloorCount, c1: FloorCount, n: number) =>
+          `CPU ${((c1.cpuMs - c0.cpuMs) / n).toFixed(3)} ms/delivery (${((c1.cpuMs - c0.cpuMs) / n / limitCpuPerPost).toFixed(1)}x a plain POST)`;
+        const floorClient = new Api(floor.url);
+        const expected = SIZE.apiRuns * 2 * CHANNELS;
+        const c0 = await floor.count();
+        const start = now();
+        await startAndFinish(
+          floorClient,
+          Array.from({ length: SIZE.apiRuns }, (_, i) => i + 1),
+        );
+        let c1 = await floor.count();
+        const deadline = budget(30_000, 150_000);
+        while (c1.delivered - c0.delivered < expected && Date.now() < deadline) {
+          await sleep(5);
+          c1 = await floor.count();
+        }
+        const apiDone = c1.delivered - c0.delivered;
+        const whole = (done: number, of: number) => {
+          if (done < of) incomplete = true;
+          return `${done}/${of} delivered and recorded${done < of ? ' (INCOMPLETE at the deadline)' : ''}`;
+        };
+        floorApi = apiDone / ((now() - start) / 1000);
+        await floorClient.close();
+        print(
+          `floor     bare service, same record: api     ${floorApi.toFixed(0)} deliveries/s  (${pct(floorApi / limit)} of limit)  ${whole(apiDone, expected)}; ${floorCpu(c0, c1, apiDone)}`,
+        );
+        const bulkStart = now();
+        const c2 = await floor.bulk(SIZE.bulkEvents);
+        const bulkDone = c2.delivered - c1.delivered;
+        floorBulk = bulkDone / ((now() - bulkStart) / 1000);
+        print(
+          `          bare service, same record: bulk    ${floorBulk.toFixed(0)} deliveries/s  (${pct(floorBulk / limit)} of limit)  ${whole(bulkDone, SIZE.bulkEvents * CHANNELS)}; ${floorCpu(c1, c2, bulkDone)}`,
+        );
+      } finally {
+        await floor.stop();
+      }
+    } else print('floor     (SQLite only)');
+
     // 2. Throughput from status changes through the API, 16 clients, each run running -> finished.
     let apiRate: number;
     {
@@ -240,16 +305,7 @@ async function main(): Promise<void> {
       const expected = runs.length * 2 * CHANNELS;
       const cpu0 = service.cpuMs();
       const start = now();
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          while (next < runs.length) {
-            const id = runs[next++];
-            await api.call('POST', `/api/v1/runs/${id}/status`, { status: 'running' });
-            await api.call('POST', `/api/v1/runs/${id}/status`, { status: 'finished' });
-          }
-        }),
-      );
+      await startAndFinish(api, runs);
       const { end, done, counted } = await drained(
         db,
         receiver,
@@ -384,7 +440,10 @@ async function main(): Promise<void> {
     print(
       `SUMMARY ${store.dialect}: limit ${limit.toFixed(0)} req/s; api ${apiRate.toFixed(0)}/s (${pct(apiRate / limit)}); bulk ${bulkRate.toFixed(0)}/s (${pct(bulkRate / limit)}); ` +
         `p99 ${steady.all.p99.toFixed(1)} ms at ${SIZE.rate}/s (plain ${plain.p99.toFixed(1)} ms, ${(steady.all.p99 / plain.p99).toFixed(1)}x); ` +
-        `isolation p99 ${isolated.healthy.p99.toFixed(1)} ms (${ratio.toFixed(2)}x); peak RSS ${peakRss.toFixed(0)} MB with ${backlog} pending`,
+        `isolation p99 ${isolated.healthy.p99.toFixed(1)} ms (${ratio.toFixed(2)}x); peak RSS ${peakRss.toFixed(0)} MB with ${backlog} pending` +
+        (store.dialect === 'sqlite'
+          ? `; floor api ${floorApi.toFixed(0)}/s (${pct(floorApi / limit)}), bulk ${floorBulk.toFixed(0)}/s (${pct(floorBulk / limit)})`
+          : ''),
     );
   } finally {
     await api.close().catch(() => {});

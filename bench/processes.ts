@@ -2,6 +2,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import type { FloorCount, FloorMessage, FloorReply } from './floor.js';
 import type { ReceiverMessage, ReceiverStats } from './receiver.js';
 
 const children = new Set<ChildProcess>();
@@ -90,6 +91,53 @@ export async function startService(entry: string, env: Record<string, string>): 
   };
 }
 
+/** A forked child answering questions over IPC, one at a time, its answers in order. */
+interface Child<M, R> {
+  first: unknown;
+  send(m: M): void;
+  ask(m: M): Promise<R>;
+  stop(): Promise<void>;
+}
+
+/** Forks `entry` and waits for its first message (what it listens on). */
+async function forkChild<M, R>(entry: string): Promise<Child<M, R>> {
+  const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(child);
+  const first = await new Promise<unknown>((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${entry} exited ${code}`)));
+  });
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    first,
+    send: (m) => child.send(m as object),
+    ask: (m) => {
+      const next = queue.then(
+        () =>
+          new Promise<R>((resolve, reject) => {
+            const exited = (code: number | null) => reject(new Error(`${entry} exited ${code}`));
+            child.once('exit', exited);
+            child.once('message', (r: R) => {
+              child.off('exit', exited);
+              resolve(r);
+            });
+            child.send(m as object);
+          }),
+      );
+      queue = next.catch(() => {});
+      return next;
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.disconnect();
+        await exited;
+      }
+      children.delete(child);
+    },
+  };
+}
+
 export interface Receiver {
   url(path: string): string;
   send(m: ReceiverMessage): void;
@@ -98,33 +146,34 @@ export interface Receiver {
 }
 
 export async function startReceiver(entry: string): Promise<Receiver> {
-  const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(child);
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { port: number }) => resolve(m.port));
-    child.once('exit', (code) => reject(new Error(`receiver exited ${code}`)));
-  });
-  // One question at a time: answers come back in order.
-  let queue: Promise<unknown> = Promise.resolve();
+  const child = await forkChild<ReceiverMessage, ReceiverStats>(entry);
+  const { port } = child.first as { port: number };
   return {
     url: (path) => `http://127.0.0.1:${port}${path}`,
     send: (m) => child.send(m),
-    stats: (arrivals = false) => {
-      const next = queue.then(
-        () =>
-          new Promise<ReceiverStats>((resolve) => {
-            child.once('message', (m: ReceiverStats) => resolve(m));
-            child.send({ cmd: 'stats', arrivals } satisfies ReceiverMessage);
-          }),
-      );
-      queue = next;
-      return next;
-    },
-    stop: async () => {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.disconnect();
-      await exited;
-      children.delete(child);
-    },
+    stats: (arrivals = false) => child.ask({ cmd: 'stats', arrivals }),
+    stop: () => child.stop(),
+  };
+}
+
+/** The floor (floor.ts) on its own SQLite file in `dataDir`, listening for status changes. */
+export interface Floor {
+  url: string;
+  count(): Promise<FloorCount>;
+  bulk(events: number): Promise<FloorCount>;
+  stop(): Promise<void>;
+}
+
+export async function startFloor(
+  entry: string,
+  start: Omit<Extract<FloorMessage, { cmd: 'start' }>, 'cmd'>,
+): Promise<Floor> {
+  const child = await forkChild<FloorMessage, FloorReply>(entry);
+  const { port } = (await child.ask({ cmd: 'start', ...start })) as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    count: () => child.ask({ cmd: 'count' }) as Promise<FloorCount>,
+    bulk: (events) => child.ask({ cmd: 'bulk', events }) as Promise<FloorCount>,
+    stop: () => child.stop(),
   };
 }

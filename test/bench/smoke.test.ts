@@ -26,7 +26,7 @@ it('runs every phase of the benchmark at tiny sizes and counts every delivery', 
   const output = `${run.stdout}${run.stderr}`;
   expect(run.status, output).toBe(0);
   expect(output).not.toContain('INCOMPLETE');
-  for (const phase of ['limit', 'api', 'latency', 'bulk', 'memory', 'isolation'])
+  for (const phase of ['limit', 'floor', 'api', 'latency', 'bulk', 'memory', 'isolation'])
     expect(output).toMatch(new RegExp(`^${phase} `, 'm'));
   expect(output).toMatch(/^SUMMARY sqlite: /m);
   // Every phase that delivers says n/n delivered with as many attempts recorded.
@@ -36,4 +36,8 @@ it('runs every phase of the benchmark at tiny sizes and counts every delivery', 
     expect(delivered).toBe(expected);
     expect(attempts).toBe(expected);
   }
+  // The floor's two phases, the same way.
+  const floor = [...output.matchAll(/(\d+)\/(\d+) delivered and recorded/g)];
+  expect(floor.length).toBe(2);
+  for (const [, delivered, expected] of floor) expect(delivered).toBe(expected);
 }, 90_000);
