@@ -13,21 +13,33 @@
  *
  * Everything else is left out, so its figures are a ceiling for an engine that keeps the same
  * record: node:http instead of fastify, no authentication, roles or validation, no filters, no
- * per-channel bounds, no order within a run, no retries, no metrics or logs, raw prepared
- * better-sqlite3 statements instead of Kysely, and foreign keys off. The tables are the
- * service's own, made by its migrations, with all their indexes. SQLite only.
+ * per-channel bounds, no order within a run, no retries, no metrics or logs, and foreign keys
+ * off. On SQLite: raw prepared better-sqlite3 statements instead of Kysely. On PostgreSQL:
+ * one statement (data-modifying CTEs over unnested arrays) per status change and per batch
+ * of outcomes, two per claim. The tables are the service's own, made by its migrations, with
+ * all their indexes.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
+import pg from 'pg';
 import { Agent } from 'undici';
 import { signWebhook } from '../src/core/signing.js';
 import { openDatabase } from '../src/storage/database.js';
 
 export type FloorMessage =
-  | { cmd: 'start'; dataDir: string; receiverUrl: string; body: string; runs: number }
+  | {
+      cmd: 'start';
+      /** SQLite: its file goes here. */
+      dataDir: string;
+      /** PostgreSQL: a fresh schema's URL (its search_path set), or null for SQLite. */
+      databaseUrl: string | null;
+      receiverUrl: string;
+      body: string;
+      runs: number;
+    }
   | { cmd: 'count' }
   | { cmd: 'bulk'; events: number };
 
@@ -49,21 +61,60 @@ const cpuMs = () => {
   return (u.user + u.system) / 1000;
 };
 
-class Floor {
-  private readonly db: SQLite.Database;
-  private readonly agent = new Agent({ keepAliveTimeout: 30_000 });
-  private readonly origin: string;
-  private readonly template: Record<string, unknown>;
-  private delivered = 0;
-  private outcomes: { deliveryId: number; attemptId: number; status: number; ms: number }[] = [];
-  private flushing = false;
-  private readonly statements;
-  private readonly recordOutcomes;
-  private readonly statusChange;
-  private readonly writeBulk;
-  private readonly claim;
+/** A delivery about to be sent: what the attempt's log row was written with. */
+interface Send {
+  deliveryId: number;
+  attemptId: number;
+  channel: number;
+  headers: Record<string, string>;
+  body: string;
+}
 
-  constructor(file: string, receiverUrl: string, body: string) {
+/** A delivery to render: its webhook id, channel (1-based) and its event's data. */
+interface ToRender {
+  webhookId: string;
+  channel: number;
+  data: string;
+}
+
+interface Rendered {
+  url: string;
+  headers: Record<string, string>;
+  headersJson: string;
+  body: string;
+}
+
+type Render = (d: ToRender, t: number) => Rendered;
+
+interface Outcome {
+  deliveryId: number;
+  attemptId: number;
+  status: number;
+  ms: number;
+}
+
+/** The floor's writes, one implementation per dialect, each as few statements as it can be. */
+interface FloorStore {
+  seedRuns(n: number): Promise<number[]>;
+  /** The run's update, its event, a leased delivery per channel and each one's attempt. */
+  statusChange(runId: number, status: string, render: Render): Promise<Send[]>;
+  /** Pending deliveries of test.started events of these runs, as the bench's bulk writes them. */
+  writeBulk(runIds: number[]): Promise<void>;
+  /** Leases up to `n` due deliveries and writes their attempts. */
+  claim(n: number, render: Render): Promise<Send[]>;
+  recordOutcomes(rows: Outcome[]): Promise<void>;
+}
+
+const eventType = (status: string) => (status === 'running' ? 'test.started' : 'test.finished');
+const eventData = (runId: number, status: string, t: number) =>
+  JSON.stringify({ run_id: runId, status, started_at: new Date(t).toISOString() });
+const outcomeOf = (status: number) => (status >= 200 && status < 300 ? 'delivered' : 'failed');
+
+class SqliteFloorStore implements FloorStore {
+  private readonly db: SQLite.Database;
+  private readonly s;
+
+  constructor(file: string) {
     this.db = new SQLite(file);
     // The service's own settings (storage/database.ts), less the foreign keys.
     this.db.pragma('journal_mode = WAL');
@@ -71,9 +122,11 @@ class Floor {
     this.db.pragma('cache_size = -32000');
     this.db.pragma('wal_autocheckpoint = 10000');
     this.db.pragma('foreign_keys = OFF');
-    this.origin = new URL(receiverUrl).origin;
-    this.template = JSON.parse(body) as Record<string, unknown>;
-    const s = {
+    this.s = {
+      newRun: this.db.prepare(
+        `INSERT INTO runs (load_test_id, project_id, organization_id, user_id, trigger, status, created_at)
+         VALUES (1, 1, 1, NULL, 'api', 'created', ?) RETURNING id`,
+      ),
       run: this.db.prepare('UPDATE runs SET status = ?, started_at = ? WHERE id = ?'),
       event: this.db.prepare(
         'INSERT INTO events (organization_id, run_id, type, data, created_at) VALUES (1, ?, ?, ?, ?) RETURNING id',
@@ -85,10 +138,10 @@ class Floor {
       ),
       attempt: this.db.prepare(
         `INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url, request_headers, request_body)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+         VALUES (?, 1, ?, ?, ?, ?, ?) RETURNING id`,
       ),
       attemptDone: this.db.prepare(
-        `UPDATE delivery_attempts SET duration_ms = ?, response_status = ?, response_headers = ?, response_body = ?, outcome = ?
+        `UPDATE delivery_attempts SET duration_ms = ?, response_status = ?, response_headers = '{}', response_body = '', outcome = ?
          WHERE id = ?`,
       ),
       deliveryDone: this.db.prepare(
@@ -99,69 +152,248 @@ class Floor {
         `UPDATE deliveries SET lease_until = ?, lease_owner = 'floor'
          WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND lease_until IS NULL
            AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
-         RETURNING id, event_id, channel_id, run_id, event_type, webhook_id`,
+         RETURNING id, event_id, channel_id, webhook_id`,
       ),
       eventData: this.db.prepare('SELECT data FROM events WHERE id = ?'),
     };
-    this.statements = s;
-    this.recordOutcomes = this.db.transaction((rows: Floor['outcomes']) => {
-      const t = Date.now();
-      for (const r of rows) {
-        const ok = r.status >= 200 && r.status < 300;
-        s.attemptDone.run(r.ms, r.status, '{}', '', ok ? 'delivered' : 'failed', r.attemptId);
-        s.deliveryDone.run(ok ? 'delivered' : 'failed', t, r.deliveryId);
-      }
-    });
-    this.statusChange = this.db.transaction((runId: number, status: string) => {
-      const t = Date.now();
-      s.run.run(status, t, runId);
-      const type = status === 'running' ? 'test.started' : 'test.finished';
-      const data = JSON.stringify({ run_id: runId, status, started_at: new Date(t).toISOString() });
-      const eventId = (s.event.get(runId, type, data, t) as { id: number }).id;
-      const sends: Send[] = [];
-      for (let c = 1; c <= CHANNELS; c++) {
-        const webhookId = `msg_${randomUUID()}`;
-        const deliveryId = (
-          s.delivery.get(eventId, c, runId, type, webhookId, t, t + LEASE_MS, 'floor', t, t) as { id: number }
-        ).id;
-        sends.push(this.startAttempt({ deliveryId, channel: c, webhookId, runId, data }, t));
-      }
-      return sends;
-    });
-    this.writeBulk = this.db.transaction((runIds: number[]) => {
+  }
+
+  private attempt(deliveryId: number, d: ToRender, render: Render, t: number): Send {
+    const r = render(d, t);
+    const attemptId = (
+      this.s.attempt.get(deliveryId, randomUUID(), t, r.url, r.headersJson, r.body) as { id: number }
+    ).id;
+    return { deliveryId, attemptId, channel: d.channel, headers: r.headers, body: r.body };
+  }
+
+  seedRuns(n: number): Promise<number[]> {
+    return Promise.resolve(
+      this.db.transaction(() =>
+        Array.from({ length: n }, () => (this.s.newRun.get(Date.now()) as { id: number }).id),
+      )(),
+    );
+  }
+
+  statusChange(runId: number, status: string, render: Render): Promise<Send[]> {
+    return Promise.resolve(
+      this.db.transaction(() => {
+        const t = Date.now();
+        this.s.run.run(status, t, runId);
+        const type = eventType(status);
+        const data = eventData(runId, status, t);
+        const eventId = (this.s.event.get(runId, type, data, t) as { id: number }).id;
+        return Array.from({ length: CHANNELS }, (_, i) => {
+          const webhookId = `msg_${randomUUID()}`;
+          const deliveryId = (
+            this.s.delivery.get(eventId, i + 1, runId, type, webhookId, t, t + LEASE_MS, 'floor', t, t) as {
+              id: number;
+            }
+          ).id;
+          return this.attempt(deliveryId, { webhookId, channel: i + 1, data }, render, t);
+        });
+      })(),
+    );
+  }
+
+  writeBulk(runIds: number[]): Promise<void> {
+    this.db.transaction(() => {
       const t = Date.now();
       for (const runId of runIds) {
-        const data = JSON.stringify({
-          run_id: runId,
-          status: 'running',
-          started_at: new Date(t).toISOString(),
-        });
-        const eventId = (s.event.get(runId, 'test.started', data, t) as { id: number }).id;
+        const data = eventData(runId, 'running', t);
+        const eventId = (this.s.event.get(runId, 'test.started', data, t) as { id: number }).id;
         for (let c = 1; c <= CHANNELS; c++)
-          s.delivery.run(eventId, c, runId, 'test.started', `msg_${randomUUID()}`, t, null, null, t, t);
+          this.s.delivery.run(eventId, c, runId, 'test.started', `msg_${randomUUID()}`, t, null, null, t, t);
       }
-    });
-    this.claim = this.db.transaction((n: number) => {
+    })();
+    return Promise.resolve();
+  }
+
+  claim(n: number, render: Render): Promise<Send[]> {
+    return Promise.resolve(
+      this.db.transaction(() => {
+        const t = Date.now();
+        const rows = this.s.claim.all(t + LEASE_MS, t, n) as {
+          id: number;
+          event_id: number;
+          channel_id: number;
+          webhook_id: string;
+        }[];
+        return rows.map((r) => {
+          const { data } = this.s.eventData.get(r.event_id) as { data: string };
+          return this.attempt(r.id, { webhookId: r.webhook_id, channel: r.channel_id, data }, render, t);
+        });
+      })(),
+    );
+  }
+
+  recordOutcomes(rows: Outcome[]): Promise<void> {
+    this.db.transaction(() => {
       const t = Date.now();
-      const rows = s.claim.all(t + LEASE_MS, t, n) as {
-        id: number;
-        event_id: number;
-        channel_id: number;
-        run_id: number;
-        webhook_id: string;
-      }[];
-      return rows.map((r) => {
-        const { data } = s.eventData.get(r.event_id) as { data: string };
-        return this.startAttempt(
-          { deliveryId: r.id, channel: r.channel_id, webhookId: r.webhook_id, runId: r.run_id, data },
-          t,
-        );
-      });
+      for (const r of rows) {
+        const outcome = outcomeOf(r.status);
+        this.s.attemptDone.run(r.ms, r.status, outcome, r.attemptId);
+        this.s.deliveryDone.run(outcome, t, r.deliveryId);
+      }
+    })();
+    return Promise.resolve();
+  }
+}
+
+class PostgresFloorStore implements FloorStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async seedRuns(n: number): Promise<number[]> {
+    const { rows } = await this.pool.query<{ id: number }>(
+      `INSERT INTO runs (load_test_id, project_id, organization_id, user_id, trigger, status, created_at)
+       SELECT 1, 1, 1, NULL, 'api', 'created', $1 FROM generate_series(1, $2::int) ORDER BY 1 RETURNING id`,
+      [Date.now(), n],
+    );
+    return rows.map((r) => r.id).sort((a, b) => a - b);
+  }
+
+  async statusChange(runId: number, status: string, render: Render): Promise<Send[]> {
+    const t = Date.now();
+    const type = eventType(status);
+    const data = eventData(runId, status, t);
+    const ds = Array.from({ length: CHANNELS }, (_, i) => {
+      const d = { webhookId: `msg_${randomUUID()}`, channel: i + 1, data };
+      return { d, r: render(d, t), requestId: randomUUID() };
+    });
+    const { rows } = await this.pool.query<{ attempt_id: number; delivery_id: number; webhook_id: string }>(
+      `WITH run AS (UPDATE runs SET status = $1, started_at = $2 WHERE id = $3),
+       ev AS (INSERT INTO events (organization_id, run_id, type, data, created_at) VALUES (1, $3, $4, $5, $2) RETURNING id),
+       v AS (SELECT * FROM unnest($6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+               AS v(channel_id, webhook_id, request_id, url, headers, body)),
+       d AS (INSERT INTO deliveries (event_id, channel_id, organization_id, run_id, event_type, webhook_id, redelivery_of,
+               state, attempts, next_attempt_at, lease_until, lease_owner, last_error, created_at, updated_at)
+             SELECT ev.id, v.channel_id, 1, $3, $4, v.webhook_id, NULL, 'pending', 0, $2, $12, 'floor', NULL, $2, $2
+             FROM ev, v RETURNING id, webhook_id),
+       a AS (INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url, request_headers, request_body)
+             SELECT d.id, 1, v.request_id, $2, v.url, v.headers, v.body FROM d JOIN v USING (webhook_id)
+             RETURNING id, delivery_id)
+       SELECT a.id AS attempt_id, a.delivery_id, d.webhook_id FROM a JOIN d ON d.id = a.delivery_id`,
+      [
+        status,
+        t,
+        runId,
+        type,
+        data,
+        ds.map((x) => x.d.channel),
+        ds.map((x) => x.d.webhookId),
+        ds.map((x) => x.requestId),
+        ds.map((x) => x.r.url),
+        ds.map((x) => x.r.headersJson),
+        ds.map((x) => x.r.body),
+        t + LEASE_MS,
+      ],
+    );
+    const byWebhook = new Map(ds.map((x) => [x.d.webhookId, x]));
+    return rows.map((row) => {
+      const x = byWebhook.get(row.webhook_id)!;
+      return {
+        deliveryId: row.delivery_id,
+        attemptId: row.attempt_id,
+        channel: x.d.channel,
+        headers: x.r.headers,
+        body: x.r.body,
+      };
     });
   }
 
-  /** Renders and signs a delivery's body and writes its attempt's log row (inside a transaction). */
-  private startAttempt(d: Omit<Send, 'attemptId' | 'headers' | 'body'>, t: number): Send {
+  async writeBulk(runIds: number[]): Promise<void> {
+    const t = Date.now();
+    await this.pool.query(
+      `WITH ev AS (INSERT INTO events (organization_id, run_id, type, data, created_at)
+         SELECT 1, r, 'test.started', data, $3 FROM unnest($1::bigint[], $2::text[]) AS v(r, data) RETURNING id, run_id)
+       INSERT INTO deliveries (event_id, channel_id, organization_id, run_id, event_type, webhook_id, redelivery_of,
+         state, attempts, next_attempt_at, lease_until, lease_owner, last_error, created_at, updated_at)
+       SELECT ev.id, c, 1, ev.run_id, 'test.started', 'msg_' || gen_random_uuid(), NULL, 'pending', 0, $3, NULL, NULL, NULL, $3, $3
+       FROM ev CROSS JOIN generate_series(1, ${CHANNELS}) AS c`,
+      [runIds, runIds.map((r) => eventData(r, 'running', t)), t],
+    );
+  }
+
+  async claim(n: number, render: Render): Promise<Send[]> {
+    const t = Date.now();
+    const { rows } = await this.pool.query<{
+      id: number;
+      channel_id: number;
+      webhook_id: string;
+      data: string;
+    }>(
+      `UPDATE deliveries SET lease_until = $1, lease_owner = 'floor'
+       WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND lease_until IS NULL AND next_attempt_at <= $2
+                    ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING id, channel_id, webhook_id, (SELECT data FROM events e WHERE e.id = deliveries.event_id) AS data`,
+      [t + LEASE_MS, t, n],
+    );
+    if (rows.length === 0) return [];
+    const ds = rows.map((row) => ({
+      row,
+      r: render({ webhookId: row.webhook_id, channel: row.channel_id, data: row.data }, t),
+    }));
+    const inserted = await this.pool.query<{ id: number; delivery_id: number }>(
+      `INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url, request_headers, request_body)
+       SELECT v.delivery_id, 1, gen_random_uuid()::text, $1, v.url, v.headers, v.body
+       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS v(delivery_id, url, headers, body)
+       RETURNING id, delivery_id`,
+      [
+        t,
+        ds.map((x) => x.row.id),
+        ds.map((x) => x.r.url),
+        ds.map((x) => x.r.headersJson),
+        ds.map((x) => x.r.body),
+      ],
+    );
+    const attempts = new Map(inserted.rows.map((a) => [a.delivery_id, a.id]));
+    return ds.map((x) => ({
+      deliveryId: x.row.id,
+      attemptId: attempts.get(x.row.id)!,
+      channel: x.row.channel_id,
+      headers: x.r.headers,
+      body: x.r.body,
+    }));
+  }
+
+  async recordOutcomes(rows: Outcome[]): Promise<void> {
+    await this.pool.query(
+      `WITH o AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::text[])
+                    AS o(delivery_id, attempt_id, status, ms, outcome)),
+       a AS (UPDATE delivery_attempts a SET duration_ms = o.ms, response_status = o.status, response_headers = '{}',
+               response_body = '', outcome = o.outcome FROM o WHERE a.id = o.attempt_id)
+       UPDATE deliveries d SET state = o.outcome, attempts = d.attempts + 1, lease_until = NULL, lease_owner = NULL,
+         updated_at = $6 FROM o WHERE d.id = o.delivery_id`,
+      [
+        rows.map((r) => r.deliveryId),
+        rows.map((r) => r.attemptId),
+        rows.map((r) => r.status),
+        rows.map((r) => Math.round(r.ms)),
+        rows.map((r) => outcomeOf(r.status)),
+        Date.now(),
+      ],
+    );
+  }
+}
+
+class Floor {
+  private readonly agent = new Agent({ keepAliveTimeout: 30_000 });
+  private readonly origin: string;
+  private readonly template: Record<string, unknown>;
+  private delivered = 0;
+  private outcomes: Outcome[] = [];
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: FloorStore,
+    receiverUrl: string,
+    body: string,
+  ) {
+    this.origin = new URL(receiverUrl).origin;
+    this.template = JSON.parse(body) as Record<string, unknown>;
+  }
+
+  /** Renders a delivery's body from its event and signs it, as the webhook channel does. */
+  private readonly render: Render = (d, t) => {
     const body = JSON.stringify({ ...this.template, run: JSON.parse(d.data) as unknown });
     const timestamp = Math.floor(t / 1000);
     const headers = {
@@ -171,19 +403,8 @@ class Floor {
       'webhook-timestamp': String(timestamp),
       'webhook-signature': signWebhook(SECRET, d.webhookId, timestamp, body),
     };
-    const attemptId = (
-      this.statements.attempt.get(
-        d.deliveryId,
-        1,
-        randomUUID(),
-        t,
-        `${this.origin}/c/${d.channel - 1}`,
-        JSON.stringify(headers),
-        body,
-      ) as { id: number }
-    ).id;
-    return { ...d, attemptId, headers, body };
-  }
+    return { url: `${this.origin}/c/${d.channel - 1}`, headers, headersJson: JSON.stringify(headers), body };
+  };
 
   /** Sends and queues the outcome for the next batch of completions. */
   private async send(s: Send): Promise<void> {
@@ -209,28 +430,18 @@ class Floor {
       status,
       ms: performance.now() - started,
     });
-    if (!this.flushing) {
-      this.flushing = true;
-      setImmediate(() => this.flush());
+    this.flushing ??= new Promise((resolve) => setImmediate(resolve)).then(() => this.flush());
+  }
+
+  /** Writes the outcomes gathered so far in one transaction; those arriving meanwhile go next. */
+  private async flush(): Promise<void> {
+    while (this.outcomes.length > 0) {
+      const rows = this.outcomes;
+      this.outcomes = [];
+      await this.store.recordOutcomes(rows);
+      this.delivered += rows.filter((r) => outcomeOf(r.status) === 'delivered').length;
     }
-  }
-
-  private flush(): void {
-    this.flushing = false;
-    const rows = this.outcomes;
-    this.outcomes = [];
-    this.recordOutcomes(rows);
-    this.delivered += rows.filter((r) => r.status >= 200 && r.status < 300).length;
-  }
-
-  seedRuns(n: number): void {
-    const insert = this.db.prepare(
-      `INSERT INTO runs (load_test_id, project_id, organization_id, user_id, trigger, status, created_at)
-       VALUES (1, 1, 1, NULL, 'api', 'created', ?)`,
-    );
-    this.db.transaction(() => {
-      for (let i = 0; i < n; i++) insert.run(Date.now());
-    })();
+    this.flushing = null;
   }
 
   /** POST /api/v1/runs/:id/status {"status": ...}: the API phase's one call. */
@@ -241,9 +452,15 @@ class Floor {
       req.on('end', () => {
         const runId = Number(/^\/api\/v1\/runs\/(\d+)\/status$/.exec(req.url ?? '')?.[1]);
         const { status } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { status: string };
-        const sends = this.statusChange(runId, status);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: runId, status }));
-        for (const s of sends) void this.send(s);
+        this.store.statusChange(runId, status, this.render).then(
+          (sends) => {
+            res
+              .writeHead(200, { 'content-type': 'application/json' })
+              .end(JSON.stringify({ id: runId, status }));
+            for (const s of sends) void this.send(s);
+          },
+          (err: unknown) => res.writeHead(500).end(String(err)),
+        );
       });
     });
     server.keepAliveTimeout = 30_000;
@@ -258,37 +475,32 @@ class Floor {
 
   /** Writes `events` events' deliveries, 200 events per transaction as the bench does, and drains them. */
   async bulk(events: number): Promise<FloorCount> {
-    const first = (this.db.prepare('SELECT COALESCE(MAX(id), 0) + 1 AS id FROM runs').get() as { id: number })
-      .id;
-    this.seedRuns(events);
-    for (let i = 0; i < events; i += 200)
-      this.writeBulk(Array.from({ length: Math.min(200, events - i) }, (_, k) => first + i + k));
-    const target = this.delivered + events * CHANNELS;
+    const runIds = await this.store.seedRuns(events);
+    for (let i = 0; i < events; i += 200) await this.store.writeBulk(runIds.slice(i, i + 200));
     // Four batches of 32 in flight: as many sends as the engine may have (perChannel x channels).
     await Promise.all(
       Array.from({ length: 4 }, async () => {
         for (;;) {
-          const sends = this.claim(32);
+          const sends = await this.store.claim(32, this.render);
           if (sends.length === 0) return;
           await Promise.all(sends.map((s) => this.send(s)));
         }
       }),
     );
-    while (this.delivered < target && (this.flushing || this.outcomes.length > 0))
-      await new Promise((r) => setImmediate(r));
+    while (this.flushing) await this.flushing;
     return this.count();
   }
 }
 
-interface Send {
-  deliveryId: number;
-  attemptId: number;
-  channel: number;
-  webhookId: string;
-  runId: number;
-  data: string;
-  headers: Record<string, string>;
-  body: string;
+async function openFloorStore(m: Extract<FloorMessage, { cmd: 'start' }>): Promise<FloorStore> {
+  // The service's schema, by its own migrations.
+  await (await openDatabase({ databaseUrl: m.databaseUrl, dataDir: m.dataDir })).close();
+  if (m.databaseUrl === null) return new SqliteFloorStore(path.join(m.dataDir, 'loadnotify.sqlite'));
+  const pool = new pg.Pool({ connectionString: m.databaseUrl, max: 10 });
+  // Foreign keys off, as on SQLite: the floor writes no organizations, channels or load tests.
+  // (A superuser's setting: the bench's database is a local test one.)
+  pool.on('connect', (client) => void client.query('SET session_replication_role = replica'));
+  return new PostgresFloorStore(pool);
 }
 
 let floor: Floor | null = null;
@@ -296,10 +508,10 @@ let floor: Floor | null = null;
 process.on('message', (m: FloorMessage) => {
   void (async () => {
     if (m.cmd === 'start') {
-      // The service's schema, by its own migrations.
-      await (await openDatabase({ databaseUrl: null, dataDir: m.dataDir })).close();
-      floor = new Floor(path.join(m.dataDir, 'loadnotify.sqlite'), m.receiverUrl, m.body);
-      floor.seedRuns(m.runs);
+      const store = await openFloorStore(m);
+      floor = new Floor(store, m.receiverUrl, m.body);
+      const runs = await store.seedRuns(m.runs);
+      if (runs[0] !== 1) throw new Error(`the floor's runs start at ${runs[0]}, not 1`);
       process.send!({ port: await floor.listen() } satisfies FloorReply);
     } else if (m.cmd === 'count') process.send!(floor!.count() satisfies FloorReply);
     else process.send!((await floor!.bulk(m.events)) satisfies FloorReply);

@@ -248,11 +248,14 @@ async function main(): Promise<void> {
     print(`          plain POST at ${SIZE.rate * perChange}/s (paced)      ${fmtSpread(plain)}`);
 
     // 1b. The floor: a bare service keeping the same record (floor.ts), in both throughput phases.
-    let floorApi = NaN;
-    let floorBulk = NaN;
-    if (store.dialect === 'sqlite') {
+    let floorApi: number;
+    let floorBulk: number;
+    {
+      // Its own SQLite file, or its own PostgreSQL schema.
+      const floorStore = await createStore(process.env.DATABASE_URL);
       const floor = await startFloor(here('./floor.js'), {
-        dataDir: path.join(store.dataDir, 'floor'),
+        dataDir: path.join(floorStore.dataDir, 'floor'),
+        databaseUrl: floorStore.databaseUrl,
         receiverUrl: receiver.url(''),
         body: sample.body,
         runs: SIZE.apiRuns,
@@ -293,8 +296,9 @@ async function main(): Promise<void> {
         );
       } finally {
         await floor.stop();
+        await floorStore.cleanup();
       }
-    } else print('floor     (SQLite only)');
+    }
 
     // 2. Throughput from status changes through the API, 16 clients, each run running -> finished.
     let apiRate: number;
@@ -441,9 +445,7 @@ async function main(): Promise<void> {
       `SUMMARY ${store.dialect}: limit ${limit.toFixed(0)} req/s; api ${apiRate.toFixed(0)}/s (${pct(apiRate / limit)}); bulk ${bulkRate.toFixed(0)}/s (${pct(bulkRate / limit)}); ` +
         `p99 ${steady.all.p99.toFixed(1)} ms at ${SIZE.rate}/s (plain ${plain.p99.toFixed(1)} ms, ${(steady.all.p99 / plain.p99).toFixed(1)}x); ` +
         `isolation p99 ${isolated.healthy.p99.toFixed(1)} ms (${ratio.toFixed(2)}x); peak RSS ${peakRss.toFixed(0)} MB with ${backlog} pending` +
-        (store.dialect === 'sqlite'
-          ? `; floor api ${floorApi.toFixed(0)}/s (${pct(floorApi / limit)}), bulk ${floorBulk.toFixed(0)}/s (${pct(floorBulk / limit)})`
-          : ''),
+        `; floor api ${floorApi.toFixed(0)}/s (${pct(floorApi / limit)}), bulk ${floorBulk.toFixed(0)}/s (${pct(floorBulk / limit)})`,
     );
   } finally {
     await api.close().catch(() => {});
