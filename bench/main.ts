@@ -2,7 +2,9 @@
  * `npm run bench`: the delivery engine against the plain-POST limit of this machine, in one run.
  * Starts the built service as a child process on a temp SQLite store (or a fresh PostgreSQL
  * schema when DATABASE_URL is set) and a receiver process, on loopback only, and prints each
- * figure beside its ratio to the limit measured in the same run. BENCH_SIZE=tiny for CI.
+ * figure beside its ratio to the limit measured in the same run. Before the engine's phases, a
+ * floor process (floor.ts) goes through the same throughput phases keeping the same record
+ * with nothing else: what any engine could reach here. BENCH_SIZE=tiny for CI.
  */
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
