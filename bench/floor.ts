@@ -245,7 +245,7 @@ class PostgresFloorStore implements FloorStore {
   async seedRuns(n: number): Promise<number[]> {
     const { rows } = await this.pool.query<{ id: number }>(
       `INSERT INTO runs (load_test_id, project_id, organization_id, user_id, trigger, status, created_at)
-       SELECT 1, 1, 1, NULL, 'api', 'created', $1 FROM generate_series(1, $2::int) ORDER BY 1 RETURNING id`,
+       SELECT 1, 1, 1, NULL, 'api', 'created', $1 FROM generate_series(1, $2::int) RETURNING id`,
       [Date.now(), n],
     );
     return rows.map((r) => r.id).sort((a, b) => a - b);
