@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { idList, insertRows, perRow, unnestTable } from '../storage/bulk-params.js';
+import { inIds, insertRows, notInIds, perRow, unnestTable } from '../storage/bulk-params.js';
 import { isPending } from '../storage/deliveries-repo.js';
 import type { Db, Dialect } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
@@ -77,9 +77,8 @@ export interface ClaimOptions {
  */
 export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery[]> {
   return db.kysely.transaction().execute(async (trx) => {
-    const ids = (list: readonly number[]) => idList(db.dialect, list);
-    const saturated = sql`AND ch.id NOT IN ${ids(o.saturated)}`;
-    const own = sql`AND p.id NOT IN ${ids(o.inFlightIds ?? [])}`;
+    const saturated = sql`AND ${notInIds(db.dialect, 'ch.id', o.saturated)}`;
+    const own = sql`AND ${notInIds(db.dialect, 'p.id', o.inFlightIds ?? [])}`;
     // The next channel with pending rows, from deliveries_pending_channel alone. Read from any
     // other index it means walking past every delivered row of the history: SQLite's planner,
     // without statistics, would take deliveries_due; PostgreSQL's, with statistics from when
@@ -142,30 +141,32 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
       taken.push(c.id);
     }
     if (taken.length === 0) return [];
-    const takenIds = ids(taken);
+    const takenIds = (column: string) => inIds(db.dialect, column, taken);
     await sql`UPDATE deliveries SET lease_until = ${o.now + o.leaseMs}, lease_owner = ${o.workerId}
-      WHERE id IN ${takenIds}`.execute(trx);
+      WHERE ${takenIds('id')}`.execute(trx);
     // An attempt still without an outcome here was cut short: its worker died (or its lease
     // ran out) before the answer was recorded. Close it in the log and count it, so it does not
     // look in progress forever and the next attempt gets the next number.
     const interrupted =
       await sql`UPDATE delivery_attempts SET outcome = 'interrupted', error = ${INTERRUPTED_REASON}
-      WHERE delivery_id IN ${takenIds} AND outcome IS NULL`.execute(trx);
+      WHERE ${takenIds('delivery_id')} AND outcome IS NULL`.execute(trx);
     if (Number(interrupted.numAffectedRows ?? 0) > 0) {
       await sql`UPDATE deliveries
         SET attempts = (SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = deliveries.id)
-        WHERE id IN ${takenIds}`.execute(trx);
+        WHERE ${takenIds('id')}`.execute(trx);
     }
     const { rows } = await sql<Omit<ClaimedDelivery, 'channel' | 'attempt_id'>>`
       SELECT d.id, d.event_id, d.channel_id, d.run_id, d.event_type, d.webhook_id, d.attempts,
         e.data AS event_data, e.created_at AS event_created_at
       FROM deliveries d JOIN events e ON e.id = d.event_id
-      WHERE d.id IN ${takenIds} ORDER BY d.id`.execute(trx);
+      WHERE ${takenIds('d.id')} ORDER BY d.id`.execute(trx);
     // Channels come in their own query: joined, their `id` column would shadow the delivery's.
     const channelIds = [...new Set(rows.map((r) => r.channel_id))];
     const channels = new Map(
       (
-        await sql<ChannelRow>`SELECT * FROM notification_channels WHERE id IN ${ids(channelIds)}`.execute(trx)
+        await sql<ChannelRow>`SELECT * FROM notification_channels WHERE ${inIds(db.dialect, 'id', channelIds)}`.execute(
+          trx,
+        )
       ).rows.map((c) => [c.id, c]),
     );
     const claimed: ClaimedDelivery[] = rows.flatMap((r) => {
@@ -290,8 +291,9 @@ export async function releaseUnsent(
   if (unsent.length === 0) return;
   await db.kysely.transaction().execute(async (trx) => {
     const { rows } = await sql<{ id: number }>`UPDATE deliveries SET lease_until = NULL, lease_owner = NULL
-      WHERE id IN ${idList(
+      WHERE ${inIds(
         db.dialect,
+        'id',
         unsent.map((u) => u.deliveryId),
       )}
         AND lease_owner = ${workerId} AND state = 'pending'
@@ -300,7 +302,7 @@ export async function releaseUnsent(
     const attempts = unsent.filter((u) => released.has(u.deliveryId)).map((u) => u.attemptId);
     if (attempts.length === 0) return;
     await sql`DELETE FROM delivery_attempts
-      WHERE id IN ${idList(db.dialect, attempts)} AND outcome IS NULL`.execute(trx);
+      WHERE ${inIds(db.dialect, 'id', attempts)} AND outcome IS NULL`.execute(trx);
   });
 }
 
@@ -446,12 +448,13 @@ async function accountChannels(
   let resets = new Set<number>();
   const flushResets = async () => {
     if (resets.size === 0) return;
-    const ids = idList(
+    const ids = inIds(
       dialect,
+      'id',
       [...resets].sort((x, y) => x - y),
     );
     await sql`UPDATE notification_channels SET consecutive_failures = 0
-      WHERE id IN ${ids} AND consecutive_failures > 0`.execute(trx);
+      WHERE ${ids} AND consecutive_failures > 0`.execute(trx);
     resets = new Set();
   };
   for (const e of effects) {

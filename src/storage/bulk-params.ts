@@ -9,11 +9,25 @@ import { CompiledQuery, sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from './schema.js';
 import type { Dialect } from './database.js';
 
-/** `(SELECT ...)` of the ids, for `column IN ${idList(...)}`. */
-export function idList(dialect: Dialect, ids: readonly number[]): RawBuilder<unknown> {
+/**
+ * `column IN (ids)`, the list as one bound parameter. SQLite reads a JSON array with json_each.
+ * PostgreSQL compares with `= ANY` of a typed array, which it plans as an index condition
+ * whatever its statistics say: `IN (SELECT unnest(...))` is a semi-join, which on a table not
+ * analyzed since it grew (a fresh deployment, a queue that filled up) it ran as a hash join
+ * over a sequential scan. In the benchmark's bulk phase that made the claim's UPDATE of
+ * unanswered attempts 4.6 ms each; on 50,000 rows, 6.5 ms against 0.04 ms with `= ANY`.
+ */
+export function inIds(dialect: Dialect, column: string, ids: readonly number[]): RawBuilder<unknown> {
   return dialect === 'sqlite'
-    ? sql`(SELECT value FROM json_each(${JSON.stringify(ids)}))`
-    : sql`(SELECT unnest(${ids}::bigint[]))`;
+    ? sql`${sql.ref(column)} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`
+    : sql`${sql.ref(column)} = ANY(${ids}::bigint[])`;
+}
+
+/** `column NOT IN (ids)`, as inIds (true for every row when the list is empty). */
+export function notInIds(dialect: Dialect, column: string, ids: readonly number[]): RawBuilder<unknown> {
+  return dialect === 'sqlite'
+    ? sql`${sql.ref(column)} NOT IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`
+    : sql`${sql.ref(column)} <> ALL(${ids}::bigint[])`;
 }
 
 export type ColumnType = 'bigint' | 'integer' | 'text';

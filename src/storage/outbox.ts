@@ -5,7 +5,7 @@ import { channelMatches } from '../core/filters.js';
 import { channelFilter } from './channels-repo.js';
 import type { Database, DeliveriesTable } from './schema.js';
 import type { Db } from './database.js';
-import { idList, insertRows, type ColumnType } from './bulk-params.js';
+import { inIds, insertRows, type ColumnType } from './bulk-params.js';
 import {
   insertAttemptStarts,
   type ClaimedDelivery,
@@ -198,7 +198,7 @@ export async function recordEvent(
     if (runId !== null) {
       const { rows } = await sql<{ channel_id: number; n: number }>`
         SELECT channel_id, COUNT(*) AS n FROM ${dialect === 'sqlite' ? sql`deliveries INDEXED BY deliveries_pending_order` : sql`deliveries`}
-        WHERE channel_id IN ${idList(dialect, open)} AND run_id = ${runId} AND state = 'pending'
+        WHERE ${inIds(dialect, 'channel_id', open)} AND run_id = ${runId} AND state = 'pending'
         GROUP BY channel_id`.execute(trx);
       const pending = new Map(rows.map((r) => [Number(r.channel_id), Number(r.n)]));
       blocked = new Set(pending.keys());

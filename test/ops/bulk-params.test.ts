@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idList, insertRows } from '../../src/storage/bulk-params.js';
+import { inIds, insertRows, notInIds } from '../../src/storage/bulk-params.js';
 import type { Db } from '../../src/storage/database.js';
 import { DIALECTS, openTestDb } from '../helpers/db.js';
 
@@ -51,9 +51,9 @@ describe.each(DIALECTS)('lists as one parameter, and rows written in bulk (%s)',
     expect(rows).toEqual([]);
   });
 
-  it('matches ids in a list, and nothing in an empty list', async () => {
+  it('matches ids in a list, and nothing in an empty list; NOT IN the same, everything for an empty list', async () => {
     const { rows } = await sql<{ id: number }>`
-      SELECT id FROM organizations WHERE id IN ${idList(dialect, [])}`.execute(db.kysely);
+      SELECT id FROM organizations WHERE ${inIds(dialect, 'id', [])}`.execute(db.kysely);
     expect(rows).toEqual([]);
     const ids: number[] = [];
     for (const name of ['a', 'b', 'c']) {
@@ -65,13 +65,40 @@ describe.each(DIALECTS)('lists as one parameter, and rows written in bulk (%s)',
       ids.push(id);
     }
     const picked = await sql<{ id: number }>`
-      SELECT id FROM organizations WHERE id IN ${idList(dialect, [ids[0]!, ids[2]!])} ORDER BY id`.execute(
+      SELECT id FROM organizations WHERE ${inIds(dialect, 'id', [ids[0]!, ids[2]!])} ORDER BY id`.execute(
       db.kysely,
     );
     expect(picked.rows.map((r) => Number(r.id))).toEqual([ids[0], ids[2]]);
     const others = await sql<{ id: number }>`
-      SELECT id FROM organizations WHERE id NOT IN ${idList(dialect, [ids[1]!])} AND id IN ${idList(dialect, ids)}
-      ORDER BY id`.execute(db.kysely);
+      SELECT o.id FROM organizations o WHERE ${notInIds(dialect, 'o.id', [ids[1]!])} AND ${inIds(dialect, 'o.id', ids)}
+      ORDER BY o.id`.execute(db.kysely);
     expect(others.rows.map((r) => Number(r.id))).toEqual([ids[0], ids[2]]);
+    const all = await sql<{ id: number }>`
+      SELECT id FROM organizations WHERE ${notInIds(dialect, 'id', [])} AND ${inIds(dialect, 'id', ids)}
+      ORDER BY id`.execute(db.kysely);
+    expect(all.rows.map((r) => Number(r.id))).toEqual(ids);
+  });
+
+  // A table that grew since it was last analyzed (a fresh deployment, a queue that filled up):
+  // PostgreSQL has no statistics, and `IN (SELECT unnest(...))` was planned as a hash join
+  // over a sequential scan of the whole table. The list must go to the index whatever the
+  // statistics say.
+  it.runIf(dialect === 'postgres')('looks ids up by index on a table never analyzed', async () => {
+    const name = await scratch();
+    await sql`INSERT INTO ${sql.table(name)} (id, n, label)
+      SELECT g, g, repeat('x', 500) FROM generate_series(1, 50000) AS g`.execute(db.kysely);
+    await sql`CREATE INDEX ${sql.raw(`${name}_n`)} ON ${sql.table(name)} (n)`.execute(db.kysely);
+    const plan = async (where: ReturnType<typeof inIds>) => {
+      const { rows } = await sql<{ 'QUERY PLAN': string }>`
+        EXPLAIN UPDATE ${sql.table(name)} SET label = 'y' WHERE ${where} AND label IS NULL`.execute(
+        db.kysely,
+      );
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    };
+    const ids = Array.from({ length: 30 }, (_, i) => 49_900 + i);
+    expect(await plan(inIds(dialect, 'n', ids))).not.toMatch(/Seq Scan/);
+    // The form it replaces, to show the test can tell them apart.
+    const unnested = sql`n IN (SELECT unnest(${ids}::bigint[]))`;
+    expect(await plan(unnested)).toMatch(/Seq Scan/);
   });
 });
