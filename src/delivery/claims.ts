@@ -102,9 +102,13 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
       WHERE p.channel_id = ch.id AND p.state = 'pending' AND p.next_attempt_at <= ${o.now}
         AND (p.lease_until IS NULL OR p.lease_until < ${o.now})
         ${own}
-        AND NOT EXISTS (
-          SELECT 1 FROM deliveries q
-          WHERE q.channel_id = p.channel_id AND q.run_id = p.run_id AND q.id < p.id AND q.state = 'pending')
+        -- Nothing earlier of the run still pending for the channel: a probe of
+        -- deliveries_pending_order per candidate. As NOT EXISTS, PostgreSQL made it an anti-join
+        -- whose inner scan it keyed on the channel alone (without statistics), reading every
+        -- pending row of the channel per candidate: 22 ms a claim with 2,000 per channel.
+        AND (SELECT q.id FROM deliveries q
+          WHERE q.channel_id = p.channel_id AND q.run_id = p.run_id AND q.id < p.id AND q.state = 'pending'
+          LIMIT 1) IS NULL
       ORDER BY p.next_attempt_at, p.id
       LIMIT ${Math.max(o.perChannel, ...(o.caps?.values() ?? []))}`;
     // The same plan in each dialect's words: SQLite runs a correlated IN subquery once per
