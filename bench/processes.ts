@@ -1,22 +1,14 @@
 /** Starting, watching and stopping the benchmark's child processes: the service and the receiver. */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import type { FloorCount, FloorMessage, FloorReply } from './floor.js';
+import { freePort } from './free-port.js';
 import type { ReceiverMessage, ReceiverStats } from './receiver.js';
 
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 export interface Service {
   url: string;

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ROOT } from './build.js';
-import { freePort } from './private-pg.js';
+import { freePort } from '../../bench/free-port.js';
 import { eventually } from './receiver.js';
 
 export interface ServeProcess {
