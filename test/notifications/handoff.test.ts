@@ -38,6 +38,16 @@ async function slowReceiver(delayMs: number, status: (n: number) => number = () 
   };
 }
 
+/** A new run of the load test, through the API. */
+async function newRun(t: TestServer, loadTestId: number) {
+  return (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body;
+}
+
+/** A run's status change, through the API. */
+function moveRun(t: TestServer, id: number, status: string) {
+  return t.api('POST', `/api/v1/runs/${id}/status`, { body: { status } });
+}
+
 /** A webhook channel of the test organization, sending to `url`. */
 async function addChannel(t: TestServer, url: string) {
   const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
@@ -58,9 +68,8 @@ describe.each(DIALECTS)('status changes handed to the engine as they commit (%s)
   });
   afterAll(() => t.close());
 
-  const run = async () => (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body;
-  const move = (id: number, status: string) =>
-    t.api('POST', `/api/v1/runs/${id}/status`, { body: { status } });
+  const run = () => newRun(t, loadTestId);
+  const move = (id: number, status: string) => moveRun(t, id, status);
   const channel = (url: string) => addChannel(t, url);
   const removeChannel = (id: number) => t.api('DELETE', `/api/v1/notification-channels/${id}`);
 
@@ -194,13 +203,9 @@ describe.each(DIALECTS)('a run whose delivery ahead is retried (%s)', (dialect) 
     const r = await slowReceiver(200, (n) => (n === 1 ? 500 : 200));
     const c = await addChannel(t, r.url);
     try {
-      const x = (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body;
-      expect(
-        (await t.api('POST', `/api/v1/runs/${x.id}/status`, { body: { status: 'running' } })).status,
-      ).toBe(200);
-      expect(
-        (await t.api('POST', `/api/v1/runs/${x.id}/status`, { body: { status: 'finished' } })).status,
-      ).toBe(200);
+      const x = await newRun(t, loadTestId);
+      expect((await moveRun(t, x.id, 'running')).status).toBe(200);
+      expect((await moveRun(t, x.id, 'finished')).status).toBe(200);
       await eventually(async () => (r.arrivals.length >= 3 ? true : undefined), 10_000);
       expect(r.arrivals.map((a) => a.event)).toEqual(['test.started', 'test.started', 'test.finished']);
       const items = (await t.api('GET', `/api/v1/runs/${x.id}/deliveries`)).body.items;
