@@ -1,4 +1,4 @@
-/** Starting, watching and stopping the benchmark's child processes: the service and the receiver. */
+/** Starting, watching and stopping the benchmark's child processes: the service, the receiver and the floor. */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { FloorCount, FloorMessage, FloorReply } from './floor.js';
@@ -148,7 +148,7 @@ export async function startReceiver(entry: string): Promise<Receiver> {
   };
 }
 
-/** The floor (floor.ts) on its own SQLite file in `dataDir`, listening for status changes. */
+/** The floor (floor.ts) on its own SQLite file or PostgreSQL schema, listening for status changes. */
 export interface Floor {
   url: string;
   count(): Promise<FloorCount>;
