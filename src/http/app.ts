@@ -8,6 +8,7 @@ import fastifyStatic from '@fastify/static';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppContext } from './context.js';
 import { installAuth } from './auth-hooks.js';
+import { installJsonBody } from './json-body.js';
 import { errorHandler } from './error-handler.js';
 import { validatorCompiler } from './validation.js';
 import { setupRoutes } from './routes/setup.js';
@@ -25,6 +26,21 @@ export type RouteInstaller = (app: App, ctx: AppContext) => void;
 
 const WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dist');
 
+/**
+ * Whether a path is the API's as the router reads it: it decodes percent-escapes (except
+ * reserved characters, as decodeURI does), so `/%61pi/v1/x` is an API path, not a page.
+ */
+function isApiPath(url: string): boolean {
+  const raw = url.split('?')[0]!;
+  let decoded = raw;
+  try {
+    decoded = decodeURI(raw);
+  } catch {
+    /* a malformed escape: no route has matched it anyway */
+  }
+  return decoded.startsWith('/api/');
+}
+
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   health: Health;
@@ -41,14 +57,7 @@ export async function buildApp(ctx: AppContext, options: BuildOptions): Promise<
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
-  // An empty body with Content-Type: application/json (curl -H ... -X POST) means "no body";
-  // endpoints that need one then answer with a validation error naming it. Anything else goes
-  // through Fastify's own parser, which guards against prototype poisoning.
-  const json = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) =>
-    body === '' ? done(null, undefined) : json(req, body as string, done),
-  );
+  installJsonBody(app);
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {
@@ -90,7 +99,7 @@ export async function buildApp(ctx: AppContext, options: BuildOptions): Promise<
   if (hasWeb) await app.register(fastifyStatic, { root: WEB_DIST, wildcard: false });
   app.setNotFoundHandler((req, reply) => {
     // The web app routes on the client: any other GET outside the API gets its page.
-    if (hasWeb && req.method === 'GET' && !req.url.startsWith('/api/')) return reply.sendFile('index.html');
+    if (hasWeb && req.method === 'GET' && !isApiPath(req.url)) return reply.sendFile('index.html');
     return reply
       .code(404)
       .send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });

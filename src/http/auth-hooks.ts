@@ -35,11 +35,24 @@ async function resolvePrincipal(ctx: AppContext, req: FastifyRequest): Promise<P
   return cookie ? principalFromSession(ctx.db, cookie) : null;
 }
 
+/**
+ * Decided by the route the router matched, never by the raw URL: the router decodes the path,
+ * so `/%61pi/v1/...` reaches the same handler as `/api/v1/...` and must meet the same check.
+ * Every matched API route needs a principal unless it is declared `config: { public: true }`.
+ * No route matched: the not-found handler answers and no handler runs. Routes outside the API
+ * (the web app's files, health checks) carry no data of anyone's.
+ */
+function isApiRoute(req: FastifyRequest): boolean {
+  if (req.is404) return false;
+  return req.routeOptions.url?.startsWith('/api/') === true;
+}
+
 export function installAuth(app: FastifyInstance, ctx: AppContext): void {
   app.decorateRequest('principal', null);
-  // Before validation: a caller who is not signed in learns nothing about the body's shape.
-  app.addHook('preValidation', async (req) => {
-    if (!req.url.startsWith('/api/')) return;
+  // On request, before the body is read: a caller who is not signed in learns nothing about the
+  // body's shape, and costs no parsing.
+  app.addHook('onRequest', async (req) => {
+    if (!isApiRoute(req)) return;
     const isPublic = req.routeOptions.config?.public === true;
     let principal: Principal | null;
     try {
