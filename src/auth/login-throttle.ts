@@ -44,9 +44,14 @@ export async function reserveAttempt(db: Db, keys: string[], now = Date.now()): 
     const sorted = [...new Set(keys)].sort(); // one lock order for every request
     const existing = await trx
       .selectFrom('login_failures')
-      .select('key')
+      .select(['key', 'locked_until'])
       .where('key', 'in', sorted)
       .execute();
+    // A key already locked refuses the attempt before anything is written: otherwise a locked
+    // client still added a row for every new e-mail it tried (2,016 tries, 2,017 rows). The check
+    // below, on the locked rows, stays the one that counts when attempts race.
+    const lockedBefore = Math.max(0, ...existing.map((r) => Number(r.locked_until) - now));
+    if (lockedBefore > 0) return lockedBefore;
     const missing = sorted.filter((k) => !existing.some((r) => r.key === k));
     if (missing.length > 0) {
       await trx
@@ -92,6 +97,32 @@ export async function reserveAttempt(db: Db, keys: string[], now = Date.now()): 
       }
     },
   };
+}
+
+/**
+ * Deletes up to `limit` rows that no longer change any answer: their window has passed (the next
+ * failure starts a fresh count) and so has their lock. Returns how many went; the retention pass
+ * calls it batch by batch.
+ */
+export async function deleteStaleFailures(db: Db, now: number, limit: number): Promise<number> {
+  const keys = (
+    await db.kysely
+      .selectFrom('login_failures')
+      .select('key')
+      .where('first_at', '<', now - WINDOW_MS)
+      .where('locked_until', '<', now)
+      .limit(limit)
+      .execute()
+  ).map((r) => r.key);
+  if (keys.length === 0) return 0;
+  // The conditions again: an attempt may have counted on a key since it was read.
+  const deleted = await db.kysely
+    .deleteFrom('login_failures')
+    .where('key', 'in', keys)
+    .where('first_at', '<', now - WINDOW_MS)
+    .where('locked_until', '<', now)
+    .executeTakeFirst();
+  return Number(deleted.numDeletedRows);
 }
 
 export async function clearFailures(db: Db, key: string): Promise<void> {

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../storage/database.js';
+import { deleteStaleFailures } from '../auth/login-throttle.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -23,12 +24,18 @@ export interface PrunerOptions {
 export interface PruneResult {
   deliveries: number;
   attempts: number;
+  /** Sign-in throttle rows whose window and lock had both passed. */
+  loginFailures: number;
+  /** Sessions past their expiry (they no longer sign anyone in). */
+  sessions: number;
 }
 
 /**
  * Deletes finished (delivered or failed) deliveries, and their attempt logs, once they are older
  * than the retention. Pending deliveries are never touched, however old. Events and runs stay:
- * they belong to the run history, not to the delivery log.
+ * they belong to the run history, not to the delivery log. Also deletes what requests from
+ * anyone, signed in or not, leave behind once it is spent: sign-in throttle rows and expired
+ * sessions, so those tables cannot grow without bound.
  *
  * Work is done in small batches, each its own short transaction with a pause after it, so a
  * large backlog never holds a long lock against the delivery engine or the API.
@@ -75,7 +82,8 @@ export class RetentionPruner {
       this.timer = null;
       this.current = this.pruneOnce()
         .then((r) => {
-          if (r.deliveries > 0) this.o.log?.info(r, 'deleted deliveries older than the retention');
+          if (r.deliveries + r.loginFailures + r.sessions > 0)
+            this.o.log?.info(r, 'deleted old deliveries, spent sign-in throttle rows and expired sessions');
         })
         .catch((err: unknown) =>
           this.o.log?.warn({ err }, 'pruning old deliveries failed; trying again later'),
@@ -101,7 +109,7 @@ export class RetentionPruner {
   async pruneOnce(now = Date.now()): Promise<PruneResult> {
     const { db, batchSize, scanIds } = this.o;
     const cutoff = now - this.o.retentionDays * DAY_MS;
-    const result: PruneResult = { deliveries: 0, attempts: 0 };
+    const result: PruneResult = { deliveries: 0, attempts: 0, loginFailures: 0, sessions: 0 };
     const last = await db.kysely
       .selectFrom('deliveries')
       .select((eb) => eb.fn.max('id').as('id'))
@@ -147,6 +155,29 @@ export class RetentionPruner {
       result.deliveries += deleted.deliveries;
       await new Promise((resolve) => setTimeout(resolve, this.o.pauseMs));
     }
+    result.loginFailures = await this.inBatches((limit) => deleteStaleFailures(db, now, limit));
+    result.sessions = await this.inBatches((limit) => deleteExpiredSessions(db, now, limit));
     return result;
   }
+
+  /** Runs `batch` until it deletes less than a full batch, pausing between, as above. */
+  private async inBatches(batch: (limit: number) => Promise<number>): Promise<number> {
+    let total = 0;
+    while (!this.stopping) {
+      const n = await batch(this.o.batchSize);
+      total += n;
+      if (n < this.o.batchSize) break;
+      await new Promise((resolve) => setTimeout(resolve, this.o.pauseMs));
+    }
+    return total;
+  }
+}
+
+async function deleteExpiredSessions(db: Db, now: number, limit: number): Promise<number> {
+  const ids = (
+    await db.kysely.selectFrom('sessions').select('id').where('expires_at', '<', now).limit(limit).execute()
+  ).map((r) => Number(r.id));
+  if (ids.length === 0) return 0;
+  const deleted = await db.kysely.deleteFrom('sessions').where('id', 'in', ids).executeTakeFirst();
+  return Number(deleted.numDeletedRows);
 }

@@ -5,6 +5,15 @@ import type { DeliveryState } from '../../src/storage/schema.js';
 import { RetentionPruner } from '../../src/retention/pruner.js';
 
 const DAY = 24 * 60 * 60 * 1000;
+const MINUTE = 60_000;
+
+/** A pass's result that deleted deliveries only. */
+const deleted = (deliveries: number, attempts: number) => ({
+  deliveries,
+  attempts,
+  loginFailures: 0,
+  sessions: 0,
+});
 
 describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
   let db: Db;
@@ -99,7 +108,7 @@ describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
 
     const pruner = new RetentionPruner({ db, retentionDays: 30, pauseMs: 0 });
     const result = await pruner.pruneOnce(now);
-    expect(result).toEqual({ deliveries: 2, attempts: 5 });
+    expect(result).toEqual(deleted(2, 5));
     expect(await remaining()).toEqual([oldPending, recentDelivered, recentFailed]);
     expect(await attemptsOf([oldDelivered, oldFailed])).toBe(0);
     expect(await attemptsOf([oldPending, recentDelivered, recentFailed])).toBe(5);
@@ -112,7 +121,7 @@ describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
     expect(event).toBeDefined();
 
     // Nothing more to do on a second pass.
-    expect(await pruner.pruneOnce(now)).toEqual({ deliveries: 0, attempts: 0 });
+    expect(await pruner.pruneOnce(now)).toEqual(deleted(0, 0));
   });
 
   it('works through more rows than one batch', async () => {
@@ -121,7 +130,7 @@ describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
     const before = await remaining();
     const pruner = new RetentionPruner({ db, retentionDays: 30, batchSize: 3, pauseMs: 1 });
     const result = await pruner.pruneOnce(now);
-    expect(result).toEqual({ deliveries: 7, attempts: 7 });
+    expect(result).toEqual(deleted(7, 7));
     expect(await remaining()).toEqual(before.filter((id) => !old.includes(id)));
   });
 
@@ -135,7 +144,7 @@ describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
     }
     const before = await remaining();
     const pruner = new RetentionPruner({ db, retentionDays: 30, batchSize: 2, scanIds: 3, pauseMs: 0 });
-    expect(await pruner.pruneOnce(now)).toEqual({ deliveries: old.length, attempts: old.length });
+    expect(await pruner.pruneOnce(now)).toEqual(deleted(old.length, old.length));
     expect(await remaining()).toEqual(before.filter((id) => !old.includes(id)));
   });
 
@@ -148,5 +157,80 @@ describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
       await new Promise((r) => setTimeout(r, 20));
     await pruner.stop();
     expect(await remaining()).not.toContain(old);
+  });
+});
+
+/**
+ * Requests from anyone, signed in or not, leave sign-in throttle rows and sessions behind; the
+ * retention pass deletes them once they no longer change any answer (issue #17, hole 5).
+ */
+describe.each(DIALECTS)('retention pruner: sign-in leftovers (%s)', (dialect) => {
+  let db: Db;
+  let cleanup: () => Promise<void>;
+  let userId: number;
+  const now = Date.now();
+
+  beforeAll(async () => {
+    ({ db, cleanup } = await openTestDb(dialect));
+    const user = await db.kysely
+      .insertInto('users')
+      .values({ email: 'u@example.com', password_hash: 'x', created_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    userId = Number(user.id);
+  });
+  afterAll(() => cleanup());
+
+  const failure = (key: string, firstAgoMs: number, lockedUntil: number) =>
+    db.kysely
+      .insertInto('login_failures')
+      .values({ key, failures: 6, first_at: now - firstAgoMs, locked_until: lockedUntil })
+      .execute();
+  const session = async (name: string, expiresAt: number) =>
+    db.kysely
+      .insertInto('sessions')
+      .values({
+        token_hash: name,
+        csrf_token: 'c',
+        user_id: userId,
+        created_at: now - DAY,
+        expires_at: expiresAt,
+      })
+      .execute();
+  const keys = async () =>
+    (await db.kysely.selectFrom('login_failures').select('key').orderBy('key').execute()).map((r) => r.key);
+  const sessions = async () =>
+    (await db.kysely.selectFrom('sessions').select('token_hash').orderBy('token_hash').execute()).map(
+      (r) => r.token_hash,
+    );
+
+  it('deletes throttle rows whose window and lock have passed and expired sessions, keeps live ones', async () => {
+    await failure('email:window-passed', 20 * MINUTE, 0);
+    await failure('ip:lock-ended', 40 * MINUTE, now - MINUTE);
+    await failure('email:in-window', 5 * MINUTE, 0);
+    await failure('ip:still-locked', 30 * MINUTE, now + 5 * MINUTE);
+    await session('expired', now - 1);
+    await session('live', now + DAY);
+
+    const pruner = new RetentionPruner({ db, retentionDays: 30, pauseMs: 0 });
+    expect(await pruner.pruneOnce(now)).toEqual({
+      deliveries: 0,
+      attempts: 0,
+      loginFailures: 2,
+      sessions: 1,
+    });
+    expect(await keys()).toEqual(['email:in-window', 'ip:still-locked']);
+    expect(await sessions()).toEqual(['live']);
+  });
+
+  it('works through more rows than one batch', async () => {
+    for (let i = 0; i < 7; i++) {
+      await failure(`email:old-${i}`, DAY, 0);
+      await session(`old-${i}`, now - DAY);
+    }
+    const pruner = new RetentionPruner({ db, retentionDays: 30, batchSize: 3, pauseMs: 0 });
+    expect(await pruner.pruneOnce(now)).toMatchObject({ loginFailures: 7, sessions: 7 });
+    expect(await keys()).toEqual(['email:in-window', 'ip:still-locked']);
+    expect(await sessions()).toEqual(['live']);
   });
 });
