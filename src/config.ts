@@ -1,8 +1,10 @@
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_PER_CHANNEL } from './delivery/limits.js';
+import { makeDataDir, SECRET_KEY_FILE } from './storage/data-dir.js';
 
 export interface Config {
   port: number;
@@ -34,6 +36,26 @@ export interface Config {
   maxInFlight: number;
   /** Sends a worker process has in flight at once to one channel. */
   perChannel: number;
+  /** An SMTP login without TLS is allowed to a loopback server (never to any other). */
+  smtpPlaintextAuthLoopback: boolean;
+  /** Who may create organizations: instance administrators, or any signed-in user. */
+  orgCreation: 'admins' | 'anyone';
+  /** What schedules may run: the operator's choices (API.md, Roles). */
+  schedules: ScheduleCommandPolicy;
+  /** The operator's own mail server for the service's mail (invitations); null: none. */
+  systemMail: { url: string; from: string } | null;
+}
+
+/** Commands are the operator's to allow; by default no schedule runs a command. */
+export interface ScheduleCommandPolicy {
+  /** Absolute paths of the programs a schedule may start; empty: command schedules are off. */
+  allowed: string[];
+  /** The unprivileged account commands run as when the service runs as root. */
+  user: { name: string; uid: number; gid: number; home: string } | null;
+  /** Where commands start; never inside DATA_DIR. */
+  cwd: string;
+  /** Names of the service's environment variables passed on to commands, beyond the basics. */
+  passEnv: string[];
 }
 
 export class ConfigError extends Error {}
@@ -71,9 +93,9 @@ function secretKey(env: Env, dataDir: string, databaseUrl: string | null): Buffe
   if (databaseUrl) {
     throw new ConfigError('LOADNOTIFY_SECRET_KEY is required with DATABASE_URL (openssl rand -base64 32)');
   }
-  const file = path.join(dataDir, 'secret.key');
+  const file = path.join(dataDir, SECRET_KEY_FILE);
   if (existsSync(file)) return decodeKey(readFileSync(file, 'utf8'));
-  mkdirSync(dataDir, { recursive: true });
+  makeDataDir(dataDir);
   const key = randomBytes(32);
   writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
   return key;
@@ -132,6 +154,96 @@ function trustProxy(value: string | undefined): string[] {
   return entries;
 }
 
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+}
+
+const isInside = (dir: string, parent: string) => {
+  const rel = path.relative(parent, dir);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+};
+
+/** An account from /etc/passwd by name, or numeric `uid:gid`. */
+function scheduleUser(value: string): NonNullable<ScheduleCommandPolicy['user']> {
+  const numeric = /^(\d+):(\d+)$/.exec(value);
+  if (numeric) {
+    const uid = Number(numeric[1]);
+    if (uid === 0) throw new ConfigError('LOADNOTIFY_SCHEDULE_USER must not be root (uid 0)');
+    return { name: value, uid, gid: Number(numeric[2]), home: '/' };
+  }
+  let passwd = '';
+  try {
+    passwd = readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    /* no passwd file: only uid:gid works */
+  }
+  for (const line of passwd.split('\n')) {
+    const [name, , uid, gid, , home] = line.split(':');
+    if (name !== value || uid === undefined || gid === undefined) continue;
+    if (Number(uid) === 0) throw new ConfigError('LOADNOTIFY_SCHEDULE_USER must not be root (uid 0)');
+    return { name, uid: Number(uid), gid: Number(gid), home: home || '/' };
+  }
+  throw new ConfigError(
+    `LOADNOTIFY_SCHEDULE_USER: no account "${value}" in /etc/passwd (give a user name or uid:gid)`,
+  );
+}
+
+function schedulePolicy(env: Env, dataDir: string): ScheduleCommandPolicy {
+  const allowed = list(env.LOADNOTIFY_SCHEDULE_COMMANDS);
+  for (const program of allowed) {
+    if (!path.isAbsolute(program) || path.normalize(program) !== program) {
+      throw new ConfigError(
+        `LOADNOTIFY_SCHEDULE_COMMANDS must list programs by absolute path (such as /usr/bin/k6), got "${program}"`,
+      );
+    }
+  }
+  const userValue = env.LOADNOTIFY_SCHEDULE_USER?.trim();
+  const user = userValue ? scheduleUser(userValue) : null;
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (allowed.length > 0 && asRoot && !user) {
+    throw new ConfigError(
+      'LOADNOTIFY_SCHEDULE_COMMANDS is set and the service runs as root: set LOADNOTIFY_SCHEDULE_USER ' +
+        'to an unprivileged account for the commands (they never run as root)',
+    );
+  }
+  const cwd = path.resolve(env.LOADNOTIFY_SCHEDULE_DIR?.trim() || user?.home || tmpdir());
+  // Keeps relative paths in commands away from the database and the key; the files' modes and
+  // the commands' own account are what keep absolute paths away.
+  if (isInside(cwd, dataDir)) {
+    throw new ConfigError(
+      `LOADNOTIFY_SCHEDULE_DIR (${cwd}) must not be DATA_DIR (${dataDir}) or inside it: ` +
+        'commands must not start beside the database and the secret key',
+    );
+  }
+  const passEnv = list(env.LOADNOTIFY_SCHEDULE_ENV);
+  for (const name of passEnv) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw new ConfigError(`LOADNOTIFY_SCHEDULE_ENV must list variable names, got "${name}"`);
+    if (SERVICE_SECRET_ENV.includes(name))
+      throw new ConfigError(`LOADNOTIFY_SCHEDULE_ENV must not pass on the service's secret ${name}`);
+  }
+  return { allowed, user, cwd, passEnv };
+}
+
+/** The service's own secrets: never handed to a scheduled command. */
+export const SERVICE_SECRET_ENV = [
+  'LOADNOTIFY_SECRET_KEY',
+  'DATABASE_URL',
+  'LOADNOTIFY_TOKEN',
+  'LOADNOTIFY_SMTP_URL',
+];
+
+/** A switch: 1/true or 0/false (unset and empty are off). */
+function flag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new ConfigError(`${name} must be 1 or 0 (true or false), got "${env[name]}"`);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(env.DATA_DIR || './data');
   const databaseUrl = env.DATABASE_URL ? env.DATABASE_URL : null;
@@ -186,5 +298,34 @@ export function loadConfig(env: Env = process.env): Config {
     pollMs: positive(env, 'LOADNOTIFY_POLL_MS', 1000),
     maxInFlight,
     perChannel,
+    smtpPlaintextAuthLoopback: flag(env, 'LOADNOTIFY_SMTP_PLAINTEXT_AUTH_LOOPBACK'),
+    orgCreation: orgCreation(env.LOADNOTIFY_ORG_CREATION),
+    schedules: schedulePolicy(env, dataDir),
+    systemMail: systemMail(env),
   };
+}
+
+function systemMail(env: Env): Config['systemMail'] {
+  const raw = env.LOADNOTIFY_SMTP_URL?.trim();
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(
+      'LOADNOTIFY_SMTP_URL must be a URL such as smtps://user:password@mail.example.com:465',
+    );
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:')
+    throw new ConfigError(`LOADNOTIFY_SMTP_URL must start with smtp:// or smtps://, got "${url.protocol}//"`);
+  const from = env.LOADNOTIFY_SMTP_FROM?.trim();
+  if (!from || !/^[^\s@]+@[^\s@]+$/.test(from.replace(/^.*<(.*)>$/, '$1')))
+    throw new ConfigError('LOADNOTIFY_SMTP_FROM must be set to the sender address with LOADNOTIFY_SMTP_URL');
+  return { url: raw, from };
+}
+
+function orgCreation(value: string | undefined): Config['orgCreation'] {
+  if (value === undefined || value === '' || value === 'admins') return 'admins';
+  if (value === 'anyone') return 'anyone';
+  throw new ConfigError(`LOADNOTIFY_ORG_CREATION must be admins or anyone, got "${value}"`);
 }

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { ConfigError, type Config } from './config.js';
+import { createSystemMailer } from './mail/system-mailer.js';
 import { openDatabase, type Db } from './storage/database.js';
 import { SecretBox } from './security/secret-box.js';
 import { buildApp } from './http/app.js';
@@ -75,6 +76,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     egress,
     onDeliveriesQueued: () => engine?.wake(),
     deliveryTaker: config.role === 'api' ? null : { begin: () => engine?.begin() ?? null },
+    mailer: config.systemMail ? createSystemMailer(config.systemMail) : null,
   };
   const app = await buildApp(ctx, {
     logger: options.logger ?? { level: config.logLevel },
@@ -91,7 +93,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       // and a hung one would hold the connections the others need.
       maxConnectionsPerOrigin: config.maxInFlight,
     }),
-    new SmtpSender({ policy: egress, totalTimeoutMs: config.deliveryTimeoutMs }),
+    new SmtpSender({
+      policy: egress,
+      totalTimeoutMs: config.deliveryTimeoutMs,
+      plaintextAuthLoopback: config.smtpPlaintextAuthLoopback,
+    }),
   );
   if (config.role !== 'api') {
     engine = new DeliveryEngine({
@@ -126,6 +132,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       onDeliveriesQueued: () => ctx.onDeliveriesQueued(),
       deliveryTaker: ctx.deliveryTaker,
       retentionDays: config.retentionDays,
+      policy: config.schedules,
     });
     await scheduler.start();
     pruner = new RetentionPruner({ db, retentionDays: config.retentionDays, log: app.log });
@@ -150,6 +157,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       await listener?.stop();
       await engine?.stop(config.deliveryTimeoutMs);
       await sender.close();
+      ctx.mailer?.close();
       await db.close();
     },
   };

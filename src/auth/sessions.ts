@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Db } from '../storage/database.js';
+import type { TokenScope } from '../storage/schema.js';
 import { hashToken, newToken } from '../security/tokens.js';
 
 export const SESSION_COOKIE = 'ln_session';
@@ -11,6 +12,12 @@ export interface Principal {
   via: 'token' | 'session';
   /** For session auth: the CSRF token that cookie-authenticated writes must echo. */
   csrfToken: string | null;
+  /** What the credential may do at most: a session may do everything its user may. */
+  scope: TokenScope;
+  /** The one organization an API token reaches, or null: every organization of its user. */
+  organizationId: number | null;
+  /** When an API token stops working (epoch ms); null for sessions and tokens without expiry. */
+  expiresAt: number | null;
 }
 
 export async function createSession(
@@ -45,23 +52,38 @@ export async function principalFromSession(db: Db, token: string): Promise<Princ
     .where('token_hash', '=', hashToken(token))
     .executeTakeFirst();
   if (!row || row.expires_at < Date.now()) return null;
-  return { userId: row.user_id, via: 'session', csrfToken: row.csrf_token };
+  return {
+    userId: row.user_id,
+    via: 'session',
+    csrfToken: row.csrf_token,
+    scope: 'full',
+    organizationId: null,
+    expiresAt: null,
+  };
 }
 
 export async function principalFromApiToken(db: Db, token: string): Promise<Principal | null> {
   const hash = hashToken(token);
   const row = await db.kysely
     .selectFrom('api_tokens')
-    .select(['id', 'user_id', 'last_used_at'])
+    .select(['id', 'user_id', 'last_used_at', 'scope', 'organization_id', 'expires_at'])
     .where('token_hash', '=', hash)
     .executeTakeFirst();
   if (!row) return null;
   const now = Date.now();
+  if (row.expires_at !== null && Number(row.expires_at) <= now) return null;
   // Recording every use would turn each API read into a write; a minute's precision is enough.
   if (row.last_used_at === null || now - row.last_used_at > 60_000) {
     await db.kysely.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute();
   }
-  return { userId: row.user_id, via: 'token', csrfToken: null };
+  return {
+    userId: row.user_id,
+    via: 'token',
+    csrfToken: null,
+    scope: row.scope,
+    organizationId: row.organization_id === null ? null : Number(row.organization_id),
+    expiresAt: row.expires_at,
+  };
 }
 
 export function csrfMatches(expected: string, given: string | undefined): boolean {

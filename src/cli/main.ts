@@ -10,6 +10,7 @@ commands:
             --role api|worker|all runs only the API, only delivery and schedules, or both
   migrate   bring the database schema up to date and exit
   run       run a load-test command and report its lifecycle (loadnotify run --help)
+  admin     grant|revoke <email>, list: who is an instance administrator (run on the server)
 
 configuration is read from the environment: PORT, HOST, DATA_DIR, DATABASE_URL,
 LOADNOTIFY_SECRET_KEY, PUBLIC_URL, LOADNOTIFY_EGRESS_ALLOW (see the README); "run" also
@@ -62,6 +63,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'run': {
         const { runCommand } = await import('./run-command.js');
         return await runCommand(rest);
+      }
+      case 'admin': {
+        const { adminCommand } = await import('./admin-command.js');
+        return await adminCommand(rest);
       }
       case undefined:
       case '-h':

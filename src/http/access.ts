@@ -1,10 +1,52 @@
-import type { FastifyRequest } from 'fastify';
-import { forbidden, notFound } from '../core/errors.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError, forbidden, notFound } from '../core/errors.js';
+import type { TokenScope } from '../storage/schema.js';
 import type { AppContext } from './context.js';
 import { userId } from './auth-hooks.js';
 
 export type Role = 'owner' | 'admin' | 'member';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The least token scope a write to this route needs (default `full`; reads need `read`). */
+    scope?: TokenScope;
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const SCOPE_RANK: Record<TokenScope, number> = { read: 0, runs: 1, full: 2 };
+const SCOPE_WORDS: Record<TokenScope, string> = {
+  read: 'reading',
+  runs: 'reading, creating runs and reporting their status',
+  full: 'everything its user may do',
+};
+
+/**
+ * A token acts with the lesser of its scope and its user's role (API.md, Roles): the role is
+ * checked by each route, the scope here, from the matched route's own declaration. Registered
+ * after the authentication hook, so the principal is known.
+ */
+export function installTokenScopes(app: FastifyInstance): void {
+  app.addHook('preValidation', async (req) => {
+    const principal = req.principal;
+    if (!principal || req.routeOptions.config?.public === true) return;
+    const needed: TokenScope = SAFE_METHODS.has(req.method)
+      ? 'read'
+      : (req.routeOptions.config?.scope ?? 'full');
+    if (SCOPE_RANK[principal.scope] >= SCOPE_RANK[needed]) return;
+    throw new AppError(
+      403,
+      'token_scope',
+      `this API token's scope is "${principal.scope}" (${SCOPE_WORDS[principal.scope]}); ` +
+        `this request needs a token with scope "${needed}"`,
+    );
+  });
+}
+
+/** The organization an API token is limited to, or null when it reaches all of its user's. */
+export function tokenOrganization(req: FastifyRequest): number | null {
+  return req.principal?.organizationId ?? null;
+}
 /**
  * The caller's role in an organization. Non-members get the same 404 as a missing
  * organization, so ids of other tenants reveal nothing.
@@ -15,6 +57,8 @@ export async function roleIn(
   organizationId: number,
   what = 'organization',
 ): Promise<Role> {
+  const only = tokenOrganization(req);
+  if (only !== null && only !== organizationId) throw notFound(what);
   const row = await ctx.db.kysely
     .selectFrom('memberships')
     .select('role')

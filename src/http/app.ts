@@ -9,6 +9,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppContext } from './context.js';
 import { installAuth } from './auth-hooks.js';
 import { installJsonBody } from './json-body.js';
+import { installTokenScopes } from './access.js';
 import { errorHandler } from './error-handler.js';
 import { validatorCompiler } from './validation.js';
 import { setupRoutes } from './routes/setup.js';
@@ -16,6 +17,7 @@ import { authRoutes } from './routes/auth.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { organizationRoutes } from './routes/organizations.js';
 import { memberRoutes } from './routes/members.js';
+import { invitationRoutes } from './routes/invitations.js';
 import { projectRoutes } from './routes/projects.js';
 import { loadTestRoutes } from './routes/load-tests.js';
 import { runRoutes } from './routes/runs.js';
@@ -76,6 +78,7 @@ export async function buildApp(ctx: AppContext, options: BuildOptions): Promise<
     },
   });
   installAuth(app, ctx);
+  installTokenScopes(app);
 
   for (const install of [
     setupRoutes,
@@ -83,6 +86,7 @@ export async function buildApp(ctx: AppContext, options: BuildOptions): Promise<
     tokenRoutes,
     organizationRoutes,
     memberRoutes,
+    invitationRoutes,
     projectRoutes,
     loadTestRoutes,
     runRoutes,

@@ -28,7 +28,7 @@ async function resolvePrincipal(ctx: AppContext, req: FastifyRequest): Promise<P
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     const principal = match ? await principalFromApiToken(ctx.db, match[1]!) : null;
     if (!principal)
-      throw new AppError(401, 'invalid_token', 'the API token is not valid (revoked or mistyped)');
+      throw new AppError(401, 'invalid_token', 'the API token is not valid (revoked, expired or mistyped)');
     return principal;
   }
   const cookie = req.cookies[SESSION_COOKIE];

@@ -3,6 +3,7 @@ import type { Db } from '../storage/database.js';
 import type { SecretBox } from '../security/secret-box.js';
 import type { EgressPolicy } from '../delivery/egress-guard.js';
 import type { DeliveryTaker } from '../delivery/claims.js';
+import type { SystemMailer } from '../mail/system-mailer.js';
 
 /** What every route and service needs; built once at start and passed down explicitly. */
 export interface AppContext {
@@ -14,4 +15,6 @@ export interface AppContext {
   onDeliveriesQueued: () => void;
   /** The engine of this process, which takes deliveries as they are queued; null when none runs here. */
   deliveryTaker: DeliveryTaker | null;
+  /** The operator's mail server for invitations; null when none is configured. */
+  mailer: SystemMailer | null;
 }

@@ -38,6 +38,8 @@ export interface RunWrappedOptions {
   stdin?: 'inherit' | 'ignore';
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** The account the command runs as; by default the wrapper's own. */
+  user?: { uid: number; gid: number };
   /** Graceful stop (Ctrl-C, SIGTERM, a cancelled schedule): the run ends aborted_by_user. */
   signal?: AbortSignal;
   /** Immediate stop (SIGKILL), e.g. a second Ctrl-C. */
@@ -87,6 +89,7 @@ export async function runWrapped(options: RunWrappedOptions): Promise<RunWrapped
       args,
       env,
       cwd,
+      user: options.user,
       stdin: options.stdin,
       stdout: options.stdout,
       stderr: options.stderr,

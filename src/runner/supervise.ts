@@ -21,6 +21,8 @@ export interface SuperviseOptions {
   args: readonly string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** The account the child runs as (the server's scheduled commands, when it runs as root). */
+  user?: { uid: number; gid: number };
   stdin?: 'inherit' | 'ignore';
   /** process.stdout/stderr are handed to the child as they are; other streams get a copy. */
   stdout: Writable;
@@ -63,6 +65,7 @@ export function supervise(options: SuperviseOptions): Promise<ChildEnd> {
       stdio: [options.stdin ?? 'ignore', out, err],
       env: options.env,
       cwd: options.cwd,
+      ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
       shell: false,
     });
     child.stdout?.pipe(options.stdout, { end: false });

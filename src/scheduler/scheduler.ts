@@ -27,6 +27,8 @@ import { changeRunStatus } from '../storage/runs-repo.js';
 import { createInProcessClient } from './in-process-client.js';
 import type { DeliveryTaker } from '../delivery/claims.js';
 import { LineLog } from './line-log.js';
+import { commandEnv, tickRefusal } from './command-policy.js';
+import type { ScheduleCommandPolicy } from '../config.js';
 import { cronFor, SCHEDULE_COLUMNS, scheduleKey, scheduleOf, type Schedule } from './schedule-spec.js';
 import { iso } from '../storage/time.js';
 
@@ -52,9 +54,8 @@ export interface SchedulerOptions {
   retentionDays?: number;
   /** A tick whose timer fires this late (a blocked or suspended process) is skipped (default 60 s). */
   misfireMs?: number;
-  /** Environment of the commands; by default the server's, without its secrets. */
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
+  /** The operator's rules for commands: allowed programs, account, directory, environment. */
+  policy: ScheduleCommandPolicy;
   /** The runner's reporting retries (tests shorten them). */
   backoff?: BackoffOptions;
   retryWindowMs?: number;
@@ -79,8 +80,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A started tick whose run is not created yet blocks the next ticks for at most this long. */
 const PENDING_CREATE_MS = 60_000;
 const PRUNE_EVERY_MS = 60 * 60_000;
-/** Server settings a scheduled command has no business reading. */
-const SECRET_ENV = ['LOADNOTIFY_SECRET_KEY', 'DATABASE_URL', 'LOADNOTIFY_TOKEN'];
 
 export class Scheduler {
   readonly instanceId = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
@@ -283,7 +282,7 @@ export class Scheduler {
     return db.kysely.transaction().execute(async (trx) => {
       let q = trx
         .selectFrom('load_tests')
-        .select(['id', ...SCHEDULE_COLUMNS])
+        .select(['id', 'schedule_command_set_by', ...SCHEDULE_COLUMNS])
         .where('id', '=', plan.loadTestId);
       // Serialises this check-and-insert per load test between processes.
       if (db.dialect === 'postgres') q = q.forUpdate();
@@ -292,7 +291,13 @@ export class Scheduler {
       if (!current?.enabled || scheduleKey(current) !== plan.key) return { kind: 'stale' } as const;
 
       let reason: string | null;
-      if (late) reason = `missed: this process was busy or suspended at ${iso(tickAt)}`;
+      const refusal = tickRefusal(
+        this.options.policy,
+        current.command,
+        await isInstanceAdmin(trx, row!.schedule_command_set_by),
+      );
+      if (refusal) reason = `not run: ${refusal}`;
+      else if (late) reason = `missed: this process was busy or suspended at ${iso(tickAt)}`;
       else if (local) {
         reason =
           local.runId === null
@@ -355,8 +360,9 @@ export class Scheduler {
         stdin: 'ignore',
         stdout,
         stderr,
-        env: this.options.env ?? commandEnv(),
-        cwd: this.options.cwd,
+        env: commandEnv(this.options.policy, { loadTestId: loadTest }),
+        cwd: this.options.policy.cwd,
+        user: this.options.policy.user ?? undefined,
         signal: this.stopRequest.signal,
         killSignal: this.killRequest.signal,
         abortGraceMs: this.options.stopGraceMs ?? 10_000,
@@ -452,8 +458,12 @@ async function overlapReason(
   return null;
 }
 
-function commandEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of SECRET_ENV) delete env[name];
-  return env;
+async function isInstanceAdmin(trx: Kysely<Database>, userId: number | null): Promise<boolean> {
+  if (userId === null) return false;
+  const user = await trx
+    .selectFrom('users')
+    .select('instance_admin')
+    .where('id', '=', userId)
+    .executeTakeFirst();
+  return user?.instance_admin === 1;
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /** 256 random bits; the prefix tells a leaked string's origin to secret scanners and people. */
-export function newToken(prefix: 'lnt' | 'lns'): string {
+export function newToken(prefix: 'lnt' | 'lns' | 'lni'): string {
   return `${prefix}_${randomBytes(32).toString('base64url')}`;
 }
 

@@ -10,6 +10,8 @@ export interface UsersTable {
   email: string;
   password_hash: string;
   created_at: number;
+  /** 1: may create organizations and set schedule commands (API.md, Roles). */
+  instance_admin: Generated<number>;
 }
 
 export interface OrganizationsTable {
@@ -41,6 +43,29 @@ export interface ApiTokensTable {
   token_hash: string;
   created_at: number;
   last_used_at: number | null;
+  /** read | runs | full: the most the token may do; it acts with the lesser of this and the role. */
+  scope: Generated<TokenScope>;
+  /** The one organization it reaches, or null for all of its user's. */
+  organization_id: Generated<number | null>;
+  expires_at: Generated<number | null>;
+}
+
+export type TokenScope = 'read' | 'runs' | 'full';
+
+export interface InvitationsTable {
+  id: Generated<number>;
+  organization_id: number;
+  /** Normalized like users.email. */
+  email: string;
+  role: 'owner' | 'admin' | 'member';
+  /** The one-time token's hash; the token itself is shown once, in the accept link. */
+  token_hash: string;
+  invited_by: number | null;
+  created_at: number;
+  expires_at: number;
+  accepted_at: number | null;
+  accepted_by: number | null;
+  revoked_at: number | null;
 }
 
 export interface LoginFailuresTable {
@@ -71,6 +96,10 @@ export interface LoadTestsTable {
   schedule_timezone: Generated<string>;
   schedule_enabled: Generated<number>;
   schedule_timeout_ms: Generated<number | null>;
+  /** The instance administrator who set the command; it stops running if they lose that. */
+  schedule_command_set_by: Generated<number | null>;
+  /** Why the service (not a person) disabled the schedule. */
+  schedule_disabled_reason: Generated<string | null>;
 }
 
 export type ScheduleTickOutcome = 'started' | 'skipped';
@@ -190,6 +219,7 @@ export interface Database {
   memberships: MembershipsTable;
   sessions: SessionsTable;
   api_tokens: ApiTokensTable;
+  invitations: InvitationsTable;
   login_failures: LoginFailuresTable;
   projects: ProjectsTable;
   load_tests: LoadTestsTable;

@@ -1,15 +1,69 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { hashToken, newToken } from '../security/tokens.js';
-import type { Database } from './schema.js';
-import { iso } from './time.js';
+import type { ApiTokensTable, Database, TokenScope } from './schema.js';
+import { iso, isoOrNull } from './time.js';
 
-export async function createApiToken(k: Kysely<Database>, userId: number, name: string) {
+export const TOKEN_SCOPES: readonly TokenScope[] = ['read', 'runs', 'full'];
+
+export interface NewApiToken {
+  userId: number;
+  name: string;
+  scope?: TokenScope;
+  /** The one organization it reaches; null: every organization of its user. */
+  organizationId?: number | null;
+  expiresAt?: number | null;
+}
+
+type TokenRow = Pick<
+  Selectable<ApiTokensTable>,
+  'id' | 'name' | 'scope' | 'organization_id' | 'expires_at' | 'created_at' | 'last_used_at'
+>;
+
+export const tokenView = (t: TokenRow) => ({
+  id: t.id,
+  name: t.name,
+  scope: t.scope,
+  organization_id: t.organization_id,
+  expires_at: isoOrNull(t.expires_at),
+  created_at: iso(t.created_at),
+  last_used_at: isoOrNull(t.last_used_at),
+});
+
+/** Stores only the token's hash; the token itself is in the answer, shown once. */
+export async function createApiToken(k: Kysely<Database>, t: NewApiToken) {
   const token = newToken('lnt');
-  const created_at = Date.now();
-  const { id } = await k
-    .insertInto('api_tokens')
-    .values({ user_id: userId, name, token_hash: hashToken(token), created_at, last_used_at: null })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return { id, name, token, created_at: iso(created_at) };
+  const row = {
+    user_id: t.userId,
+    name: t.name,
+    token_hash: hashToken(token),
+    scope: t.scope ?? 'full',
+    organization_id: t.organizationId ?? null,
+    expires_at: t.expiresAt ?? null,
+    created_at: Date.now(),
+    last_used_at: null,
+  };
+  const { id } = await k.insertInto('api_tokens').values(row).returning('id').executeTakeFirstOrThrow();
+  return { ...tokenView({ id, ...row }), token };
+}
+
+/** A user's tokens, optionally only those limited to one organization. */
+export function selectTokens(k: Kysely<Database>, userId: number, organizationId: number | null) {
+  let q = k
+    .selectFrom('api_tokens')
+    .select(['id', 'name', 'scope', 'organization_id', 'expires_at', 'created_at', 'last_used_at'])
+    .where('user_id', '=', userId);
+  if (organizationId !== null) q = q.where('organization_id', '=', organizationId);
+  return q;
+}
+
+export async function deleteToken(
+  k: Kysely<Database>,
+  userId: number,
+  tokenId: number,
+  organizationId: number | null,
+): Promise<boolean> {
+  let q = k.deleteFrom('api_tokens').where('id', '=', tokenId).where('user_id', '=', userId);
+  if (organizationId !== null) q = q.where('organization_id', '=', organizationId);
+  const result = await q.executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
 }

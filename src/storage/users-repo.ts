@@ -10,7 +10,12 @@ export async function findUserByEmail(k: Kysely<Database>, email: string) {
   return k.selectFrom('users').selectAll().where('email', '=', normalizeEmail(email)).executeTakeFirst();
 }
 
-export async function createUser(k: Kysely<Database>, email: string, password: string) {
+export async function createUser(
+  k: Kysely<Database>,
+  email: string,
+  password: string,
+  options: { instanceAdmin?: boolean } = {},
+) {
   const normalized = normalizeEmail(email);
   if (await findUserByEmail(k, normalized))
     throw conflict('email_taken', `a user with e-mail ${normalized} exists`);
@@ -18,10 +23,10 @@ export async function createUser(k: Kysely<Database>, email: string, password: s
   const created_at = Date.now();
   const { id } = await k
     .insertInto('users')
-    .values({ email: normalized, password_hash, created_at })
+    .values({ email: normalized, password_hash, created_at, instance_admin: options.instanceAdmin ? 1 : 0 })
     .returning('id')
     .executeTakeFirstOrThrow();
-  return { id, email: normalized, created_at };
+  return { id, email: normalized, created_at, instance_admin: options.instanceAdmin ? 1 : 0 };
 }
 
 export async function createOrganization(k: Kysely<Database>, name: string, ownerId: number) {
@@ -38,9 +43,10 @@ export async function createOrganization(k: Kysely<Database>, name: string, owne
   return { id, name, created_at };
 }
 
-export const userView = (u: { id: number; email: string; created_at: number }) => ({
+export const userView = (u: { id: number; email: string; created_at: number; instance_admin?: number }) => ({
   id: u.id,
   email: u.email,
+  instance_admin: u.instance_admin === 1,
   created_at: iso(u.created_at),
 });
 
@@ -49,3 +55,43 @@ export const organizationView = (o: { id: number; name: string; created_at: numb
   name: o.name,
   created_at: iso(o.created_at),
 });
+
+export async function isInstanceAdmin(k: Kysely<Database>, userId: number): Promise<boolean> {
+  const row = await k
+    .selectFrom('users')
+    .select('instance_admin')
+    .where('id', '=', userId)
+    .executeTakeFirst();
+  return row?.instance_admin === 1;
+}
+
+/**
+ * Grants or takes back instance administration (the `loadnotify admin` command). Taking it back
+ * disables every schedule whose command that person set, with the reason: a command runs only
+ * while someone trusted with the server stands behind it. Returns the schedules disabled.
+ */
+export async function setInstanceAdmin(
+  k: Kysely<Database>,
+  email: string,
+  admin: boolean,
+): Promise<{ userId: number; disabledSchedules: number } | null> {
+  const user = await findUserByEmail(k, email);
+  if (!user) return null;
+  await k
+    .updateTable('users')
+    .set({ instance_admin: admin ? 1 : 0 })
+    .where('id', '=', user.id)
+    .execute();
+  if (admin) return { userId: user.id, disabledSchedules: 0 };
+  const result = await k
+    .updateTable('load_tests')
+    .set({
+      schedule_enabled: 0,
+      schedule_disabled_reason: `disabled: ${user.email}, who set its command, is no longer an instance administrator; one must set the command again`,
+      updated_at: Date.now(),
+    })
+    .where('schedule_command_set_by', '=', user.id)
+    .where('schedule_enabled', '=', 1)
+    .executeTakeFirst();
+  return { userId: user.id, disabledSchedules: Number(result.numUpdatedRows) };
+}

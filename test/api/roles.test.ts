@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/db.js';
-import { addMember, seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
+import {
+  addMember,
+  joinByInvitation,
+  seedLoadTest,
+  startTestServer,
+  type TestServer,
+} from '../helpers/server.js';
 
 type Role = 'owner' | 'admin' | 'member';
 const ROLES: Role[] = ['owner', 'admin', 'member'];
@@ -33,14 +39,9 @@ describe.each(DIALECTS)('roles (%s)', (dialect) => {
   const as = (role: Role) => (method: string, path: string, body?: unknown) =>
     t.api(method, path, { token: tokens[role], body });
   const members = (orgId = t.organizationId) => `/api/v1/organizations/${orgId}/members`;
+  const invitations = (orgId = t.organizationId) => `/api/v1/organizations/${orgId}/invitations`;
   /** A fresh user with the given role in the test organization, added by the owner. */
-  const target = async (role: Role) => {
-    const res = await t.api('POST', members(), {
-      body: { email: unique(role), role, password: 'password123' },
-    });
-    expect(res.status).toBe(201);
-    return res.body.user_id as number;
-  };
+  const target = async (role: Role) => (await joinByInvitation(t, unique(role), role)).userId;
   const roleOf = async (userId: number) => {
     const list = await t.api('GET', `${members()}?limit=500`);
     return list.body.items.find((m: any) => m.user_id === userId)?.role ?? null;
@@ -102,14 +103,10 @@ describe.each(DIALECTS)('roles (%s)', (dialect) => {
   });
 
   describe('managing members', () => {
-    it('owner: adds, changes and removes members of every role, owner included', async () => {
+    it('owner: invites, changes and removes members of every role, owner included', async () => {
       const call = as('owner');
       for (const r of ROLES) {
-        const added = await call('POST', members(), {
-          email: unique(`o-${r}`),
-          role: r,
-          password: 'password123',
-        });
+        const added = await call('POST', invitations(), { email: unique(`o-${r}`), role: r });
         expect(added.status).toBe(201);
         expect(added.body.role).toBe(r);
       }
@@ -125,19 +122,12 @@ describe.each(DIALECTS)('roles (%s)', (dialect) => {
       expect((await call('DELETE', `${members()}/${m}`)).status).toBe(204);
     });
 
-    it('admin: manages members and admins, but never to or from owner (403)', async () => {
+    it('admin: invites and manages members and admins, but never to or from owner (403)', async () => {
       const call = as('admin');
       for (const r of ['member', 'admin'] as const) {
-        expect(
-          (await call('POST', members(), { email: unique(`a-${r}`), role: r, password: 'password123' }))
-            .status,
-        ).toBe(201);
+        expect((await call('POST', invitations(), { email: unique(`a-${r}`), role: r })).status).toBe(201);
       }
-      const newOwner = await call('POST', members(), {
-        email: unique('a-owner'),
-        role: 'owner',
-        password: 'password123',
-      });
+      const newOwner = await call('POST', invitations(), { email: unique('a-owner'), role: 'owner' });
       expect(newOwner.status).toBe(403);
       expect(newOwner.body.error.code).toBe('forbidden');
 
@@ -162,15 +152,11 @@ describe.each(DIALECTS)('roles (%s)', (dialect) => {
       expect(await roleOf(m)).toBeNull();
     });
 
-    it('member: may not add, change or remove anyone (403), not even to member', async () => {
+    it('member: may not invite, change or remove anyone (403), not even to member', async () => {
       const call = as('member');
       const before = (await t.api('GET', `${members()}?limit=500`)).body.items;
       for (const r of ROLES) {
-        const res = await call('POST', members(), {
-          email: unique(`m-${r}`),
-          role: r,
-          password: 'password123',
-        });
+        const res = await call('POST', invitations(), { email: unique(`m-${r}`), role: r });
         expect(res.status).toBe(403);
         expect(res.body.error.code).toBe('forbidden');
       }

@@ -108,34 +108,54 @@ export async function seedLoadTest(t: TestServer, names = { project: 'Web', load
   return { projectId: project.body.id as number, loadTestId: loadTest.body.id as number };
 }
 
-/** A user with the given role in the test organization, and an API token for them. */
+/**
+ * A user joined by invitation: `token` (an owner's or admin's) invites the e-mail, and the
+ * invitee accepts the link as a new user with a password of their own. Returns the new user's
+ * id and session cookies (with the CSRF token their writes must echo).
+ */
+export async function joinByInvitation(
+  t: TestServer,
+  email: string,
+  role: 'owner' | 'admin' | 'member',
+  options: { orgId?: number; token?: string; password?: string } = {},
+) {
+  const orgId = options.orgId ?? t.organizationId;
+  const invited = await t.api('POST', `/api/v1/organizations/${orgId}/invitations`, {
+    token: options.token,
+    body: { email, role },
+  });
+  if (invited.status !== 201)
+    throw new Error(`invitation failed: ${invited.status} ${JSON.stringify(invited.body)}`);
+  const accepted = await fetch(`${t.url}/api/v1/invitations/accept`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token: invited.body.token, password: options.password ?? 'password123' }),
+  });
+  const body = (await accepted.json()) as any;
+  if (accepted.status !== 200) throw new Error(`accept failed: ${accepted.status} ${JSON.stringify(body)}`);
+  const cookies = accepted.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  const csrf = /ln_csrf=([^;]+)/.exec(cookies)![1]!;
+  return { userId: body.user.id as number, cookies, csrf };
+}
+
+/** A user with the given role in the test organization, and a `full` API token for them. */
 export async function addMember(
   t: TestServer,
   email: string,
   role: 'owner' | 'admin' | 'member',
   orgId = t.organizationId,
 ) {
-  const added = await t.api('POST', `/api/v1/organizations/${orgId}/members`, {
-    body: { email, role, password: 'password123' },
-  });
-  if (added.status !== 201)
-    throw new Error(`add member failed: ${added.status} ${JSON.stringify(added.body)}`);
-  const login = await fetch(`${t.url}/api/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password: 'password123' }),
-  });
-  const cookies = login.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ');
-  const csrf = /ln_csrf=([^;]+)/.exec(cookies)![1]!;
+  const joined = await joinByInvitation(t, email, role, { orgId });
   const token = await t.api('POST', '/api/v1/tokens', {
     token: null,
     body: { name: 'test' },
-    headers: { cookie: cookies, 'x-csrf-token': csrf },
+    headers: { cookie: joined.cookies, 'x-csrf-token': joined.csrf },
   });
-  return { userId: added.body.user_id as number, token: token.body.token as string };
+  if (token.status !== 201) throw new Error(`token failed: ${token.status} ${JSON.stringify(token.body)}`);
+  return { userId: joined.userId, token: token.body.token as string };
 }
 
 /**

@@ -5,6 +5,7 @@ import { DUMMY_HASH, verifyPassword } from '../../security/passwords.js';
 import { findUserByEmail, normalizeEmail, userView } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
+import { tokenOrganization } from '../access.js';
 import { body } from '../schemas.js';
 import { Type } from 'typebox';
 import { endSession, startSession } from './session-cookies.js';
@@ -66,8 +67,30 @@ export function authRoutes(app: App, ctx: AppContext): void {
       .innerJoin('organizations', 'organizations.id', 'memberships.organization_id')
       .select(['memberships.organization_id', 'memberships.role', 'organizations.name as organization_name'])
       .where('memberships.user_id', '=', id)
+      .$if(tokenOrganization(req) !== null, (q) =>
+        q.where('memberships.organization_id', '=', tokenOrganization(req)!),
+      )
       .orderBy('memberships.organization_id')
       .execute();
-    return { user: userView(user), memberships, csrf_token: req.principal?.csrfToken ?? null };
+    const admin = user.instance_admin === 1;
+    const { orgCreation, schedules } = ctx.config;
+    return {
+      user: userView(user),
+      memberships,
+      csrf_token: req.principal?.csrfToken ?? null,
+      // What the web app needs to explain disabled controls; the program list is for admins only.
+      token:
+        req.principal?.via === 'token'
+          ? { scope: req.principal.scope, organization_id: tokenOrganization(req) }
+          : null,
+      server: {
+        can_create_organizations: orgCreation === 'anyone' || admin,
+        schedule_commands: {
+          enabled: schedules.allowed.length > 0,
+          can_set: admin && schedules.allowed.length > 0,
+          allowed: admin ? schedules.allowed : null,
+        },
+      },
+    };
   });
 }

@@ -1,14 +1,11 @@
-import { Type, type Static } from 'typebox';
+import { Type } from 'typebox';
 import type { Selectable } from 'kysely';
 import { badRequest } from '../../core/errors.js';
 import type { LoadTestsTable, ScheduleTicksTable } from '../../storage/schema.js';
-import {
-  checkCron,
-  nextRuns,
-  scheduleColumns,
-  scheduleOf,
-  type Schedule,
-} from '../../scheduler/schedule-spec.js';
+import { nextRuns, scheduleColumns, scheduleOf } from '../../scheduler/schedule-spec.js';
+import { isInstanceAdmin } from '../../storage/users-repo.js';
+import { scheduleChange, ScheduleBody } from '../schedule-change.js';
+import { userId } from '../auth-hooks.js';
 import type { AppContext } from '../context.js';
 import { loadTestFor, projectFor, requireManager } from '../access.js';
 import { body, Id, IdParams, ListQuery, Name } from '../schemas.js';
@@ -34,6 +31,8 @@ function scheduleView(t: LoadTestRow) {
     timezone: s.timezone,
     enabled: s.enabled,
     timeout_seconds: s.timeoutMs === null ? null : Math.round(s.timeoutMs / 1000),
+    command_set_by: t.schedule_command_set_by,
+    disabled_reason: t.schedule_disabled_reason,
     next_runs: nextRuns(s.cron, s.timezone, NEXT_RUNS).map((d) => d.toISOString()),
   };
 }
@@ -47,49 +46,6 @@ export const loadTestView = (t: LoadTestRow) => ({
   updated_at: iso(t.updated_at),
   schedule: scheduleView(t),
 });
-
-const ScheduleBody = Type.Object(
-  {
-    /** argv, started directly: no shell, so no quoting, globbing or `&&`. */
-    command: Type.Array(Type.String({ maxLength: 4096 }), { minItems: 1, maxItems: 100 }),
-    cron: Type.String({ minLength: 1, maxLength: 200 }),
-    timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-    enabled: Type.Optional(Type.Boolean()),
-    timeout_seconds: Type.Optional(
-      Type.Union([Type.Integer({ minimum: 1, maximum: 7 * 86_400 }), Type.Null()]),
-    ),
-  },
-  { additionalProperties: false },
-);
-
-/** Checks what the JSON schema cannot say, and turns the body into the stored schedule. */
-function parseSchedule(input: Static<typeof ScheduleBody>): Schedule {
-  const command = input.command;
-  if (command[0] === '') {
-    throw badRequest(
-      'validation_failed',
-      'schedule.command.0 (the program) must not be empty',
-      'schedule.command.0',
-    );
-  }
-  command.forEach((arg, i) => {
-    // spawn refuses NUL bytes; say so now rather than at the first tick.
-    if (arg.includes('\0')) {
-      const field = `schedule.command.${i}`;
-      throw badRequest('validation_failed', `${field} must not contain a NUL character`, field);
-    }
-  });
-  const timezone = input.timezone ?? 'UTC';
-  const problem = checkCron(input.cron, timezone);
-  if (problem) throw badRequest('validation_failed', problem.message, problem.field);
-  return {
-    command,
-    cron: input.cron,
-    timezone,
-    enabled: input.enabled ?? true,
-    timeoutMs: input.timeout_seconds == null ? null : input.timeout_seconds * 1000,
-  };
-}
 
 const tickView = (t: Selectable<ScheduleTicksTable>) => ({
   id: t.id,
@@ -138,7 +94,12 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
         .values(row)
         .returning('id')
         .executeTakeFirstOrThrow();
-      return reply.code(201).send(loadTestView({ id, ...row, ...scheduleColumns(null) }));
+      const unscheduled = {
+        ...scheduleColumns(null),
+        schedule_command_set_by: null,
+        schedule_disabled_reason: null,
+      };
+      return reply.code(201).send(loadTestView({ id, ...row, ...unscheduled }));
     },
   );
 
@@ -166,13 +127,12 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
       const set: Partial<LoadTestRow> = { updated_at: Date.now() };
       if (req.body.name !== undefined) set.name = req.body.name;
       if (req.body.schedule !== undefined) {
-        // A schedule runs its command on the server, as the server's user, with the server's
-        // network access: setting, changing or removing one is for owners and admins only.
-        requireManager(role, 'set a schedule (it runs a command on the server)');
-        Object.assign(
-          set,
-          scheduleColumns(req.body.schedule === null ? null : parseSchedule(req.body.schedule)),
-        );
+        const actor = {
+          role,
+          userId: userId(req),
+          instanceAdmin: await isInstanceAdmin(ctx.db.kysely, userId(req)),
+        };
+        Object.assign(set, scheduleChange(req.body.schedule, loadTest, actor, ctx.config.schedules));
       }
       await ctx.db.kysely.updateTable('load_tests').set(set).where('id', '=', loadTest.id).execute();
       return loadTestView({ ...loadTest, ...set });
@@ -201,7 +161,9 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
     '/api/v1/load-tests/:id',
     { schema: { tags: ['load tests'], params: IdParams } },
     async (req, reply) => {
-      const { loadTest } = await loadTestFor(ctx, req, req.params.id);
+      const { loadTest, role } = await loadTestFor(ctx, req, req.params.id);
+      // A schedule's command was set by an instance administrator; its history is not a member's to erase.
+      if (loadTest.schedule_command !== null) requireManager(role, 'delete a load test that has a schedule');
       await ctx.db.kysely.deleteFrom('load_tests').where('id', '=', loadTest.id).execute();
       return reply.code(204).send();
     },

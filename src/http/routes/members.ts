@@ -1,49 +1,24 @@
 import { Type } from 'typebox';
 import type { Kysely } from 'kysely';
-import { AppError, badRequest, conflict, forbidden, notFound } from '../../core/errors.js';
-import { createUser, findUserByEmail } from '../../storage/users-repo.js';
+import { AppError, notFound } from '../../core/errors.js';
+import { lockOwners, removeMembership, roleOf, selectMembers, setRole } from '../../storage/members-repo.js';
 import type { Database } from '../../storage/schema.js';
 import type { AppContext } from '../context.js';
 import { requireManager, roleIn, type Role as RoleName } from '../access.js';
-import { body, Email, Id, ListQuery, Password, Role } from '../schemas.js';
+import { checkOwnerRule } from '../member-rules.js';
+import { body, Id, ListQuery, Role } from '../schemas.js';
 import { cursorId, page } from '../pagination.js';
 import type { App } from './route-types.js';
 import { iso } from '../../storage/time.js';
 
 const MemberParams = Type.Object({ id: Id, user_id: Id });
 
-/** Admins manage members and admins; only owners may grant or take away ownership. */
-function checkOwnerRule(actor: RoleName, from: RoleName | null, to: RoleName | null): void {
-  if (actor !== 'owner' && (from === 'owner' || to === 'owner')) {
-    throw forbidden('only owners can grant, change or remove the owner role');
-  }
-}
-
-async function ownerCount(k: Kysely<Database>, orgId: number): Promise<number> {
-  const row = await k
-    .selectFrom('memberships')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('organization_id', '=', orgId)
-    .where('role', '=', 'owner')
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
-
-async function memberRole(k: Kysely<Database>, orgId: number, userId: number): Promise<RoleName> {
-  const row = await k
-    .selectFrom('memberships')
-    .select('role')
-    .where('organization_id', '=', orgId)
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
-  if (!row) throw notFound('member');
-  return row.role;
-}
-
+/**
+ * Members of an organization. Who may call: every member reads the list; owners and admins
+ * change roles and remove members (admins not to or from owner). People join by invitation
+ * (invitations.ts): nobody is added, or given a password, by someone else.
+ */
 export function memberRoutes(app: App, ctx: AppContext): void {
-  const forUpdate = <T extends { forUpdate(): T }>(q: T) =>
-    ctx.db.dialect === 'postgres' ? q.forUpdate() : q;
-
   /**
    * The rules for changing (`to` a role) or removing (`to` null) a member, checked with the
    * organization's owner rows locked so two demotions cannot both pass the last-owner check.
@@ -55,16 +30,11 @@ export function memberRoutes(app: App, ctx: AppContext): void {
     actor: RoleName,
     to: RoleName | null,
   ) => {
-    await forUpdate(
-      trx
-        .selectFrom('memberships')
-        .select('user_id')
-        .where('organization_id', '=', orgId)
-        .where('role', '=', 'owner'),
-    ).execute();
-    const current = await memberRole(trx, orgId, userId);
+    const owners = await lockOwners(trx, ctx.db.dialect, orgId);
+    const current = await roleOf(trx, orgId, userId);
+    if (!current) throw notFound('member');
     checkOwnerRule(actor, current, to);
-    if (current === 'owner' && to !== 'owner' && (await ownerCount(trx, orgId)) <= 1) {
+    if (current === 'owner' && to !== 'owner' && owners <= 1) {
       const verb = to === null ? 'removed' : 'demoted';
       throw new AppError(
         409,
@@ -80,16 +50,11 @@ export function memberRoutes(app: App, ctx: AppContext): void {
     async (req) => {
       await roleIn(ctx, req, req.params.id);
       const after = cursorId(req.query);
-      let q = ctx.db.kysely
-        .selectFrom('memberships')
-        .innerJoin('users', 'users.id', 'memberships.user_id')
-        .select(['users.id', 'users.email', 'memberships.role', 'memberships.created_at'])
-        .where('memberships.organization_id', '=', req.params.id)
+      let q = selectMembers(ctx.db.kysely, req.params.id)
         .orderBy('users.id')
         .limit(req.query.limit + 1);
       if (after !== null) q = q.where('users.id', '>', after);
-      const rows = await q.execute();
-      const { items, next_cursor } = page(rows, req.query);
+      const { items, next_cursor } = page(await q.execute(), req.query);
       return {
         items: items.map((r) => ({
           user_id: r.id,
@@ -102,59 +67,18 @@ export function memberRoutes(app: App, ctx: AppContext): void {
     },
   );
 
+  /** Gone: members join by invitation. Says where to go instead of a bare 404. */
   app.post(
     '/api/v1/organizations/:id/members',
-    {
-      schema: {
-        tags: ['members'],
-        params: Type.Object({ id: Id }),
-        body: body({ email: Email, role: Role, password: Type.Optional(Password) }),
-      },
-    },
-    async (req, reply) => {
-      const orgId = req.params.id;
-      const actor = await roleIn(ctx, req, orgId);
-      requireManager(actor, 'add members');
-      checkOwnerRule(actor, null, req.body.role);
-      const member = await ctx.db.kysely.transaction().execute(async (trx) => {
-        let user = await findUserByEmail(trx, req.body.email);
-        if (!user) {
-          if (!req.body.password) {
-            throw badRequest(
-              'validation_failed',
-              `no user has e-mail ${req.body.email}; give a password to create one`,
-              'password',
-            );
-          }
-          const created = await createUser(trx, req.body.email, req.body.password);
-          user = { ...created, password_hash: '' };
-        } else if (req.body.password) {
-          throw badRequest(
-            'validation_failed',
-            'the user exists already; a password may only be given for a new user',
-            'password',
-          );
-        }
-        const existing = await trx
-          .selectFrom('memberships')
-          .select('role')
-          .where('organization_id', '=', orgId)
-          .where('user_id', '=', user.id)
-          .executeTakeFirst();
-        if (existing) throw conflict('already_member', `${user.email} is already a member`);
-        const created_at = Date.now();
-        await trx
-          .insertInto('memberships')
-          .values({ organization_id: orgId, user_id: user.id, role: req.body.role, created_at })
-          .execute();
-        return {
-          user_id: user.id,
-          email: user.email,
-          role: req.body.role,
-          created_at: iso(created_at),
-        };
-      });
-      return reply.code(201).send(member);
+    { schema: { tags: ['members'], hide: true, params: Type.Object({ id: Id }) } },
+    async (req) => {
+      await roleIn(ctx, req, req.params.id);
+      throw new AppError(
+        410,
+        'use_invitations',
+        `members join by invitation: POST /api/v1/organizations/${req.params.id}/invitations {email, role}, ` +
+          'and the invitee accepts the link',
+      );
     },
   );
 
@@ -167,12 +91,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
       requireManager(actor, 'change roles');
       return ctx.db.kysely.transaction().execute(async (trx) => {
         await checkChange(trx, orgId, req.params.user_id, actor, req.body.role);
-        await trx
-          .updateTable('memberships')
-          .set({ role: req.body.role })
-          .where('organization_id', '=', orgId)
-          .where('user_id', '=', req.params.user_id)
-          .execute();
+        await setRole(trx, orgId, req.params.user_id, req.body.role);
         const user = await trx
           .selectFrom('users')
           .select('email')
@@ -192,11 +111,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
       requireManager(actor, 'remove members');
       await ctx.db.kysely.transaction().execute(async (trx) => {
         await checkChange(trx, orgId, req.params.user_id, actor, null);
-        await trx
-          .deleteFrom('memberships')
-          .where('organization_id', '=', orgId)
-          .where('user_id', '=', req.params.user_id)
-          .execute();
+        await removeMembership(trx, orgId, req.params.user_id);
       });
       return reply.code(204).send();
     },

@@ -1,7 +1,8 @@
-import { createOrganization, organizationView } from '../../storage/users-repo.js';
+import { forbidden } from '../../core/errors.js';
+import { createOrganization, isInstanceAdmin, organizationView } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
-import { roleIn } from '../access.js';
+import { roleIn, tokenOrganization } from '../access.js';
 import { body, IdParams, ListQuery, Name } from '../schemas.js';
 import { cursorId, page } from '../pagination.js';
 import type { App } from './route-types.js';
@@ -20,6 +21,8 @@ export function organizationRoutes(app: App, ctx: AppContext): void {
         .orderBy('organizations.id')
         .limit(req.query.limit + 1);
       if (after !== null) q = q.where('organizations.id', '>', after);
+      const only = tokenOrganization(req);
+      if (only !== null) q = q.where('organizations.id', '=', only);
       const rows = await q.execute();
       return page(
         rows.map((r) => ({ ...organizationView(r), role: r.role })),
@@ -32,6 +35,16 @@ export function organizationRoutes(app: App, ctx: AppContext): void {
     '/api/v1/organizations',
     { schema: { tags: ['organizations'], body: body({ name: Name }) } },
     async (req, reply) => {
+      // Who may call: instance administrators, or anyone signed in when the operator set
+      // LOADNOTIFY_ORG_CREATION=anyone; never a token limited to one organization.
+      if (tokenOrganization(req) !== null)
+        throw forbidden('this API token is limited to one organization; it cannot create organizations');
+      if (ctx.config.orgCreation !== 'anyone' && !(await isInstanceAdmin(ctx.db.kysely, userId(req)))) {
+        throw forbidden(
+          'only instance administrators create organizations on this server; ask one to create it ' +
+            'and invite you, or the operator to set LOADNOTIFY_ORG_CREATION=anyone',
+        );
+      }
       const org = await ctx.db.kysely
         .transaction()
         .execute((trx) => createOrganization(trx, req.body.name, userId(req)));

@@ -28,6 +28,7 @@ export function runRoutes(app: App, ctx: AppContext): void {
   app.post(
     '/api/v1/load-tests/:id/runs',
     {
+      config: { scope: 'runs' },
       schema: {
         tags: ['runs'],
         params: Type.Object({ id: Id }),
@@ -91,6 +92,7 @@ export function runRoutes(app: App, ctx: AppContext): void {
   app.post(
     '/api/v1/runs/:id/status',
     {
+      config: { scope: 'runs' },
       schema: {
         tags: ['runs'],
         params: IdParams,

@@ -35,9 +35,10 @@ export function setupRoutes(app: App, ctx: AppContext): void {
           await sql`select pg_advisory_xact_lock(${SETUP_LOCK})`.execute(trx);
         const existing = await trx.selectFrom('users').select('id').limit(1).executeTakeFirst();
         if (existing) throw conflict('setup_done', 'setup is already done; sign in instead');
-        const user = await createUser(trx, email, password);
+        // The setup user is the instance administrator (API.md, Roles).
+        const user = await createUser(trx, email, password, { instanceAdmin: true });
         const organization = await createOrganization(trx, organization_name, user.id);
-        const token = await createApiToken(trx, user.id, 'setup');
+        const token = await createApiToken(trx, { userId: user.id, name: 'setup' });
         return { user, organization, token };
       });
       await startSession(ctx, reply, created.user.id);

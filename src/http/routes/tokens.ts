@@ -1,50 +1,81 @@
-import { notFound } from '../../core/errors.js';
-import { createApiToken } from '../../storage/tokens-repo.js';
+import { Type } from 'typebox';
+import { badRequest, notFound } from '../../core/errors.js';
+import {
+  createApiToken,
+  deleteToken,
+  selectTokens,
+  tokenView,
+  TOKEN_SCOPES,
+} from '../../storage/tokens-repo.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
-import { body, IdParams, ListQuery, Name } from '../schemas.js';
+import { roleIn, tokenOrganization } from '../access.js';
+import { body, Id, IdParams, ListQuery, Name } from '../schemas.js';
 import { cursorId, page } from '../pagination.js';
-import { isoOrNull, iso } from '../../storage/time.js';
 import type { App } from './route-types.js';
 
+const TokenBody = body({
+  name: Name,
+  scope: Type.Optional(Type.Union(TOKEN_SCOPES.map((s) => Type.Literal(s)))),
+  organization_id: Type.Optional(Type.Union([Id, Type.Null()])),
+  expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+});
+
+/**
+ * API tokens (API.md, Roles). Who may call: any signed-in user, for their own tokens only;
+ * creating and revoking need a session or a `full` token (the scope hook refuses the rest),
+ * listing any token. A token limited to one organization sees and makes only tokens of that organization,
+ * and cannot make one that outlives it: no credential mints a stronger one than itself.
+ */
 export function tokenRoutes(app: App, ctx: AppContext): void {
-  app.post(
-    '/api/v1/tokens',
-    { schema: { tags: ['tokens'], body: body({ name: Name }) } },
-    async (req, reply) => {
-      const token = await createApiToken(ctx.db.kysely, userId(req), req.body.name);
-      return reply.code(201).send(token);
-    },
-  );
+  app.post('/api/v1/tokens', { schema: { tags: ['tokens'], body: TokenBody } }, async (req, reply) => {
+    const principal = req.principal!;
+    const only = tokenOrganization(req);
+    const organizationId = req.body.organization_id === undefined ? only : req.body.organization_id;
+    if (only !== null && organizationId !== only) {
+      throw badRequest(
+        'validation_failed',
+        `organization_id: this token is limited to organization ${only}, so the tokens it makes are too`,
+        'organization_id',
+      );
+    }
+    if (organizationId !== null) await roleIn(ctx, req, organizationId);
+    let expiresAt: number | null = null;
+    if (req.body.expires_at != null) {
+      expiresAt = Date.parse(req.body.expires_at);
+      if (expiresAt <= Date.now())
+        throw badRequest('validation_failed', 'expires_at must be in the future', 'expires_at');
+    }
+    if (principal.expiresAt !== null && (expiresAt === null || expiresAt > principal.expiresAt)) {
+      throw badRequest(
+        'validation_failed',
+        `expires_at: this token expires at ${new Date(principal.expiresAt).toISOString()}; ` +
+          'the tokens it makes must expire no later',
+        'expires_at',
+      );
+    }
+    const token = await createApiToken(ctx.db.kysely, {
+      userId: userId(req),
+      name: req.body.name,
+      scope: req.body.scope ?? 'full',
+      organizationId,
+      expiresAt,
+    });
+    return reply.code(201).send(token);
+  });
 
   app.get('/api/v1/tokens', { schema: { tags: ['tokens'], querystring: ListQuery } }, async (req) => {
     const after = cursorId(req.query);
-    let q = ctx.db.kysely
-      .selectFrom('api_tokens')
-      .select(['id', 'name', 'created_at', 'last_used_at'])
-      .where('user_id', '=', userId(req))
+    let q = selectTokens(ctx.db.kysely, userId(req), tokenOrganization(req))
       .orderBy('id')
       .limit(req.query.limit + 1);
     if (after !== null) q = q.where('id', '>', after);
-    const rows = await q.execute();
-    return page(
-      rows.map((r) => ({
-        id: r.id,
-        name: r.name,
-        created_at: iso(r.created_at),
-        last_used_at: isoOrNull(r.last_used_at),
-      })),
-      req.query,
-    );
+    return page((await q.execute()).map(tokenView), req.query);
   });
 
   app.delete('/api/v1/tokens/:id', { schema: { tags: ['tokens'], params: IdParams } }, async (req, reply) => {
-    const result = await ctx.db.kysely
-      .deleteFrom('api_tokens')
-      .where('id', '=', req.params.id)
-      .where('user_id', '=', userId(req))
-      .executeTakeFirst();
-    if (Number(result.numDeletedRows) === 0) throw notFound('token');
+    if (!(await deleteToken(ctx.db.kysely, userId(req), req.params.id, tokenOrganization(req))))
+      throw notFound('token');
     return reply.code(204).send();
   });
 }

@@ -7,6 +7,7 @@ import { channelSecrets } from './004-channel-secrets.js';
 import { signingSecrets } from './005-signing-secrets.js';
 import { pendingIndex } from './006-pending-index.js';
 import { pendingPartialIndexes } from './007-pending-partial-indexes.js';
+import { security } from './008-security.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '005-signing-secrets': signingSecrets,
   '006-pending-index': pendingIndex,
   '007-pending-partial-indexes': pendingPartialIndexes,
+  '008-security': security,
 };
 
 export async function migrateToLatest(db: Db): Promise<void> {

@@ -1,0 +1,113 @@
+import type { Kysely, Selectable } from 'kysely';
+import { hashToken, newToken } from '../security/tokens.js';
+import type { Database, InvitationsTable, MembershipsTable } from './schema.js';
+import { normalizeEmail } from './users-repo.js';
+import { iso, isoOrNull } from './time.js';
+
+/** How long an invitation link works (API.md). */
+export const INVITATION_TTL_MS = 7 * 86_400_000;
+
+type Role = MembershipsTable['role'];
+type InvitationRow = Selectable<InvitationsTable>;
+export type InvitationState = 'pending' | 'accepted' | 'revoked' | 'expired';
+
+export function invitationState(row: InvitationRow, now = Date.now()): InvitationState {
+  if (row.accepted_at !== null) return 'accepted';
+  if (row.revoked_at !== null) return 'revoked';
+  return row.expires_at <= now ? 'expired' : 'pending';
+}
+
+export const invitationView = (row: InvitationRow) => ({
+  id: row.id,
+  organization_id: row.organization_id,
+  email: row.email,
+  role: row.role,
+  state: invitationState(row),
+  invited_by: row.invited_by,
+  created_at: iso(row.created_at),
+  expires_at: iso(row.expires_at),
+  accepted_at: isoOrNull(row.accepted_at),
+  revoked_at: isoOrNull(row.revoked_at),
+});
+
+/**
+ * A new invitation; a pending one for the same e-mail in the organization is revoked, so only
+ * the newest link works. Returns the row and the one-time token (stored only as its hash).
+ */
+export async function createInvitation(
+  k: Kysely<Database>,
+  input: { organizationId: number; email: string; role: Role; invitedBy: number },
+) {
+  const now = Date.now();
+  const email = normalizeEmail(input.email);
+  await k
+    .updateTable('invitations')
+    .set({ revoked_at: now })
+    .where('organization_id', '=', input.organizationId)
+    .where('email', '=', email)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .execute();
+  const token = newToken('lni');
+  const values = {
+    organization_id: input.organizationId,
+    email,
+    role: input.role,
+    token_hash: hashToken(token),
+    invited_by: input.invitedBy,
+    created_at: now,
+    expires_at: now + INVITATION_TTL_MS,
+    accepted_at: null,
+    accepted_by: null,
+    revoked_at: null,
+  };
+  const { id } = await k.insertInto('invitations').values(values).returning('id').executeTakeFirstOrThrow();
+  return { row: { id, ...values } as InvitationRow, token };
+}
+
+export function findInvitationByToken(k: Kysely<Database>, token: string) {
+  return k
+    .selectFrom('invitations')
+    .innerJoin('organizations', 'organizations.id', 'invitations.organization_id')
+    .selectAll('invitations')
+    .select('organizations.name as organization_name')
+    .where('invitations.token_hash', '=', hashToken(token))
+    .executeTakeFirst();
+}
+
+export function findInvitation(k: Kysely<Database>, id: number) {
+  return k.selectFrom('invitations').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function selectInvitations(k: Kysely<Database>, organizationId: number) {
+  return k.selectFrom('invitations').selectAll().where('organization_id', '=', organizationId);
+}
+
+/** Marks a pending invitation revoked; false when it was no longer pending. */
+export async function revokeInvitation(k: Kysely<Database>, id: number): Promise<boolean> {
+  const result = await k
+    .updateTable('invitations')
+    .set({ revoked_at: Date.now() })
+    .where('id', '=', id)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/**
+ * Uses the invitation up: only one acceptance can win, however many race. False when it was
+ * accepted, revoked or expired in the meantime.
+ */
+export async function markAccepted(k: Kysely<Database>, id: number, userId: number): Promise<boolean> {
+  const now = Date.now();
+  const result = await k
+    .updateTable('invitations')
+    .set({ accepted_at: now, accepted_by: userId })
+    .where('id', '=', id)
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}

@@ -1,0 +1,68 @@
+import type { Kysely } from 'kysely';
+import type { Database, MembershipsTable } from './schema.js';
+import type { Dialect } from './database.js';
+
+type Role = MembershipsTable['role'];
+
+/** The user's role in the organization, or null when they are not a member. */
+export async function roleOf(k: Kysely<Database>, orgId: number, userId: number): Promise<Role | null> {
+  const row = await k
+    .selectFrom('memberships')
+    .select('role')
+    .where('organization_id', '=', orgId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return row?.role ?? null;
+}
+
+export async function isMember(k: Kysely<Database>, orgId: number, userId: number): Promise<boolean> {
+  return (await roleOf(k, orgId, userId)) !== null;
+}
+
+export async function addMembership(k: Kysely<Database>, orgId: number, userId: number, role: Role) {
+  const created_at = Date.now();
+  await k
+    .insertInto('memberships')
+    .values({ organization_id: orgId, user_id: userId, role, created_at })
+    .execute();
+  return created_at;
+}
+
+/**
+ * Locks the organization's owner rows (PostgreSQL; SQLite runs one writer at a time) so two
+ * demotions cannot both pass the last-owner check, and counts them.
+ */
+export async function lockOwners(k: Kysely<Database>, dialect: Dialect, orgId: number): Promise<number> {
+  let q = k
+    .selectFrom('memberships')
+    .select('user_id')
+    .where('organization_id', '=', orgId)
+    .where('role', '=', 'owner');
+  if (dialect === 'postgres') q = q.forUpdate();
+  return (await q.execute()).length;
+}
+
+export async function setRole(k: Kysely<Database>, orgId: number, userId: number, role: Role): Promise<void> {
+  await k
+    .updateTable('memberships')
+    .set({ role })
+    .where('organization_id', '=', orgId)
+    .where('user_id', '=', userId)
+    .execute();
+}
+
+export async function removeMembership(k: Kysely<Database>, orgId: number, userId: number): Promise<void> {
+  await k
+    .deleteFrom('memberships')
+    .where('organization_id', '=', orgId)
+    .where('user_id', '=', userId)
+    .execute();
+}
+
+export function selectMembers(k: Kysely<Database>, orgId: number) {
+  return k
+    .selectFrom('memberships')
+    .innerJoin('users', 'users.id', 'memberships.user_id')
+    .select(['users.id', 'users.email', 'memberships.role', 'memberships.created_at'])
+    .where('memberships.organization_id', '=', orgId);
+}
