@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
@@ -6,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kys
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrations/index.js';
 import { Checkpointer } from './checkpointer.js';
+import { createPrivateFile, secureDataDir, SQLITE_FILE } from './data-dir.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -32,6 +32,8 @@ export interface OpenOptions {
   backgroundCheckpoint?: boolean;
   /** Told when a background checkpoint fails; SQLite's own checkpoint remains as a safety net. */
   onCheckpointError?: (message: string) => void;
+  /** Told once when DATA_DIR or its files were readable by others and have been made private. */
+  onWarning?: (message: string) => void;
   migrate?: boolean;
 }
 
@@ -70,8 +72,16 @@ function openSqlite(
   file: string,
   backgroundCheckpoint: boolean,
   onCheckpointError?: (message: string) => void,
+  onWarning: (message: string) => void = (message) => process.emitWarning(message),
 ): Db {
-  mkdirSync(path.dirname(file), { recursive: true });
+  const tightened = secureDataDir(path.dirname(file));
+  if (tightened.length > 0) {
+    onWarning(
+      `DATA_DIR was readable by other users; made it 0700 and its files 0600: ${tightened.join(', ')}`,
+    );
+  }
+  // Before SQLite creates it with its default 0644; its -wal and -shm files take this mode.
+  createPrivateFile(file);
   const sqlite = new SQLite(file);
   // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes
   // (what at-least-once needs) while losing at most the last commits on power loss.
@@ -116,9 +126,10 @@ export async function openDatabase(options: OpenOptions): Promise<Db> {
   const db = options.databaseUrl
     ? openPostgres(options.databaseUrl, options.poolSize ?? 10)
     : openSqlite(
-        path.join(options.dataDir, 'loadnotify.sqlite'),
+        path.join(options.dataDir, SQLITE_FILE),
         options.backgroundCheckpoint ?? false,
         options.onCheckpointError,
+        options.onWarning,
       );
   if (options.migrate !== false) {
     try {
