@@ -2,12 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/db.js';
 import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
 import { startReceiver } from '../helpers/receiver.js';
+import { scheduleEnv } from '../helpers/schedules.js';
+import { tmpdir } from 'node:os';
 
 describe.each(DIALECTS)('a scheduled run notifies like any other (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer(dialect, {
-      env: { LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1', LOADNOTIFY_POLL_MS: '60000' },
+      env: { LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1', LOADNOTIFY_POLL_MS: '60000', ...scheduleEnv(tmpdir()) },
     });
   });
   afterAll(() => t?.close());

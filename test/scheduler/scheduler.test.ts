@@ -1,6 +1,4 @@
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { TERMINAL_STATUSES } from '../../src/core/run-status.js';
@@ -10,10 +8,11 @@ import { Scheduler, type SchedulerLog } from '../../src/scheduler/scheduler.js';
 import { scheduleColumns, type Schedule } from '../../src/scheduler/schedule-spec.js';
 import { DIALECTS, openTestDb, retryMigrationRace, type TestStore } from '../helpers/db.js';
 import { addMember, makeApi, seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
+import { scheduleEnv, scheduleFixtures, schedulePolicy } from '../helpers/schedules.js';
 
-const fixture = (name: string) => path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', name);
-const QUICK = [process.execPath, fixture('quick.mjs')];
-const SLEEP = (ms: number) => [process.execPath, fixture('sleep.mjs'), String(ms)];
+const fixtures = scheduleFixtures();
+const { QUICK, SLEEP } = fixtures;
+afterAll(() => fixtures.cleanup());
 const EVERY_SECOND = '* * * * * *';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -46,7 +45,25 @@ const newScheduler = (db: Db) =>
     stopGraceMs: 2_000,
     backoff: { initialMs: 20, maxMs: 100 },
     retryWindowMs: 2_000,
+    policy: schedulePolicy(fixtures.dir),
   });
+
+/** The instance administrator who sets the seeded schedules' commands, one per database. */
+async function commandSetter(db: Db): Promise<number> {
+  const email = 'scheduler-admin@example.com';
+  const found = await db.kysely
+    .selectFrom('users')
+    .select('id')
+    .where('email', '=', email)
+    .executeTakeFirst();
+  if (found) return found.id;
+  const { id } = await db.kysely
+    .insertInto('users')
+    .values({ email, password_hash: 'x', created_at: Date.now(), instance_admin: 1 })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return id;
+}
 
 async function seed(db: Db, name: string): Promise<number> {
   const now = Date.now();
@@ -77,7 +94,11 @@ async function setSchedule(db: Db, loadTestId: number, schedule: Partial<Schedul
     timeoutMs: null,
     ...schedule,
   };
-  await db.kysely.updateTable('load_tests').set(scheduleColumns(full)).where('id', '=', loadTestId).execute();
+  await db.kysely
+    .updateTable('load_tests')
+    .set({ ...scheduleColumns(full), schedule_command_set_by: full ? await commandSetter(db) : null })
+    .where('id', '=', loadTestId)
+    .execute();
 }
 
 const runsOf = (db: Db, loadTestId: number) =>
@@ -282,7 +303,7 @@ describe.each(DIALECTS)('schedules over the API (%s)', (dialect) => {
   let memberToken: string;
   let adminToken: string;
   beforeAll(async () => {
-    t = await startTestServer(dialect);
+    t = await startTestServer(dialect, { env: scheduleEnv(fixtures.dir) });
     ({ loadTestId } = await seedLoadTest(t));
     memberToken = (await addMember(t, 'member@example.com', 'member')).token;
     adminToken = (await addMember(t, 'admin@example.com', 'admin')).token;
@@ -295,7 +316,7 @@ describe.each(DIALECTS)('schedules over the API (%s)', (dialect) => {
   it('sets a schedule and shows it with the next three fire times; null removes it', async () => {
     expect((await t.api('GET', `/api/v1/load-tests/${loadTestId}`)).body.schedule).toBeNull();
     const res = await patch({
-      command: ['k6', 'run', 'script.js'],
+      command: [process.execPath, 'run', 'script.js'],
       cron: '30 2 * * 1-5',
       timezone: 'Europe/Berlin',
       enabled: false,
@@ -304,7 +325,7 @@ describe.each(DIALECTS)('schedules over the API (%s)', (dialect) => {
     expect(res.status).toBe(200);
     const s = res.body.schedule;
     expect(s).toMatchObject({
-      command: ['k6', 'run', 'script.js'],
+      command: [process.execPath, 'run', 'script.js'],
       cron: '30 2 * * 1-5',
       timezone: 'Europe/Berlin',
       enabled: false,
@@ -322,7 +343,14 @@ describe.each(DIALECTS)('schedules over the API (%s)', (dialect) => {
     }
     expect((await t.api('GET', `/api/v1/load-tests/${loadTestId}`)).body.schedule).toEqual(s);
 
-    const defaults = await patch({ command: ['true'], cron: '0 * * * *' });
+    // PATCH merges with the stored schedule; a new one starts from the defaults.
+    expect((await patch({ cron: '0 3 * * *' })).body.schedule).toMatchObject({
+      timezone: 'Europe/Berlin',
+      enabled: false,
+      timeout_seconds: 3600,
+    });
+    await patch(null);
+    const defaults = await patch({ command: [process.execPath], cron: '0 * * * *' });
     expect(defaults.body.schedule).toMatchObject({ timezone: 'UTC', enabled: true, timeout_seconds: null });
     const removed = await patch(null);
     expect(removed.status).toBe(200);
@@ -332,15 +360,19 @@ describe.each(DIALECTS)('schedules over the API (%s)', (dialect) => {
 
   it('refuses a bad cron expression or time zone, naming the field, and changes nothing', async () => {
     const before = (await t.api('GET', `/api/v1/load-tests/${loadTestId}`)).body;
-    const badCron = await patch({ command: ['true'], cron: 'every minute' });
+    const badCron = await patch({ command: [process.execPath], cron: 'every minute' });
     expect(badCron.status).toBe(400);
     expect(badCron.body.error.code).toBe('validation_failed');
     expect(badCron.body.error.message).toMatch(/^schedule\.cron /);
     expect(badCron.body.error.details[0].field).toBe('schedule.cron');
-    const outOfRange = await patch({ command: ['true'], cron: '61 * * * *' });
+    const outOfRange = await patch({ command: [process.execPath], cron: '61 * * * *' });
     expect(outOfRange.status).toBe(400);
     expect(outOfRange.body.error.details[0].field).toBe('schedule.cron');
-    const badZone = await patch({ command: ['true'], cron: '* * * * *', timezone: 'Mars/Olympus_Mons' });
+    const badZone = await patch({
+      command: [process.execPath],
+      cron: '* * * * *',
+      timezone: 'Mars/Olympus_Mons',
+    });
     expect(badZone.status).toBe(400);
     expect(badZone.body.error.details[0].field).toBe('schedule.timezone');
     expect(badZone.body.error.message).toMatch(/^schedule\.timezone .*Mars\/Olympus_Mons/);
@@ -350,10 +382,10 @@ describe.each(DIALECTS)('schedules over the API (%s)', (dialect) => {
       { command: ['a\0b'], cron: '* * * * *' },
       { command: ['x'.repeat(4097)], cron: '* * * * *' },
       { command: Array(101).fill('x'), cron: '* * * * *' },
-      { command: 'k6 run script.js', cron: '* * * * *' },
-      { command: ['true'] },
-      { command: ['true'], cron: '* * * * *', shell: true },
-      { command: ['true'], cron: '* * * * *', timeout_seconds: 0 },
+      { command: 'node run script.js', cron: '* * * * *' },
+      { command: [process.execPath] },
+      { command: [process.execPath], cron: '* * * * *', shell: true },
+      { command: [process.execPath], cron: '* * * * *', timeout_seconds: 0 },
     ]) {
       const res = await patch(schedule);
       expect(res.status, JSON.stringify(schedule).slice(0, 80)).toBe(400);
@@ -362,14 +394,31 @@ describe.each(DIALECTS)('schedules over the API (%s)', (dialect) => {
     expect((await t.api('GET', `/api/v1/load-tests/${loadTestId}`)).body).toEqual(before);
   });
 
-  it('lets only owners and admins set or remove a schedule (it runs a command on the server)', async () => {
-    const schedule = { command: ['true'], cron: '0 0 1 1 *' };
+  it('lets instance administrators set the command, owners and admins its timing, members nothing', async () => {
+    const schedule = { command: [process.execPath], cron: '0 0 1 1 *' };
     const member = await patch(schedule, memberToken);
     expect(member.status).toBe(403);
     expect(member.body.error.code).toBe('forbidden');
+    const admin = await patch(schedule, adminToken);
+    expect(admin.status).toBe(403);
+    expect(admin.body.error.message).toContain('instance administrators');
     expect((await patch(null, memberToken)).status).toBe(403);
-    expect((await patch(schedule, adminToken)).status).toBe(200);
-    expect((await patch(null, memberToken)).status).toBe(403);
+    // The setup user is the instance administrator.
+    expect((await patch(schedule)).status).toBe(200);
+    const retimed = await patch(
+      { cron: '0 6 * * *', timezone: 'Europe/Stockholm', enabled: false },
+      adminToken,
+    );
+    expect(retimed.status).toBe(200);
+    expect(retimed.body.schedule).toMatchObject({
+      command: [process.execPath],
+      cron: '0 6 * * *',
+      timezone: 'Europe/Stockholm',
+      enabled: false,
+    });
+    // Sending the stored command back unchanged is no change of command.
+    expect((await patch({ ...schedule, enabled: true }, adminToken)).status).toBe(200);
+    expect((await patch({ cron: '0 7 * * *' }, memberToken)).status).toBe(403);
     // A member may still rename the load test, and read its schedule and ticks.
     const renamed = await t.api('PATCH', `/api/v1/load-tests/${loadTestId}`, {
       body: { name: 'Renamed' },
@@ -421,7 +470,7 @@ describe('two server processes on one PostgreSQL database', () => {
   });
 
   it('fire each tick of a schedule exactly once', async () => {
-    const first = await startTestServer('postgres');
+    const first = await startTestServer('postgres', { env: scheduleEnv(fixtures.dir) });
     store = first.store;
     servers.push(first.server);
     const config = loadConfig({
@@ -431,6 +480,7 @@ describe('two server processes on one PostgreSQL database', () => {
       LOG_LEVEL: 'warn',
       LOADNOTIFY_SECRET_KEY: randomBytes(32).toString('base64'),
       DATABASE_URL: store.databaseUrl!,
+      ...scheduleEnv(fixtures.dir),
     });
     const second = await retryMigrationRace(() => startServer(config, { logger: false }));
     servers.push(second);

@@ -43,6 +43,12 @@ export function tokenRoutes(app: App, ctx: AppContext): void {
     let expiresAt: number | null = null;
     if (req.body.expires_at != null) {
       expiresAt = Date.parse(req.body.expires_at);
+      if (Number.isNaN(expiresAt))
+        throw badRequest(
+          'validation_failed',
+          'expires_at must be a date and time such as 2027-01-31T12:00:00Z',
+          'expires_at',
+        );
       if (expiresAt <= Date.now())
         throw badRequest('validation_failed', 'expires_at must be in the future', 'expires_at');
     }
