@@ -9,6 +9,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppContext } from './context.js';
 import { installAuth } from './auth-hooks.js';
 import { installJsonBody } from './json-body.js';
+import { installSecurityHeaders } from './security-headers.js';
 import { installTokenScopes } from './access.js';
 import { errorHandler } from './error-handler.js';
 import { validatorCompiler } from './validation.js';
@@ -61,6 +62,7 @@ export async function buildApp(ctx: AppContext, options: BuildOptions): Promise<
   app.setErrorHandler(errorHandler);
   installJsonBody(app);
   await app.register(cookie);
+  await installSecurityHeaders(app);
   await app.register(swagger, {
     openapi: {
       info: {
