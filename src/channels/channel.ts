@@ -103,16 +103,24 @@ export interface ConfigProblem {
   message: string;
 }
 
+/** The channel's settings outside `config` that a type's check may compare with. */
+export interface ConfigContext {
+  status_scheme: StatusScheme;
+  /** What the operator allowed; left out, nothing beyond the defaults is. */
+  policy?: ChannelPolicy;
+}
+
+/** Operator settings (environment) that change what a channel may be saved with. */
+export interface ChannelPolicy {
+  /** LOADNOTIFY_SMTP_PLAINTEXT_AUTH_LOOPBACK: an SMTP login without TLS to a loopback server. */
+  smtpPlaintextAuthLoopback: boolean;
+}
+
 /**
  * A type's own settings: the API's `config` object. The schema is checked strictly at save
  * time (unknown keys refused, defaults filled). Secret keys are write-only: sealed at rest
  * with the URL's key, never shown, kept when a PATCH leaves them out.
  */
-/** The channel's settings outside `config` that a type's check may compare with. */
-export interface ConfigContext {
-  status_scheme: StatusScheme;
-}
-
 export interface ChannelConfigSpec {
   schema: TObject;
   secret?: readonly string[];

@@ -156,6 +156,35 @@ describe('email settings', () => {
     expect(problem(input)).toBe(field);
   });
 
+  it('refuses a login without TLS, unless the operator allows it to a loopback server', () => {
+    const login = { ...valid, security: 'none', username: 'u', password: 'p' };
+    const policy = { smtpPlaintextAuthLoopback: true };
+    const allowed = (host: string) => {
+      try {
+        resolveChannelConfig(emailChannel, { ...login, host }, {}, { status_scheme: 'k6', policy });
+        return true;
+      } catch (err) {
+        expect((err as AppError).details).toEqual([expect.objectContaining({ field: 'config.security' })]);
+        return false;
+      }
+    };
+    expect(problem(login)).toBe('config.security');
+    expect(problem({ ...login, host: '127.0.0.1' })).toBe('config.security');
+    expect(problem({ ...valid, security: 'none' })).toBeNull();
+    for (const host of [
+      '127.0.0.1',
+      '127.9.9.9',
+      '::1',
+      '[::1]',
+      '::ffff:127.0.0.1',
+      'localhost',
+      'LOCALHOST.',
+    ])
+      expect(allowed(host), host).toBe(true);
+    for (const host of ['mail.example.com', '10.0.0.5', '::2', 'localhost.example.com', '128.0.0.1'])
+      expect(allowed(host), host).toBe(false);
+  });
+
   it('accepts IP literals and 50 recipients', () => {
     for (const host of ['10.0.0.5', '::1', '[2001:db8::1]']) expect(problem({ ...valid, host })).toBeNull();
     expect(problem({ ...valid, to: Array.from({ length: 50 }, (_, i) => `u${i}@example.com`) })).toBeNull();

@@ -13,12 +13,14 @@ import type {
   ChannelForDelivery,
   ChannelType,
   Classification,
+  ConfigContext,
   ConfigProblem,
   MailSecurity,
   ReceiverResponse,
   RenderContext,
   RenderedMail,
 } from './channel.js';
+import { checkPlaintextAuth } from './email-auth.js';
 import { escapeHtml } from './hipchat.js';
 
 export const MAX_RECIPIENTS = 50;
@@ -73,7 +75,7 @@ function isHost(value: string): boolean {
   return net.isIP(bare) !== 0 || (!/^[0-9.]+$/.test(value) && HOST_NAME.test(value));
 }
 
-function checkEmailConfig(c: Record<string, unknown>): ConfigProblem | null {
+function checkEmailConfig(c: Record<string, unknown>, context: ConfigContext): ConfigProblem | null {
   const config = c as unknown as EmailSettings;
   if (!isHost(config.host))
     return { field: 'config.host', message: 'config.host must be a host name or an IP address' };
@@ -89,7 +91,7 @@ function checkEmailConfig(c: Record<string, unknown>): ConfigProblem | null {
     return { field: 'config.username', message: 'config.username is required when config.password is set' };
   if (config.username !== undefined && config.password === undefined)
     return { field: 'config.password', message: 'config.password is required when config.username is set' };
-  return null;
+  return checkPlaintextAuth(config, context);
 }
 
 export function smtpUrl(config: Record<string, unknown>): string {

@@ -17,8 +17,8 @@ const peer = async (...args: Parameters<typeof startSmtpPeer>) => {
   return p;
 };
 
-const sender = (allow = '127.0.0.1', totalTimeoutMs = 5000) =>
-  new SmtpSender({ policy: parseEgressAllow(allow), totalTimeoutMs });
+const sender = (allow = '127.0.0.1', totalTimeoutMs = 5000, plaintextAuthLoopback = false) =>
+  new SmtpSender({ policy: parseEgressAllow(allow), totalTimeoutMs, plaintextAuthLoopback });
 
 const mail = (url: string, over: Partial<RenderedMail> = {}): RenderedMail => ({
   kind: 'mail',
@@ -56,14 +56,15 @@ describe('SmtpSender', () => {
     expect(got!.parsed.html).toContain('<p>html</p>');
   });
 
+  // The peer speaks no TLS: a login in clear text to loopback, as the operator may allow.
   it('logs in with the credentials, and maps a refused login to its 535 reply', async () => {
     const p = await peer({ auth: { user: 'bot', pass: 's3cret' } });
-    const good = await sender().send(
+    const good = await sender('127.0.0.1', 5000, true).send(
       mail(`smtp://127.0.0.1:${p.port}`, { auth: { user: 'bot', pass: 's3cret' } }),
     );
     expect(good).toMatchObject({ kind: 'response', status: 250 });
     expect((await p.waitFor(1))[0]!.user).toBe('bot');
-    const bad = await sender().send(
+    const bad = await sender('127.0.0.1', 5000, true).send(
       mail(`smtp://127.0.0.1:${p.port}`, { auth: { user: 'bot', pass: 'wrong' } }),
     );
     expect(bad).toMatchObject({ kind: 'response', status: 535 });
@@ -143,6 +144,34 @@ describe('SmtpSender', () => {
     expect(rebound.kind === 'refused' && rebound.reason).toContain('mail.example.test resolved to 127.0.0.2');
     expect(p.connections).toBe(0);
     expect(p.mails).toHaveLength(0);
+  });
+
+  it('refuses a login without TLS, unless allowed and to a loopback server, before any connection', async () => {
+    const p = await peer({ auth: { user: 'bot', pass: 's3cret' } });
+    const login = { auth: { user: 'bot', pass: 's3cret' } };
+    const plain = await sender().send(mail(`smtp://127.0.0.1:${p.port}`, login));
+    expect(plain).toMatchObject({ kind: 'refused' });
+    expect(plain.kind === 'refused' && plain.reason).toContain("config.security is 'none'");
+    expect(plain.kind === 'refused' && plain.reason).toContain('LOADNOTIFY_SMTP_PLAINTEXT_AUTH_LOOPBACK');
+    // Allowed for loopback only: a name that is not `localhost` is refused whatever it resolves to.
+    const toLoopback = (address: string) =>
+      new SmtpSender({
+        policy: parseEgressAllow('127.0.0.1'),
+        plaintextAuthLoopback: true,
+        lookup: (_host, options, callback) =>
+          options.all
+            ? (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [
+                { address, family: 4 },
+              ])
+            : (callback as (e: null, a: string, f: number) => void)(null, address, 4),
+      });
+    const named = await toLoopback('127.0.0.1').send(mail(`smtp://mail.example.test:${p.port}`, login));
+    expect(named).toMatchObject({ kind: 'refused' });
+    expect(named.kind === 'refused' && named.reason).toContain('mail.example.test is not a loopback server');
+    expect(p.connections).toBe(0);
+    const local = await toLoopback('127.0.0.1').send(mail(`smtp://localhost:${p.port}`, login));
+    expect(local).toMatchObject({ kind: 'response', status: 250 });
+    expect((await p.waitFor(1))[0]!.user).toBe('bot');
   });
 
   it('refuses what is not an smtp address', async () => {

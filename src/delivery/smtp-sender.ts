@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import nodemailer from 'nodemailer';
 import type { RenderedMail } from '../channels/channel.js';
+import { isLoopbackHost, PLAINTEXT_AUTH_ENV } from '../channels/email-auth.js';
 import { EgressRefusedError, guardedConnector } from './egress-guard.js';
 import type { EgressPolicy, LookupFunction } from './egress-guard.js';
 import type { SendOutcome } from './sender.js';
@@ -12,6 +13,24 @@ export interface SmtpSenderOptions {
   connectTimeoutMs?: number;
   /** Replaces dns.lookup (tests resolve made-up names to loopback addresses with it). */
   lookup?: LookupFunction;
+  /** LOADNOTIFY_SMTP_PLAINTEXT_AUTH_LOOPBACK: a login without TLS to a loopback server. */
+  plaintextAuthLoopback?: boolean;
+}
+
+/** The socket reached a server a login may not go to in clear text. */
+class PlaintextAuthRefusedError extends Error {}
+
+/**
+ * Why a login must not go out without TLS to this server, or null when it may. The API
+ * refuses such settings when they are saved; this catches channels saved before that rule,
+ * and names that do not lead where they say (checked again on the dialled address).
+ */
+function plaintextAuthRefusal(mail: RenderedMail, host: string, allowLoopback: boolean): string | null {
+  if (!mail.auth || mail.security !== 'none') return null;
+  if (allowLoopback && isLoopbackHost(host)) return null;
+  return allowLoopback
+    ? `SMTP AUTH without TLS refused: ${host} is not a loopback server; set config.security to 'starttls' or 'tls'`
+    : `SMTP AUTH without TLS refused: config.security is 'none' and the channel has a username and password; set config.security to 'starttls' or 'tls' (${PLAINTEXT_AUTH_ENV}=1 allows it to a loopback server only)`;
 }
 
 /** Header fields nodemailer writes from its own options; the rest go in as they are. */
@@ -40,8 +59,10 @@ export class SmtpSender {
   private readonly totalTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly connect: ReturnType<typeof guardedConnector>;
+  private readonly plaintextAuthLoopback: boolean;
 
   constructor(opts: SmtpSenderOptions) {
+    this.plaintextAuthLoopback = opts.plaintextAuthLoopback === true;
     this.totalTimeoutMs = opts.totalTimeoutMs ?? 15_000;
     this.connectTimeoutMs = Math.min(opts.connectTimeoutMs ?? 5000, this.totalTimeoutMs);
     this.connect = guardedConnector(opts.policy, { timeout: this.connectTimeoutMs, lookup: opts.lookup });
@@ -66,6 +87,10 @@ export class SmtpSender {
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(url.port || (url.protocol === 'smtps:' ? 465 : 587));
     const where = url.host;
+    const refusal = plaintextAuthRefusal(mail, host, this.plaintextAuthLoopback);
+    if (refusal) return { kind: 'refused', reason: refusal, durationMs: elapsed() };
+    // A loopback login in clear text: only if the address actually dialled is loopback too.
+    const checkDialled = mail.auth !== null && mail.security === 'none';
 
     const controller = new AbortController();
     let timedOut = false;
@@ -91,7 +116,19 @@ export class SmtpSender {
       getSocket: (_options, callback) => {
         this.connect(
           { hostname: host, host: where, protocol: 'http:', port: String(port), servername: undefined },
-          (err, socket) => (err ? callback(err) : callback(null, { connection: socket as Socket })),
+          (err, socket) => {
+            if (err) return callback(err);
+            const dialled = (socket as Socket).remoteAddress ?? '';
+            if (checkDialled && !isLoopbackHost(dialled)) {
+              socket.destroy();
+              return callback(
+                new PlaintextAuthRefusedError(
+                  `SMTP AUTH without TLS refused: ${where} resolved to ${dialled}, not a loopback address; set config.security to 'starttls' or 'tls'`,
+                ),
+              );
+            }
+            callback(null, { connection: socket as Socket });
+          },
         );
       },
     });
@@ -116,7 +153,11 @@ export class SmtpSender {
         response?: string;
         command?: string;
       };
-      if (e instanceof EgressRefusedError || e.code === 'ERR_LOADNOTIFY_EGRESS_REFUSED') {
+      if (
+        e instanceof EgressRefusedError ||
+        e instanceof PlaintextAuthRefusedError ||
+        e.code === 'ERR_LOADNOTIFY_EGRESS_REFUSED'
+      ) {
         return { kind: 'refused', reason: e.message, durationMs: elapsed() };
       }
       if (timedOut) {

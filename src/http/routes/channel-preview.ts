@@ -19,7 +19,7 @@ import type { AppContext } from '../context.js';
 import { requireManager, roleIn } from '../access.js';
 import { Id } from '../schemas.js';
 import { ChannelCreate } from './channel-schemas.js';
-import { channelUrl, checkProjects } from './notification-channels.js';
+import { channelPolicy, channelUrl, checkProjects } from './notification-channels.js';
 import type { App } from './route-types.js';
 
 const { type, name, ...settings } = ChannelCreate.properties;
@@ -62,7 +62,10 @@ export function channelPreviewRoutes(app: App, ctx: AppContext): void {
     const savedValues: ConfigValues = saved
       ? { ...(JSON.parse(saved.config) as ConfigValues), ...openSecrets(saved.secrets_sealed, ctx.box) }
       : {};
-    const { config, secrets } = resolveChannelConfig(channelType, b.config, savedValues, { status_scheme });
+    const { config, secrets } = resolveChannelConfig(channelType, b.config, savedValues, {
+      status_scheme,
+      policy: channelPolicy(ctx),
+    });
     const values = { ...config, ...secrets };
     const url =
       saved && b.url === undefined && !channelType.urlFromConfig

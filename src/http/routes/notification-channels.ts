@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import type { ChannelEvents, ChannelType } from '../../channels/channel.js';
+import type { ChannelEvents, ChannelPolicy, ChannelType } from '../../channels/channel.js';
 import { getChannelType } from '../../channels/registry.js';
 import { AppError, badRequest, notFound } from '../../core/errors.js';
 import { DEFAULT_CHANNEL_EVENTS } from '../../core/filters.js';
@@ -27,6 +27,11 @@ function mergeEvents(base: ChannelEvents, input: EventsInput | undefined): Chann
     'test.started': { ...base['test.started'], ...input?.['test.started'] },
     'test.finished': { ...base['test.finished'], ...input?.['test.finished'] },
   };
+}
+
+/** What the operator allowed that channel settings are checked against. */
+export function channelPolicy(ctx: AppContext): ChannelPolicy {
+  return { smtpPlaintextAuthLoopback: ctx.config.smtpPlaintextAuthLoopback };
 }
 
 /**
@@ -139,9 +144,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         channelType,
         req.body.config,
         {},
-        {
-          status_scheme: req.body.status_scheme ?? 'k6',
-        },
+        { status_scheme: req.body.status_scheme ?? 'k6', policy: channelPolicy(ctx) },
       );
       const url = channelUrl(ctx, channelType, req.body.url, { ...config, ...secrets });
       const events = channelEvents(
@@ -208,6 +211,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         };
         const { config, secrets } = resolveChannelConfig(channelType, b.config ?? {}, saved, {
           status_scheme: b.status_scheme ?? (channel.status_scheme as StatusScheme),
+          policy: channelPolicy(ctx),
         });
         set.config = JSON.stringify(config);
         set.secrets_sealed = sealSecrets(secrets, ctx.box);
