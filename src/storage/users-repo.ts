@@ -4,7 +4,13 @@ import { hashPassword } from '../security/passwords.js';
 import type { Database } from './schema.js';
 import { iso } from './time.js';
 
-export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+/**
+ * How e-mails are stored and compared: NFKC first, so compatibility forms (the ligature ﬀ,
+ * fullwidth letters and ＠) become the characters they stand for, then lower-case. Lower-casing
+ * alone let ﬀ@a.test and ff@a.test be two accounts. Applying it twice changes nothing (checked
+ * for every code point), so stored e-mails compare equal to normalized input.
+ */
+export const normalizeEmail = (email: string) => email.normalize('NFKC').trim().toLowerCase();
 
 export async function findUserByEmail(k: Kysely<Database>, email: string) {
   return k.selectFrom('users').selectAll().where('email', '=', normalizeEmail(email)).executeTakeFirst();
