@@ -8,9 +8,16 @@ import { iso, isoOrNull } from './time.js';
 
 export type ChannelRow = Selectable<NotificationChannelsTable>;
 
+/** A secret part shorter than this shows no character at all; a longer one its last four. */
+export const MIN_PARTLY_SHOWN = 24;
+/** A first path segment that reads as a word (`services`, `hooks`, `v2`) names, not unlocks. */
+const PLAIN_SEGMENT = /^(?:[a-z][a-z_-]{0,19}|v\d{1,3})$/;
+
 /**
- * Enough of the URL to recognise it, not enough to use it: the origin, the first path
- * segment when there are more, and the last four characters (API.md's example).
+ * Enough of the URL to recognise it, not enough to use it: the origin, the first path segment
+ * when there are more and it reads as a word, and the last four characters of the last part
+ * when that part is long enough (24+) for four of them to give nothing away (API.md).
+ * A short token (`?token=AB`) shows no character; neither does a user, password or fragment.
  */
 export function redactUrl(raw: string): string {
   const url = new URL(raw);
@@ -18,13 +25,26 @@ export function redactUrl(raw: string): string {
   if (url.pathname === '' && url.search === '' && url.username === '' && url.password === '')
     return `${url.protocol}//${url.host}`;
   const segments = url.pathname.split('/').filter(Boolean);
-  const lead = segments.length > 1 ? `/${segments[0]}` : '';
-  // Never more than four characters, and none from before the last separator.
-  const tail = (url.pathname + url.search)
-    .replace(/\/+$/, '')
-    .slice(-4)
-    .replace(/^.*[/=?&#]/, '');
+  const first = segments[0] ?? '';
+  const lead = segments.length > 1 && PLAIN_SEGMENT.test(first) ? `/${first}` : '';
+  // The part after the last separator is the likeliest secret; none from before it shows.
+  const last = (url.pathname + url.search).replace(/\/+$/, '').replace(/^.*[/=?&#;:,]/, '');
+  const tail = last.length >= MIN_PARTLY_SHOWN ? last.slice(-4) : '';
   return `${url.protocol}//${url.host}${lead}/****${tail}`;
+}
+
+/**
+ * The URL as the API shows it, by the rule above: recomputed from the sealed URL, so rows
+ * redacted by an older, looser rule (which kept the last four characters of any secret) show
+ * no more than new ones. A row the key cannot open shows its origin only.
+ */
+export function shownUrl(row: Pick<ChannelRow, 'url_sealed' | 'url_redacted'>, box: SecretBox): string {
+  try {
+    return redactUrl(box.open(row.url_sealed));
+  } catch {
+    const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(row.url_redacted)?.[0] ?? '';
+    return `${origin}/****`;
+  }
 }
 
 export function channelFilter(row: ChannelRow): ChannelFilter {
@@ -35,14 +55,14 @@ export function channelFilter(row: ChannelRow): ChannelFilter {
   };
 }
 
-export function channelView(row: ChannelRow) {
+export function channelView(row: ChannelRow, box: SecretBox) {
   const filter = channelFilter(row);
   return {
     id: row.id,
     organization_id: row.organization_id,
     type: row.type,
     name: row.name,
-    url: row.url_redacted,
+    url: shownUrl(row, box),
     enabled: filter.enabled,
     status_scheme: row.status_scheme as StatusScheme,
     project_ids: filter.project_ids,

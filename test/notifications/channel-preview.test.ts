@@ -39,7 +39,7 @@ describe.each(DIALECTS)('channel preview (%s)', (dialect) => {
     const res = await t.api('POST', orgPath(), {
       body: {
         type: 'webhook',
-        url: r.url('/hooks/secret-token-abcd'),
+        url: r.url('/hooks/secret-token-0123456789-abcd'),
         config: { template: '{"text": "{{ name }} #{{ load_test_run_id }} {{ status_text }}"}' },
       },
     });

@@ -36,7 +36,7 @@ describe.each(DIALECTS)('notification channels: roles and bad input (%s)', (dial
   const create = (token: string | undefined, body: Record<string, unknown> = {}) =>
     t.api('POST', base(), {
       token,
-      body: { type: 'webhook', name: 'hook', url: r.url('/secret-path-wxyz'), ...body },
+      body: { type: 'webhook', name: 'hook', url: r.url('/secret-path-0123456789-wxyz'), ...body },
     });
   const counts = async () => {
     const db = t.server.ctx.db.kysely;
@@ -130,7 +130,7 @@ describe.each(DIALECTS)('notification channels: roles and bad input (%s)', (dial
     expect(refused.map((res) => res.status)).toEqual([403, 403, 403, 403, 403, 403]);
     for (const res of refused) expect(res.body.error.code).toMatch(/^[a-z_]+$/);
     expect(await counts()).toEqual(before);
-    expect(r.requests.filter((q) => q.url === '/secret-path-wxyz').length).toBeGreaterThan(0);
+    expect(r.requests.filter((q) => q.url === '/secret-path-0123456789-wxyz').length).toBeGreaterThan(0);
     const after = await t.api('GET', `/api/v1/notification-channels/${id}`);
     expect(after.body).toEqual(one.body);
     await t.api('DELETE', `/api/v1/notification-channels/${id}`);

@@ -64,7 +64,7 @@ export function channelSigningRoutes(app: App, ctx: AppContext, channelFor: Chan
       const result = await update.executeTakeFirst();
       if (Number(result.numUpdatedRows) !== 1)
         throw conflict('concurrent_rotation', 'the signing secret was changed at the same time; try again');
-      const view = channelView((await findChannel(ctx.db.kysely, channel.id))!);
+      const view = channelView((await findChannel(ctx.db.kysely, channel.id))!, ctx.box);
       return { secret, signing: view.signing };
     },
   );

@@ -129,7 +129,10 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         .orderBy('id')
         .limit(req.query.limit + 1);
       if (after !== null) q = q.where('id', '>', after);
-      return page((await q.execute()).map(channelView), req.query);
+      return page(
+        (await q.execute()).map((row) => channelView(row, ctx.box)),
+        req.query,
+      );
     },
   );
 
@@ -178,7 +181,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         })
         .returning('id')
         .executeTakeFirstOrThrow();
-      const view = channelView((await findChannel(ctx.db.kysely, id))!);
+      const view = channelView((await findChannel(ctx.db.kysely, id))!, ctx.box);
       // The one time the secret is shown.
       return reply.code(201).send(signing ? { ...view, signing_secret: signing.secret } : view);
     },
@@ -187,7 +190,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
   app.get(
     '/api/v1/notification-channels/:id',
     { schema: { tags: ['notification channels'], params: IdParams } },
-    async (req) => channelView((await channelFor(req, req.params.id)).channel),
+    async (req) => channelView((await channelFor(req, req.params.id)).channel, ctx.box),
   );
 
   app.patch(
@@ -242,7 +245,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         .set(set)
         .where('id', '=', channel.id)
         .execute();
-      return channelView((await findChannel(ctx.db.kysely, channel.id))!);
+      return channelView((await findChannel(ctx.db.kysely, channel.id))!, ctx.box);
     },
   );
 
