@@ -28,6 +28,8 @@ export interface Page<T> {
 export interface User {
   id: number;
   email: string;
+  /** Instance administrators create organizations and set schedule commands (API.md, Roles). */
+  instance_admin?: boolean;
 }
 export interface Membership {
   organization_id: number;
@@ -39,6 +41,19 @@ export interface Me {
   memberships: Membership[];
   /** The session's CSRF token, for when the `ln_csrf` cookie is not readable. */
   csrf_token?: string | null;
+  /** What this server allows this user, so the app can explain a disabled control. */
+  server?: ServerAllows;
+}
+export interface ServerAllows {
+  can_create_organizations: boolean;
+  schedule_commands: {
+    /** False: the operator allowed no programs, so no schedule can run a command. */
+    enabled: boolean;
+    /** True only for instance administrators on a server with programs allowed. */
+    can_set: boolean;
+    /** The programs the operator allowed (absolute paths); null unless instance administrator. */
+    allowed: string[] | null;
+  };
 }
 export interface Organization {
   id: number;
@@ -57,12 +72,22 @@ export interface LoadTestSchedule {
   enabled: boolean;
   timeout_seconds: number | null;
 }
+/** A schedule as the API shows it. */
+export interface ScheduleView extends LoadTestSchedule {
+  next_runs: string[];
+  /** The instance administrator who set the command. */
+  command_set_by?: number | null;
+  /** Set when the service turned the schedule off (e.g. its command's setter lost instance admin). */
+  disabled_reason?: string | null;
+}
+/** A change merges with the stored schedule; only instance administrators may send `command`. */
+export type ScheduleChange = Partial<LoadTestSchedule>;
 export interface LoadTest {
   id: number;
   project_id: number;
   name: string;
   created_at?: string;
-  schedule?: (LoadTestSchedule & { next_runs: string[] }) | null;
+  schedule?: ScheduleView | null;
 }
 export interface Run {
   id: number;
@@ -175,16 +200,56 @@ export interface Member {
   email: string;
   role: Role;
 }
+export type TokenScope = 'read' | 'runs' | 'full';
 export interface ApiToken {
   id: number;
   name: string;
+  scope?: TokenScope;
+  /** The one organization the token reaches; null: all of its user's. */
+  organization_id?: number | null;
+  expires_at?: string | null;
   created_at?: string;
   last_used_at?: string | null;
 }
-export interface CreatedToken {
-  id: number;
-  name: string;
+export interface CreatedToken extends ApiToken {
   token: string;
+}
+export interface TokenInput {
+  name: string;
+  scope: TokenScope;
+  organization_id: number | null;
+  expires_at: string | null;
+}
+
+export type InvitationState = 'pending' | 'accepted' | 'revoked' | 'expired';
+export interface Invitation {
+  id: number;
+  organization_id: number;
+  email: string;
+  role: Role;
+  state: InvitationState;
+  created_at: string;
+  expires_at: string;
+  accepted_at?: string | null;
+  revoked_at?: string | null;
+}
+/** The create answer: the accept link is in it this once. */
+export interface CreatedInvitation extends Invitation {
+  token: string;
+  accept_url: string;
+  /** Whether the server's system mailer sent the link to the invitee. */
+  emailed: boolean;
+}
+export interface InvitationPreview {
+  organization_name: string;
+  email: string;
+  role: Role;
+  expires_at: string;
+}
+export interface AcceptedInvitation {
+  user: User;
+  organization: Organization;
+  role: Role;
 }
 
 export interface FieldError {
@@ -327,7 +392,7 @@ export const api = {
   createLoadTest: (projectId: number, name: string) =>
     post<LoadTest>(`/projects/${projectId}/load-tests`, { name }),
   loadTest: (id: number) => get<LoadTest>(`/load-tests/${id}`),
-  updateLoadTest: (id: number, b: { name?: string; schedule?: LoadTestSchedule | null }) =>
+  updateLoadTest: (id: number, b: { name?: string; schedule?: ScheduleChange | null }) =>
     patch<LoadTest>(`/load-tests/${id}`, b),
 
   loadTestRuns: (loadTestId: number, cursor?: string | null) =>
@@ -362,13 +427,20 @@ export const api = {
 
   members: (orgId: number, cursor?: string | null) =>
     get<Page<Member>>(`/organizations/${orgId}/members${qs(cursor)}`),
-  addMember: (orgId: number, b: { email: string; role: Role; password?: string }) =>
-    post<Member>(`/organizations/${orgId}/members`, b),
   setMemberRole: (orgId: number, userId: number, role: Role) =>
     patch<Member>(`/organizations/${orgId}/members/${userId}`, { role }),
   removeMember: (orgId: number, userId: number) => del(`/organizations/${orgId}/members/${userId}`),
 
+  invitations: (orgId: number, cursor?: string | null) =>
+    get<Page<Invitation>>(`/organizations/${orgId}/invitations${qs(cursor)}`),
+  invite: (orgId: number, b: { email: string; role: Role }) =>
+    post<CreatedInvitation>(`/organizations/${orgId}/invitations`, b),
+  revokeInvitation: (id: number) => del(`/invitations/${id}`),
+  previewInvitation: (token: string) => post<InvitationPreview>('/invitations/preview', { token }),
+  acceptInvitation: (b: { token: string; password?: string }) =>
+    post<AcceptedInvitation>('/invitations/accept', b),
+
   tokens: (cursor?: string | null) => get<Page<ApiToken>>(`/tokens${qs(cursor)}`),
-  createToken: (name: string) => post<CreatedToken>('/tokens', { name }),
+  createToken: (b: TokenInput) => post<CreatedToken>('/tokens', b),
   revokeToken: (id: number) => del(`/tokens/${id}`),
 };

@@ -11,6 +11,7 @@ import {
   type Session,
 } from './session.js';
 import { SetupPage, SignInPage } from './pages/auth-pages.js';
+import { AcceptInvitationPage } from './pages/accept-invitation-page.js';
 import { ProjectsPage, ProjectPage, LoadTestPage } from './pages/projects-pages.js';
 import { RunsPage, RunPage } from './pages/runs-pages.js';
 import { IntegrationsPage } from './pages/integrations-page.js';
@@ -50,8 +51,12 @@ const ROUTES: Route[] = [
   ['/tokens', () => <TokensPage />],
 ];
 
+/** The invitation link's page, for people signed in or not, outside the signed-in shell. */
+const ACCEPT_PATH = '/invitations/accept';
+
 export function App() {
   const [phase, setPhase] = useState<Phase>({ kind: 'loading' });
+  const path = usePath();
 
   const start = useCallback(async () => {
     try {
@@ -71,6 +76,30 @@ export function App() {
     setUnauthenticatedHandler(() => setPhase({ kind: 'signin' }));
     return () => setUnauthenticatedHandler(null);
   }, [start]);
+
+  if (path === ACCEPT_PATH && (phase.kind === 'ready' || phase.kind === 'signin')) {
+    return (
+      <AcceptInvitationPage
+        me={phase.kind === 'ready' ? phase.me : null}
+        onSignedIn={start}
+        onSignOut={async () => {
+          try {
+            await api.logout();
+          } finally {
+            setPhase({ kind: 'signin' });
+          }
+        }}
+        onJoined={async (orgId) => {
+          // Open the organization just joined; replace, so Back does not return to a used link.
+          rememberOrganization(orgId);
+          const me = await api.me();
+          setCsrfToken(me.csrf_token ?? null);
+          navigate('/projects', { replace: true });
+          setPhase({ kind: 'ready', me });
+        }}
+      />
+    );
+  }
 
   switch (phase.kind) {
     case 'loading':
@@ -251,7 +280,23 @@ function NoOrganization() {
   const [name, setName] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const { reloadMe } = useSession();
+  const { me, reloadMe } = useSession();
+  // Only instance administrators create organizations unless the operator allows anyone.
+  if (!me.server?.can_create_organizations) {
+    return (
+      <>
+        <PageHeader title="No organization yet" />
+        <p>
+          You are not a member of any organization. Ask an owner or admin of one to invite you: the invitation
+          link brings you in.
+        </p>
+        <p className="muted">
+          Only instance administrators create organizations on this server, so there is no “Create
+          organization” here.
+        </p>
+      </>
+    );
+  }
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
@@ -268,7 +313,7 @@ function NoOrganization() {
   return (
     <>
       <PageHeader title="No organization yet" />
-      <p>You are not a member of any organization. Ask an owner or admin to add you, or create one.</p>
+      <p>You are not a member of any organization. Ask an owner or admin to invite you, or create one.</p>
       <form className="card form-narrow" onSubmit={submit}>
         <ErrorBanner message={error} />
         <TextField label="Organization name" required value={name} onChange={setName} />

@@ -1,12 +1,56 @@
-import { useState, type FormEvent } from 'react';
-import { api, type LoadTest, type LoadTestSchedule } from '../api.js';
+import { useState, type FormEvent, type ReactNode } from 'react';
+import { api, type LoadTest, type ScheduleChange, type ServerAllows } from '../api.js';
+import { useSession } from '../session.js';
 import { useFormErrors } from './forms.js';
 import { ConfirmDialog, ErrorBanner, FieldError, TextField, Time } from './ui.js';
+
+const NO_COMMANDS: ServerAllows['schedule_commands'] = { enabled: false, can_set: false, allowed: null };
+
+/** Why the command field is as it is, in words (API.md, Roles). */
+function commandHint(c: ServerAllows['schedule_commands']): ReactNode {
+  if (!c.enabled) {
+    return (
+      <>
+        Command schedules are off on this server: the operator has not allowed any programs (
+        <code>LOADNOTIFY_SCHEDULE_COMMANDS</code>), so the command cannot be set or changed.
+      </>
+    );
+  }
+  if (!c.can_set) {
+    return (
+      <>
+        Only instance administrators set a schedule&apos;s command, because it runs on the server. You can
+        still change when it runs, its time zone, its timeout and whether it is enabled.
+      </>
+    );
+  }
+  return (
+    <>
+      One argument per line, e.g. <code>k6</code>, <code>run</code>, <code>script.js</code>. No shell is used.
+      The first line must be a program the operator allowed:{' '}
+      {(c.allowed ?? []).map((p, i) => (
+        <span key={p}>
+          {i > 0 ? ', ' : ''}
+          <code>{p}</code>
+        </span>
+      ))}
+      .
+    </>
+  );
+}
+
+function noScheduleText(c: ServerAllows['schedule_commands']): string {
+  if (c.can_set) return 'Set one below to start scheduled runs on the server.';
+  if (!c.enabled) return 'Command schedules are off on this server, so none can be set.';
+  return 'A new schedule needs a command, which only an instance administrator can set.';
+}
 
 /**
  * A load test's schedule: the command the server starts at each cron tick, as a run with
  * trigger "scheduled". One argument per line, because the server never runs a shell.
- * Only owners and admins may set it (it runs commands on the server); others see it read-only.
+ * Owners and admins change when it runs and whether it is enabled; only instance
+ * administrators set the command, and only to a program the operator allowed. Members see it
+ * read-only.
  */
 export function ScheduleSection({
   loadTest,
@@ -18,6 +62,11 @@ export function ScheduleSection({
   onSaved(t: LoadTest): void;
 }) {
   const s = loadTest.schedule ?? null;
+  const commands = useSession().me.server?.schedule_commands ?? NO_COMMANDS;
+  const canSetCommand = commands.can_set;
+  const disabledReason = s?.disabled_reason ?? null;
+  // Enabling a schedule the service turned off needs its command set again (409 otherwise).
+  const locked = disabledReason !== null && !canSetCommand;
   const [command, setCommand] = useState(s ? s.command.join('\n') : '');
   const [cron, setCron] = useState(s?.cron ?? '');
   const [timezone, setTimezone] = useState(s?.timezone ?? 'UTC');
@@ -37,19 +86,22 @@ export function ScheduleSection({
     setBusy(true);
     setSaved(false);
     errors.clear();
-    const schedule: LoadTestSchedule = {
-      // Each line is one argument as typed (spaces may matter); only empty lines are dropped.
-      command: command.split('\n').filter((l) => l !== ''),
+    const when: ScheduleChange = {
       cron: cron.trim(),
       timezone: timezone.trim() || 'UTC',
-      enabled,
       timeout_seconds: timeout.trim() === '' ? null : Number(timeout),
+      ...(locked ? {} : { enabled }),
     };
+    // Without the right to set the command, send only when it runs: the server keeps the command.
+    const schedule: ScheduleChange = canSetCommand
+      ? // Each line is one argument as typed (spaces may matter); only empty lines are dropped.
+        { command: command.split('\n').filter((l) => l !== ''), ...when }
+      : when;
     try {
       onSaved(await api.updateLoadTest(loadTest.id, { schedule }));
       setSaved(true);
     } catch (err) {
-      errors.fail(err, (k) => /^schedule\.(command|cron|timezone|timeout_seconds)/.test(k));
+      errors.fail(err, (k) => /^schedule\.(command|cron|timezone|timeout_seconds|enabled)/.test(k));
     } finally {
       setBusy(false);
     }
@@ -71,17 +123,23 @@ export function ScheduleSection({
 
   const nextRuns = s?.next_runs ?? [];
   return (
-    <section aria-labelledby="schedule-title" className="card">
+    <section aria-labelledby="schedule-title" className="card schedule-card">
       <h2 id="schedule-title">Schedule</h2>
+      {disabledReason ? (
+        <div className="banner banner-warning" role="alert">
+          <strong>Turned off by loadnotify:</strong> {disabledReason.replace(/\.$/, '')}.
+          {canSetCommand
+            ? ' Check the command below and save the schedule enabled to take it over and turn it back on.'
+            : null}
+        </div>
+      ) : null}
       {s ? (
         <p>
           {s.enabled ? 'Runs' : 'Paused; would run'} <code>{s.command.join(' ')}</code> at{' '}
           <code>{s.cron}</code> ({s.timezone}).
         </p>
       ) : (
-        <p className="muted">
-          No schedule. {manage ? 'Set one below to start scheduled runs on the server.' : ''}
-        </p>
+        <p className="muted">No schedule. {manage ? noScheduleText(commands) : ''}</p>
       )}
       {nextRuns.length > 0 ? (
         <div>
@@ -105,12 +163,12 @@ export function ScheduleSection({
               rows={3}
               value={command}
               onChange={(e) => setCommand(e.target.value)}
+              disabled={!canSetCommand}
               aria-describedby="schedule-command-hint"
               aria-invalid={fieldError('command') ? true : undefined}
             />
-            <p className="hint" id="schedule-command-hint">
-              One argument per line, e.g. <code>k6</code>, <code>run</code>, <code>script.js</code>. No shell
-              is used.
+            <p className={canSetCommand ? 'hint' : 'hint hint-why'} id="schedule-command-hint">
+              {commandHint(commands)}
             </p>
             <FieldError message={fieldError('command')} />
           </div>
@@ -137,11 +195,23 @@ export function ScheduleSection({
             hint="Empty: no limit. A run still going then is stopped and reported as timed out."
           />
           <label className="check">
-            <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} />{' '}
+            <input
+              type="checkbox"
+              checked={locked ? false : enabled}
+              disabled={locked}
+              onChange={(e) => setEnabled(e.target.checked)}
+              aria-describedby={locked ? 'schedule-locked-hint' : undefined}
+            />{' '}
             Schedule enabled
           </label>
+          {locked ? (
+            <p className="hint" id="schedule-locked-hint">
+              Turned off by loadnotify; an instance administrator must set the command again first.
+            </p>
+          ) : null}
+          <FieldError message={fieldError('enabled')} />
           <div className="inline-controls">
-            <button type="submit" className="btn btn-primary" disabled={busy}>
+            <button type="submit" className="btn btn-primary" disabled={busy || (!s && !canSetCommand)}>
               {busy ? 'Saving…' : 'Save schedule'}
             </button>
             {s ? (

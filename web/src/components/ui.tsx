@@ -251,6 +251,7 @@ export function ShownOnce({
   label,
   children,
   onDismiss,
+  focus = false,
 }: {
   value: string;
   /** The input's accessible name. */
@@ -258,10 +259,15 @@ export function ShownOnce({
   /** What was created and what to do with it. */
   children: ReactNode;
   onDismiss(): void;
+  /** Move focus (and the selection) to the value when it appears, so it is not missed. */
+  focus?: boolean;
 }) {
   const id = useId();
   const [copied, setCopied] = useState<'yes' | 'no' | null>(null);
   const ref = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (focus) ref.current?.focus();
+  }, [focus, value]);
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(value);

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useState, type FormEvent, type ReactNode } from 'react';
 import { api } from '../api.js';
 import { useFormErrors } from '../components/forms.js';
 import { ErrorBanner, TextField } from '../components/ui.js';
@@ -70,7 +70,31 @@ export function SetupPage({ onDone }: { onDone(): void }) {
 }
 
 export function SignInPage({ onDone }: { onDone(): void }) {
-  const [email, setEmail] = useState('');
+  return (
+    <main className="auth-page">
+      <SignInForm className="card auth-card" labelledBy="signin-title" onDone={onDone}>
+        <h1 id="signin-title">Sign in to loadnotify</h1>
+      </SignInForm>
+    </main>
+  );
+}
+
+/** The sign-in form alone, for the sign-in page and the invitation page. */
+export function SignInForm({
+  onDone,
+  initialEmail = '',
+  className,
+  labelledBy,
+  children,
+}: {
+  onDone(): void;
+  initialEmail?: string;
+  className?: string;
+  labelledBy?: string;
+  /** Shown above the fields: the heading and any explanation. */
+  children?: ReactNode;
+}) {
+  const [email, setEmail] = useState(initialEmail);
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const errors = useFormErrors();
@@ -90,32 +114,30 @@ export function SignInPage({ onDone }: { onDone(): void }) {
   };
 
   return (
-    <main className="auth-page">
-      <form className="card auth-card" onSubmit={submit} aria-labelledby="signin-title">
-        <h1 id="signin-title">Sign in to loadnotify</h1>
-        <ErrorBanner message={errors.general} />
-        <TextField
-          label="Email"
-          type="email"
-          autoComplete="username"
-          required
-          value={email}
-          onChange={setEmail}
-          error={errors.fields.email}
-        />
-        <TextField
-          label="Password"
-          type="password"
-          autoComplete="current-password"
-          required
-          value={password}
-          onChange={setPassword}
-          error={errors.fields.password}
-        />
-        <button type="submit" className="btn btn-primary" disabled={busy}>
-          {busy ? 'Signing in…' : 'Sign in'}
-        </button>
-      </form>
-    </main>
+    <form className={className} onSubmit={submit} aria-labelledby={labelledBy}>
+      {children}
+      <ErrorBanner message={errors.general} />
+      <TextField
+        label="Email"
+        type="email"
+        autoComplete="username"
+        required
+        value={email}
+        onChange={setEmail}
+        error={errors.fields.email}
+      />
+      <TextField
+        label="Password"
+        type="password"
+        autoComplete="current-password"
+        required
+        value={password}
+        onChange={setPassword}
+        error={errors.fields.password}
+      />
+      <button type="submit" className="btn btn-primary" disabled={busy}>
+        {busy ? 'Signing in…' : 'Sign in'}
+      </button>
+    </form>
   );
 }

@@ -1,6 +1,6 @@
-import { useState, type FormEvent } from 'react';
+import { useState, type ReactNode } from 'react';
 import { api, errorMessage, type Member, type Role } from '../api.js';
-import { useFormErrors } from '../components/forms.js';
+import { grantable, InvitationList, InviteForm, ROLE_TEXT } from '../components/invitations.js';
 import {
   ConfirmDialog,
   Empty,
@@ -8,20 +8,11 @@ import {
   FieldError,
   Loading,
   LoadMore,
-  Notice,
   PageHeader,
   TableWrap,
-  TextField,
 } from '../components/ui.js';
 import { usePaged } from '../hooks.js';
 import { canManage, useOrg, useSession } from '../session.js';
-
-const ROLE_TEXT: Record<Role, string> = { owner: 'Owner', admin: 'Admin', member: 'Member' };
-const ROLE_ARTICLE: Record<Role, string> = { owner: 'an owner', admin: 'an admin', member: 'a member' };
-
-/** Admins manage admins and members; only owners grant or take away ownership. */
-const grantable = (actor: Role): Role[] =>
-  actor === 'owner' ? ['owner', 'admin', 'member'] : ['admin', 'member'];
 
 export function MembersPage() {
   const org = useOrg();
@@ -30,138 +21,73 @@ export function MembersPage() {
     const p = await api.members(org.organization_id, c);
     return { ...p, items: p.items.map((m) => ({ ...m, id: m.user_id })) };
   });
+  const people = (
+    <section aria-labelledby="member-list">
+      <h2 id="member-list">People in this organization</h2>
+      <ErrorBanner message={list.error} />
+      {list.loading ? (
+        <Loading what="Loading members" />
+      ) : list.items.length === 0 ? (
+        <Empty>No members.</Empty>
+      ) : (
+        <TableWrap label="Members">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Email</th>
+                <th scope="col">Role</th>
+                {manage ? <th scope="col">Actions</th> : null}
+              </tr>
+            </thead>
+            <tbody>
+              {list.items.map((m) => (
+                <MemberRow
+                  key={m.user_id}
+                  member={m}
+                  orgId={org.organization_id}
+                  actor={org.role}
+                  manage={manage}
+                  onChange={(next) =>
+                    list.setItems((items) =>
+                      items.map((i) => (i.user_id === next.user_id ? { ...i, role: next.role } : i)),
+                    )
+                  }
+                  onRemoved={() => list.setItems((items) => items.filter((i) => i.user_id !== m.user_id))}
+                />
+              ))}
+            </tbody>
+          </table>
+        </TableWrap>
+      )}
+      <LoadMore nextCursor={list.nextCursor} loading={list.loadingMore} onClick={list.loadMore} />
+    </section>
+  );
   return (
     <>
       <PageHeader title="Members" />
       {manage ? (
-        <AddMember
-          orgId={org.organization_id}
-          actor={org.role}
-          onAdded={(m) =>
-            list.setItems((items) => [
-              ...items.filter((i) => i.user_id !== m.user_id),
-              { ...m, id: m.user_id },
-            ])
-          }
-        />
+        <Invitations orgId={org.organization_id} actor={org.role}>
+          {people}
+        </Invitations>
       ) : (
-        <p className="muted">Only owners and admins can add members or change roles.</p>
+        <>
+          <p className="muted">Only owners and admins can invite people or change roles.</p>
+          {people}
+        </>
       )}
-      <section aria-labelledby="member-list">
-        <h2 id="member-list">People in this organization</h2>
-        <ErrorBanner message={list.error} />
-        {list.loading ? (
-          <Loading what="Loading members" />
-        ) : list.items.length === 0 ? (
-          <Empty>No members.</Empty>
-        ) : (
-          <TableWrap label="Members">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Email</th>
-                  <th scope="col">Role</th>
-                  {manage ? <th scope="col">Actions</th> : null}
-                </tr>
-              </thead>
-              <tbody>
-                {list.items.map((m) => (
-                  <MemberRow
-                    key={m.user_id}
-                    member={m}
-                    orgId={org.organization_id}
-                    actor={org.role}
-                    manage={manage}
-                    onChange={(next) =>
-                      list.setItems((items) =>
-                        items.map((i) => (i.user_id === next.user_id ? { ...i, role: next.role } : i)),
-                      )
-                    }
-                    onRemoved={() => list.setItems((items) => items.filter((i) => i.user_id !== m.user_id))}
-                  />
-                ))}
-              </tbody>
-            </table>
-          </TableWrap>
-        )}
-        <LoadMore nextCursor={list.nextCursor} loading={list.loadingMore} onClick={list.loadMore} />
-      </section>
     </>
   );
 }
 
-function AddMember({ orgId, actor, onAdded }: { orgId: number; actor: Role; onAdded(m: Member): void }) {
-  const [email, setEmail] = useState('');
-  const [role, setRole] = useState<Role>('member');
-  const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [done, setDone] = useState<string | null>(null);
-  const errors = useFormErrors();
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    errors.clear();
-    setDone(null);
-    if (password && password.length < 8) {
-      errors.setFields({ password: 'Use at least 8 characters, or leave it empty for an existing user.' });
-      return;
-    }
-    setBusy(true);
-    try {
-      const m = await api.addMember(orgId, { email: email.trim(), role, ...(password ? { password } : {}) });
-      onAdded(m);
-      setDone(`${m.email} is now ${ROLE_ARTICLE[m.role]} of this organization.`);
-      setEmail('');
-      setPassword('');
-    } catch (err) {
-      errors.fail(err, ['email', 'role', 'password']);
-    } finally {
-      setBusy(false);
-    }
-  };
-
+/** Only owners and admins may list invitations, so members never load them. */
+function Invitations({ orgId, actor, children }: { orgId: number; actor: Role; children: ReactNode }) {
+  const invitations = usePaged(`invitations:${orgId}`, (c) => api.invitations(orgId, c));
   return (
-    <section className="card" aria-labelledby="add-member">
-      <h2 id="add-member">Add a member</h2>
-      <form className="grid-form" onSubmit={submit} noValidate>
-        <TextField
-          label="Email"
-          type="email"
-          autoComplete="off"
-          required
-          value={email}
-          onChange={setEmail}
-          error={errors.fields.email}
-        />
-        <div className="field">
-          <label htmlFor="new-member-role">Role</label>
-          <select id="new-member-role" value={role} onChange={(e) => setRole(e.target.value as Role)}>
-            {grantable(actor).map((r) => (
-              <option key={r} value={r}>
-                {ROLE_TEXT[r]}
-              </option>
-            ))}
-          </select>
-          <FieldError message={errors.fields.role} />
-        </div>
-        <TextField
-          label="Password (optional)"
-          type="password"
-          autoComplete="new-password"
-          value={password}
-          onChange={setPassword}
-          error={errors.fields.password}
-          hint="Only for someone without an account yet: it creates the account with this password (8+ characters)."
-        />
-        <div className="form-submit">
-          <button type="submit" className="btn btn-primary" disabled={busy || !email.trim()}>
-            {busy ? 'Adding…' : 'Add member'}
-          </button>
-        </div>
-      </form>
-      <ErrorBanner message={errors.general} />
-      {done ? <Notice tone="success">{done}</Notice> : null}
-    </section>
+    <>
+      <InviteForm orgId={orgId} actor={actor} onInvited={() => void invitations.refresh()} />
+      {children}
+      <InvitationList list={invitations} />
+    </>
   );
 }
 

@@ -1,6 +1,6 @@
 import { useState } from 'react';
-import { api, errorMessage, type ApiToken, type CreatedToken } from '../api.js';
-import { NameForm } from '../components/forms.js';
+import { api, errorMessage, type ApiToken, type CreatedToken, type Membership } from '../api.js';
+import { SCOPE_TEXT, TokenForm } from '../components/token-form.js';
 import {
   ConfirmDialog,
   Empty,
@@ -13,8 +13,10 @@ import {
   Time,
 } from '../components/ui.js';
 import { usePaged } from '../hooks.js';
+import { orgLabel, useSession } from '../session.js';
 
 export function TokensPage() {
+  const { me, org } = useSession();
   const list = usePaged('tokens', (c) => api.tokens(c));
   const [created, setCreated] = useState<CreatedToken | null>(null);
   return (
@@ -22,23 +24,22 @@ export function TokensPage() {
       <PageHeader title="API tokens" />
       <p className="muted">
         Tokens let scripts and CI call the API as you: send <code>Authorization: Bearer &lt;token&gt;</code>.
+        A token can do no more than you can in its organization.
       </p>
       <section className="card" aria-labelledby="new-token">
         <h2 id="new-token">New token</h2>
-        <NameForm
-          label="Token name"
-          submitLabel="Create token"
-          placeholder="CI pipeline"
-          onCreate={async (name) => {
-            const t = await api.createToken(name);
+        <TokenForm
+          memberships={me.memberships}
+          current={org?.organization_id ?? null}
+          onCreated={(t) => {
             setCreated(t);
-            list.setItems((items) => [
-              { id: t.id, name: t.name, created_at: new Date().toISOString() },
-              ...items,
-            ]);
+            const { token: _secret, ...shown } = t;
+            list.setItems((items) => [shown, ...items]);
           }}
         />
-        {created ? <NewToken token={created} onDismiss={() => setCreated(null)} /> : null}
+        {created ? (
+          <NewToken token={created} memberships={me.memberships} onDismiss={() => setCreated(null)} />
+        ) : null}
       </section>
       <section aria-labelledby="token-list">
         <h2 id="token-list">Your tokens</h2>
@@ -53,8 +54,11 @@ export function TokensPage() {
               <thead>
                 <tr>
                   <th scope="col">Name</th>
-                  <th scope="col">Created</th>
+                  <th scope="col">Scope</th>
+                  <th scope="col">Organization</th>
+                  <th scope="col">Expires</th>
                   <th scope="col">Last used</th>
+                  <th scope="col">Created</th>
                   <th scope="col">Actions</th>
                 </tr>
               </thead>
@@ -63,6 +67,7 @@ export function TokensPage() {
                   <TokenRow
                     key={t.id}
                     token={t}
+                    memberships={me.memberships}
                     onRevoked={() => list.setItems((items) => items.filter((i) => i.id !== t.id))}
                   />
                 ))}
@@ -76,15 +81,40 @@ export function TokensPage() {
   );
 }
 
-function NewToken({ token, onDismiss }: { token: CreatedToken; onDismiss(): void }) {
+/** Where a token reaches, in words. */
+function reach(t: ApiToken, memberships: Membership[]): string {
+  if (t.organization_id == null) return 'All my organizations';
+  const m = memberships.find((x) => x.organization_id === t.organization_id);
+  // A token can outlive the membership it was made for; it then reaches nothing.
+  return m ? orgLabel(m) : `Organization ${t.organization_id} (you are no longer a member)`;
+}
+
+function NewToken({
+  token,
+  memberships,
+  onDismiss,
+}: {
+  token: CreatedToken;
+  memberships: Membership[];
+  onDismiss(): void;
+}) {
   return (
-    <ShownOnce value={token.token} label="New API token" onDismiss={onDismiss}>
-      <strong>Token “{token.name}” created.</strong> Copy it now: it is shown only once.
+    <ShownOnce value={token.token} label="New API token" focus onDismiss={onDismiss}>
+      <strong>Token “{token.name}” created</strong> ({SCOPE_TEXT[token.scope ?? 'full']},{' '}
+      {reach(token, memberships)}). Copy it now: it is shown only once.
     </ShownOnce>
   );
 }
 
-function TokenRow({ token: t, onRevoked }: { token: ApiToken; onRevoked(): void }) {
+function TokenRow({
+  token: t,
+  memberships,
+  onRevoked,
+}: {
+  token: ApiToken;
+  memberships: Membership[];
+  onRevoked(): void;
+}) {
   const [open, setOpen] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -103,10 +133,15 @@ function TokenRow({ token: t, onRevoked }: { token: ApiToken; onRevoked(): void 
   return (
     <tr>
       <td>{t.name}</td>
+      <td>{SCOPE_TEXT[t.scope ?? 'full']}</td>
+      <td>{reach(t, memberships)}</td>
+      <td>
+        <Expiry value={t.expires_at ?? null} />
+      </td>
+      <td>{t.last_used_at ? <Time value={t.last_used_at} /> : <span className="muted">Never</span>}</td>
       <td>
         <Time value={t.created_at} />
       </td>
-      <td>{t.last_used_at ? <Time value={t.last_used_at} /> : <span className="muted">Never</span>}</td>
       <td>
         <button
           type="button"
@@ -129,5 +164,21 @@ function TokenRow({ token: t, onRevoked }: { token: ApiToken; onRevoked(): void 
         </ConfirmDialog>
       </td>
     </tr>
+  );
+}
+
+/** Tokens expire at the end of a chosen day, so the day is what matters. */
+function Expiry({ value }: { value: string | null }) {
+  if (!value) return <span className="muted">Never</span>;
+  const day = (
+    <time dateTime={value} title={new Date(value).toLocaleString()}>
+      {new Date(value).toLocaleDateString()}
+    </time>
+  );
+  if (Date.parse(value) > Date.now()) return day;
+  return (
+    <span className="badge badge-bad">
+      <span aria-hidden="true">✕</span> Expired {day}
+    </span>
   );
 }

@@ -1,0 +1,88 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+const CACHE = path.join(ROOT, 'node_modules', '.cache');
+const LOCK = path.join(CACHE, 'loadnotify-web-build.lock');
+const STAMP = path.join(CACHE, 'loadnotify-web-build.hash');
+
+/** Every file the web build reads: the app, its config, and the server's pure core it imports. */
+function sourceHash(): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const file = path.join(dir, name);
+      if (statSync(file).isDirectory()) {
+        if (name !== 'dist' && name !== 'node_modules') walk(file);
+      } else {
+        hash.update(path.relative(ROOT, file)).update(readFileSync(file));
+      }
+    }
+  };
+  walk(path.join(ROOT, 'web'));
+  walk(path.join(ROOT, 'src', 'core'));
+  return hash.digest('hex');
+}
+
+/**
+ * Builds web/dist, which the server serves, unless it is already built from these sources.
+ * Browser test files run in parallel workers: without the lock one file's build would empty
+ * web/dist under the other's browser, and the page would lose its script mid-test.
+ */
+export async function buildWeb(): Promise<void> {
+  mkdirSync(CACHE, { recursive: true });
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A lock older than any build is left by a killed run.
+      const held = statSync(LOCK, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > 120_000) {
+        try {
+          rmdirSync(LOCK);
+        } catch {
+          // Another waiter removed it first.
+        }
+      }
+      if (Date.now() > deadline) throw new Error(`another web build holds ${LOCK}`, { cause: err });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    const hash = sourceHash();
+    const built = existsSync(path.join(ROOT, 'web', 'dist', 'index.html'));
+    if (built && existsSync(STAMP) && readFileSync(STAMP, 'utf8') === hash) return;
+    execFileSync(
+      process.execPath,
+      [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', 'web', '--logLevel', 'warn'],
+      { cwd: ROOT, stdio: 'inherit' },
+    );
+    writeFileSync(STAMP, hash);
+  } finally {
+    rmdirSync(LOCK);
+  }
+}
