@@ -1,13 +1,13 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../../src/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT } from './web-build.js';
 
 /**
  * The web app in a real browser against the real server: the user's path from the k6 Cloud
@@ -15,8 +15,6 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  * local receiver. Screenshots land in test-results/ for people to look at.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = path.join(ROOT, 'test-results');
 
 interface Received {
@@ -78,28 +76,20 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
 
   beforeAll(async () => {
     // The server serves web/dist; build it so the test sees the current sources.
-    execFileSync(
-      process.execPath,
-      [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', 'web', '--logLevel', 'warn'],
-      {
-        cwd: ROOT,
-        stdio: 'inherit',
-      },
-    );
+    await buildWeb();
     mkdirSync(SHOTS, { recursive: true });
     receiver = await startReceiver();
-    t = await startTestServer('sqlite', { setup: false, env: { LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1' } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
+    t = await startTestServer('sqlite', {
+      setup: false,
+      env: {
+        LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
+        // The setup user is instance administrator; schedules may start node (saved paused here).
+        LOADNOTIFY_SCHEDULE_COMMANDS: process.execPath,
+        LOADNOTIFY_SCHEDULE_DIR: tmpdir(),
+        ...(process.getuid?.() === 0 ? { LOADNOTIFY_SCHEDULE_USER: 'nobody' } : {}),
+      },
     });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     context = await newContext(1280, 900);
     page = await context.newPage();
   }, 120_000);
@@ -318,10 +308,17 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Members' }).click();
     await page.getByLabel('Email').fill('mia@example.com');
     await page.getByLabel('Role', { exact: true }).selectOption('member');
-    await page.getByLabel('Password (optional)').fill('password123');
-    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByRole('button', { name: 'Invite' }).click();
+    const link = new URL(await page.getByLabel('Invitation link').inputValue());
     await page.getByRole('cell', { name: 'mia@example.com', exact: true }).waitFor();
     await shot('11-members');
+    // Mia accepts outside the browser, as a new user with a password of her own.
+    const accepted = await t.api('POST', '/api/v1/invitations/accept', {
+      token: null,
+      body: { token: new URLSearchParams(link.hash.slice(1)).get('token'), password: 'password123' },
+    });
+    expect(accepted.status).toBe(200);
+    await page.getByRole('button', { name: 'Done' }).click();
 
     const memberContext = await newContext(1280, 900);
     const p = await memberContext.newPage();
