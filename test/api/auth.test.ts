@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/db.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { joinByInvitation, startTestServer, type TestServer } from '../helpers/server.js';
 
 const OWNER = { email: 'owner@example.com', password: 'correct horse' };
 
@@ -253,11 +253,7 @@ describe.each(DIALECTS)('setup, sign-in, sessions and tokens (%s)', (dialect) =>
     });
 
     it("cannot revoke another user's token", async () => {
-      const other = await t.api('POST', '/api/v1/organizations/1/members', {
-        token: ownerToken,
-        body: { email: 'other@example.com', role: 'member', password: 'password123' },
-      });
-      expect(other.status).toBe(201);
+      await joinByInvitation(t, 'other@example.com', 'member', { token: ownerToken, orgId: 1 });
       const created = await t.api('POST', '/api/v1/tokens', { token: ownerToken, body: { name: 'mine' } });
       const { cookie, csrf } = await login('other@example.com', 'password123');
       const res = await anon('DELETE', `/api/v1/tokens/${created.body.id}`, undefined, {

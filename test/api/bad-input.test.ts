@@ -70,20 +70,29 @@ const ENDPOINTS: Endpoint[] = [
     required: ['name'],
   },
   {
-    name: 'POST /organizations/:id/members',
+    name: 'POST /organizations/:id/invitations',
     method: 'POST',
-    path: (i) => `/api/v1/organizations/${i.org}/members`,
-    valid: { email: 'someone@example.com', role: 'member', password: 'password123' },
-    strings: { email: 254, password: 1024 },
+    path: (i) => `/api/v1/organizations/${i.org}/invitations`,
+    valid: { email: 'someone@example.com', role: 'member' },
+    strings: { email: 254 },
     enums: ['role'],
     required: ['email', 'role'],
     ids: [
       {
-        missing: () => '/api/v1/organizations/999999/members',
-        notNumber: '/api/v1/organizations/abc/members',
+        missing: () => '/api/v1/organizations/999999/invitations',
+        notNumber: '/api/v1/organizations/abc/invitations',
         param: 'id',
       },
     ],
+  },
+  {
+    name: 'POST /invitations/accept',
+    method: 'POST',
+    path: () => '/api/v1/invitations/accept',
+    valid: { token: 'lni_not-a-real-invitation', password: 'password123' },
+    anonymous: true,
+    strings: { token: 200, password: 1024 },
+    required: ['token'],
   },
   {
     name: 'PATCH /organizations/:id/members/:user_id',
@@ -215,7 +224,7 @@ describe.each(DIALECTS)('bad input never crashes or writes (%s)', (dialect) => {
   async function snapshot() {
     const k = t.server.ctx.db.kysely;
     const count = async (
-      table: 'users' | 'organizations' | 'api_tokens' | 'sessions' | 'projects' | 'events',
+      table: 'users' | 'organizations' | 'api_tokens' | 'sessions' | 'projects' | 'events' | 'invitations',
     ) =>
       Number(
         (
@@ -232,6 +241,7 @@ describe.each(DIALECTS)('bad input never crashes or writes (%s)', (dialect) => {
       sessions: await count('sessions'),
       projects: await count('projects'),
       events: await count('events'),
+      invitations: await count('invitations'),
       memberships: await k
         .selectFrom('memberships')
         .select(['organization_id', 'user_id', 'role'])
