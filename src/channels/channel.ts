@@ -125,6 +125,18 @@ export interface ChannelConfigSpec {
   schema: TObject;
   secret?: readonly string[];
   /**
+   * Keys that, with the URL, say where the channel sends (an SMTP server's host, port and
+   * security). A change to any of them, or to the URL, is a new destination.
+   */
+  destination?: readonly string[];
+  /**
+   * Keys the destination gets to authenticate us: they belong to the destination they were
+   * saved for, so a request that changes it must give them again or remove them (API.md,
+   * "secrets follow their destination"). `secret` when left out; e-mail adds its username,
+   * which is shown but is half of the login.
+   */
+  credentials?: readonly string[];
+  /**
    * Checks the schema cannot express (a template that does not compile, ...), with the
    * channel's other settings the config may have to agree with.
    */

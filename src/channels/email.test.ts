@@ -185,6 +185,11 @@ describe('email settings', () => {
       expect(allowed(host), host).toBe(false);
   });
 
+  it('declares where it sends and which settings log in there', () => {
+    expect(emailChannel.config?.destination).toEqual(['host', 'port', 'security']);
+    expect(emailChannel.config?.credentials).toEqual(['username', 'password']);
+  });
+
   it('accepts IP literals and 50 recipients', () => {
     for (const host of ['10.0.0.5', '::1', '[2001:db8::1]']) expect(problem({ ...valid, host })).toBeNull();
     expect(problem({ ...valid, to: Array.from({ length: 50 }, (_, i) => `u${i}@example.com`) })).toBeNull();

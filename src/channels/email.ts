@@ -251,7 +251,14 @@ export function classifySmtp(response: ReceiverResponse): Classification {
 export const emailChannel: ChannelType = {
   type: 'email',
   label: 'E-mail',
-  config: { schema: EmailConfig, secret: ['password'], check: checkEmailConfig },
+  config: {
+    schema: EmailConfig,
+    secret: ['password'],
+    // The server the login goes to, and whether it goes there encrypted.
+    destination: ['host', 'port', 'security'],
+    credentials: ['username', 'password'],
+    check: checkEmailConfig,
+  },
   urlFromConfig: smtpUrl,
   checkUrl(url) {
     return url.protocol === 'smtp:' || url.protocol === 'smtps:'

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChannelType } from '../channels/channel.js';
 import { webhookChannel } from '../channels/webhook.js';
 import { AppError } from '../core/errors.js';
-import { resolveChannelConfig } from './channel-config.js';
+import { credentialKeys, requireCredentialsForDestination, resolveChannelConfig } from './channel-config.js';
 
 const mailLike: ChannelType = {
   ...webhookChannel,
@@ -96,5 +96,61 @@ describe('resolveChannelConfig', () => {
     });
     expect(resolveChannelConfig(webhookChannel, {})).toEqual({ config: {}, secrets: {} });
     expect(resolveChannelConfig(webhookChannel, undefined)).toEqual({ config: {}, secrets: {} });
+  });
+});
+
+describe('requireCredentialsForDestination', () => {
+  const typed: ChannelType = { ...mailLike, config: { ...mailLike.config!, destination: ['host', 'port'] } };
+  const saved = {
+    url: 'smtp://a.example.com:587',
+    values: { host: 'a.example.com', port: 587, password: 'pw', to: ['x'] },
+  };
+  const moveTo = (values: Record<string, unknown>, url = saved.url) => ({
+    url,
+    values: { ...saved.values, ...values },
+  });
+  const fields = (fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      expect((err as AppError).code).toBe('secrets_required');
+      return ((err as AppError).details as { field: string }[]).map((d) => d.field);
+    }
+    return [];
+  };
+
+  it('asks for every saved credential when a destination key or the URL changes', () => {
+    const input = { host: 'evil.example.com' };
+    expect(fields(() => requireCredentialsForDestination(typed, input, saved, moveTo(input)))).toEqual([
+      'config.password',
+    ]);
+    expect(
+      fields(() => requireCredentialsForDestination(typed, undefined, saved, moveTo({}, 'smtp://b:25'))),
+    ).toEqual(['config.password']);
+  });
+
+  it('lets a move through when the credential is given again or removed', () => {
+    for (const password of ['new', null])
+      expect(
+        fields(() =>
+          requireCredentialsForDestination(typed, { host: 'b', password }, saved, moveTo({ host: 'b' })),
+        ),
+      ).toEqual([]);
+  });
+
+  it('asks for nothing when the destination stays, or nothing secret was saved', () => {
+    const same = { host: 'a.example.com', port: 587, to: ['y'] };
+    expect(fields(() => requireCredentialsForDestination(typed, same, saved, moveTo(same)))).toEqual([]);
+    const bare = { url: saved.url, values: { host: 'a.example.com', port: 587, to: ['x'] } };
+    expect(
+      fields(() =>
+        requireCredentialsForDestination(typed, { port: 25 }, bare, {
+          ...bare,
+          values: { ...bare.values, port: 25 },
+        }),
+      ),
+    ).toEqual([]);
+    // Signing secrets are not settings: a webhook moves freely (see the function's comment).
+    expect(credentialKeys(webhookChannel)).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
  * secret part that is sealed.
  */
 import type { ChannelType, ConfigContext } from '../channels/channel.js';
-import { badRequest } from '../core/errors.js';
+import { AppError, badRequest } from '../core/errors.js';
 import { checkNested } from './validation.js';
 
 export type ConfigValues = Record<string, unknown>;
@@ -55,4 +55,59 @@ export function resolveChannelConfig(
   const secrets: ConfigValues = {};
   for (const [key, value] of Object.entries(values)) (secretKeys.has(key) ? secrets : config)[key] = value;
   return { config, secrets };
+}
+
+/** Where a channel sends: its URL and the settings its type counts as part of the address. */
+export interface Destination {
+  url: string;
+  values: ConfigValues;
+}
+
+/** The keys a new destination must be given again: the type's credentials, else its secrets. */
+export function credentialKeys(channelType: ChannelType): readonly string[] {
+  return channelType.config?.credentials ?? channelType.config?.secret ?? [];
+}
+
+/** What makes `next` another destination than `saved`, as the API names the fields. */
+function destinationChanges(channelType: ChannelType, saved: Destination, next: Destination): string[] {
+  const changed = (channelType.config?.destination ?? [])
+    .filter((key) => JSON.stringify(saved.values[key]) !== JSON.stringify(next.values[key]))
+    .map((key) => `config.${key}`);
+  // A type addressed by its settings derives its URL from them: the keys already say it.
+  if (saved.url !== next.url && (changed.length === 0 || !channelType.urlFromConfig)) changed.unshift('url');
+  return changed;
+}
+
+/**
+ * Secrets follow their destination. Saved credentials (an SMTP login, a routing key) were
+ * given for the server they were saved with; a request that points the channel elsewhere must
+ * give each of them again or remove it (null), or anyone allowed to edit the channel could
+ * have them sent to a server of their own. `input` is the request's `config`. Throws a `400`
+ * naming every credential to re-enter; the caller has written nothing yet.
+ *
+ * The Standard Webhooks signing secret is not among them: it never leaves the service (the
+ * receiver gets an HMAC, which does not reveal the key), so a new receiver learns nothing it
+ * could use elsewhere; it authenticates us to whoever receives. Rotating it on every URL change
+ * would break a receiver that merely moved, and whoever hands the channel to another party
+ * rotates it with `POST /notification-channels/:id/signing-secret`.
+ */
+export function requireCredentialsForDestination(
+  channelType: ChannelType,
+  input: ConfigValues | undefined,
+  saved: Destination,
+  next: Destination,
+): void {
+  const changes = destinationChanges(channelType, saved, next);
+  if (changes.length === 0) return;
+  const missing = credentialKeys(channelType)
+    .filter((key) => saved.values[key] !== undefined && input?.[key] === undefined)
+    .map((key) => `config.${key}`);
+  if (missing.length === 0) return;
+  const message = `this request changes where the channel sends (${changes.join(', ')}), and saved secrets stay with the destination they were given for: give ${missing.join(' and ')} again, or null to remove them`;
+  throw new AppError(
+    400,
+    'secrets_required',
+    message,
+    missing.map((field) => ({ field, message: `${field} must be given again for the new destination` })),
+  );
 }

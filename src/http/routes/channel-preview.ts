@@ -14,7 +14,11 @@ import type { StatusScheme } from '../../core/run-status.js';
 import { sampleEvent } from '../../core/sample-event.js';
 import { generateSigningSecret } from '../../core/signing.js';
 import { findChannel, openSecrets, redactUrl } from '../../storage/channels-repo.js';
-import { resolveChannelConfig, type ConfigValues } from '../channel-config.js';
+import {
+  requireCredentialsForDestination,
+  resolveChannelConfig,
+  type ConfigValues,
+} from '../channel-config.js';
 import type { AppContext } from '../context.js';
 import { requireManager, roleIn } from '../access.js';
 import { Id } from '../schemas.js';
@@ -67,10 +71,19 @@ export function channelPreviewRoutes(app: App, ctx: AppContext): void {
       policy: channelPolicy(ctx),
     });
     const values = { ...config, ...secrets };
+    const savedUrl = saved ? ctx.box.open(saved.url_sealed) : undefined;
     const url =
-      saved && b.url === undefined && !channelType.urlFromConfig
-        ? ctx.box.open(saved.url_sealed)
+      savedUrl !== undefined && b.url === undefined && !channelType.urlFromConfig
+        ? savedUrl
         : channelUrl(ctx, channelType, b.url, values);
+    // Unsaved edits that move a saved channel get its secrets only as a PATCH would.
+    if (savedUrl !== undefined)
+      requireCredentialsForDestination(
+        channelType,
+        b.config,
+        { url: savedUrl, values: savedValues },
+        { url, values },
+      );
     await checkProjects(ctx, orgId, b.project_ids);
 
     // A new channel of a signing type will be signed; a saved one only while it has a secret.

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { ChannelEvents, ChannelPolicy, ChannelType } from '../../channels/channel.js';
 import { getChannelType } from '../../channels/registry.js';
-import { AppError, badRequest, notFound } from '../../core/errors.js';
+import { AppError, badRequest, conflict, notFound } from '../../core/errors.js';
 import { DEFAULT_CHANNEL_EVENTS } from '../../core/filters.js';
 import type { StatusScheme } from '../../core/run-status.js';
 import {
@@ -11,7 +11,11 @@ import {
   redactUrl,
   sealSecrets,
 } from '../../storage/channels-repo.js';
-import { resolveChannelConfig, type ConfigValues } from '../channel-config.js';
+import {
+  requireCredentialsForDestination,
+  resolveChannelConfig,
+  type ConfigValues,
+} from '../channel-config.js';
 import type { AppContext } from '../context.js';
 import { requireManager, roleIn } from '../access.js';
 import { Id, IdParams, ListQuery } from '../schemas.js';
@@ -205,13 +209,14 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         throw new AppError(409, 'unknown_type', `channel type ${channel.type} is not supported`);
       const set: Record<string, unknown> = { updated_at: Date.now() };
       if (b.name !== undefined) set.name = b.name;
+      // Opened only when the request touches the settings or the URL: a rename needs no key.
+      const touched = b.config !== undefined || b.status_scheme !== undefined || b.url !== undefined;
+      const saved: ConfigValues = touched
+        ? { ...(JSON.parse(channel.config) as ConfigValues), ...openSecrets(channel.secrets_sealed, ctx.box) }
+        : {};
       let values: ConfigValues | undefined;
       // A new status scheme is checked against the saved config too (payload_version).
       if (b.config !== undefined || b.status_scheme !== undefined) {
-        const saved = {
-          ...(JSON.parse(channel.config) as ConfigValues),
-          ...openSecrets(channel.secrets_sealed, ctx.box),
-        };
         const { config, secrets } = resolveChannelConfig(channelType, b.config ?? {}, saved, {
           status_scheme: b.status_scheme ?? (channel.status_scheme as StatusScheme),
           policy: channelPolicy(ctx),
@@ -220,11 +225,21 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         set.secrets_sealed = sealSecrets(secrets, ctx.box);
         values = { ...config, ...secrets };
       }
+      let url: string | undefined;
       // A URL given, or settings that a type derives its address from, changed.
       if (b.url !== undefined || (values && channelType.urlFromConfig)) {
-        const url = channelUrl(ctx, channelType, b.url, values ?? {});
+        url = channelUrl(ctx, channelType, b.url, values ?? {});
         set.url_sealed = ctx.box.seal(url);
         set.url_redacted = redactUrl(url);
+      }
+      if (touched) {
+        const savedUrl = ctx.box.open(channel.url_sealed);
+        requireCredentialsForDestination(
+          channelType,
+          b.config,
+          { url: savedUrl, values: saved },
+          { url: url ?? savedUrl, values: values ?? saved },
+        );
       }
       if (b.status_scheme !== undefined) set.status_scheme = b.status_scheme;
       if (b.project_ids !== undefined) {
@@ -240,11 +255,20 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         // Switching a channel back on is the person saying the cause is fixed.
         if (b.enabled) Object.assign(set, { disabled_reason: null, consecutive_failures: 0 });
       }
-      await ctx.db.kysely
-        .updateTable('notification_channels')
-        .set(set)
-        .where('id', '=', channel.id)
-        .execute();
+      let update = ctx.db.kysely.updateTable('notification_channels').set(set).where('id', '=', channel.id);
+      // Only over the destination and secrets the checks above read: a PATCH that moves the
+      // channel while another gives secrets for the old destination must not pair the two.
+      if (touched)
+        update = update
+          .where('url_sealed', '=', channel.url_sealed)
+          .where('config', '=', channel.config)
+          .where('secrets_sealed', '=', channel.secrets_sealed);
+      const result = await update.executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1)
+        throw conflict(
+          'concurrent_update',
+          'the channel was changed at the same time; load it again and retry',
+        );
       return channelView((await findChannel(ctx.db.kysely, channel.id))!, ctx.box);
     },
   );
