@@ -28,12 +28,18 @@ describe.skipIf(!existsSync(CHROMIUM))('invitations, tokens and schedules in the
   const people: Record<'owner' | 'nina' | 'erik', Page> = {} as never;
   const links: Record<string, string> = {};
   const contexts: BrowserContext[] = [];
+  /** What the browser reported as refused by the server's content security policy. */
+  const cspViolations: string[] = [];
 
   const newPage = async (): Promise<Page> => {
     const c = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     c.setDefaultTimeout(10_000);
     contexts.push(c);
-    return c.newPage();
+    const p = await c.newPage();
+    p.on('console', (m) => {
+      if (m.type() === 'error' && /content security policy/i.test(m.text())) cspViolations.push(m.text());
+    });
+    return p;
   };
   const shot = (name: string, p: Page) =>
     p.screenshot({ path: path.join(SHOTS, `invite-${name}.png`), fullPage: true });
@@ -351,6 +357,10 @@ describe.skipIf(!existsSync(CHROMIUM))('invitations, tokens and schedules in the
       for (const x of pages) await x.context().close();
       await t2.close();
     }
+  });
+
+  it('no page broke the content security policy', () => {
+    expect(cspViolations).toEqual([]);
   });
 });
 
