@@ -40,6 +40,18 @@ export interface RenderContext {
   /** Base URL for links to runs in the web app, without a trailing slash. */
   publicUrl: string;
   now: Date;
+  /**
+   * The output of the type's `template` job, rendered beforehand in a template worker (see
+   * renderChannel in src/delivery/template-pool.ts): a user's template never runs on the
+   * service's thread.
+   */
+  templateOutput?: string;
+}
+
+/** A user's template and its variables, for a template worker to render. */
+export interface TemplateJob {
+  source: string;
+  scope: Record<string, unknown>;
 }
 
 /** An HTTP POST. `kind` may be left out: HTTP is what most channel types send. */
@@ -167,6 +179,12 @@ export interface ChannelType {
   checkEvents?(events: ChannelEvents): ConfigProblem | null;
   /** Returns an error message when the URL cannot be this channel's URL, else null. */
   checkUrl(url: URL): string | null;
+  /**
+   * The template this channel's request is made from, or null when it has none. Whoever
+   * renders a channel of such a type renders the job in the template pool first and passes
+   * its output to `render` as `ctx.templateOutput`; channels without a template skip the hop.
+   */
+  template?(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext): TemplateJob | null;
   render(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext): Rendered;
   classify(response: ReceiverResponse): Classification;
 }

@@ -2,14 +2,44 @@
  * Liquid templates for webhook bodies, written by channel owners and run inside the service.
  * The engine is shut in: no file system (include, render and layout are refused at save time),
  * only the built-in filters (strictFilters), only an object's own properties, and limits on
- * template size, render time, allocations and output size.
+ * template size, render time, allocations, list sizes and output size.
+ *
+ * The service's thread only parses (at save time: linear in the 16 KiB a template may have).
+ * Rendering runs in the template workers (src/delivery/template-pool.ts): liquidjs checks its
+ * time limit only between nodes, so one filter over a huge list, or a regular expression on
+ * a long string, could hold whatever thread runs it for seconds. The bounds below make such
+ * templates fail fast inside the engine; the worker's wall clock and heap cap are the backstop.
+ * This module imports nothing but liquidjs, so the workers can load it on their own.
  */
-import { Liquid, type Template } from 'liquidjs';
+import { Liquid, type FilterImplOptions, type Template } from 'liquidjs';
 
 export const MAX_TEMPLATE_CHARS = 16 * 1024;
 export const MAX_OUTPUT_BYTES = 64 * 1024;
 /** Per render; a webhook body that takes longer is a loop, not a message. */
 export const RENDER_LIMIT_MS = 500;
+/**
+ * Ranges, lists and text one render makes, counted as liquidjs counts them (an item or a
+ * character each). A range is counted before it is made, so `(1..4900000)` fails at once.
+ */
+export const MEMORY_LIMIT = 1_000_000;
+/** Items one filter may take in a list: a webhook's payload has a few dozen. */
+export const MAX_LIST_ITEMS = 10_000;
+
+/**
+ * Filters whose cost grows with the list they get (sort, sample and uniq also copy it): with
+ * a list of a million, one call took seconds, and the time limit is only checked after it.
+ */
+const LIST_FILTERS = (
+  'join reverse sort sort_natural map sum compact concat push unshift pop shift where reject ' +
+  'where_exp reject_exp group_by group_by_exp find find_exp find_index find_index_exp has ' +
+  'has_exp uniq sample'
+).split(' ');
+
+function listSize(v: unknown): number {
+  if (Array.isArray(v)) return v.length;
+  if (typeof v === 'string') return v.length;
+  return 0;
+}
 
 const engine = new Liquid({
   // An in-memory file system with no files: nothing on disk can be read, even by a bug.
@@ -18,7 +48,7 @@ const engine = new Liquid({
   ownPropertyOnly: true,
   parseLimit: MAX_TEMPLATE_CHARS,
   renderLimit: RENDER_LIMIT_MS,
-  memoryLimit: 10_000_000,
+  memoryLimit: MEMORY_LIMIT,
 });
 for (const tag of ['include', 'render', 'layout']) {
   engine.registerTag(tag, {
@@ -28,12 +58,70 @@ for (const tag of ['include', 'render', 'layout']) {
     render() {},
   });
 }
+for (const name of LIST_FILTERS) {
+  const builtIn: FilterImplOptions | undefined = engine.filters[name];
+  if (!builtIn) throw new Error(`liquidjs has no ${name} filter`);
+  const handler = typeof builtIn === 'function' ? builtIn : builtIn.handler;
+  engine.registerFilter(name, function (this: unknown, value: unknown, ...args: unknown[]) {
+    // Strings count for sample, which shuffles their characters; elsewhere a string is one item.
+    const size = Math.max(
+      ...[value, ...args].map((v) => (typeof v === 'string' && name !== 'sample' ? 0 : listSize(v))),
+    );
+    if (size > MAX_LIST_ITEMS)
+      throw new Error(
+        `list limit exceeded: ${name} takes at most ${MAX_LIST_ITEMS} items, and was given ${size}`,
+      );
+    const self = this as ThisParameterType<typeof handler>;
+    const result: unknown = handler.call(self, value, ...args);
+    return isSteps(result) ? timed(result, self.context.renderLimit) : result;
+  });
+}
+
+function isSteps(v: unknown): v is Generator<unknown, unknown, unknown> {
+  const g = v as Partial<Generator> | null;
+  return typeof g?.next === 'function' && typeof g.throw === 'function';
+}
+
+/**
+ * A built-in list filter's steps (most yield once per item they evaluate), with the time limit
+ * checked at each: liquidjs checks it only between nodes, and `has_exp` over 10,000 items with
+ * a condition of 1,500 terms ran for 51 s inside one.
+ */
+function* timed(
+  steps: Generator<unknown, unknown, unknown>,
+  limit: { check(now: number): void },
+): Generator<unknown, unknown, unknown> {
+  let step = steps.next();
+  while (!step.done) {
+    limit.check(performance.now());
+    let input: unknown;
+    try {
+      input = yield step.value;
+    } catch (err) {
+      step = steps.throw(err);
+      continue;
+    }
+    step = steps.next(input);
+  }
+  return step.value;
+}
+
+/** liquidjs's own words for its limits, and what they mean here. */
+const LIMITS: [RegExp, string][] = [
+  [/^template render limit exceeded/, `time limit exceeded: a render may take ${RENDER_LIMIT_MS} ms`],
+  [
+    /^memory alloc limit exceeded/,
+    `memory limit exceeded: one render may make ${MEMORY_LIMIT} items and characters in all, ranges, lists and text together`,
+  ],
+];
 
 /** "line 3: undefined filter: nope", from liquidjs's "undefined filter: nope, line:3, col:1". */
-function describe(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
+export function describe(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err);
   const at = /, line:(\d+), col:\d+$/.exec(message);
-  return at ? `line ${at[1]}: ${message.slice(0, at.index)}` : message;
+  if (at) message = message.slice(0, at.index);
+  for (const [pattern, words] of LIMITS) if (pattern.test(message)) message = words;
+  return at ? `line ${at[1]}: ${message}` : message;
 }
 
 export class TemplateError extends Error {
@@ -68,7 +156,11 @@ export function checkTemplate(source: string): string | null {
   }
 }
 
-/** Renders with `scope` as the variables; throws TemplateError saying what failed. */
+/**
+ * Renders with `scope` as the variables; throws TemplateError saying what failed. Synchronous
+ * and bounded only by the limits above: the service calls it in a template worker, never on
+ * its own thread (see src/delivery/template-pool.ts).
+ */
 export function renderTemplate(source: string, scope: Record<string, unknown>): string {
   const templates = parse(source);
   let output: string;

@@ -13,6 +13,7 @@ import {
   postJson,
   webhookChannel,
 } from './webhook.js';
+import { renderTemplate } from './webhook-template.js';
 
 const runEvent = (type: 'test.started' | 'test.finished'): EventData => ({
   type,
@@ -323,8 +324,15 @@ describe('webhook templates', () => {
   };
   const check = (config: Record<string, unknown>) =>
     webhookChannel.config!.check!(config, { status_scheme: 'k6' });
+  // What the service does in two steps (src/delivery/template-pool.ts): the template job
+  // rendered by the engine the workers run, then the channel's render with its output.
+  const renderWith = (ch: ChannelForDelivery, data: EventData = finished) => {
+    const job = webhookChannel.template!(stored(data), ch, ctx);
+    const templateOutput = job ? renderTemplate(job.source, job.scope) : undefined;
+    return webhookChannel.render(stored(data), ch, { ...ctx, templateOutput });
+  };
   const render = (config: Record<string, unknown>, data: EventData = finished) =>
-    webhookChannel.render(stored(data), { ...channel(), config }, ctx);
+    renderWith({ ...channel(), config }, data);
 
   it('renders the body from the extended fields with the given content type', () => {
     const request = render({
@@ -344,15 +352,11 @@ describe('webhook templates', () => {
 
   it('signs the rendered body', () => {
     const secret = generateSigningSecret();
-    const request = webhookChannel.render(
-      stored(finished),
-      {
-        ...channel(),
-        config: { template: 'hi {{ name }}' },
-        signing_secrets: [{ secret, expires_at: null }],
-      },
-      ctx,
-    );
+    const request = renderWith({
+      ...channel(),
+      config: { template: 'hi {{ name }}' },
+      signing_secrets: [{ secret, expires_at: null }],
+    });
     expect(verifyWebhook(secret, request.headers, 'hi Load test', { now: ctx.now }).id).toBe(ctx.webhookId);
   });
 
@@ -385,6 +389,24 @@ describe('webhook templates', () => {
     expect(() =>
       render({ template: `{% for i in (1..700) %}${'0123456789'.repeat(10)}{% endfor %}` }),
     ).toThrow(/made 70000 bytes, over the 64 KiB limit/);
+  });
+
+  it('never renders a template on the calling thread: without the output rendered beforehand, render refuses', () => {
+    const ch = { ...channel(), config: { template: '{{ name }}' } };
+    expect(() => webhookChannel.render(stored(finished), ch, ctx)).toThrow(/not rendered/);
+    expect(webhookChannel.template!(stored(finished), channel(), ctx)).toBeNull();
+  });
+
+  it('fails fast, naming the limit, on ranges and list filters too large to run', () => {
+    const fail = (template: string) => () => render({ template });
+    expect(fail('{% assign a = (1..4900000) | sample: 2 %}{{ a | size }}')).toThrow(
+      /^the template failed: line 1: memory limit exceeded: one render may make 1000000 items/,
+    );
+    expect(fail('{% assign a = (1..20000) | uniq | map: "x" %}{{ a | size }}')).toThrow(
+      'the template failed: line 1: list limit exceeded: uniq takes at most 10000 items, and was given 20000',
+    );
+    expect(fail('{% assign a = (1..3) | concat: (1..10001) %}')).toThrow(/concat takes at most 10000 items/);
+    expect(render({ template: '{{ (1..5) | sample: 5 | sort | join: "," }}' }).body).toBe('1,2,3,4,5');
   });
 
   it('renders the test event with the variables it has', () => {

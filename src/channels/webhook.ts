@@ -18,8 +18,9 @@ import type {
   RenderContext,
   RenderedRequest,
   SigningSecret,
+  TemplateJob,
 } from './channel.js';
-import { checkTemplate, MAX_TEMPLATE_CHARS, renderTemplate } from './webhook-template.js';
+import { checkTemplate, MAX_TEMPLATE_CHARS, TemplateError } from './webhook-template.js';
 
 /** Product token for User-Agent headers. */
 export const PRODUCT = 'loadnotify/0.1';
@@ -187,13 +188,28 @@ function checkWebhookConfig(
   return null;
 }
 
+/** The channel's template with the extended payload as its variables, or null without one. */
+function templateJob(
+  event: StoredEvent,
+  channel: ChannelForDelivery,
+  ctx: RenderContext,
+): TemplateJob | null {
+  const { template } = channel.config;
+  if (typeof template !== 'string') return null;
+  const payload = extendedPayload(event.data, channel.status_scheme, ctx.publicUrl);
+  // The payload's fields as variables, and the whole of it as `payload` (for `| json`).
+  return { source: template, scope: { ...payload, payload } };
+}
+
 /** The body: the template's output, the extended payload, or the documents' one. */
 function webhookBody(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext) {
   const { template, payload_version: version, content_type: contentType } = channel.config;
   if (typeof template === 'string') {
-    const payload = extendedPayload(event.data, channel.status_scheme, ctx.publicUrl);
-    // The payload's fields as variables, and the whole of it as `payload` (for `| json`).
-    const body = renderTemplate(template, { ...payload, payload });
+    // Rendered in a template worker beforehand; rendering it here would run a user's loop on
+    // the service's thread, which is what the workers are for.
+    if (ctx.templateOutput === undefined)
+      throw new TemplateError('the template was not rendered: templates render in the template workers');
+    const body = ctx.templateOutput;
     return { body, contentType: typeof contentType === 'string' ? contentType : 'application/json' };
   }
   const payload =
@@ -209,6 +225,7 @@ export const webhookChannel: ChannelType = {
   config: { schema: WebhookConfig, check: checkWebhookConfig },
   signing: true,
   checkUrl: checkHttpUrl,
+  template: templateJob,
   render(event, channel, ctx) {
     const { body, contentType } = webhookBody(event, channel, ctx);
     const headers = {

@@ -3,15 +3,18 @@ import type { Classification, Rendered, RenderedRequest } from '../channels/chan
 import { getChannelType } from '../channels/registry.js';
 import { MAX_ATTEMPTS, nextAttemptDelay } from '../core/backoff.js';
 import type { EventData, StoredEvent } from '../core/events.js';
+import type { Db } from '../storage/database.js';
 import type { WriteBatcher } from '../storage/write-batch.js';
-import type { AttemptStart, ClaimedDelivery, Completion } from './claims.js';
+import { recordAttemptRequest, type AttemptStart, type ClaimedDelivery, type Completion } from './claims.js';
 import type { OpenedChannels } from './opened-channels.js';
 import { redactForLog } from './redact.js';
 import type { Sender, SendOutcome } from './sender.js';
 import type { DeliveryMetrics, DeliveryOutcome } from '../metrics/metrics.js';
 import { iso } from '../storage/time.js';
+import { renderInPool, TemplateBusyError } from './template-pool.js';
 
 export interface AttemptDeps {
+  db: Db;
   sender: Sender;
   /** Channels with their secrets opened, kept while their stored row is unchanged. */
   channels: OpenedChannels;
@@ -38,8 +41,14 @@ function classify(type: string, outcome: SendOutcome): Classification {
 /**
  * A claimed delivery's request, rendered before the claim commits, or why nothing can be sent
  * (the channel's type is unknown, it was disabled, render failed); with the attempt's log row.
+ * A channel with a template is rendered later (`render`), outside the transaction: see
+ * prepareAttempt.
  */
-export type PreparedAttempt = { start: AttemptStart } & ({ request: Rendered } | { failure: string });
+export type PreparedAttempt = { start: AttemptStart } & (
+  | { request: Rendered }
+  | { failure: string }
+  | { render: () => Promise<{ request: Rendered; start: AttemptStart }> }
+);
 
 const PLACEHOLDER: RenderedRequest = { method: 'POST', url: 'http://invalid/', headers: {}, body: '' };
 
@@ -47,6 +56,14 @@ const PLACEHOLDER: RenderedRequest = { method: 'POST', url: 'http://invalid/', h
  * Renders a claimed delivery and the log's copy of its request (secrets masked, and only the
  * log's copy of the URL redacted; the request itself goes to the real one). Synchronous: it
  * runs inside the claim's transaction, which writes the attempt row it returns.
+ *
+ * Except for a channel with a template: that renders in a template worker, asynchronously and
+ * for up to a second, and awaited here it would hold the claim's (or the status change's
+ * hand-off's) transaction open, and with it SQLite's one writer, for every request and
+ * delivery of the service. So the attempt row is written here with the URL alone, and the
+ * template renders when the delivery is about to be sent, after the transaction has committed;
+ * the attempt's request is filled in then (sendAttempt). Channels without a template, most of
+ * them, go as before: no worker, no extra write.
  */
 export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedAttempt {
   const requestId = randomUUID();
@@ -70,15 +87,20 @@ export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedA
       data: JSON.parse(d.event_data) as EventData,
       created_at: iso(d.event_created_at),
     };
-    const request = channelType.render(event, opened.channel, {
-      webhookId: d.webhook_id,
-      requestId,
-      publicUrl: deps.publicUrl,
-      now: new Date(),
-    });
-    return {
+    const ctx = { webhookId: d.webhook_id, requestId, publicUrl: deps.publicUrl, now: new Date() };
+    const ready = (request: Rendered) => ({
       request,
       start: logged(redactForLog(request, opened.secrets), opened.redactUrl(request.url)),
+    });
+    const job = channelType.template?.(event, opened.channel, ctx) ?? null;
+    if (job === null) return ready(channelType.render(event, opened.channel, ctx));
+    const url = opened.channel.url;
+    return {
+      start: logged({ ...PLACEHOLDER, url }, opened.redactUrl(url)),
+      render: async () => {
+        const templateOutput = await renderInPool(job);
+        return ready(channelType.render(event, opened.channel, { ...ctx, now: new Date(), templateOutput }));
+      },
     };
   } catch (err) {
     // Nothing can be sent: the attempt that did not happen is logged, and the delivery fails.
@@ -134,34 +156,49 @@ export async function sendAttempt(
     return { state, leaseLost: !ok };
   };
 
-  if ('failure' in prepared) {
-    answered();
-    const reason = prepared.failure;
-    return finish(
-      'failed',
-      {
-        duration_ms: 0,
-        response_status: null,
-        response_headers: null,
-        response_body: null,
-        outcome: 'permanent',
-        error: reason,
+  // Nothing was sent: no answer, and the reason in the log.
+  const unsent = (verdict: Exclude<Classification, { kind: 'delivered' }>) => ({
+    verdict,
+    attempt: {
+      duration_ms: 0,
+      response_status: null,
+      response_headers: null,
+      response_body: null,
+      outcome: verdict.kind,
+      error: verdict.reason,
+    },
+  });
+  const { verdict, attempt } = await (async () => {
+    let request: Rendered;
+    if ('failure' in prepared) return unsent({ kind: 'permanent', reason: prepared.failure });
+    if ('render' in prepared) {
+      // A template (see prepareAttempt): one that fails or runs out of limits fails the
+      // delivery for good, as any render failure; a pool with no worker free is retried.
+      let rendered;
+      try {
+        rendered = await prepared.render();
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        return unsent({ kind: err instanceof TemplateBusyError ? 'retry' : 'permanent', reason });
+      }
+      await recordAttemptRequest(deps.db, d.attempt_id, rendered.start);
+      request = rendered.request;
+    } else request = prepared.request;
+    const outcome = await deps.sender.send(request);
+    deps.metrics?.attemptFinished(d.channel.type, outcome.durationMs / 1000);
+    const verdict = classify(d.channel.type, outcome);
+    return {
+      verdict,
+      attempt: {
+        duration_ms: outcome.durationMs,
+        response_status: outcome.kind === 'response' ? outcome.status : null,
+        response_headers: outcome.kind === 'response' ? JSON.stringify(outcome.headers) : null,
+        response_body: outcome.kind === 'response' ? outcome.body : null,
+        outcome: verdict.kind,
+        error: verdict.kind === 'delivered' ? null : verdict.reason,
       },
-      reason,
-    );
-  }
-  const outcome = await deps.sender.send(prepared.request);
-  answered();
-  deps.metrics?.attemptFinished(d.channel.type, outcome.durationMs / 1000);
-  const verdict = classify(d.channel.type, outcome);
-  const attempt = {
-    duration_ms: outcome.durationMs,
-    response_status: outcome.kind === 'response' ? outcome.status : null,
-    response_headers: outcome.kind === 'response' ? JSON.stringify(outcome.headers) : null,
-    response_body: outcome.kind === 'response' ? outcome.body : null,
-    outcome: verdict.kind,
-    error: verdict.kind === 'delivered' ? null : verdict.reason,
-  };
+    };
+  })().finally(answered);
   if (verdict.kind === 'delivered') return finish('delivered', attempt, null);
   if (verdict.kind === 'permanent') return finish('failed', attempt, verdict.reason);
   if (number >= MAX_ATTEMPTS) {

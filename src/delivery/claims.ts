@@ -218,6 +218,20 @@ export async function insertAttemptStarts(
 }
 
 /**
+ * Fills in the request of an attempt that was written without it, its template not rendered
+ * yet (see prepareAttempt): before it is sent, so the log shows what is on its way. An attempt
+ * that has an outcome already (taken over, and closed as interrupted) is left as it is.
+ */
+export async function recordAttemptRequest(db: Db, attemptId: number, s: AttemptStart): Promise<void> {
+  await db.kysely
+    .updateTable('delivery_attempts')
+    .set({ request_url: s.request_url, request_headers: s.request_headers, request_body: s.request_body })
+    .where('id', '=', attemptId)
+    .where('outcome', 'is', null)
+    .execute();
+}
+
+/**
  * A transaction's hand-off to the delivery engine of this process: the deliveries it queues
  * are written already leased to that engine, each with its first attempt, and go to the
  * engine when the transaction commits. No claim has to find them: a status change reaches

@@ -128,6 +128,7 @@ export class DeliveryEngine implements DeliveryTaker {
     this.slots = new SendSlots(this.o.perChannel, this.o.maxInFlight);
     this.chains = new RunChains(this.o.perChannel);
     this.deps = {
+      db: options.db,
       channels: new OpenedChannels(options.box),
       completions: new WriteBatcher<Completion, boolean>(options.db, {
         write: (trx, items) => writeCompletions(options.db.dialect, trx, items),

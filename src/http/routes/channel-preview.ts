@@ -5,6 +5,7 @@
  * URL and secret settings the form never has.
  */
 import { redactForLog, secretValues } from '../../delivery/redact.js';
+import { renderChannel, TemplateBusyError } from '../../delivery/template-pool.js';
 import { Type, type Static } from 'typebox';
 import type { ChannelForDelivery } from '../../channels/channel.js';
 import { getChannelType } from '../../channels/registry.js';
@@ -102,13 +103,16 @@ export function channelPreviewRoutes(app: App, ctx: AppContext): void {
     const event = sampleEvent(b.event ?? 'test.finished', orgId, now);
     let rendered;
     try {
-      rendered = channelType.render(event, channel, {
+      // A template renders in a template worker, like a delivery's: the person typing in the
+      // form may be the one trying a hostile one.
+      rendered = await renderChannel(channelType, event, channel, {
         webhookId: 'msg_preview',
         requestId: '00000000-0000-4000-8000-000000000000',
         publicUrl: ctx.config.publicUrl,
         now,
       });
     } catch (err) {
+      if (err instanceof TemplateBusyError) throw new AppError(503, 'unavailable', err.message);
       throw new AppError(422, 'render_failed', err instanceof Error ? err.message : String(err));
     }
     // Secret settings the type puts in the request (PagerDuty's routing key) stay write-only.
