@@ -24,10 +24,10 @@ const SCOPE_WORDS: Record<TokenScope, string> = {
 /**
  * A token acts with the lesser of its scope and its user's role (API.md, Roles): the role is
  * checked by each route, the scope here, from the matched route's own declaration. Registered
- * after the authentication hook, so the principal is known.
+ * after the authentication hook, so the principal is known; like it, before the body is read.
  */
 export function installTokenScopes(app: FastifyInstance): void {
-  app.addHook('preValidation', async (req) => {
+  app.addHook('onRequest', async (req) => {
     const principal = req.principal;
     if (!principal || req.routeOptions.config?.public === true) return;
     const needed: TokenScope = SAFE_METHODS.has(req.method)

@@ -1,4 +1,5 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import ajvFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
 
 /**
@@ -20,6 +21,9 @@ const coercing = new Ajv({
   useDefaults: true,
   strict: false,
 });
+// `format: 'date-time'` (a token's expiry) is checked, not ignored with a warning at start.
+const addFormats = ajvFormats as unknown as typeof ajvFormats.default;
+for (const ajv of [strict, coercing]) addFormats(ajv, ['date-time']);
 
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
   const ajv = httpPart === 'body' ? strict : coercing;

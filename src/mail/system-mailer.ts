@@ -18,9 +18,12 @@ export interface SystemMailer {
 
 export function createSystemMailer(options: { url: string; from: string }): SystemMailer {
   let transport: Promise<Transporter> | null = null;
+  // With a login on smtp://, STARTTLS is required: the operator's password never goes in clear.
+  const parsed = new URL(options.url);
+  const requireTLS = parsed.protocol === 'smtp:' && parsed.username !== '';
   const open = () =>
     (transport ??= import('nodemailer').then((m) =>
-      m.default.createTransport(options.url, { from: options.from }),
+      m.default.createTransport(options.url, { from: options.from, ...(requireTLS ? { requireTLS } : {}) }),
     ));
   return {
     async send(mail) {

@@ -1,6 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../storage/database.js';
 import { deleteStaleFailures } from '../auth/login-throttle.js';
+import { deleteSpentInvitations } from '../storage/invitations-repo.js';
+import { deleteExpiredTokens } from '../storage/tokens-repo.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -28,6 +30,10 @@ export interface PruneResult {
   loginFailures: number;
   /** Sessions past their expiry (they no longer sign anyone in). */
   sessions: number;
+  /** Invitations used, revoked or expired, made longer ago than the retention. */
+  invitations: number;
+  /** API tokens expired longer ago than the retention. */
+  tokens: number;
 }
 
 /**
@@ -82,8 +88,11 @@ export class RetentionPruner {
       this.timer = null;
       this.current = this.pruneOnce()
         .then((r) => {
-          if (r.deliveries + r.loginFailures + r.sessions > 0)
-            this.o.log?.info(r, 'deleted old deliveries, spent sign-in throttle rows and expired sessions');
+          if (r.deliveries + r.loginFailures + r.sessions + r.invitations + r.tokens > 0)
+            this.o.log?.info(
+              r,
+              'deleted old deliveries, spent sign-in rows, sessions, invitations and tokens',
+            );
         })
         .catch((err: unknown) =>
           this.o.log?.warn({ err }, 'pruning old deliveries failed; trying again later'),
@@ -109,7 +118,14 @@ export class RetentionPruner {
   async pruneOnce(now = Date.now()): Promise<PruneResult> {
     const { db, batchSize, scanIds } = this.o;
     const cutoff = now - this.o.retentionDays * DAY_MS;
-    const result: PruneResult = { deliveries: 0, attempts: 0, loginFailures: 0, sessions: 0 };
+    const result: PruneResult = {
+      deliveries: 0,
+      attempts: 0,
+      loginFailures: 0,
+      sessions: 0,
+      invitations: 0,
+      tokens: 0,
+    };
     const last = await db.kysely
       .selectFrom('deliveries')
       .select((eb) => eb.fn.max('id').as('id'))
@@ -157,6 +173,10 @@ export class RetentionPruner {
     }
     result.loginFailures = await this.inBatches((limit) => deleteStaleFailures(db, now, limit));
     result.sessions = await this.inBatches((limit) => deleteExpiredSessions(db, now, limit));
+    result.invitations = await this.inBatches((limit) =>
+      deleteSpentInvitations(db.kysely, now, cutoff, limit),
+    );
+    result.tokens = await this.inBatches((limit) => deleteExpiredTokens(db.kysely, cutoff, limit));
     return result;
   }
 

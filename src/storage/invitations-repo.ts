@@ -111,3 +111,33 @@ export async function markAccepted(k: Kysely<Database>, id: number, userId: numb
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }
+
+/**
+ * Deletes up to `limit` invitations that can no longer be used (accepted, revoked or expired)
+ * and were made before `before`: the retention pass's share of this table.
+ */
+export async function deleteSpentInvitations(
+  k: Kysely<Database>,
+  now: number,
+  before: number,
+  limit: number,
+): Promise<number> {
+  const ids = (
+    await k
+      .selectFrom('invitations')
+      .select('id')
+      .where('created_at', '<', before)
+      .where((eb) =>
+        eb.or([
+          eb('accepted_at', 'is not', null),
+          eb('revoked_at', 'is not', null),
+          eb('expires_at', '<=', now),
+        ]),
+      )
+      .limit(limit)
+      .execute()
+  ).map((r) => r.id);
+  if (ids.length === 0) return 0;
+  const deleted = await k.deleteFrom('invitations').where('id', 'in', ids).executeTakeFirst();
+  return Number(deleted.numDeletedRows);
+}

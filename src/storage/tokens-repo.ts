@@ -67,3 +67,26 @@ export async function deleteToken(
   const result = await q.executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }
+
+/**
+ * Deletes up to `limit` tokens that expired before `before`. Expired tokens sign nobody in;
+ * they stay listed (marked expired) for the retention period so their owner sees what ended.
+ */
+export async function deleteExpiredTokens(
+  k: Kysely<Database>,
+  before: number,
+  limit: number,
+): Promise<number> {
+  const ids = (
+    await k
+      .selectFrom('api_tokens')
+      .select('id')
+      .where('expires_at', 'is not', null)
+      .where('expires_at', '<', before)
+      .limit(limit)
+      .execute()
+  ).map((r) => r.id);
+  if (ids.length === 0) return 0;
+  const deleted = await k.deleteFrom('api_tokens').where('id', 'in', ids).executeTakeFirst();
+  return Number(deleted.numDeletedRows);
+}

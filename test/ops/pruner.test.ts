@@ -13,6 +13,8 @@ const deleted = (deliveries: number, attempts: number) => ({
   attempts,
   loginFailures: 0,
   sessions: 0,
+  invitations: 0,
+  tokens: 0,
 });
 
 describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
@@ -218,6 +220,8 @@ describe.each(DIALECTS)('retention pruner: sign-in leftovers (%s)', (dialect) =>
       attempts: 0,
       loginFailures: 2,
       sessions: 1,
+      invitations: 0,
+      tokens: 0,
     });
     expect(await keys()).toEqual(['email:in-window', 'ip:still-locked']);
     expect(await sessions()).toEqual(['live']);
@@ -232,5 +236,62 @@ describe.each(DIALECTS)('retention pruner: sign-in leftovers (%s)', (dialect) =>
     expect(await pruner.pruneOnce(now)).toMatchObject({ loginFailures: 7, sessions: 7 });
     expect(await keys()).toEqual(['email:in-window', 'ip:still-locked']);
     expect(await sessions()).toEqual(['live']);
+  });
+
+  it('deletes invitations that can no longer be used and tokens long expired, after the retention', async () => {
+    const org = await db.kysely
+      .insertInto('organizations')
+      .values({ name: 'Org', created_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const old = now - 40 * DAY;
+    const invitation = (name: string, made: number, set: Record<string, number | null>) =>
+      db.kysely
+        .insertInto('invitations')
+        .values({
+          organization_id: org.id,
+          email: `${name}@example.com`,
+          role: 'member',
+          token_hash: name,
+          invited_by: userId,
+          created_at: made,
+          expires_at: made + 7 * DAY,
+          accepted_at: null,
+          accepted_by: null,
+          revoked_at: null,
+          ...set,
+        })
+        .execute();
+    await invitation('old-accepted', old, { accepted_at: old + DAY, accepted_by: userId });
+    await invitation('old-revoked', old, { revoked_at: old + DAY });
+    await invitation('old-expired', old, {});
+    await invitation('recent-accepted', now - DAY, { accepted_at: now, accepted_by: userId });
+    await invitation('pending', now - DAY, {});
+    const token = (name: string, expires: number | null) =>
+      db.kysely
+        .insertInto('api_tokens')
+        .values({
+          user_id: userId,
+          name,
+          token_hash: name,
+          created_at: old,
+          last_used_at: null,
+          expires_at: expires,
+        })
+        .execute();
+    await token('long-expired', now - 31 * DAY);
+    await token('just-expired', now - DAY);
+    await token('forever', null);
+
+    const pruner = new RetentionPruner({ db, retentionDays: 30, batchSize: 2, pauseMs: 0 });
+    expect(await pruner.pruneOnce(now)).toMatchObject({ invitations: 3, tokens: 1 });
+    const left = await db.kysely
+      .selectFrom('invitations')
+      .select('token_hash')
+      .orderBy('token_hash')
+      .execute();
+    expect(left.map((r) => r.token_hash)).toEqual(['pending', 'recent-accepted']);
+    const tokens = await db.kysely.selectFrom('api_tokens').select('name').orderBy('name').execute();
+    expect(tokens.map((r) => r.name)).toEqual(['forever', 'just-expired']);
   });
 });

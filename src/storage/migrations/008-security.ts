@@ -64,13 +64,29 @@ export function security(db: Db): Migration {
         schedule_disabled_reason = ${LEGACY_COMMAND_REASON}
         where schedule_command is not null and schedule_enabled = 1`.execute(k);
 
-      const users = await sql<{ id: number; email: string }>`select id, email from users`.execute(k);
+      // An address already stored as it now compares keeps its account; among other spellings
+      // of one address, the oldest account gets it.
+      const users = await sql<{ id: number; email: string }>`select id, email from users order by id`.execute(
+        k,
+      );
       const taken = new Set(users.rows.map((u) => u.email));
+      const collided: string[] = [];
       for (const u of users.rows) {
         const normalized = u.email.normalize('NFKC').trim().toLowerCase();
-        if (normalized === u.email || taken.has(normalized)) continue;
+        if (normalized === u.email) continue;
+        if (taken.has(normalized)) {
+          collided.push(`user ${u.id} (${u.email})`);
+          continue;
+        }
         await sql`update users set email = ${normalized} where id = ${u.id}`.execute(k);
         taken.add(normalized);
+      }
+      // Such an account can no longer sign in (input is normalized before lookup); say which.
+      if (collided.length > 0) {
+        process.emitWarning(
+          `e-mails now compare after NFKC normalization; these accounts share an address with an older ` +
+            `one and can no longer sign in: ${collided.join(', ')}`,
+        );
       }
     },
   };

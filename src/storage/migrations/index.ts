@@ -23,7 +23,8 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '008-security': security,
 };
 
-export async function migrateToLatest(db: Db): Promise<void> {
+/** Brings the schema up to date, or (upgrade tests) only as far as the migration named `upTo`. */
+export async function migrateToLatest(db: Db, upTo?: string): Promise<void> {
   const provider: MigrationProvider = {
     getMigrations: async () =>
       Object.fromEntries(Object.entries(MIGRATIONS).map(([name, make]) => [name, make(db)])),
@@ -36,11 +37,10 @@ export async function migrateToLatest(db: Db): Promise<void> {
     db.dialect === 'postgres'
       ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db.kysely)).rows[0]?.schema
       : undefined;
-  const { error, results } = await new Migrator({
-    db: db.kysely,
-    provider,
-    migrationTableSchema,
-  }).migrateToLatest();
+  const migrator = new Migrator({ db: db.kysely, provider, migrationTableSchema });
+  const { error, results } = await (upTo === undefined
+    ? migrator.migrateToLatest()
+    : migrator.migrateTo(upTo));
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
     const message = error instanceof Error ? error.message : String(error);
