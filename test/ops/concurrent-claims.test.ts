@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimDue } from '../../src/delivery/claims.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
 import { newWebhookId, pendingDelivery } from '../../src/storage/outbox.js';
-import { insertChannelRow, openTestDb } from '../helpers/db.js';
+import { insertChannelRow, openTestDb, retryMigrationRace } from '../helpers/db.js';
 
 const CHANNELS = 40;
 const PER_CHANNEL = 25;
@@ -21,7 +21,11 @@ describe('concurrent claims on PostgreSQL', () => {
     let store;
     ({ db, store, cleanup } = await openTestDb('postgres'));
     for (let i = 0; i < WORKERS; i++)
-      pools.push(await openDatabase({ databaseUrl: store.databaseUrl, dataDir: store.dataDir, poolSize: 2 }));
+      pools.push(
+        await retryMigrationRace(() =>
+          openDatabase({ databaseUrl: store.databaseUrl, dataDir: store.dataDir, poolSize: 2 }),
+        ),
+      );
     const now = Date.now();
     const { id: organization_id } = await db.kysely
       .insertInto('organizations')

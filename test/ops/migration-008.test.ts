@@ -46,7 +46,7 @@ describe.each(DIALECTS)('migration 008 on an existing database (%s)', (dialect) 
     );
     const spy = vi.spyOn(process, 'emitWarning').mockImplementation((w) => void warnings.push(String(w)));
     try {
-      await migrateToLatest(db);
+      await retryMigrationRace(() => migrateToLatest(db));
     } finally {
       spy.mockRestore();
     }
