@@ -7,7 +7,7 @@ import pg from 'pg';
 import { sql } from 'kysely';
 import type { RunSnapshot } from '../src/core/events.js';
 import { openDatabase, type Db } from '../src/storage/database.js';
-import { recordEvent } from '../src/storage/outbox.js';
+import { recordEvent } from '../src/queue/enqueue.js';
 import { iso } from '../src/storage/time.js';
 
 export interface Store {

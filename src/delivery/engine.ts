@@ -4,17 +4,11 @@ import type { SecretBox } from '../security/secret-box.js';
 import type { Db } from '../storage/database.js';
 import { WriteBatcher } from '../storage/write-batch.js';
 import { prepareAttempt, sendAttempt, type AttemptDeps, type PreparedAttempt } from './attempt.js';
-import {
-  claimDue,
-  nextDueAt,
-  releaseAllLeases,
-  releaseUnsent,
-  writeCompletions,
-  type ClaimedDelivery,
-  type Completion,
-  type DeliveryTaker,
-  type Handoff,
-} from './claims.js';
+import { claimDue } from '../queue/claim.js';
+import { writeCompletions, type Completion } from '../queue/complete.js';
+import { nextDueAt } from '../queue/due.js';
+import type { ClaimedDelivery, DeliveryTaker, Handoff } from '../queue/handoff.js';
+import { releaseAllLeases, releaseUnsent } from '../queue/release.js';
 import { OpenedChannels } from './opened-channels.js';
 import { RunChains } from './run-chains.js';
 import { SendSlots } from './send-slots.js';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
-import { DELIVERIES_CHANNEL } from '../storage/outbox.js';
+import { DELIVERIES_CHANNEL } from '../queue/notify.js';
 
 export interface ListenerOptions {
   connectionString: string;

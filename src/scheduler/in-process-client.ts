@@ -8,8 +8,9 @@ import { AppError } from '../core/errors.js';
 import type { Trigger } from '../core/run-status.js';
 import { ApiError, type RunApi } from '../runner/api-client.js';
 import type { Db } from '../storage/database.js';
-import { changeRunStatus, createRun } from '../storage/runs-repo.js';
-import type { DeliveryTaker } from '../delivery/claims.js';
+import { createRun } from '../storage/runs-repo.js';
+import { changeRunStatus } from '../queue/enqueue.js';
+import type { DeliveryTaker } from '../queue/handoff.js';
 
 export interface InProcessClientOptions {
   db: Db;

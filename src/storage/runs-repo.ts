@@ -1,18 +1,8 @@
 import type { Kysely } from 'kysely';
-import { AppError, notFound } from '../core/errors.js';
-import type { EventData, RunSnapshot, RunSummary } from '../core/events.js';
-import {
-  isTerminal,
-  statusCode,
-  transition,
-  type RunResult,
-  type RunStatus,
-  type Trigger,
-} from '../core/run-status.js';
+import type { RunSnapshot, RunSummary } from '../core/events.js';
+import { statusCode, type RunResult, type RunStatus, type Trigger } from '../core/run-status.js';
 import type { Db } from './database.js';
 import type { Database, RunsTable } from './schema.js';
-import { recordEvent, transactionWithHandoff } from './outbox.js';
-import type { DeliveryTaker } from '../delivery/claims.js';
 import { iso, isoOrNull } from './time.js';
 
 type Row = Omit<RunsTable, 'id'> & { id: number };
@@ -100,49 +90,4 @@ export function snapshot(row: RunRow): RunSnapshot {
     ended_at: isoOrNull(row.ended_at),
     summary: row.summary ? (JSON.parse(row.summary) as RunSummary) : null,
   };
-}
-
-export interface StatusChange {
-  status: RunStatus;
-  result?: RunResult | null;
-  summary?: RunSummary | null;
-}
-
-/**
- * Moves a run and, in the same transaction, records the event (and its deliveries) that the
- * move emits. The run row is locked first so two concurrent changes to one run serialise:
- * exactly one of two racing `finished` requests emits `test.finished`.
- */
-export async function changeRunStatus(
-  db: Db,
-  runId: number,
-  change: StatusChange,
-  taker?: DeliveryTaker | null,
-): Promise<{ run: RunRow; changed: boolean; queued: number; waiting: number }> {
-  return transactionWithHandoff(db, taker, async (trx, handoff) => {
-    let lock = selectRuns(trx).where('runs.id', '=', runId);
-    if (db.dialect === 'postgres') lock = lock.forUpdate('runs');
-    const current = await lock.executeTakeFirst();
-    if (!current) throw notFound('run');
-    const outcome = transition(current.status as RunStatus, change.status, change.result);
-    if (outcome.kind === 'noop') return { run: current, changed: false, queued: 0, waiting: 0 };
-    if (outcome.kind === 'invalid_transition') throw new AppError(409, 'invalid_transition', outcome.message);
-    if (outcome.kind === 'invalid_result') {
-      throw new AppError(400, 'invalid_result', outcome.message, [
-        { field: 'result', message: outcome.message },
-      ]);
-    }
-    const now = Date.now();
-    const set: Partial<Row> = { status: outcome.status, result: outcome.result };
-    if (outcome.status === 'running') set.started_at = now;
-    if (isTerminal(outcome.status)) set.ended_at = now;
-    if (change.summary) set.summary = JSON.stringify(change.summary);
-    await trx.updateTable('runs').set(set).where('id', '=', runId).execute();
-    // The row as written, without reading it back: the lock keeps anyone else from changing it.
-    const run: RunRow = { ...current, ...set };
-    if (!outcome.event) return { run, changed: true, queued: 0, waiting: 0 };
-    const data: EventData = { type: outcome.event, run: snapshot(run) };
-    const recorded = await recordEvent(trx, run.organization_id, data, { handoff });
-    return { run, changed: true, queued: recorded.deliveryIds.length, waiting: recorded.waiting };
-  });
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimDue } from '../../src/delivery/claims.js';
+import { claimDue } from '../../src/queue/claim.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
-import { newWebhookId, pendingDelivery } from '../../src/storage/outbox.js';
+import { newWebhookId, pendingDelivery } from '../../src/queue/rows.js';
 import { insertChannelRow, openTestDb, retryMigrationRace } from '../helpers/db.js';
 
 const CHANNELS = 40;

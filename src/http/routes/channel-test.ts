@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { attemptView, attemptsOf, deliveryView, findDelivery } from '../../storage/deliveries-repo.js';
 import type { ChannelRow } from '../../storage/channels-repo.js';
-import { recordEvent, transactionWithHandoff } from '../../storage/outbox.js';
+import { recordEvent, transactionWithHandoff } from '../../queue/enqueue.js';
 import type { AppContext } from '../context.js';
 
 /**

@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import { notFound } from '../../core/errors.js';
 import { RUN_RESULTS, RUN_STATUSES, TRIGGERS } from '../../core/run-status.js';
-import { changeRunStatus, createRun, findRun, runView, selectRuns } from '../../storage/runs-repo.js';
+import { createRun, findRun, runView, selectRuns } from '../../storage/runs-repo.js';
+import { changeRunStatus } from '../../queue/enqueue.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
 import { loadTestFor, roleIn } from '../access.js';

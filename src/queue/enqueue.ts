@@ -1,88 +1,19 @@
-import { randomBytes } from 'node:crypto';
-import { PostgresAdapter, sql, type Insertable, type Kysely } from 'kysely';
+import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import type { EventData } from '../core/events.js';
 import { channelMatches } from '../core/filters.js';
-import { channelFilter } from './channels-repo.js';
-import type { Database, DeliveriesTable } from './schema.js';
-import type { Db } from './database.js';
-import { inIds, insertRows, type ColumnType } from './bulk-params.js';
-import {
-  insertAttemptStarts,
-  type ClaimedDelivery,
-  type DeliveryTaker,
-  type Handoff,
-} from '../delivery/claims.js';
-
-const ID_BYTES = 16;
-let idPool = Buffer.alloc(0);
-let idOffset = 0;
-
-/**
- * Standard Webhooks message id: one per event and channel, kept across retries and
- * redeliveries. 128 random bits, drawn from the CSPRNG 256 ids at a time: a call per id took
- * 12 us of each delivery in a profile of the service, about 3% of its CPU.
- */
-export function newWebhookId(): string {
-  if (idOffset + ID_BYTES > idPool.length) {
-    idPool = randomBytes(ID_BYTES * 256);
-    idOffset = 0;
-  }
-  const id = idPool.toString('base64url', idOffset, idOffset + ID_BYTES);
-  idOffset += ID_BYTES;
-  return `msg_${id}`;
-}
-
-type DeliveryIdentity = Pick<
-  Insertable<DeliveriesTable>,
-  'event_id' | 'channel_id' | 'organization_id' | 'run_id' | 'event_type' | 'webhook_id' | 'redelivery_of'
->;
-
-/** Who holds a delivery written leased: the engine of this process (see Handoff). */
-export interface Lease {
-  until: number;
-  owner: string;
-}
-
-/**
- * A delivery row that is due now and has never been tried: fan-out and redelivery both make
- * these. Every field is written out (no spread), so all rows share one shape.
- */
-export function pendingDelivery(
-  identity: DeliveryIdentity,
-  now = Date.now(),
-  lease: Lease | null = null,
-): Insertable<DeliveriesTable> {
-  return {
-    event_id: identity.event_id,
-    channel_id: identity.channel_id,
-    organization_id: identity.organization_id,
-    run_id: identity.run_id ?? null,
-    event_type: identity.event_type,
-    webhook_id: identity.webhook_id,
-    redelivery_of: identity.redelivery_of ?? null,
-    state: 'pending',
-    attempts: 0,
-    next_attempt_at: now,
-    lease_until: lease?.until ?? null,
-    lease_owner: lease?.owner ?? null,
-    last_error: null,
-    created_at: now,
-    updated_at: now,
-  };
-}
-
-/** The PostgreSQL notification channel that says "deliveries were queued". */
-export const DELIVERIES_CHANNEL = 'loadnotify_deliveries';
-
-/**
- * Tells every worker process that deliveries were queued. Inside a transaction the notification
- * is sent on commit (and dropped on rollback), so a woken worker always finds the rows. SQLite
- * has one process, woken in-process, so this is a no-op there.
- */
-export async function notifyDeliveriesQueued(k: Kysely<Database>): Promise<void> {
-  if (!(k.getExecutor().adapter instanceof PostgresAdapter)) return;
-  await sql`SELECT pg_notify(${DELIVERIES_CHANNEL}, '')`.execute(k);
-}
+import { channelFilter } from '../storage/channels-repo.js';
+import type { Database } from '../storage/schema.js';
+import type { Db } from '../storage/database.js';
+import { inIds, insertRows } from '../storage/bulk-params.js';
+import { insertAttemptStarts } from './attempts.js';
+import type { ClaimedDelivery, DeliveryTaker, Handoff } from './handoff.js';
+import { AppError, notFound } from '../core/errors.js';
+import { isTerminal, transition, type RunResult, type RunStatus } from '../core/run-status.js';
+import type { RunSummary } from '../core/events.js';
+import { selectRuns, snapshot, type RunRow } from '../storage/runs-repo.js';
+import type { RunsTable } from '../storage/schema.js';
+import { notifyDeliveriesQueued } from './notify.js';
+import { DELIVERY_COLUMNS, deliveryValues, newWebhookId, pendingDelivery } from './rows.js';
 
 export interface RecordOptions {
   /** Addresses one channel, enabled or not (the Test Hook). */
@@ -100,50 +31,6 @@ export interface Recorded {
    * busy channel of this process's engine (a free slot there brings the claim).
    */
   waiting: number;
-}
-
-/** Every column of a delivery row, in the order insertRows takes them (see deliveryValues). */
-export const DELIVERY_COLUMNS = [
-  ['event_id', 'bigint'],
-  ['channel_id', 'bigint'],
-  ['organization_id', 'bigint'],
-  ['run_id', 'bigint'],
-  ['event_type', 'text'],
-  ['webhook_id', 'text'],
-  ['redelivery_of', 'bigint'],
-  ['state', 'text'],
-  ['attempts', 'integer'],
-  ['next_attempt_at', 'bigint'],
-  ['lease_until', 'bigint'],
-  ['lease_owner', 'text'],
-  ['last_error', 'text'],
-  ['created_at', 'bigint'],
-  ['updated_at', 'bigint'],
-] as const satisfies readonly (readonly [keyof Insertable<DeliveriesTable>, ColumnType])[];
-
-/**
- * A delivery row's values in DELIVERY_COLUMNS order, field by field. The row spread from its
- * identity, a lease assigned onto it and each column looked up by name cost 13 us a row in a
- * micro-benchmark (8 us of each delivery in a profile of the service); this way, 0.03 us.
- */
-export function deliveryValues(r: Insertable<DeliveriesTable>): unknown[] {
-  return [
-    r.event_id,
-    r.channel_id,
-    r.organization_id,
-    r.run_id ?? null,
-    r.event_type,
-    r.webhook_id,
-    r.redelivery_of ?? null,
-    r.state ?? null,
-    r.attempts ?? null,
-    r.next_attempt_at,
-    r.lease_until ?? null,
-    r.lease_owner ?? null,
-    r.last_error ?? null,
-    r.created_at,
-    r.updated_at,
-  ];
 }
 
 /**
@@ -285,4 +172,49 @@ export async function transactionWithHandoff<T>(
   }
   handoff?.commit();
   return result;
+}
+
+export interface StatusChange {
+  status: RunStatus;
+  result?: RunResult | null;
+  summary?: RunSummary | null;
+}
+
+/**
+ * Moves a run and, in the same transaction, records the event (and its deliveries) that the
+ * move emits. The run row is locked first so two concurrent changes to one run serialise:
+ * exactly one of two racing `finished` requests emits `test.finished`.
+ */
+export async function changeRunStatus(
+  db: Db,
+  runId: number,
+  change: StatusChange,
+  taker?: DeliveryTaker | null,
+): Promise<{ run: RunRow; changed: boolean; queued: number; waiting: number }> {
+  return transactionWithHandoff(db, taker, async (trx, handoff) => {
+    let lock = selectRuns(trx).where('runs.id', '=', runId);
+    if (db.dialect === 'postgres') lock = lock.forUpdate('runs');
+    const current = await lock.executeTakeFirst();
+    if (!current) throw notFound('run');
+    const outcome = transition(current.status as RunStatus, change.status, change.result);
+    if (outcome.kind === 'noop') return { run: current, changed: false, queued: 0, waiting: 0 };
+    if (outcome.kind === 'invalid_transition') throw new AppError(409, 'invalid_transition', outcome.message);
+    if (outcome.kind === 'invalid_result') {
+      throw new AppError(400, 'invalid_result', outcome.message, [
+        { field: 'result', message: outcome.message },
+      ]);
+    }
+    const now = Date.now();
+    const set: Partial<Omit<RunsTable, 'id'>> = { status: outcome.status, result: outcome.result };
+    if (outcome.status === 'running') set.started_at = now;
+    if (isTerminal(outcome.status)) set.ended_at = now;
+    if (change.summary) set.summary = JSON.stringify(change.summary);
+    await trx.updateTable('runs').set(set).where('id', '=', runId).execute();
+    // The row as written, without reading it back: the lock keeps anyone else from changing it.
+    const run: RunRow = { ...current, ...set };
+    if (!outcome.event) return { run, changed: true, queued: 0, waiting: 0 };
+    const data: EventData = { type: outcome.event, run: snapshot(run) };
+    const recorded = await recordEvent(trx, run.organization_id, data, { handoff });
+    return { run, changed: true, queued: recorded.deliveryIds.length, waiting: recorded.waiting };
+  });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DELIVERY_COLUMNS, deliveryValues, newWebhookId, pendingDelivery } from './outbox.js';
+import { DELIVERY_COLUMNS, deliveryValues, newWebhookId, pendingDelivery } from './rows.js';
 
 describe('newWebhookId', () => {
   it('gives msg_ and 128 bits in base64url, never the same twice, across many refills of its pool', () => {

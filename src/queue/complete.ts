@@ -1,0 +1,166 @@
+import { sql, type Kysely } from 'kysely';
+import { inIds, perRow, unnestTable } from '../storage/bulk-params.js';
+import type { Dialect } from '../storage/database.js';
+import type { Database, DeliveryState } from '../storage/schema.js';
+
+export interface Completion {
+  deliveryId: number;
+  workerId: string;
+  attemptId: number;
+  state: DeliveryState;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  attempt: {
+    duration_ms: number;
+    response_status: number | null;
+    response_headers: string | null;
+    response_body: string | null;
+    outcome: string;
+    error: string | null;
+  };
+  /**
+   * The channel's run of permanent failures: reset by a delivery, counted by a failure (and
+   * the channel switched off after DISABLE_AFTER_PERMANENT_FAILURES), left alone otherwise.
+   */
+  account: { channelId: number; effect: 'reset' | 'count' | 'none'; reason: string | null };
+}
+
+/** Permanent failures in a row after which a channel is switched off until someone looks. */
+export const DISABLE_AFTER_PERMANENT_FAILURES = 3;
+
+const ATTEMPT_END_COLUMNS = [
+  ['id', 'bigint'],
+  ['duration_ms', 'integer'],
+  ['response_status', 'integer'],
+  ['response_headers', 'text'],
+  ['response_body', 'text'],
+  ['outcome', 'text'],
+  ['error', 'text'],
+] as const;
+
+const DELIVERY_END_COLUMNS = [
+  ['id', 'bigint'],
+  ['owner', 'text'],
+  ['state', 'text'],
+  ['attempts', 'integer'],
+  ['next_attempt_at', 'bigint'],
+  ['last_error', 'text'],
+] as const;
+
+/**
+ * Records attempts' ends and their deliveries' next states, a batch at a time, in the caller's
+ * transaction: one statement per table for the whole batch. The lease owner is part of the
+ * condition: a worker whose lease ran out (and whose delivery another worker took) must not
+ * overwrite that worker's outcome. Returns, per completion, whether the lease was still held;
+ * only then does the completion count towards its channel's failures.
+ */
+export async function writeCompletions(
+  dialect: Dialect,
+  trx: Kysely<Database>,
+  cs: readonly Completion[],
+): Promise<boolean[]> {
+  if (cs.length === 0) return [];
+  const now = Date.now();
+  const attempts = cs.map((c) => [
+    c.attemptId,
+    c.attempt.duration_ms,
+    c.attempt.response_status,
+    c.attempt.response_headers,
+    c.attempt.response_body,
+    c.attempt.outcome,
+    c.attempt.error,
+  ]);
+  const deliveries = cs.map((c) => [
+    c.deliveryId,
+    c.workerId,
+    c.state,
+    c.attempts,
+    c.nextAttemptAt,
+    c.lastError,
+  ]);
+  // Deliveries before their attempts, the order in which deleting a channel (or a delivery)
+  // cascades: taken the other way round, a completion and a channel's deletion on PostgreSQL
+  // could each hold the row the other waits for, and one of them failed as a deadlock.
+  let heldIds: Set<number>;
+  if (dialect === 'sqlite') {
+    // A statement per row (see perRow): ten rows took 214 us as two UPDATE ... FROM json_each.
+    const updated = await perRow<{ id: number }>(
+      trx,
+      `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,
+        lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?
+        RETURNING id`,
+      deliveries.map(([id, owner, ...values]) => [...values, now, id, owner]),
+    );
+    heldIds = new Set(updated.flat().map((r) => Number(r.id)));
+    await perRow(
+      trx,
+      `UPDATE delivery_attempts SET duration_ms = ?, response_status = ?, response_headers = ?,
+        response_body = ?, outcome = ?, error = ? WHERE id = ?`,
+      attempts.map(([id, ...values]) => [...values, id]),
+    );
+  } else {
+    const { rows } = await sql<{ id: number }>`
+      UPDATE deliveries SET state = v.state, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
+        last_error = v.last_error, lease_until = NULL, lease_owner = NULL, updated_at = ${now}
+      FROM ${unnestTable('v', DELIVERY_END_COLUMNS, deliveries)}
+      WHERE deliveries.id = v.id AND deliveries.lease_owner = v.owner
+      RETURNING deliveries.id`.execute(trx);
+    heldIds = new Set(rows.map((r) => Number(r.id)));
+    await sql`
+      UPDATE delivery_attempts SET duration_ms = v.duration_ms, response_status = v.response_status,
+        response_headers = v.response_headers, response_body = v.response_body, outcome = v.outcome,
+        error = v.error
+      FROM ${unnestTable('v', ATTEMPT_END_COLUMNS, attempts)}
+      WHERE delivery_attempts.id = v.id`.execute(trx);
+  }
+  const held = cs.map((c) => heldIds.has(c.deliveryId));
+  await accountChannels(
+    dialect,
+    trx,
+    cs.filter((_, i) => held[i]).map((c) => c.account),
+  );
+  return held;
+}
+
+/**
+ * Applies the batch's effects on channels in order. Resets are gathered into one statement
+ * until a failure of one of their channels has to be counted after them.
+ */
+async function accountChannels(
+  dialect: Dialect,
+  trx: Kysely<Database>,
+  effects: Completion['account'][],
+): Promise<void> {
+  let resets = new Set<number>();
+  const flushResets = async () => {
+    if (resets.size === 0) return;
+    const ids = inIds(
+      dialect,
+      'id',
+      [...resets].sort((x, y) => x - y),
+    );
+    await sql`UPDATE notification_channels SET consecutive_failures = 0
+      WHERE ${ids} AND consecutive_failures > 0`.execute(trx);
+    resets = new Set();
+  };
+  for (const e of effects) {
+    if (e.effect === 'reset') resets.add(e.channelId);
+    if (e.effect !== 'count') continue;
+    if (resets.has(e.channelId)) await flushResets();
+    await trx
+      .updateTable('notification_channels')
+      .set({ consecutive_failures: sql`consecutive_failures + 1` })
+      .where('id', '=', e.channelId)
+      .execute();
+    const message = `disabled after ${DISABLE_AFTER_PERMANENT_FAILURES} deliveries failed in a row; last: ${e.reason}`;
+    await trx
+      .updateTable('notification_channels')
+      .set({ enabled: 0, disabled_reason: message, updated_at: Date.now() })
+      .where('id', '=', e.channelId)
+      .where('enabled', '=', 1)
+      .where('consecutive_failures', '>=', DISABLE_AFTER_PERMANENT_FAILURES)
+      .execute();
+  }
+  await flushResets();
+}
