@@ -5,6 +5,7 @@ import type { StatusScheme } from '../core/run-status.js';
 import type { SecretBox } from '../security/secret-box.js';
 import type { Database, NotificationChannelsTable } from './schema.js';
 import { iso, isoOrNull } from './time.js';
+import { keysetPage, type PageRequest } from './keyset-page.js';
 
 export type ChannelRow = Selectable<NotificationChannelsTable>;
 
@@ -128,4 +129,9 @@ export function openSecrets(sealed: string, box: SecretBox): Record<string, unkn
 
 export async function findChannel(k: Kysely<Database>, id: number): Promise<ChannelRow | undefined> {
   return k.selectFrom('notification_channels').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function listChannels(k: Kysely<Database>, organizationId: number, request: PageRequest) {
+  const q = k.selectFrom('notification_channels').selectAll().where('organization_id', '=', organizationId);
+  return keysetPage(q, 'id', 'asc', request);
 }

@@ -3,6 +3,7 @@ import { hashToken, newToken } from '../security/tokens.js';
 import type { Database, InvitationsTable, MembershipsTable } from './schema.js';
 import { normalizeEmail } from './users-repo.js';
 import { iso, isoOrNull } from './time.js';
+import { keysetPage, type PageRequest } from './keyset-page.js';
 
 /** How long an invitation link works (API.md). */
 export const INVITATION_TTL_MS = 7 * 86_400_000;
@@ -75,12 +76,27 @@ export function findInvitationByToken(k: Kysely<Database>, token: string) {
     .executeTakeFirst();
 }
 
+/** The invitation of `email` to the organization that is still pending, if any. */
+export function findPendingInvitation(k: Kysely<Database>, organizationId: number, email: string) {
+  return k
+    .selectFrom('invitations')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('email', '=', normalizeEmail(email))
+    .where('accepted_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', Date.now())
+    .executeTakeFirst();
+}
+
 export function findInvitation(k: Kysely<Database>, id: number) {
   return k.selectFrom('invitations').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export function selectInvitations(k: Kysely<Database>, organizationId: number) {
-  return k.selectFrom('invitations').selectAll().where('organization_id', '=', organizationId);
+/** The organization's invitations, newest first. */
+export function listInvitations(k: Kysely<Database>, organizationId: number, request: PageRequest) {
+  const q = k.selectFrom('invitations').selectAll().where('organization_id', '=', organizationId);
+  return keysetPage(q, 'id', 'desc', request);
 }
 
 /** Marks a pending invitation revoked; false when it was no longer pending. */
@@ -96,10 +112,11 @@ export async function revokeInvitation(k: Kysely<Database>, id: number): Promise
 }
 
 /**
- * Uses the invitation up: only one acceptance can win, however many race. False when it was
- * accepted, revoked or expired in the meantime.
+ * Uses the invitation up: only one acceptance can win, however many race (on PostgreSQL the
+ * row lock makes the others wait, then find it taken). False when it was accepted, revoked or
+ * expired in the meantime. `userId` is null for a new user, set once the account exists.
  */
-export async function markAccepted(k: Kysely<Database>, id: number, userId: number): Promise<boolean> {
+export async function markAccepted(k: Kysely<Database>, id: number, userId: number | null): Promise<boolean> {
   const now = Date.now();
   const result = await k
     .updateTable('invitations')
@@ -140,4 +157,8 @@ export async function deleteSpentInvitations(
   if (ids.length === 0) return 0;
   const deleted = await k.deleteFrom('invitations').where('id', 'in', ids).executeTakeFirst();
   return Number(deleted.numDeletedRows);
+}
+
+export async function setAcceptedBy(k: Kysely<Database>, id: number, userId: number): Promise<void> {
+  await k.updateTable('invitations').set({ accepted_by: userId }).where('id', '=', id).execute();
 }

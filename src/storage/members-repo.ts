@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, MembershipsTable } from './schema.js';
 import type { Dialect } from './database.js';
+import { keysetPage, type PageRequest } from './keyset-page.js';
 
 type Role = MembershipsTable['role'];
 
@@ -59,10 +60,11 @@ export async function removeMembership(k: Kysely<Database>, orgId: number, userI
     .execute();
 }
 
-export function selectMembers(k: Kysely<Database>, orgId: number) {
-  return k
+export function listMembers(k: Kysely<Database>, orgId: number, request: PageRequest) {
+  const q = k
     .selectFrom('memberships')
     .innerJoin('users', 'users.id', 'memberships.user_id')
     .select(['users.id', 'users.email', 'memberships.role', 'memberships.created_at'])
     .where('memberships.organization_id', '=', orgId);
+  return keysetPage(q, 'users.id', 'asc', request);
 }

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { hashToken, newToken } from '../security/tokens.js';
 import type { ApiTokensTable, Database, TokenScope } from './schema.js';
 import { iso, isoOrNull } from './time.js';
+import { keysetPage, type PageRequest } from './keyset-page.js';
 
 export const TOKEN_SCOPES: readonly TokenScope[] = ['read', 'runs', 'full'];
 
@@ -47,13 +48,18 @@ export async function createApiToken(k: Kysely<Database>, t: NewApiToken) {
 }
 
 /** A user's tokens, optionally only those limited to one organization. */
-export function selectTokens(k: Kysely<Database>, userId: number, organizationId: number | null) {
+export function listTokens(
+  k: Kysely<Database>,
+  userId: number,
+  organizationId: number | null,
+  request: PageRequest,
+) {
   let q = k
     .selectFrom('api_tokens')
     .select(['id', 'name', 'scope', 'organization_id', 'expires_at', 'created_at', 'last_used_at'])
     .where('user_id', '=', userId);
   if (organizationId !== null) q = q.where('organization_id', '=', organizationId);
-  return q;
+  return keysetPage(q, 'id', 'asc', request);
 }
 
 export async function deleteToken(

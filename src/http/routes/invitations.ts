@@ -8,17 +8,19 @@ import {
   invitationState,
   invitationView,
   markAccepted,
+  setAcceptedBy,
+  findPendingInvitation,
+  listInvitations,
   revokeInvitation,
-  selectInvitations,
 } from '../../storage/invitations-repo.js';
-import { addMembership, isMember } from '../../storage/members-repo.js';
+import { mapPage } from '../../storage/keyset-page.js';
+import { addMembership, isMember, roleOf } from '../../storage/members-repo.js';
 import { createUser, findUserByEmail, userView } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
 import { requireManager, roleIn } from '../access.js';
 import { checkOwnerRule } from '../member-rules.js';
 import { body, Email, Id, IdParams, ListQuery, Password, Role } from '../schemas.js';
-import { cursorId, page } from '../pagination.js';
 import { startSession } from './session-cookies.js';
 import type { App } from './route-types.js';
 
@@ -54,21 +56,23 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
       const actor = await roleIn(ctx, req, orgId);
       requireManager(actor, 'invite members');
       checkOwnerRule(actor, null, req.body.role);
+      // A new link replaces a pending one: an admin must not replace an owner's invitation to
+      // the owner role with one of their own.
+      const pending = await findPendingInvitation(ctx.db.kysely, orgId, req.body.email);
+      if (pending) checkOwnerRule(actor, pending.role, req.body.role);
       const org = await ctx.db.kysely
         .selectFrom('organizations')
         .select('name')
         .where('id', '=', orgId)
         .executeTakeFirstOrThrow();
-      const { row, token } = await ctx.db.kysely
-        .transaction()
-        .execute((trx) =>
-          createInvitation(trx, {
-            organizationId: orgId,
-            email: req.body.email,
-            role: req.body.role,
-            invitedBy: userId(req),
-          }),
-        );
+      const { row, token } = await ctx.db.kysely.transaction().execute((trx) =>
+        createInvitation(trx, {
+          organizationId: orgId,
+          email: req.body.email,
+          role: req.body.role,
+          invitedBy: userId(req),
+        }),
+      );
       const acceptUrl = `${ctx.config.publicUrl}/invitations/accept#token=${token}`;
       let emailed = false;
       if (ctx.mailer) {
@@ -96,12 +100,7 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
     { schema: { tags: ['members'], params: Type.Object({ id: Id }), querystring: ListQuery } },
     async (req) => {
       requireManager(await roleIn(ctx, req, req.params.id), 'see invitations');
-      const after = cursorId(req.query);
-      let q = selectInvitations(ctx.db.kysely, req.params.id)
-        .orderBy('id', 'desc')
-        .limit(req.query.limit + 1);
-      if (after !== null) q = q.where('id', '<', after);
-      return page((await q.execute()).map(invitationView), req.query);
+      return mapPage(await listInvitations(ctx.db.kysely, req.params.id, req.query), invitationView);
     },
   );
 
@@ -112,7 +111,9 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
     async (req, reply) => {
       const invitation = await findInvitation(ctx.db.kysely, req.params.id);
       if (!invitation) throw notFound('invitation');
-      requireManager(await roleIn(ctx, req, invitation.organization_id, 'invitation'), 'revoke invitations');
+      const actor = await roleIn(ctx, req, invitation.organization_id, 'invitation');
+      requireManager(actor, 'revoke invitations');
+      checkOwnerRule(actor, invitation.role, null);
       if (!(await revokeInvitation(ctx.db.kysely, invitation.id)))
         throw conflict(
           'invitation_not_pending',
@@ -151,6 +152,10 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
     },
     async (req, reply) => {
       const principal = req.principal;
+      // Joining an organization is a person's act: an API token (perhaps limited to reading,
+      // or to another organization) never accepts on its user's behalf.
+      if (principal?.via === 'token')
+        throw forbidden('API tokens cannot accept invitations: sign in, or accept as a new user in the web app');
       // A public route skips the CSRF check of cookie-authenticated writes; without it another
       // site could make a signed-in browser join the organization of a link it holds.
       if (principal?.via === 'session') {
@@ -167,6 +172,18 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
       if (!found || state !== 'pending') throw invalid(state);
 
       const result = await ctx.db.kysely.transaction().execute(async (trx) => {
+        // First, so racing acceptances of one link queue on this row and only one goes on.
+        if (!(await markAccepted(trx, found.id, principal?.userId ?? null))) throw invalid('used');
+        // The link carries its inviter's authority, and only while they still have it: an admin
+        // removed or demoted since cannot come back (or bring anyone) through links they made.
+        const inviter = found.invited_by === null ? null : await roleOf(trx, found.organization_id, found.invited_by);
+        if (inviter === null || inviter === 'member' || (found.role === 'owner' && inviter !== 'owner')) {
+          throw new AppError(
+            404,
+            'invitation_invalid',
+            'this invitation is no longer valid: whoever sent it may no longer invite to this role; ask for a new one',
+          );
+        }
         let user;
         if (principal) {
           user = await trx
@@ -195,9 +212,14 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
               `an account for ${found.email} exists: sign in as it, then open the link again`,
             );
           }
-          user = await createUser(trx, found.email, req.body.password);
+          user = await createUser(trx, found.email, req.body.password).catch((err: unknown) => {
+            // Another organization's link for the same e-mail was accepted at the same moment.
+            if (err instanceof AppError && err.code === 'email_taken')
+              throw conflict('sign_in_required', `an account for ${found.email} exists: sign in as it, then open the link again`);
+            throw err;
+          });
+          await setAcceptedBy(trx, found.id, user.id);
         }
-        if (!(await markAccepted(trx, found.id, user.id))) throw invalid('used');
         if (await isMember(trx, found.organization_id, user.id))
           throw conflict('already_member', `${user.email} is already a member of ${found.organization_name}`);
         await addMembership(trx, found.organization_id, user.id, found.role);

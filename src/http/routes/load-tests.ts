@@ -9,7 +9,8 @@ import { userId } from '../auth-hooks.js';
 import type { AppContext } from '../context.js';
 import { loadTestFor, projectFor, requireManager } from '../access.js';
 import { body, Id, IdParams, ListQuery, Name } from '../schemas.js';
-import { cursorId, page } from '../pagination.js';
+import { mapPage } from '../../storage/keyset-page.js';
+import { listLoadTests, listScheduleTicks } from '../../storage/load-tests-repo.js';
 import { iso } from '../../storage/time.js';
 import type { App } from './route-types.js';
 
@@ -64,15 +65,7 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
     { schema: { tags: ['load tests'], params: Type.Object({ id: Id }), querystring: ListQuery } },
     async (req) => {
       await projectFor(ctx, req, req.params.id);
-      const after = cursorId(req.query);
-      let q = ctx.db.kysely
-        .selectFrom('load_tests')
-        .selectAll()
-        .where('project_id', '=', req.params.id)
-        .orderBy('id')
-        .limit(req.query.limit + 1);
-      if (after !== null) q = q.where('id', '>', after);
-      return page((await q.execute()).map(loadTestView), req.query);
+      return mapPage(await listLoadTests(ctx.db.kysely, req.params.id, req.query), loadTestView);
     },
   );
 
@@ -145,15 +138,7 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
     { schema: { tags: ['load tests'], params: IdParams, querystring: ListQuery } },
     async (req) => {
       const { loadTest } = await loadTestFor(ctx, req, req.params.id);
-      const after = cursorId(req.query);
-      let q = ctx.db.kysely
-        .selectFrom('schedule_ticks')
-        .selectAll()
-        .where('load_test_id', '=', loadTest.id)
-        .orderBy('id', 'desc')
-        .limit(req.query.limit + 1);
-      if (after !== null) q = q.where('id', '<', after);
-      return page((await q.execute()).map(tickView), req.query);
+      return mapPage(await listScheduleTicks(ctx.db.kysely, loadTest.id, req.query), tickView);
     },
   );
 

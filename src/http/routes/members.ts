@@ -1,13 +1,13 @@
 import { Type } from 'typebox';
 import type { Kysely } from 'kysely';
 import { AppError, notFound } from '../../core/errors.js';
-import { lockOwners, removeMembership, roleOf, selectMembers, setRole } from '../../storage/members-repo.js';
+import { listMembers, lockOwners, removeMembership, roleOf, setRole } from '../../storage/members-repo.js';
+import { mapPage } from '../../storage/keyset-page.js';
 import type { Database } from '../../storage/schema.js';
 import type { AppContext } from '../context.js';
 import { requireManager, roleIn, type Role as RoleName } from '../access.js';
 import { checkOwnerRule } from '../member-rules.js';
 import { body, Id, ListQuery, Role } from '../schemas.js';
-import { cursorId, page } from '../pagination.js';
 import type { App } from './route-types.js';
 import { iso } from '../../storage/time.js';
 
@@ -49,21 +49,12 @@ export function memberRoutes(app: App, ctx: AppContext): void {
     { schema: { tags: ['members'], params: Type.Object({ id: Id }), querystring: ListQuery } },
     async (req) => {
       await roleIn(ctx, req, req.params.id);
-      const after = cursorId(req.query);
-      let q = selectMembers(ctx.db.kysely, req.params.id)
-        .orderBy('users.id')
-        .limit(req.query.limit + 1);
-      if (after !== null) q = q.where('users.id', '>', after);
-      const { items, next_cursor } = page(await q.execute(), req.query);
-      return {
-        items: items.map((r) => ({
-          user_id: r.id,
-          email: r.email,
-          role: r.role,
-          created_at: iso(r.created_at),
-        })),
-        next_cursor,
-      };
+      return mapPage(await listMembers(ctx.db.kysely, req.params.id, req.query), (r) => ({
+        user_id: r.id,
+        email: r.email,
+        role: r.role,
+        created_at: iso(r.created_at),
+      }));
     },
   );
 

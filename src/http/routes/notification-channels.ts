@@ -7,10 +7,12 @@ import type { StatusScheme } from '../../core/run-status.js';
 import {
   channelView,
   findChannel,
+  listChannels,
   openSecrets,
   redactUrl,
   sealSecrets,
 } from '../../storage/channels-repo.js';
+import { mapPage } from '../../storage/keyset-page.js';
 import {
   requireCredentialsForDestination,
   resolveChannelConfig,
@@ -19,7 +21,6 @@ import {
 import type { AppContext } from '../context.js';
 import { requireManager, roleIn } from '../access.js';
 import { Id, IdParams, ListQuery } from '../schemas.js';
-import { cursorId, page } from '../pagination.js';
 import { ChannelCreate, ChannelPatch, type EventsInput } from './channel-schemas.js';
 import { channelSigningRoutes, newSigningSecret } from './channel-signing.js';
 import { testChannel } from './channel-test.js';
@@ -125,18 +126,8 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
     { schema: { tags: ['notification channels'], params: Type.Object({ id: Id }), querystring: ListQuery } },
     async (req) => {
       await roleIn(ctx, req, req.params.id);
-      const after = cursorId(req.query);
-      let q = ctx.db.kysely
-        .selectFrom('notification_channels')
-        .selectAll()
-        .where('organization_id', '=', req.params.id)
-        .orderBy('id')
-        .limit(req.query.limit + 1);
-      if (after !== null) q = q.where('id', '>', after);
-      return page(
-        (await q.execute()).map((row) => channelView(row, ctx.box)),
-        req.query,
-      );
+      const channels = await listChannels(ctx.db.kysely, req.params.id, req.query);
+      return mapPage(channels, (row) => channelView(row, ctx.box));
     },
   );
 

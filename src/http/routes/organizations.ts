@@ -4,7 +4,8 @@ import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
 import { roleIn, tokenOrganization } from '../access.js';
 import { body, IdParams, ListQuery, Name } from '../schemas.js';
-import { cursorId, page } from '../pagination.js';
+import { mapPage } from '../../storage/keyset-page.js';
+import { listOrganizationsOf } from '../../storage/organizations-repo.js';
 import type { App } from './route-types.js';
 
 export function organizationRoutes(app: App, ctx: AppContext): void {
@@ -12,22 +13,8 @@ export function organizationRoutes(app: App, ctx: AppContext): void {
     '/api/v1/organizations',
     { schema: { tags: ['organizations'], querystring: ListQuery } },
     async (req) => {
-      const after = cursorId(req.query);
-      let q = ctx.db.kysely
-        .selectFrom('organizations')
-        .innerJoin('memberships', 'memberships.organization_id', 'organizations.id')
-        .select(['organizations.id', 'organizations.name', 'organizations.created_at', 'memberships.role'])
-        .where('memberships.user_id', '=', userId(req))
-        .orderBy('organizations.id')
-        .limit(req.query.limit + 1);
-      if (after !== null) q = q.where('organizations.id', '>', after);
-      const only = tokenOrganization(req);
-      if (only !== null) q = q.where('organizations.id', '=', only);
-      const rows = await q.execute();
-      return page(
-        rows.map((r) => ({ ...organizationView(r), role: r.role })),
-        req.query,
-      );
+      const orgs = await listOrganizationsOf(ctx.db.kysely, userId(req), tokenOrganization(req), req.query);
+      return mapPage(orgs, (r) => ({ ...organizationView(r), role: r.role }));
     },
   );
 

@@ -2,7 +2,8 @@ import { Type } from 'typebox';
 import type { AppContext } from '../context.js';
 import { projectFor, roleIn } from '../access.js';
 import { body, Id, IdParams, ListQuery, Name } from '../schemas.js';
-import { cursorId, page } from '../pagination.js';
+import { mapPage } from '../../storage/keyset-page.js';
+import { listProjects } from '../../storage/projects-repo.js';
 import { iso } from '../../storage/time.js';
 import type { App } from './route-types.js';
 
@@ -19,15 +20,7 @@ export function projectRoutes(app: App, ctx: AppContext): void {
     { schema: { tags: ['projects'], params: Type.Object({ id: Id }), querystring: ListQuery } },
     async (req) => {
       await roleIn(ctx, req, req.params.id);
-      const after = cursorId(req.query);
-      let q = ctx.db.kysely
-        .selectFrom('projects')
-        .selectAll()
-        .where('organization_id', '=', req.params.id)
-        .orderBy('id')
-        .limit(req.query.limit + 1);
-      if (after !== null) q = q.where('id', '>', after);
-      return page((await q.execute()).map(projectView), req.query);
+      return mapPage(await listProjects(ctx.db.kysely, req.params.id, req.query), projectView);
     },
   );
 

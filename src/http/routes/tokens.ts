@@ -3,7 +3,7 @@ import { badRequest, notFound } from '../../core/errors.js';
 import {
   createApiToken,
   deleteToken,
-  selectTokens,
+  listTokens,
   tokenView,
   TOKEN_SCOPES,
 } from '../../storage/tokens-repo.js';
@@ -11,7 +11,7 @@ import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
 import { roleIn, tokenOrganization } from '../access.js';
 import { body, Id, IdParams, ListQuery, Name } from '../schemas.js';
-import { cursorId, page } from '../pagination.js';
+import { mapPage } from '../../storage/keyset-page.js';
 import type { App } from './route-types.js';
 
 const TokenBody = body({
@@ -71,12 +71,8 @@ export function tokenRoutes(app: App, ctx: AppContext): void {
   });
 
   app.get('/api/v1/tokens', { schema: { tags: ['tokens'], querystring: ListQuery } }, async (req) => {
-    const after = cursorId(req.query);
-    let q = selectTokens(ctx.db.kysely, userId(req), tokenOrganization(req))
-      .orderBy('id')
-      .limit(req.query.limit + 1);
-    if (after !== null) q = q.where('id', '>', after);
-    return page((await q.execute()).map(tokenView), req.query);
+    const tokens = await listTokens(ctx.db.kysely, userId(req), tokenOrganization(req), req.query);
+    return mapPage(tokens, tokenView);
   });
 
   app.delete('/api/v1/tokens/:id', { schema: { tags: ['tokens'], params: IdParams } }, async (req, reply) => {
