@@ -1,6 +1,7 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { conflict } from '../core/errors.js';
 import { hashPassword } from '../security/passwords.js';
+import type { Dialect } from './database.js';
 import type { Database } from './schema.js';
 import { iso } from './time.js';
 
@@ -16,6 +17,43 @@ export async function findUserByEmail(k: Kysely<Database>, email: string) {
   return k.selectFrom('users').selectAll().where('email', '=', normalizeEmail(email)).executeTakeFirst();
 }
 
+export async function findUser(k: Kysely<Database>, id: number) {
+  return k.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Whether anyone has an account yet: first-run setup is open until someone has. */
+export async function anyUser(k: Kysely<Database>): Promise<boolean> {
+  return (await k.selectFrom('users').select('id').limit(1).executeTakeFirst()) !== undefined;
+}
+
+/** Any fixed key: only first-run setup takes this advisory lock. */
+const SETUP_LOCK = 0x6c6e7375; // 'lnsu'
+
+/**
+ * Makes first-run setups take turns, until the transaction ends. Under PostgreSQL's READ
+ * COMMITTED, racing setups with different e-mails would each find no user and each make an
+ * owner; with a transaction-scoped advisory lock the second finds the first user. SQLite runs
+ * one transaction at a time.
+ */
+export async function lockFirstRunSetup(trx: Kysely<Database>, dialect: Dialect): Promise<void> {
+  if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${SETUP_LOCK})`.execute(trx);
+}
+
+/**
+ * Two sign-ups of one e-mail at once both pass the look-up above; the unique index lets one in.
+ * The other gets the same 409 as if it had come second.
+ */
+async function insertUnique<T>(insert: Promise<T>, email: string): Promise<T> {
+  try {
+    return await insert;
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    if (e.code === '23505' || /UNIQUE constraint failed: users\.email/.test(e.message ?? ''))
+      throw conflict('email_taken', `a user with e-mail ${email} exists`);
+    throw err;
+  }
+}
+
 export async function createUser(
   k: Kysely<Database>,
   email: string,
@@ -27,26 +65,15 @@ export async function createUser(
     throw conflict('email_taken', `a user with e-mail ${normalized} exists`);
   const password_hash = await hashPassword(password);
   const created_at = Date.now();
-  const { id } = await k
-    .insertInto('users')
-    .values({ email: normalized, password_hash, created_at, instance_admin: options.instanceAdmin ? 1 : 0 })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const { id } = await insertUnique(
+    k
+      .insertInto('users')
+      .values({ email: normalized, password_hash, created_at, instance_admin: options.instanceAdmin ? 1 : 0 })
+      .returning('id')
+      .executeTakeFirstOrThrow(),
+    normalized,
+  );
   return { id, email: normalized, created_at, instance_admin: options.instanceAdmin ? 1 : 0 };
-}
-
-export async function createOrganization(k: Kysely<Database>, name: string, ownerId: number) {
-  const created_at = Date.now();
-  const { id } = await k
-    .insertInto('organizations')
-    .values({ name, created_at })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  await k
-    .insertInto('memberships')
-    .values({ organization_id: id, user_id: ownerId, role: 'owner', created_at })
-    .execute();
-  return { id, name, created_at };
 }
 
 export const userView = (u: { id: number; email: string; created_at: number; instance_admin?: number }) => ({
@@ -54,12 +81,6 @@ export const userView = (u: { id: number; email: string; created_at: number; ins
   email: u.email,
   instance_admin: u.instance_admin === 1,
   created_at: iso(u.created_at),
-});
-
-export const organizationView = (o: { id: number; name: string; created_at: number }) => ({
-  id: o.id,
-  name: o.name,
-  created_at: iso(o.created_at),
 });
 
 export async function isInstanceAdmin(k: Kysely<Database>, userId: number): Promise<boolean> {

@@ -155,7 +155,9 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
       // Joining an organization is a person's act: an API token (perhaps limited to reading,
       // or to another organization) never accepts on its user's behalf.
       if (principal?.via === 'token')
-        throw forbidden('API tokens cannot accept invitations: sign in, or accept as a new user in the web app');
+        throw forbidden(
+          'API tokens cannot accept invitations: sign in, or accept as a new user in the web app',
+        );
       // A public route skips the CSRF check of cookie-authenticated writes; without it another
       // site could make a signed-in browser join the organization of a link it holds.
       if (principal?.via === 'session') {
@@ -176,7 +178,8 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
         if (!(await markAccepted(trx, found.id, principal?.userId ?? null))) throw invalid('used');
         // The link carries its inviter's authority, and only while they still have it: an admin
         // removed or demoted since cannot come back (or bring anyone) through links they made.
-        const inviter = found.invited_by === null ? null : await roleOf(trx, found.organization_id, found.invited_by);
+        const inviter =
+          found.invited_by === null ? null : await roleOf(trx, found.organization_id, found.invited_by);
         if (inviter === null || inviter === 'member' || (found.role === 'owner' && inviter !== 'owner')) {
           throw new AppError(
             404,
@@ -215,7 +218,10 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
           user = await createUser(trx, found.email, req.body.password).catch((err: unknown) => {
             // Another organization's link for the same e-mail was accepted at the same moment.
             if (err instanceof AppError && err.code === 'email_taken')
-              throw conflict('sign_in_required', `an account for ${found.email} exists: sign in as it, then open the link again`);
+              throw conflict(
+                'sign_in_required',
+                `an account for ${found.email} exists: sign in as it, then open the link again`,
+              );
             throw err;
           });
           await setAcceptedBy(trx, found.id, user.id);
