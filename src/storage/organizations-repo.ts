@@ -1,6 +1,32 @@
 import type { Kysely } from 'kysely';
 import { keysetPage, type PageRequest } from './keyset-page.js';
 import type { Database } from './schema.js';
+import { iso } from './time.js';
+
+export const organizationView = (o: { id: number; name: string; created_at: number }) => ({
+  id: o.id,
+  name: o.name,
+  created_at: iso(o.created_at),
+});
+
+export function findOrganization(k: Kysely<Database>, id: number) {
+  return k.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** A new organization with `ownerId` as its owner; run it in a transaction. */
+export async function createOrganization(k: Kysely<Database>, name: string, ownerId: number) {
+  const created_at = Date.now();
+  const { id } = await k
+    .insertInto('organizations')
+    .values({ name, created_at })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await k
+    .insertInto('memberships')
+    .values({ organization_id: id, user_id: ownerId, role: 'owner', created_at })
+    .execute();
+  return { id, name, created_at };
+}
 
 /** The user's organizations with their role in each; `only` narrows to one (a token limited to it). */
 export function listOrganizationsOf(

@@ -1,11 +1,16 @@
 import { forbidden } from '../../core/errors.js';
-import { createOrganization, isInstanceAdmin, organizationView } from '../../storage/users-repo.js';
+import { isInstanceAdmin } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
 import { roleIn, tokenOrganization } from '../access.js';
 import { body, IdParams, ListQuery, Name } from '../schemas.js';
 import { mapPage } from '../../storage/keyset-page.js';
-import { listOrganizationsOf } from '../../storage/organizations-repo.js';
+import {
+  createOrganization,
+  findOrganization,
+  listOrganizationsOf,
+  organizationView,
+} from '../../storage/organizations-repo.js';
 import type { App } from './route-types.js';
 
 export function organizationRoutes(app: App, ctx: AppContext): void {
@@ -44,12 +49,8 @@ export function organizationRoutes(app: App, ctx: AppContext): void {
     { schema: { tags: ['organizations'], params: IdParams } },
     async (req) => {
       const role = await roleIn(ctx, req, req.params.id);
-      const org = await ctx.db.kysely
-        .selectFrom('organizations')
-        .selectAll()
-        .where('id', '=', req.params.id)
-        .executeTakeFirstOrThrow();
-      return { ...organizationView(org), role };
+      const org = await findOrganization(ctx.db.kysely, req.params.id);
+      return { ...organizationView(org!), role };
     },
   );
 }

@@ -1,21 +1,15 @@
-import { sql } from 'kysely';
 import { conflict } from '../../core/errors.js';
-import { createOrganization, createUser, organizationView, userView } from '../../storage/users-repo.js';
+import { createOrganization, organizationView } from '../../storage/organizations-repo.js';
+import { anyUser, createUser, lockFirstRunSetup, userView } from '../../storage/users-repo.js';
 import { createApiToken } from '../../storage/tokens-repo.js';
 import type { AppContext } from '../context.js';
 import { body, Email, Name, Password } from '../schemas.js';
 import { startSession } from './session-cookies.js';
 import type { App } from './route-types.js';
 
-/** Any fixed key: only first-run setup takes this advisory lock. */
-const SETUP_LOCK = 0x6c6e7375; // 'lnsu'
-
 export function setupRoutes(app: App, ctx: AppContext): void {
-  const anyUser = async () =>
-    (await ctx.db.kysely.selectFrom('users').select('id').limit(1).executeTakeFirst()) !== undefined;
-
   app.get('/api/v1/setup', { config: { public: true }, schema: { tags: ['setup'] } }, async () => ({
-    needed: !(await anyUser()),
+    needed: !(await anyUser(ctx.db.kysely)),
   }));
 
   app.post(
@@ -26,15 +20,12 @@ export function setupRoutes(app: App, ctx: AppContext): void {
     },
     async (req, reply) => {
       const { email, password, organization_name } = req.body;
-      if (await anyUser()) throw conflict('setup_done', 'setup is already done; sign in instead');
+      if (await anyUser(ctx.db.kysely))
+        throw conflict('setup_done', 'setup is already done; sign in instead');
       const created = await ctx.db.kysely.transaction().execute(async (trx) => {
-        // Under PostgreSQL's READ COMMITTED, racing setups with different e-mails would each
-        // find no user and each make an owner; a transaction-scoped advisory lock makes them
-        // take turns, so the second finds the first user. SQLite runs one transaction at a time.
-        if (ctx.db.dialect === 'postgres')
-          await sql`select pg_advisory_xact_lock(${SETUP_LOCK})`.execute(trx);
-        const existing = await trx.selectFrom('users').select('id').limit(1).executeTakeFirst();
-        if (existing) throw conflict('setup_done', 'setup is already done; sign in instead');
+        // Racing setups take turns, so the second finds the first user.
+        await lockFirstRunSetup(trx, ctx.db.dialect);
+        if (await anyUser(trx)) throw conflict('setup_done', 'setup is already done; sign in instead');
         // The setup user is the instance administrator (API.md, Roles).
         const user = await createUser(trx, email, password, { instanceAdmin: true });
         const organization = await createOrganization(trx, organization_name, user.id);
