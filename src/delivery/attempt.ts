@@ -100,7 +100,7 @@ export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedA
     return {
       start: logged({ ...PLACEHOLDER, url }, opened.redactUrl(url)),
       render: async () => {
-        const templateOutput = await renderInPool(job);
+        const templateOutput = await renderInPool(job, d.channel.organization_id);
         return ready(channelType.render(event, opened.channel, { ...ctx, now: new Date(), templateOutput }));
       },
     };

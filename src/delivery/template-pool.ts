@@ -19,6 +19,7 @@ import type { StoredEvent } from '../core/events.js';
 import { RENDER_LIMIT_MS, TemplateError } from '../channels/webhook-template.js';
 import type { TemplateResult, TemplateTask } from './template-worker.js';
 import { workerFile } from './worker-file.js';
+import { FairGate } from './fair-gate.js';
 
 export const TEMPLATE_WORKERS = {
   /** Two at most: renders are short, and the machine's cores are the service's too. */
@@ -42,6 +43,11 @@ export class TemplateBusyError extends Error {
 }
 
 let pool: Promise<Piscina> | null = null;
+/**
+ * Organizations take turns at the workers: with two, one organization renders in at most one,
+ * so its slow (or hostile) templates delay another's by a turn at worst, not by its whole queue.
+ */
+const gate = new FairGate(TEMPLATE_WORKERS.threads);
 
 /** Started on the first templated render: a service whose channels have none has no threads. */
 function templatePool(): Promise<Piscina> {
@@ -67,8 +73,11 @@ function templatePool(): Promise<Piscina> {
   return pool;
 }
 
-/** Renders a template job in a worker: its output, or a TemplateError / TemplateBusyError. */
-export async function renderInPool(job: TemplateJob): Promise<string> {
+/**
+ * Renders a template job in a worker for an organization (`tenant`): its output, or a
+ * TemplateError / TemplateBusyError.
+ */
+export async function renderInPool(job: TemplateJob, tenant: number): Promise<string> {
   const p = await templatePool().catch((err: unknown) => {
     throw new TemplateBusyError(`the template workers could not start: ${(err as Error).message}`);
   });
@@ -86,7 +95,9 @@ export async function renderInPool(job: TemplateJob): Promise<string> {
     clearTimeout(timer);
     timer = setTimeout(stop('ran'), TEMPLATE_WORKERS.wallMs);
   });
+  let release = () => {};
   try {
+    release = await gate.enter(tenant, abort.signal);
     const task: TemplateTask = { source: job.source, scope: job.scope, started: port2 };
     // piscina infers its transferList type from MessagePort.postMessage, whose last overload in
     // this @types/node takes options instead of a list: the list is right, the inferred type not.
@@ -110,6 +121,7 @@ export async function renderInPool(job: TemplateJob): Promise<string> {
       );
     throw new TemplateBusyError(`the template workers failed: ${(err as Error).message}`);
   } finally {
+    release();
     clearTimeout(timer);
     port1.close();
   }
@@ -127,7 +139,10 @@ export async function renderChannel(
 ): Promise<Rendered> {
   const job = type.template?.(event, channel, ctx) ?? null;
   if (job === null) return type.render(event, channel, ctx);
-  return type.render(event, channel, { ...ctx, templateOutput: await renderInPool(job) });
+  return type.render(event, channel, {
+    ...ctx,
+    templateOutput: await renderInPool(job, event.organization_id),
+  });
 }
 
 /** Ends the workers (tests and shutdown); the next render starts them again. */
