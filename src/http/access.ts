@@ -1,5 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, forbidden, notFound } from '../core/errors.js';
+import { findLoadTest } from '../storage/load-tests-repo.js';
+import { roleOf } from '../storage/members-repo.js';
+import { findProject } from '../storage/projects-repo.js';
 import type { TokenScope } from '../storage/schema.js';
 import type { AppContext } from './context.js';
 import { userId } from './auth-hooks.js';
@@ -59,14 +62,9 @@ export async function roleIn(
 ): Promise<Role> {
   const only = tokenOrganization(req);
   if (only !== null && only !== organizationId) throw notFound(what);
-  const row = await ctx.db.kysely
-    .selectFrom('memberships')
-    .select('role')
-    .where('organization_id', '=', organizationId)
-    .where('user_id', '=', userId(req))
-    .executeTakeFirst();
-  if (!row) throw notFound(what);
-  return row.role;
+  const role = await roleOf(ctx.db.kysely, organizationId, userId(req));
+  if (!role) throw notFound(what);
+  return role;
 }
 
 /** Owners and admins manage channels and members; API.md's roles table. */
@@ -75,22 +73,14 @@ export function requireManager(role: Role, action: string): void {
 }
 
 export async function projectFor(ctx: AppContext, req: FastifyRequest, projectId: number) {
-  const project = await ctx.db.kysely
-    .selectFrom('projects')
-    .selectAll()
-    .where('id', '=', projectId)
-    .executeTakeFirst();
+  const project = await findProject(ctx.db.kysely, projectId);
   if (!project) throw notFound('project');
   const role = await roleIn(ctx, req, project.organization_id, 'project');
   return { project, role };
 }
 
 export async function loadTestFor(ctx: AppContext, req: FastifyRequest, loadTestId: number) {
-  const loadTest = await ctx.db.kysely
-    .selectFrom('load_tests')
-    .selectAll()
-    .where('id', '=', loadTestId)
-    .executeTakeFirst();
+  const loadTest = await findLoadTest(ctx.db.kysely, loadTestId);
   if (!loadTest) throw notFound('load test');
   const role = await roleIn(ctx, req, loadTest.organization_id, 'load test');
   return { loadTest, role };

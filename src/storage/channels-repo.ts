@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { ChannelEvents, ChannelForDelivery, SigningSecret } from '../channels/channel.js';
 import type { ChannelFilter } from '../core/filters.js';
 import type { StatusScheme } from '../core/run-status.js';
@@ -6,8 +6,10 @@ import type { SecretBox } from '../security/secret-box.js';
 import type { Database, NotificationChannelsTable } from './schema.js';
 import { iso, isoOrNull } from './time.js';
 import { keysetPage, type PageRequest } from './keyset-page.js';
+import { retryOnDeadlock } from './deadlock.js';
 
 export type ChannelRow = Selectable<NotificationChannelsTable>;
+export type ChannelChanges = Updateable<NotificationChannelsTable>;
 
 /** A secret part shorter than this shows no character at all; a longer one its last four. */
 export const MIN_PARTLY_SHOWN = 24;
@@ -134,4 +136,76 @@ export async function findChannel(k: Kysely<Database>, id: number): Promise<Chan
 export function listChannels(k: Kysely<Database>, organizationId: number, request: PageRequest) {
   const q = k.selectFrom('notification_channels').selectAll().where('organization_id', '=', organizationId);
   return keysetPage(q, 'id', 'asc', request);
+}
+
+export async function insertChannel(
+  k: Kysely<Database>,
+  row: Insertable<NotificationChannelsTable>,
+): Promise<number> {
+  const { id } = await k
+    .insertInto('notification_channels')
+    .values(row)
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return id;
+}
+
+/**
+ * Writes `set`. With `checked`, only while the channel's destination and secrets are still those
+ * the caller checked the change against: a PATCH that moves the channel while another gives
+ * secrets for the old destination must not pair the two. False when they had changed.
+ */
+export async function updateChannel(
+  k: Kysely<Database>,
+  id: number,
+  set: ChannelChanges,
+  checked: Pick<ChannelRow, 'url_sealed' | 'config' | 'secrets_sealed'> | null,
+): Promise<boolean> {
+  let update = k.updateTable('notification_channels').set(set).where('id', '=', id);
+  if (checked)
+    update = update
+      .where('url_sealed', '=', checked.url_sealed)
+      .where('config', '=', checked.config)
+      .where('secrets_sealed', '=', checked.secrets_sealed);
+  const result = await update.executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function deleteChannel(k: Kysely<Database>, id: number): Promise<void> {
+  await retryOnDeadlock(() => k.deleteFrom('notification_channels').where('id', '=', id).execute());
+}
+
+/**
+ * Replaces the signing secrets with `set`, only while the current secret is still `current`: two
+ * rotations at once must not both demote the same secret and lose one of theirs. False when it
+ * had changed.
+ */
+export async function replaceSigningSecrets(
+  k: Kysely<Database>,
+  id: number,
+  current: string | null,
+  set: ChannelChanges,
+): Promise<boolean> {
+  const update = k.updateTable('notification_channels').set(set).where('id', '=', id);
+  const result = await (
+    current === null
+      ? update.where('signing_secret_sealed', 'is', null)
+      : update.where('signing_secret_sealed', '=', current)
+  ).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Stops signing: the channel's requests go unsigned from now on. */
+export async function removeSigningSecrets(k: Kysely<Database>, id: number): Promise<void> {
+  await k
+    .updateTable('notification_channels')
+    .set({
+      signing_secret_sealed: null,
+      signing_created_at: null,
+      signing_previous_sealed: null,
+      signing_previous_expires_at: null,
+      updated_at: Date.now(),
+    })
+    .where('id', '=', id)
+    .execute();
 }

@@ -16,6 +16,17 @@ export async function roleOf(k: Kysely<Database>, orgId: number, userId: number)
   return row?.role ?? null;
 }
 
+/** The user's memberships with each organization's name; `only` narrows to one organization. */
+export function membershipsOf(k: Kysely<Database>, userId: number, only: number | null) {
+  let q = k
+    .selectFrom('memberships')
+    .innerJoin('organizations', 'organizations.id', 'memberships.organization_id')
+    .select(['memberships.organization_id', 'memberships.role', 'organizations.name as organization_name'])
+    .where('memberships.user_id', '=', userId);
+  if (only !== null) q = q.where('memberships.organization_id', '=', only);
+  return q.orderBy('memberships.organization_id').execute();
+}
+
 export async function isMember(k: Kysely<Database>, orgId: number, userId: number): Promise<boolean> {
   return (await roleOf(k, orgId, userId)) !== null;
 }

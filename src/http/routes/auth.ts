@@ -2,7 +2,8 @@ import { AppError } from '../../core/errors.js';
 import { deleteSession, SESSION_COOKIE } from '../../auth/sessions.js';
 import { clearFailures, reserveAttempt } from '../../auth/login-throttle.js';
 import { DUMMY_HASH, verifyPassword } from '../../security/passwords.js';
-import { findUserByEmail, normalizeEmail, userView } from '../../storage/users-repo.js';
+import { membershipsOf } from '../../storage/members-repo.js';
+import { findUser, findUserByEmail, normalizeEmail, userView } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
 import { tokenOrganization } from '../access.js';
@@ -57,21 +58,8 @@ export function authRoutes(app: App, ctx: AppContext): void {
 
   app.get('/api/v1/me', { schema: { tags: ['auth'] } }, async (req) => {
     const id = userId(req);
-    const user = await ctx.db.kysely
-      .selectFrom('users')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirstOrThrow();
-    const memberships = await ctx.db.kysely
-      .selectFrom('memberships')
-      .innerJoin('organizations', 'organizations.id', 'memberships.organization_id')
-      .select(['memberships.organization_id', 'memberships.role', 'organizations.name as organization_name'])
-      .where('memberships.user_id', '=', id)
-      .$if(tokenOrganization(req) !== null, (q) =>
-        q.where('memberships.organization_id', '=', tokenOrganization(req)!),
-      )
-      .orderBy('memberships.organization_id')
-      .execute();
+    const user = (await findUser(ctx.db.kysely, id))!;
+    const memberships = await membershipsOf(ctx.db.kysely, id, tokenOrganization(req));
     const admin = user.instance_admin === 1;
     const { orgCreation, schedules } = ctx.config;
     return {

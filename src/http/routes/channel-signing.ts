@@ -8,7 +8,13 @@ import { getChannelType } from '../../channels/registry.js';
 import { AppError, conflict } from '../../core/errors.js';
 import { generateSigningSecret } from '../../core/signing.js';
 import type { SecretBox } from '../../security/secret-box.js';
-import { channelView, findChannel, type ChannelRow } from '../../storage/channels-repo.js';
+import {
+  channelView,
+  findChannel,
+  removeSigningSecrets,
+  replaceSigningSecrets,
+  type ChannelRow,
+} from '../../storage/channels-repo.js';
 import { requireManager, type Role } from '../access.js';
 import type { AppContext } from '../context.js';
 import { IdParams } from '../schemas.js';
@@ -52,17 +58,9 @@ export function channelSigningRoutes(app: App, ctx: AppContext, channelFor: Chan
               signing_previous_sealed: channel.signing_secret_sealed,
               signing_previous_expires_at: now + ROTATION_OVERLAP_MS,
             };
-      let update = ctx.db.kysely
-        .updateTable('notification_channels')
-        .set({ ...columns, ...previous, updated_at: now })
-        .where('id', '=', channel.id);
-      // Two rotations at once must not both demote the same secret and lose one of theirs.
-      update =
-        channel.signing_secret_sealed === null
-          ? update.where('signing_secret_sealed', 'is', null)
-          : update.where('signing_secret_sealed', '=', channel.signing_secret_sealed);
-      const result = await update.executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1)
+      const set = { ...columns, ...previous, updated_at: now };
+      // Only over the secret read above: two rotations at once must not both demote it.
+      if (!(await replaceSigningSecrets(ctx.db.kysely, channel.id, channel.signing_secret_sealed, set)))
         throw conflict('concurrent_rotation', 'the signing secret was changed at the same time; try again');
       const view = channelView((await findChannel(ctx.db.kysely, channel.id))!, ctx.box);
       return { secret, signing: view.signing };
@@ -74,17 +72,7 @@ export function channelSigningRoutes(app: App, ctx: AppContext, channelFor: Chan
     { schema: { tags: ['notification channels'], params: IdParams } },
     async (req, reply) => {
       const channel = await signable(req, req.params.id, 'remove signing secrets');
-      await ctx.db.kysely
-        .updateTable('notification_channels')
-        .set({
-          signing_secret_sealed: null,
-          signing_created_at: null,
-          signing_previous_sealed: null,
-          signing_previous_expires_at: null,
-          updated_at: Date.now(),
-        })
-        .where('id', '=', channel.id)
-        .execute();
+      await removeSigningSecrets(ctx.db.kysely, channel.id);
       return reply.code(204).send();
     },
   );

@@ -15,7 +15,8 @@ import {
 } from '../../storage/invitations-repo.js';
 import { mapPage } from '../../storage/keyset-page.js';
 import { addMembership, isMember, roleOf } from '../../storage/members-repo.js';
-import { createUser, findUserByEmail, userView } from '../../storage/users-repo.js';
+import { findOrganization } from '../../storage/organizations-repo.js';
+import { createUser, findUser, findUserByEmail, userView } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
 import { requireManager, roleIn } from '../access.js';
@@ -60,11 +61,7 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
       // the owner role with one of their own.
       const pending = await findPendingInvitation(ctx.db.kysely, orgId, req.body.email);
       if (pending) checkOwnerRule(actor, pending.role, req.body.role);
-      const org = await ctx.db.kysely
-        .selectFrom('organizations')
-        .select('name')
-        .where('id', '=', orgId)
-        .executeTakeFirstOrThrow();
+      const org = (await findOrganization(ctx.db.kysely, orgId))!;
       const { row, token } = await ctx.db.kysely.transaction().execute((trx) =>
         createInvitation(trx, {
           organizationId: orgId,
@@ -189,11 +186,7 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
         }
         let user;
         if (principal) {
-          user = await trx
-            .selectFrom('users')
-            .selectAll()
-            .where('id', '=', principal.userId)
-            .executeTakeFirstOrThrow();
+          user = (await findUser(trx, principal.userId))!;
           if (user.email !== found.email) {
             throw forbidden(
               `this invitation is for ${found.email}; you are signed in as ${user.email}. ` +

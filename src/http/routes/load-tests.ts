@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { Selectable } from 'kysely';
 import { badRequest } from '../../core/errors.js';
-import type { LoadTestsTable, ScheduleTicksTable } from '../../storage/schema.js';
+import type { ScheduleTicksTable } from '../../storage/schema.js';
 import { nextRuns, scheduleColumns, scheduleOf } from '../../scheduler/schedule-spec.js';
 import { isInstanceAdmin } from '../../storage/users-repo.js';
 import { scheduleChange, ScheduleBody } from '../schedule-change.js';
@@ -10,11 +10,16 @@ import type { AppContext } from '../context.js';
 import { loadTestFor, projectFor, requireManager } from '../access.js';
 import { body, Id, IdParams, ListQuery, Name } from '../schemas.js';
 import { mapPage } from '../../storage/keyset-page.js';
-import { listLoadTests, listScheduleTicks } from '../../storage/load-tests-repo.js';
+import {
+  createLoadTest,
+  deleteLoadTest,
+  listLoadTests,
+  listScheduleTicks,
+  updateLoadTest,
+  type LoadTestRow,
+} from '../../storage/load-tests-repo.js';
 import { iso } from '../../storage/time.js';
 import type { App } from './route-types.js';
-
-type LoadTestRow = Selectable<LoadTestsTable>;
 
 /** How many upcoming fire times the view shows. */
 const NEXT_RUNS = 3;
@@ -82,11 +87,7 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
         created_at: now,
         updated_at: now,
       };
-      const { id } = await ctx.db.kysely
-        .insertInto('load_tests')
-        .values(row)
-        .returning('id')
-        .executeTakeFirstOrThrow();
+      const id = await createLoadTest(ctx.db.kysely, row);
       const unscheduled = {
         ...scheduleColumns(null),
         schedule_command_set_by: null,
@@ -127,7 +128,7 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
         };
         Object.assign(set, scheduleChange(req.body.schedule, loadTest, actor, ctx.config.schedules));
       }
-      await ctx.db.kysely.updateTable('load_tests').set(set).where('id', '=', loadTest.id).execute();
+      await updateLoadTest(ctx.db.kysely, loadTest.id, set);
       return loadTestView({ ...loadTest, ...set });
     },
   );
@@ -149,7 +150,7 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
       const { loadTest, role } = await loadTestFor(ctx, req, req.params.id);
       // A schedule's command was set by an instance administrator; its history is not a member's to erase.
       if (loadTest.schedule_command !== null) requireManager(role, 'delete a load test that has a schedule');
-      await ctx.db.kysely.deleteFrom('load_tests').where('id', '=', loadTest.id).execute();
+      await deleteLoadTest(ctx.db.kysely, loadTest.id);
       return reply.code(204).send();
     },
   );

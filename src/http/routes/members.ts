@@ -4,6 +4,7 @@ import { AppError, notFound } from '../../core/errors.js';
 import { listMembers, lockOwners, removeMembership, roleOf, setRole } from '../../storage/members-repo.js';
 import { mapPage } from '../../storage/keyset-page.js';
 import type { Database } from '../../storage/schema.js';
+import { findUser } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
 import { requireManager, roleIn, type Role as RoleName } from '../access.js';
 import { checkOwnerRule } from '../member-rules.js';
@@ -83,12 +84,8 @@ export function memberRoutes(app: App, ctx: AppContext): void {
       return ctx.db.kysely.transaction().execute(async (trx) => {
         await checkChange(trx, orgId, req.params.user_id, actor, req.body.role);
         await setRole(trx, orgId, req.params.user_id, req.body.role);
-        const user = await trx
-          .selectFrom('users')
-          .select('email')
-          .where('id', '=', req.params.user_id)
-          .executeTakeFirstOrThrow();
-        return { user_id: req.params.user_id, email: user.email, role: req.body.role };
+        const user = await findUser(trx, req.params.user_id);
+        return { user_id: req.params.user_id, email: user!.email, role: req.body.role };
       });
     },
   );

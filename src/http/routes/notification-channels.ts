@@ -6,12 +6,17 @@ import { DEFAULT_CHANNEL_EVENTS } from '../../core/filters.js';
 import type { StatusScheme } from '../../core/run-status.js';
 import {
   channelView,
+  deleteChannel,
   findChannel,
+  insertChannel,
   listChannels,
   openSecrets,
   redactUrl,
   sealSecrets,
+  updateChannel,
+  type ChannelChanges,
 } from '../../storage/channels-repo.js';
+import { projectsAmong } from '../../storage/projects-repo.js';
 import { mapPage } from '../../storage/keyset-page.js';
 import {
   requireCredentialsForDestination,
@@ -25,7 +30,6 @@ import { ChannelCreate, ChannelPatch, type EventsInput } from './channel-schemas
 import { channelSigningRoutes, newSigningSecret } from './channel-signing.js';
 import { testChannel } from './channel-test.js';
 import type { App } from './route-types.js';
-import { retryOnDeadlock } from '../../storage/deadlock.js';
 
 function mergeEvents(base: ChannelEvents, input: EventsInput | undefined): ChannelEvents {
   return {
@@ -97,13 +101,7 @@ export async function checkProjects(
   ids: number[] | null | undefined,
 ): Promise<void> {
   if (!ids || ids.length === 0) return;
-  const found = await ctx.db.kysely
-    .selectFrom('projects')
-    .select('id')
-    .where('organization_id', '=', organizationId)
-    .where('id', 'in', ids)
-    .execute();
-  const known = new Set(found.map((p) => p.id));
+  const known = await projectsAmong(ctx.db.kysely, organizationId, ids);
   const missing = ids.filter((id) => !known.has(id));
   if (missing.length > 0)
     throw badRequest(
@@ -154,28 +152,24 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
       const now = Date.now();
       // Signed from the start: a receiver can verify the first event it gets.
       const signing = channelType.signing ? newSigningSecret(ctx.box, now) : null;
-      const { id } = await ctx.db.kysely
-        .insertInto('notification_channels')
-        .values({
-          organization_id: orgId,
-          type: req.body.type,
-          name: req.body.name,
-          url_sealed: ctx.box.seal(url),
-          url_redacted: redactUrl(url),
-          enabled: req.body.enabled === false ? 0 : 1,
-          status_scheme: req.body.status_scheme ?? 'k6',
-          project_ids: req.body.project_ids ? JSON.stringify(req.body.project_ids) : null,
-          events: JSON.stringify(events),
-          config: JSON.stringify(config),
-          secrets_sealed: sealSecrets(secrets, ctx.box),
-          disabled_reason: null,
-          consecutive_failures: 0,
-          created_at: now,
-          updated_at: now,
-          ...signing?.columns,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
+      const id = await insertChannel(ctx.db.kysely, {
+        organization_id: orgId,
+        type: req.body.type,
+        name: req.body.name,
+        url_sealed: ctx.box.seal(url),
+        url_redacted: redactUrl(url),
+        enabled: req.body.enabled === false ? 0 : 1,
+        status_scheme: req.body.status_scheme ?? 'k6',
+        project_ids: req.body.project_ids ? JSON.stringify(req.body.project_ids) : null,
+        events: JSON.stringify(events),
+        config: JSON.stringify(config),
+        secrets_sealed: sealSecrets(secrets, ctx.box),
+        disabled_reason: null,
+        consecutive_failures: 0,
+        created_at: now,
+        updated_at: now,
+        ...signing?.columns,
+      });
       const view = channelView((await findChannel(ctx.db.kysely, id))!, ctx.box);
       // The one time the secret is shown.
       return reply.code(201).send(signing ? { ...view, signing_secret: signing.secret } : view);
@@ -198,7 +192,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
       const channelType = getChannelType(channel.type);
       if (!channelType)
         throw new AppError(409, 'unknown_type', `channel type ${channel.type} is not supported`);
-      const set: Record<string, unknown> = { updated_at: Date.now() };
+      const set: ChannelChanges = { updated_at: Date.now() };
       if (b.name !== undefined) set.name = b.name;
       // Opened only when the request touches the settings or the URL: a rename needs no key.
       const touched = b.config !== undefined || b.status_scheme !== undefined || b.url !== undefined;
@@ -246,16 +240,8 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         // Switching a channel back on is the person saying the cause is fixed.
         if (b.enabled) Object.assign(set, { disabled_reason: null, consecutive_failures: 0 });
       }
-      let update = ctx.db.kysely.updateTable('notification_channels').set(set).where('id', '=', channel.id);
-      // Only over the destination and secrets the checks above read: a PATCH that moves the
-      // channel while another gives secrets for the old destination must not pair the two.
-      if (touched)
-        update = update
-          .where('url_sealed', '=', channel.url_sealed)
-          .where('config', '=', channel.config)
-          .where('secrets_sealed', '=', channel.secrets_sealed);
-      const result = await update.executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1)
+      // Only over the destination and secrets the checks above read (see updateChannel).
+      if (!(await updateChannel(ctx.db.kysely, channel.id, set, touched ? channel : null)))
         throw conflict(
           'concurrent_update',
           'the channel was changed at the same time; load it again and retry',
@@ -270,9 +256,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
     async (req, reply) => {
       const { channel, role } = await channelFor(req, req.params.id);
       requireManager(role, 'delete notification channels');
-      await retryOnDeadlock(() =>
-        ctx.db.kysely.deleteFrom('notification_channels').where('id', '=', channel.id).execute(),
-      );
+      await deleteChannel(ctx.db.kysely, channel.id);
       return reply.code(204).send();
     },
   );

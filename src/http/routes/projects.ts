@@ -3,7 +3,7 @@ import type { AppContext } from '../context.js';
 import { projectFor, roleIn } from '../access.js';
 import { body, Id, IdParams, ListQuery, Name } from '../schemas.js';
 import { mapPage } from '../../storage/keyset-page.js';
-import { listProjects } from '../../storage/projects-repo.js';
+import { createProject, listProjects, renameProject } from '../../storage/projects-repo.js';
 import { iso } from '../../storage/time.js';
 import type { App } from './route-types.js';
 
@@ -29,15 +29,8 @@ export function projectRoutes(app: App, ctx: AppContext): void {
     { schema: { tags: ['projects'], params: Type.Object({ id: Id }), body: body({ name: Name }) } },
     async (req, reply) => {
       await roleIn(ctx, req, req.params.id);
-      const created_at = Date.now();
-      const { id } = await ctx.db.kysely
-        .insertInto('projects')
-        .values({ organization_id: req.params.id, name: req.body.name, created_at })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      return reply
-        .code(201)
-        .send(projectView({ id, organization_id: req.params.id, name: req.body.name, created_at }));
+      const project = await createProject(ctx.db.kysely, req.params.id, req.body.name);
+      return reply.code(201).send(projectView(project));
     },
   );
 
@@ -52,11 +45,7 @@ export function projectRoutes(app: App, ctx: AppContext): void {
     { schema: { tags: ['projects'], params: IdParams, body: body({ name: Name }) } },
     async (req) => {
       const { project } = await projectFor(ctx, req, req.params.id);
-      await ctx.db.kysely
-        .updateTable('projects')
-        .set({ name: req.body.name })
-        .where('id', '=', project.id)
-        .execute();
+      await renameProject(ctx.db.kysely, project.id, req.body.name);
       return projectView({ ...project, name: req.body.name });
     },
   );
