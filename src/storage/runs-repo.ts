@@ -4,6 +4,7 @@ import { statusCode, type RunResult, type RunStatus, type Trigger } from '../cor
 import type { Db } from './database.js';
 import type { Database, RunsTable } from './schema.js';
 import { iso, isoOrNull } from './time.js';
+import { keysetPage, type PageRequest } from './keyset-page.js';
 
 type Row = Omit<RunsTable, 'id'> & { id: number };
 export type RunRow = Row & { name: string; project_name: string };
@@ -37,6 +38,19 @@ export function selectRuns(k: Kysely<Database>) {
     .innerJoin('projects', 'projects.id', 'runs.project_id')
     .selectAll('runs')
     .select(['load_tests.name as name', 'projects.name as project_name']);
+}
+
+/** Runs of a load test, or of an organization, newest first. */
+export function listRuns(
+  k: Kysely<Database>,
+  of: { loadTestId: number } | { organizationId: number },
+  request: PageRequest,
+) {
+  const q =
+    'loadTestId' in of
+      ? selectRuns(k).where('runs.load_test_id', '=', of.loadTestId)
+      : selectRuns(k).where('runs.organization_id', '=', of.organizationId);
+  return keysetPage(q, 'runs.id', 'desc', request);
 }
 
 export async function findRun(k: Kysely<Database>, id: number): Promise<RunRow | undefined> {

@@ -8,7 +8,7 @@ import { pendingDelivery } from '../../queue/rows.js';
 import type { AppContext } from '../context.js';
 import { requireManager, roleIn } from '../access.js';
 import { Id, IdParams } from '../schemas.js';
-import { cursorId, page } from '../pagination.js';
+import { keysetPage, mapPage } from '../../storage/keyset-page.js';
 import { DeliveryListQuery } from './channel-schemas.js';
 import type { App } from './route-types.js';
 
@@ -20,16 +20,9 @@ export function deliveryRoutes(app: App, ctx: AppContext): void {
       const channel = await findChannel(ctx.db.kysely, req.params.id);
       if (!channel) throw notFound('notification channel');
       await roleIn(ctx, req, channel.organization_id, 'notification channel');
-      const after = cursorId(req.query);
-      let q = ctx.db.kysely
-        .selectFrom('deliveries')
-        .selectAll()
-        .where('channel_id', '=', channel.id)
-        .orderBy('id', 'desc')
-        .limit(req.query.limit + 1);
-      if (after !== null) q = q.where('id', '<', after);
+      let q = ctx.db.kysely.selectFrom('deliveries').selectAll().where('channel_id', '=', channel.id);
       if (req.query.state) q = q.where('state', '=', req.query.state);
-      return page((await q.execute()).map(deliveryView), req.query);
+      return mapPage(await keysetPage(q, 'id', 'desc', req.query), deliveryView);
     },
   );
 

@@ -1,13 +1,13 @@
 import { Type } from 'typebox';
 import { notFound } from '../../core/errors.js';
 import { RUN_RESULTS, RUN_STATUSES, TRIGGERS } from '../../core/run-status.js';
-import { createRun, findRun, runView, selectRuns } from '../../storage/runs-repo.js';
+import { createRun, findRun, listRuns, runView } from '../../storage/runs-repo.js';
+import { mapPage } from '../../storage/keyset-page.js';
 import { changeRunStatus } from '../../queue/enqueue.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
 import { loadTestFor, roleIn } from '../access.js';
 import { body, Id, IdParams, ListQuery } from '../schemas.js';
-import { cursorId, page } from '../pagination.js';
 import type { App } from './route-types.js';
 
 const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
@@ -54,13 +54,7 @@ export function runRoutes(app: App, ctx: AppContext): void {
     { schema: { tags: ['runs'], params: Type.Object({ id: Id }), querystring: ListQuery } },
     async (req) => {
       await loadTestFor(ctx, req, req.params.id);
-      const after = cursorId(req.query);
-      let q = selectRuns(ctx.db.kysely)
-        .where('runs.load_test_id', '=', req.params.id)
-        .orderBy('runs.id', 'desc')
-        .limit(req.query.limit + 1);
-      if (after !== null) q = q.where('runs.id', '<', after);
-      return page((await q.execute()).map(runView), req.query);
+      return mapPage(await listRuns(ctx.db.kysely, { loadTestId: req.params.id }, req.query), runView);
     },
   );
 
@@ -69,13 +63,8 @@ export function runRoutes(app: App, ctx: AppContext): void {
     { schema: { tags: ['runs'], params: Type.Object({ id: Id }), querystring: ListQuery } },
     async (req) => {
       await roleIn(ctx, req, req.params.id);
-      const after = cursorId(req.query);
-      let q = selectRuns(ctx.db.kysely)
-        .where('runs.organization_id', '=', req.params.id)
-        .orderBy('runs.id', 'desc')
-        .limit(req.query.limit + 1);
-      if (after !== null) q = q.where('runs.id', '<', after);
-      return page((await q.execute()).map(runView), req.query);
+      const runs = await listRuns(ctx.db.kysely, { organizationId: req.params.id }, req.query);
+      return mapPage(runs, runView);
     },
   );
 
