@@ -1,7 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Db } from '../storage/database.js';
 import type { TokenScope } from '../storage/schema.js';
-import { hashToken, newToken } from '../security/tokens.js';
+import { findSession, insertSession } from '../storage/sessions-repo.js';
+import { findApiToken, markTokenUsed } from '../storage/tokens-repo.js';
+import { newToken } from '../security/tokens.js';
 
 export const SESSION_COOKIE = 'ln_session';
 export const CSRF_COOKIE = 'ln_csrf';
@@ -28,29 +30,12 @@ export async function createSession(
   const csrf = newToken('lns').slice(4);
   const now = Date.now();
   const expiresAt = now + SESSION_TTL_MS;
-  await db.kysely
-    .insertInto('sessions')
-    .values({
-      token_hash: hashToken(token),
-      csrf_token: csrf,
-      user_id: userId,
-      created_at: now,
-      expires_at: expiresAt,
-    })
-    .execute();
+  await insertSession(db.kysely, { token, csrfToken: csrf, userId, createdAt: now, expiresAt });
   return { token, csrf, expiresAt };
 }
 
-export async function deleteSession(db: Db, token: string): Promise<void> {
-  await db.kysely.deleteFrom('sessions').where('token_hash', '=', hashToken(token)).execute();
-}
-
 export async function principalFromSession(db: Db, token: string): Promise<Principal | null> {
-  const row = await db.kysely
-    .selectFrom('sessions')
-    .select(['user_id', 'csrf_token', 'expires_at'])
-    .where('token_hash', '=', hashToken(token))
-    .executeTakeFirst();
+  const row = await findSession(db.kysely, token);
   if (!row || row.expires_at < Date.now()) return null;
   return {
     userId: row.user_id,
@@ -63,18 +48,13 @@ export async function principalFromSession(db: Db, token: string): Promise<Princ
 }
 
 export async function principalFromApiToken(db: Db, token: string): Promise<Principal | null> {
-  const hash = hashToken(token);
-  const row = await db.kysely
-    .selectFrom('api_tokens')
-    .select(['id', 'user_id', 'last_used_at', 'scope', 'organization_id', 'expires_at'])
-    .where('token_hash', '=', hash)
-    .executeTakeFirst();
+  const row = await findApiToken(db.kysely, token);
   if (!row) return null;
   const now = Date.now();
   if (row.expires_at !== null && Number(row.expires_at) <= now) return null;
   // Recording every use would turn each API read into a write; a minute's precision is enough.
   if (row.last_used_at === null || now - row.last_used_at > 60_000) {
-    await db.kysely.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute();
+    await markTokenUsed(db.kysely, row.id, now);
   }
   return {
     userId: row.user_id,

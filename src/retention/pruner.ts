@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../storage/database.js';
 import { deleteStaleFailures } from '../auth/login-throttle.js';
 import { deleteSpentInvitations } from '../storage/invitations-repo.js';
+import { deleteExpiredSessions } from '../storage/sessions-repo.js';
 import { deleteExpiredTokens } from '../storage/tokens-repo.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -172,7 +173,7 @@ export class RetentionPruner {
       await new Promise((resolve) => setTimeout(resolve, this.o.pauseMs));
     }
     result.loginFailures = await this.inBatches((limit) => deleteStaleFailures(db, now, limit));
-    result.sessions = await this.inBatches((limit) => deleteExpiredSessions(db, now, limit));
+    result.sessions = await this.inBatches((limit) => deleteExpiredSessions(db.kysely, now, limit));
     result.invitations = await this.inBatches((limit) =>
       deleteSpentInvitations(db.kysely, now, cutoff, limit),
     );
@@ -191,13 +192,4 @@ export class RetentionPruner {
     }
     return total;
   }
-}
-
-async function deleteExpiredSessions(db: Db, now: number, limit: number): Promise<number> {
-  const ids = (
-    await db.kysely.selectFrom('sessions').select('id').where('expires_at', '<', now).limit(limit).execute()
-  ).map((r) => Number(r.id));
-  if (ids.length === 0) return 0;
-  const deleted = await db.kysely.deleteFrom('sessions').where('id', 'in', ids).executeTakeFirst();
-  return Number(deleted.numDeletedRows);
 }

@@ -47,6 +47,19 @@ export async function createApiToken(k: Kysely<Database>, t: NewApiToken) {
   return { ...tokenView({ id, ...row }), token };
 }
 
+/** The token's row, found by its hash; expired ones too (the caller decides). */
+export function findApiToken(k: Kysely<Database>, token: string) {
+  return k
+    .selectFrom('api_tokens')
+    .select(['id', 'user_id', 'last_used_at', 'scope', 'organization_id', 'expires_at'])
+    .where('token_hash', '=', hashToken(token))
+    .executeTakeFirst();
+}
+
+export async function markTokenUsed(k: Kysely<Database>, id: number, at: number): Promise<void> {
+  await k.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+}
+
 /** A user's tokens, optionally only those limited to one organization. */
 export function listTokens(
   k: Kysely<Database>,

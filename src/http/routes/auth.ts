@@ -1,8 +1,9 @@
 import { AppError } from '../../core/errors.js';
-import { deleteSession, SESSION_COOKIE } from '../../auth/sessions.js';
+import { SESSION_COOKIE } from '../../auth/sessions.js';
 import { clearFailures, reserveAttempt } from '../../auth/login-throttle.js';
 import { DUMMY_HASH, verifyPassword } from '../../security/passwords.js';
 import { membershipsOf } from '../../storage/members-repo.js';
+import { deleteSession } from '../../storage/sessions-repo.js';
 import { findUser, findUserByEmail, normalizeEmail, userView } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
@@ -50,7 +51,7 @@ export function authRoutes(app: App, ctx: AppContext): void {
     { config: { public: true }, schema: { tags: ['auth'] } },
     async (req, reply) => {
       const token = req.cookies[SESSION_COOKIE];
-      if (token) await deleteSession(ctx.db, token);
+      if (token) await deleteSession(ctx.db.kysely, token);
       endSession(reply);
       return reply.code(204).send();
     },
