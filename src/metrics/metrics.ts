@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { isPending } from '../storage/deliveries-repo.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../storage/database.js';
+import { disabledChannelCount, eventCount, oldestPendingAt, pendingCount } from '../storage/metrics-repo.js';
 import type { RouteInstaller } from '../http/app.js';
 
 /** How one delivery attempt ended, as counted: a retry is scheduled, or the delivery is final. */
@@ -78,48 +78,23 @@ export function createMetrics(db: Db, logger?: FastifyBaseLogger): Metrics {
       },
     });
   const k = db.kysely;
-  fromDb('loadnotify_delivery_queue_depth', 'Deliveries waiting to be sent (pending).', async () => {
-    const row = await k
-      .selectFrom('deliveries')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where(isPending)
-      .executeTakeFirst();
-    return Number(row?.n ?? 0);
-  });
+  fromDb('loadnotify_delivery_queue_depth', 'Deliveries waiting to be sent (pending).', () =>
+    pendingCount(k),
+  );
   fromDb(
     'loadnotify_delivery_oldest_pending_seconds',
     'Age of the oldest pending delivery in seconds; 0 when none waits.',
     async () => {
-      const row = await k
-        .selectFrom('deliveries')
-        .select((eb) => eb.fn.min('created_at').as('at'))
-        .where(isPending)
-        .executeTakeFirst();
-      if (row?.at == null) return 0;
-      return Math.max(0, (Date.now() - Number(row.at)) / 1000);
+      const at = await oldestPendingAt(k);
+      return at === null ? 0 : Math.max(0, (Date.now() - at) / 1000);
     },
   );
   fromDb(
     'loadnotify_channels_disabled',
     'Notification channels switched off (by a person or after failing deliveries).',
-    async () => {
-      const row = await k
-        .selectFrom('notification_channels')
-        .select((eb) => eb.fn.countAll().as('n'))
-        .where('enabled', '=', 0)
-        .executeTakeFirst();
-      return Number(row?.n ?? 0);
-    },
+    () => disabledChannelCount(k),
   );
-  // Events are recorded by the outbox in many code paths (API, scheduler, runner reports); a
-  // count of the stored rows is correct whichever process recorded them.
-  fromDb('loadnotify_events_recorded', 'Events stored (run lifecycle and test events).', async () => {
-    const row = await k
-      .selectFrom('events')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .executeTakeFirst();
-    return Number(row?.n ?? 0);
-  });
+  fromDb('loadnotify_events_recorded', 'Events stored (run lifecycle and test events).', () => eventCount(k));
 
   return {
     registry,
