@@ -1,12 +1,7 @@
 import type { TObject } from 'typebox';
 import type { StoredEvent } from '../core/events.js';
-import type { StatusScheme, RunResult, RunStatus, Trigger } from '../core/run-status.js';
-
-/** Which events reach a channel (API.md's `events` object). Empty lists mean "all". */
-export interface ChannelEvents {
-  'test.started': { enabled: boolean; triggers: Trigger[] };
-  'test.finished': { enabled: boolean; triggers: Trigger[]; statuses: RunStatus[]; results: RunResult[] };
-}
+import type { ChannelEvents } from '../core/filters.js';
+import type { StatusScheme } from '../core/run-status.js';
 
 /**
  * A channel as the delivery path sees it: the URL decrypted, the type-specific config parsed

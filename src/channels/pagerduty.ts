@@ -6,15 +6,9 @@
  */
 import { Type } from 'typebox';
 import type { EventData, RunSnapshot } from '../core/events.js';
-import { effectiveResult } from '../core/filters.js';
+import { effectiveResult, type ChannelEvents } from '../core/filters.js';
 import { buildMessage, oneLine, runUrl, truncateText } from '../core/message.js';
-import type {
-  ChannelEvents,
-  ChannelType,
-  Classification,
-  ReceiverResponse,
-  RenderedRequest,
-} from './channel.js';
+import type { ChannelType, Classification, ReceiverResponse, RenderedRequest } from './channel.js';
 import { PRODUCT, checkHttpUrl, classifyHttp, responseReason, retryWith } from './webhook.js';
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';

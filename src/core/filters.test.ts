@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { runSnapshot } from './run-snapshot.fixture.js';
-import type { ChannelEvents } from '../channels/channel.js';
 import type { EventData, RunSnapshot } from './events.js';
 import { DEFAULT_CHANNEL_EVENTS, ONLY_FAILURES, channelMatches, effectiveResult } from './filters.js';
-import type { ChannelFilter } from './filters.js';
+import type { ChannelEvents, ChannelFilter } from './filters.js';
 import { RUN_RESULTS, TERMINAL_STATUSES, TRIGGERS } from './run-status.js';
 import type { RunResult, RunStatus, TerminalStatus, Trigger } from './run-status.js';
 

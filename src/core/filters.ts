@@ -2,10 +2,15 @@
  * Which events reach which channel: API.md's filter rules, decided once when the event is
  * recorded (one delivery row per matching channel).
  */
-import type { ChannelEvents } from '../channels/channel.js';
 import type { EventData, RunSnapshot } from './events.js';
 import { TERMINAL_STATUSES, isTerminal } from './run-status.js';
-import type { RunResult, TerminalStatus } from './run-status.js';
+import type { RunResult, RunStatus, TerminalStatus, Trigger } from './run-status.js';
+
+/** Which events reach a channel (API.md's `events` object). Empty lists mean "all". */
+export interface ChannelEvents {
+  'test.started': { enabled: boolean; triggers: Trigger[] };
+  'test.finished': { enabled: boolean; triggers: Trigger[]; statuses: RunStatus[]; results: RunResult[] };
+}
 
 export interface ChannelFilter {
   enabled: boolean;

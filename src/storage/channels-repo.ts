@@ -1,6 +1,6 @@
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
-import type { ChannelEvents, ChannelForDelivery, SigningSecret } from '../channels/channel.js';
-import type { ChannelFilter } from '../core/filters.js';
+import type { ChannelForDelivery, SigningSecret } from '../channels/channel.js';
+import type { ChannelEvents, ChannelFilter } from '../core/filters.js';
 import type { StatusScheme } from '../core/run-status.js';
 import type { SecretBox } from '../security/secret-box.js';
 import type { Database, NotificationChannelsTable } from './schema.js';

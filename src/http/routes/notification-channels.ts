@@ -1,8 +1,8 @@
 import { Type } from 'typebox';
-import type { ChannelEvents, ChannelPolicy, ChannelType } from '../../channels/channel.js';
+import type { ChannelPolicy, ChannelType } from '../../channels/channel.js';
 import { getChannelType } from '../../channels/registry.js';
 import { AppError, badRequest, conflict, notFound } from '../../core/errors.js';
-import { DEFAULT_CHANNEL_EVENTS } from '../../core/filters.js';
+import { DEFAULT_CHANNEL_EVENTS, type ChannelEvents } from '../../core/filters.js';
 import type { StatusScheme } from '../../core/run-status.js';
 import {
   channelView,
