@@ -3,8 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
-import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_PER_CHANNEL } from './delivery/limits.js';
 import { makeDataDir, SECRET_KEY_FILE } from './storage/data-dir.js';
+
+/**
+ * The engine's bounds on sends in flight, as deployed unless LOADNOTIFY_MAX_IN_FLIGHT and
+ * LOADNOTIFY_PER_CHANNEL say otherwise: in all (a host may have as many connections), and to
+ * one channel (what one dead receiver can hold).
+ */
+export const DEFAULT_MAX_IN_FLIGHT = 64;
+export const DEFAULT_PER_CHANNEL = 4;
 
 export interface Config {
   port: number;
