@@ -8,6 +8,7 @@ import { AppError } from '../core/errors.js';
 import type { Trigger } from '../core/run-status.js';
 import { ApiError, type RunApi } from '../runner/api-client.js';
 import type { Db } from '../storage/database.js';
+import { findLoadTest } from '../storage/load-tests-repo.js';
 import { createRun } from '../storage/runs-repo.js';
 import { changeRunStatus } from '../queue/enqueue.js';
 import type { DeliveryTaker } from '../queue/handoff.js';
@@ -27,11 +28,7 @@ export function createInProcessClient(options: InProcessClientOptions): RunApi {
   return {
     async createRun(loadTestId: number, trigger: Trigger) {
       const run = await translate(async () => {
-        const loadTest = await db.kysely
-          .selectFrom('load_tests')
-          .select(['id', 'project_id', 'organization_id'])
-          .where('id', '=', loadTestId)
-          .executeTakeFirst();
+        const loadTest = await findLoadTest(db.kysely, loadTestId);
         if (!loadTest) throw new AppError(404, 'not_found', 'load test not found');
         // No user started it: scheduled runs have user_id null.
         return createRun(db, {

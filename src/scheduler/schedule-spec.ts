@@ -4,8 +4,7 @@
  * first, or seven with a year; read in an IANA time zone.
  */
 import { Cron } from 'croner';
-import type { Selectable } from 'kysely';
-import type { LoadTestsTable } from '../storage/schema.js';
+import type { ScheduleColumns } from '../storage/load-tests-repo.js';
 
 export interface Schedule {
   /** argv: command[0] is the program, started directly (never through a shell). */
@@ -54,19 +53,8 @@ export function nextRuns(cron: string, timezone: string, n: number, from = new D
   }
 }
 
-/** The load_tests columns that store a schedule: what every reader of schedules selects. */
-export const SCHEDULE_COLUMNS = [
-  'schedule_command',
-  'schedule_cron',
-  'schedule_timezone',
-  'schedule_enabled',
-  'schedule_timeout_ms',
-] as const;
-
-type LoadTestRow = Pick<Selectable<LoadTestsTable>, (typeof SCHEDULE_COLUMNS)[number]>;
-
 /** The schedule stored on a load test row, or null when it has none. */
-export function scheduleOf(row: LoadTestRow): Schedule | null {
+export function scheduleOf(row: ScheduleColumns): Schedule | null {
   if (row.schedule_cron === null || row.schedule_command === null) return null;
   let command: unknown;
   try {

@@ -18,18 +18,27 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import type { Cron } from 'croner';
-import { TERMINAL_STATUSES } from '../core/run-status.js';
 import { runWrapped, type RunWrappedResult } from '../runner/run-wrapped.js';
 import type { BackoffOptions } from '../runner/run-reporter.js';
 import type { Db } from '../storage/database.js';
 import type { Database, ScheduleTickOutcome } from '../storage/schema.js';
+import {
+  claimTick,
+  deleteTicksBefore,
+  enabledSchedules,
+  lockSchedule,
+  startingTick,
+  updateTick,
+} from '../storage/load-tests-repo.js';
+import { unendedScheduledRun } from '../storage/runs-repo.js';
+import { isInstanceAdmin } from '../storage/users-repo.js';
 import { changeRunStatus } from '../queue/enqueue.js';
 import { createInProcessClient } from './in-process-client.js';
 import type { DeliveryTaker } from '../queue/handoff.js';
 import { LineLog } from './line-log.js';
 import { commandEnv, tickRefusal } from './command-policy.js';
 import type { ScheduleCommandPolicy } from '../config.js';
-import { cronFor, SCHEDULE_COLUMNS, scheduleKey, scheduleOf, type Schedule } from './schedule-spec.js';
+import { cronFor, scheduleKey, scheduleOf, type Schedule } from './schedule-spec.js';
 import { iso } from '../storage/time.js';
 
 export interface SchedulerLog {
@@ -162,11 +171,7 @@ export class Scheduler {
     if (this.stopping) return;
     let rows;
     try {
-      rows = await this.options.db.kysely
-        .selectFrom('load_tests')
-        .select(['id', ...SCHEDULE_COLUMNS])
-        .where('schedule_enabled', '=', 1)
-        .execute();
+      rows = await enabledSchedules(this.options.db.kysely);
     } catch (err) {
       this.options.log.warn({ err }, 'cannot load schedules; keeping the current plan');
       return;
@@ -280,21 +285,17 @@ export class Scheduler {
     const local = this.active.get(plan.loadTestId);
     const late = Date.now() - tickAt > (this.options.misfireMs ?? 60_000);
     return db.kysely.transaction().execute(async (trx) => {
-      let q = trx
-        .selectFrom('load_tests')
-        .select(['id', 'schedule_command_set_by', ...SCHEDULE_COLUMNS])
-        .where('id', '=', plan.loadTestId);
-      // Serialises this check-and-insert per load test between processes.
-      if (db.dialect === 'postgres') q = q.forUpdate();
-      const row = await q.executeTakeFirst();
+      // Locked: serialises this check-and-insert per load test between processes.
+      const row = await lockSchedule(trx, db.dialect, plan.loadTestId);
       const current = row ? scheduleOf(row) : null;
       if (!current?.enabled || scheduleKey(current) !== plan.key) return { kind: 'stale' } as const;
 
       let reason: string | null;
+      const setBy = row!.schedule_command_set_by;
       const refusal = tickRefusal(
         this.options.policy,
         current.command,
-        await isInstanceAdmin(trx, row!.schedule_command_set_by),
+        setBy !== null && (await isInstanceAdmin(trx, setBy)),
       );
       if (refusal) reason = `not run: ${refusal}`;
       else if (late) reason = `missed: this process was busy or suspended at ${iso(tickAt)}`;
@@ -306,22 +307,17 @@ export class Scheduler {
       } else reason = await overlapReason(trx, plan.loadTestId, current);
       const outcome: ScheduleTickOutcome = reason ? 'skipped' : 'started';
 
-      const inserted = await trx
-        .insertInto('schedule_ticks')
-        .values({
-          load_test_id: plan.loadTestId,
-          tick_at: tickAt,
-          fired_by: this.instanceId,
-          run_id: null,
-          outcome,
-          reason,
-          created_at: Date.now(),
-        })
-        .onConflict((oc) => oc.columns(['load_test_id', 'tick_at']).doNothing())
-        .returning('id')
-        .executeTakeFirst();
-      if (!inserted) return { kind: 'taken' } as const;
-      return { kind: 'won', tickId: inserted.id, outcome, reason } as const;
+      const tickId = await claimTick(trx, {
+        load_test_id: plan.loadTestId,
+        tick_at: tickAt,
+        fired_by: this.instanceId,
+        run_id: null,
+        outcome,
+        reason,
+        created_at: Date.now(),
+      });
+      if (tickId === undefined) return { kind: 'taken' } as const;
+      return { kind: 'won', tickId, outcome, reason } as const;
     });
   }
 
@@ -395,7 +391,7 @@ export class Scheduler {
     set: { run_id?: number; outcome?: ScheduleTickOutcome; reason?: string },
   ): Promise<void> {
     try {
-      await this.options.db.kysely.updateTable('schedule_ticks').set(set).where('id', '=', tickId).execute();
+      await updateTick(this.options.db.kysely, tickId, set);
     } catch (err) {
       this.options.log.warn({ err, tickId }, 'cannot update the schedule tick');
     }
@@ -407,10 +403,7 @@ export class Scheduler {
     this.lastPrune = now;
     const keepMs = (this.options.retentionDays ?? 30) * 86_400_000;
     try {
-      await this.options.db.kysely
-        .deleteFrom('schedule_ticks')
-        .where('created_at', '<', now - keepMs)
-        .execute();
+      await deleteTicksBefore(this.options.db.kysely, now - keepMs);
     } catch (err) {
       this.options.log.warn({ err }, 'cannot prune old schedule ticks');
     }
@@ -434,36 +427,13 @@ async function overlapReason(
   schedule: Schedule,
 ): Promise<string | null> {
   const now = Date.now();
-  let runs = trx
-    .selectFrom('runs')
-    .select(['id', 'status'])
-    .where('load_test_id', '=', loadTestId)
-    .where('trigger', '=', 'scheduled')
-    .where('status', 'not in', [...TERMINAL_STATUSES]);
-  if (schedule.timeoutMs !== null) {
-    // timeout, the SIGKILL grace, the reporting window and some slack
-    runs = runs.where('created_at', '>', now - (schedule.timeoutMs + 10_000 + 30_000 + 60_000));
-  }
-  const running = await runs.orderBy('id', 'desc').executeTakeFirst();
+  // With a timeout, runs older than it, the SIGKILL grace, the reporting window and some slack
+  // are taken for crashed.
+  const createdAfter =
+    schedule.timeoutMs === null ? null : now - (schedule.timeoutMs + 10_000 + 30_000 + 60_000);
+  const running = await unendedScheduledRun(trx, loadTestId, createdAfter);
   if (running) return `scheduled run ${running.id} is still ${running.status}`;
-  const starting = await trx
-    .selectFrom('schedule_ticks')
-    .select('tick_at')
-    .where('load_test_id', '=', loadTestId)
-    .where('outcome', '=', 'started')
-    .where('run_id', 'is', null)
-    .where('created_at', '>', now - PENDING_CREATE_MS)
-    .executeTakeFirst();
+  const starting = await startingTick(trx, loadTestId, now - PENDING_CREATE_MS);
   if (starting) return `the run of the tick at ${iso(starting.tick_at)} is still starting`;
   return null;
-}
-
-async function isInstanceAdmin(trx: Kysely<Database>, userId: number | null): Promise<boolean> {
-  if (userId === null) return false;
-  const user = await trx
-    .selectFrom('users')
-    .select('instance_admin')
-    .where('id', '=', userId)
-    .executeTakeFirst();
-  return user?.instance_admin === 1;
 }

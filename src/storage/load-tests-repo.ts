@@ -1,8 +1,19 @@
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { Dialect } from './database.js';
 import { keysetPage, type PageRequest } from './keyset-page.js';
-import type { Database, LoadTestsTable } from './schema.js';
+import type { Database, LoadTestsTable, ScheduleTicksTable } from './schema.js';
 
 export type LoadTestRow = Selectable<LoadTestsTable>;
+
+/** The load_tests columns that store a schedule: what every reader of schedules selects. */
+export const SCHEDULE_COLUMNS = [
+  'schedule_command',
+  'schedule_cron',
+  'schedule_timezone',
+  'schedule_enabled',
+  'schedule_timeout_ms',
+] as const;
+export type ScheduleColumns = Pick<LoadTestRow, (typeof SCHEDULE_COLUMNS)[number]>;
 
 export function findLoadTest(k: Kysely<Database>, id: number): Promise<LoadTestRow | undefined> {
   return k.selectFrom('load_tests').selectAll().where('id', '=', id).executeTakeFirst();
@@ -34,4 +45,68 @@ export async function deleteLoadTest(k: Kysely<Database>, id: number): Promise<v
 export function listScheduleTicks(k: Kysely<Database>, loadTestId: number, request: PageRequest) {
   const q = k.selectFrom('schedule_ticks').selectAll().where('load_test_id', '=', loadTestId);
   return keysetPage(q, 'id', 'desc', request);
+}
+
+/** The schedules switched on, for the scheduler's plan. */
+export function enabledSchedules(k: Kysely<Database>) {
+  return k
+    .selectFrom('load_tests')
+    .select(['id', ...SCHEDULE_COLUMNS])
+    .where('schedule_enabled', '=', 1)
+    .execute();
+}
+
+/**
+ * The load test's schedule, locked until the transaction ends (PostgreSQL; SQLite runs one
+ * transaction at a time): serialises a tick's check-and-insert per load test between processes.
+ */
+export function lockSchedule(k: Kysely<Database>, dialect: Dialect, loadTestId: number) {
+  let q = k
+    .selectFrom('load_tests')
+    .select(['id', 'schedule_command_set_by', ...SCHEDULE_COLUMNS])
+    .where('id', '=', loadTestId);
+  if (dialect === 'postgres') q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+/**
+ * Records the tick as this process's, or answers undefined when another process recorded it
+ * first: every process computes the same tick times, and the unique (load_test_id, tick_at)
+ * lets one insert in, so each tick fires once.
+ */
+export async function claimTick(
+  k: Kysely<Database>,
+  tick: Insertable<ScheduleTicksTable>,
+): Promise<number | undefined> {
+  const inserted = await k
+    .insertInto('schedule_ticks')
+    .values(tick)
+    .onConflict((oc) => oc.columns(['load_test_id', 'tick_at']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return inserted?.id;
+}
+
+export async function updateTick(
+  k: Kysely<Database>,
+  id: number,
+  set: Updateable<ScheduleTicksTable>,
+): Promise<void> {
+  await k.updateTable('schedule_ticks').set(set).where('id', '=', id).execute();
+}
+
+/** A tick that won its lease after `since` and has no run yet: its run is still being made. */
+export function startingTick(k: Kysely<Database>, loadTestId: number, since: number) {
+  return k
+    .selectFrom('schedule_ticks')
+    .select('tick_at')
+    .where('load_test_id', '=', loadTestId)
+    .where('outcome', '=', 'started')
+    .where('run_id', 'is', null)
+    .where('created_at', '>', since)
+    .executeTakeFirst();
+}
+
+export async function deleteTicksBefore(k: Kysely<Database>, before: number): Promise<void> {
+  await k.deleteFrom('schedule_ticks').where('created_at', '<', before).execute();
 }

@@ -1,6 +1,12 @@
 import type { Kysely } from 'kysely';
 import type { RunSnapshot, RunSummary } from '../core/events.js';
-import { statusCode, type RunResult, type RunStatus, type Trigger } from '../core/run-status.js';
+import {
+  statusCode,
+  TERMINAL_STATUSES,
+  type RunResult,
+  type RunStatus,
+  type Trigger,
+} from '../core/run-status.js';
 import type { Db } from './database.js';
 import type { Database, RunsTable } from './schema.js';
 import { iso, isoOrNull } from './time.js';
@@ -51,6 +57,18 @@ export function listRuns(
       ? selectRuns(k).where('runs.load_test_id', '=', of.loadTestId)
       : selectRuns(k).where('runs.organization_id', '=', of.organizationId);
   return keysetPage(q, 'runs.id', 'desc', request);
+}
+
+/** The newest scheduled run of the load test that has not ended, made after `createdAfter` if given. */
+export function unendedScheduledRun(k: Kysely<Database>, loadTestId: number, createdAfter: number | null) {
+  let runs = k
+    .selectFrom('runs')
+    .select(['id', 'status'])
+    .where('load_test_id', '=', loadTestId)
+    .where('trigger', '=', 'scheduled')
+    .where('status', 'not in', [...TERMINAL_STATUSES]);
+  if (createdAfter !== null) runs = runs.where('created_at', '>', createdAfter);
+  return runs.orderBy('id', 'desc').executeTakeFirst();
 }
 
 export async function findRun(k: Kysely<Database>, id: number): Promise<RunRow | undefined> {
