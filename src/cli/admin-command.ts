@@ -18,17 +18,12 @@ export async function adminCommand(args: string[]): Promise<number> {
   }
   const config = loadConfig();
   const { openDatabase } = await import('../storage/database.js');
-  const { setInstanceAdmin } = await import('../storage/users-repo.js');
+  const { instanceAdminEmails, setInstanceAdmin } = await import('../storage/users-repo.js');
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     if (action === 'list') {
-      const admins = await db.kysely
-        .selectFrom('users')
-        .select('email')
-        .where('instance_admin', '=', 1)
-        .orderBy('id')
-        .execute();
-      process.stdout.write(admins.map((a) => `${a.email}\n`).join('') || '(no instance administrators)\n');
+      const admins = await instanceAdminEmails(db.kysely);
+      process.stdout.write(admins.map((email) => `${email}\n`).join('') || '(no instance administrators)\n');
       return 0;
     }
     const grant = action === 'grant';

@@ -92,6 +92,17 @@ export async function isInstanceAdmin(k: Kysely<Database>, userId: number): Prom
   return row?.instance_admin === 1;
 }
 
+/** The instance administrators' e-mails, oldest account first. */
+export async function instanceAdminEmails(k: Kysely<Database>): Promise<string[]> {
+  const rows = await k
+    .selectFrom('users')
+    .select('email')
+    .where('instance_admin', '=', 1)
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => r.email);
+}
+
 /**
  * Grants or takes back instance administration (the `loadnotify admin` command). Taking it back
  * disables every schedule whose command that person set, with the reason: a command runs only
