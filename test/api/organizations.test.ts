@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/db.js';
+import { walkPages } from '../helpers/pages.js';
 import { addMember, joinByInvitation, startTestServer, type TestServer } from '../helpers/server.js';
 
 describe.each(DIALECTS)('organizations, members, projects and load tests (%s)', (dialect) => {
@@ -10,24 +11,7 @@ describe.each(DIALECTS)('organizations, members, projects and load tests (%s)', 
   afterAll(() => t.close());
 
   const k = () => t.server.ctx.db.kysely;
-  /** Follows next_cursor from the first page to the last; returns every page. */
-  async function pages(path: string, limit: number, token?: string) {
-    const all: any[][] = [];
-    let cursor: string | null = null;
-    do {
-      const sep = path.includes('?') ? '&' : '?';
-      const res = await t.api('GET', `${path}${sep}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`, {
-        token,
-      });
-      expect(res.status).toBe(200);
-      expect(Object.keys(res.body).sort()).toEqual(['items', 'next_cursor']);
-      expect(res.body.items.length).toBeLessThanOrEqual(limit);
-      all.push(res.body.items);
-      cursor = res.body.next_cursor;
-      expect(all.length).toBeLessThan(100);
-    } while (cursor !== null);
-    return all;
-  }
+  const pages = (path: string, limit: number, token?: string) => walkPages(t.api, path, limit, token);
 
   describe('organizations', () => {
     it('makes the creator the owner', async () => {
