@@ -4,12 +4,12 @@
  * possible at all, not only against plain POSTs that write nothing down.
  *
  * It does only what the benchmark asks for, the way the engine does it: a status change through
- * HTTP updates its run and writes its event and one delivery per channel, each leased with its
- * first attempt's log row (request headers and body), in one SQLite transaction; the body is
- * rendered from the event and signed (Standard Webhooks HMAC) per delivery; it is POSTed with a
- * timeout; the answer is written back to the attempt and the delivery, many per transaction.
- * The bulk phase writes its deliveries in large transactions, then claims them in batches with
- * their attempts, sends and records them.
+ * HTTP updates its run and writes its event and one delivery per channel, each leased, in one
+ * transaction; once it has committed, each body is rendered from the event and signed
+ * (Standard Webhooks HMAC), POSTed with a timeout, and the attempt's whole log row (request and
+ * answer) is inserted with the delivery's new state, many per transaction. The bulk phase
+ * writes its deliveries in large transactions, then claims them in batches, sends and records
+ * them.
  *
  * Everything else is left out, so its figures are a ceiling for an engine that keeps the same
  * record: node:http instead of fastify, no authentication, roles or validation, no filters, no
@@ -61,20 +61,16 @@ const cpuMs = () => {
   return (u.user + u.system) / 1000;
 };
 
-/** A delivery about to be sent: what the attempt's log row was written with. */
-interface Send {
-  deliveryId: number;
-  attemptId: number;
-  channel: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
 /** A delivery to render: its webhook id, channel (1-based) and its event's data. */
 interface ToRender {
   webhookId: string;
   channel: number;
   data: string;
+}
+
+/** A delivery leased to the floor, to render and send once its transaction has committed. */
+interface Leased extends ToRender {
+  deliveryId: number;
 }
 
 interface Rendered {
@@ -86,9 +82,14 @@ interface Rendered {
 
 type Render = (d: ToRender, t: number) => Rendered;
 
+/** An attempt that ended: its whole log row is written then, request and answer. */
 interface Outcome {
   deliveryId: number;
-  attemptId: number;
+  requestId: string;
+  startedAt: number;
+  url: string;
+  headersJson: string;
+  body: string;
   status: number;
   ms: number;
 }
@@ -96,12 +97,13 @@ interface Outcome {
 /** The floor's writes, one implementation per dialect, each as few statements as it can be. */
 interface FloorStore {
   seedRuns(n: number): Promise<number[]>;
-  /** The run's update, its event, a leased delivery per channel and each one's attempt. */
-  statusChange(runId: number, status: string, render: Render): Promise<Send[]>;
+  /** The run's update, its event and a leased delivery per channel, in one transaction. */
+  statusChange(runId: number, status: string): Promise<Leased[]>;
   /** Pending deliveries of test.started events of these runs, as the bench's bulk writes them. */
   writeBulk(runIds: number[]): Promise<void>;
-  /** Leases up to `n` due deliveries and writes their attempts. */
-  claim(n: number, render: Render): Promise<Send[]>;
+  /** Leases up to `n` due deliveries. */
+  claim(n: number): Promise<Leased[]>;
+  /** Each attempt's log row, inserted whole, and its delivery's new state. */
   recordOutcomes(rows: Outcome[]): Promise<void>;
 }
 
@@ -137,12 +139,9 @@ class SqliteFloorStore implements FloorStore {
          VALUES (?, ?, 1, ?, ?, ?, NULL, 'pending', 0, ?, ?, ?, NULL, ?, ?) RETURNING id`,
       ),
       attempt: this.db.prepare(
-        `INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url, request_headers, request_body)
-         VALUES (?, 1, ?, ?, ?, ?, ?) RETURNING id`,
-      ),
-      attemptDone: this.db.prepare(
-        `UPDATE delivery_attempts SET duration_ms = ?, response_status = ?, response_headers = '{}', response_body = '', outcome = ?
-         WHERE id = ?`,
+        `INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url, request_headers,
+           request_body, duration_ms, response_status, response_headers, response_body, outcome)
+         VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, '{}', '', ?)`,
       ),
       deliveryDone: this.db.prepare(
         `UPDATE deliveries SET state = ?, attempts = attempts + 1, lease_until = NULL, lease_owner = NULL, updated_at = ?
@@ -158,14 +157,6 @@ class SqliteFloorStore implements FloorStore {
     };
   }
 
-  private attempt(deliveryId: number, d: ToRender, render: Render, t: number): Send {
-    const r = render(d, t);
-    const attemptId = (
-      this.s.attempt.get(deliveryId, randomUUID(), t, r.url, r.headersJson, r.body) as { id: number }
-    ).id;
-    return { deliveryId, attemptId, channel: d.channel, headers: r.headers, body: r.body };
-  }
-
   seedRuns(n: number): Promise<number[]> {
     return Promise.resolve(
       this.db.transaction(() =>
@@ -174,7 +165,7 @@ class SqliteFloorStore implements FloorStore {
     );
   }
 
-  statusChange(runId: number, status: string, render: Render): Promise<Send[]> {
+  statusChange(runId: number, status: string): Promise<Leased[]> {
     return Promise.resolve(
       this.db.transaction(() => {
         const t = Date.now();
@@ -189,7 +180,7 @@ class SqliteFloorStore implements FloorStore {
               id: number;
             }
           ).id;
-          return this.attempt(deliveryId, { webhookId, channel: i + 1, data }, render, t);
+          return { deliveryId, webhookId, channel: i + 1, data };
         });
       })(),
     );
@@ -208,7 +199,7 @@ class SqliteFloorStore implements FloorStore {
     return Promise.resolve();
   }
 
-  claim(n: number, render: Render): Promise<Send[]> {
+  claim(n: number): Promise<Leased[]> {
     return Promise.resolve(
       this.db.transaction(() => {
         const t = Date.now();
@@ -220,7 +211,7 @@ class SqliteFloorStore implements FloorStore {
         }[];
         return rows.map((r) => {
           const { data } = this.s.eventData.get(r.event_id) as { data: string };
-          return this.attempt(r.id, { webhookId: r.webhook_id, channel: r.channel_id, data }, render, t);
+          return { deliveryId: r.id, webhookId: r.webhook_id, channel: r.channel_id, data };
         });
       })(),
     );
@@ -231,7 +222,17 @@ class SqliteFloorStore implements FloorStore {
       const t = Date.now();
       for (const r of rows) {
         const outcome = outcomeOf(r.status);
-        this.s.attemptDone.run(r.ms, r.status, outcome, r.attemptId);
+        this.s.attempt.run(
+          r.deliveryId,
+          r.requestId,
+          r.startedAt,
+          r.url,
+          r.headersJson,
+          r.body,
+          r.ms,
+          r.status,
+          outcome,
+        );
         this.s.deliveryDone.run(outcome, t, r.deliveryId);
       }
     })();
@@ -251,53 +252,27 @@ class PostgresFloorStore implements FloorStore {
     return rows.map((r) => r.id).sort((a, b) => a - b);
   }
 
-  async statusChange(runId: number, status: string, render: Render): Promise<Send[]> {
+  async statusChange(runId: number, status: string): Promise<Leased[]> {
     const t = Date.now();
     const type = eventType(status);
     const data = eventData(runId, status, t);
-    const ds = Array.from({ length: CHANNELS }, (_, i) => {
-      const d = { webhookId: `msg_${randomUUID()}`, channel: i + 1, data };
-      return { d, r: render(d, t), requestId: randomUUID() };
-    });
-    const { rows } = await this.pool.query<{ attempt_id: number; delivery_id: number; webhook_id: string }>(
+    const webhookIds = Array.from({ length: CHANNELS }, () => `msg_${randomUUID()}`);
+    const { rows } = await this.pool.query<{ id: number; channel_id: number; webhook_id: string }>(
       `WITH run AS (UPDATE runs SET status = $1, started_at = $2 WHERE id = $3),
-       ev AS (INSERT INTO events (organization_id, run_id, type, data, created_at) VALUES (1, $3, $4, $5, $2) RETURNING id),
-       v AS (SELECT * FROM unnest($6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-               AS v(channel_id, webhook_id, request_id, url, headers, body)),
-       d AS (INSERT INTO deliveries (event_id, channel_id, organization_id, run_id, event_type, webhook_id, redelivery_of,
-               state, attempts, next_attempt_at, lease_until, lease_owner, last_error, created_at, updated_at)
-             SELECT ev.id, v.channel_id, 1, $3, $4, v.webhook_id, NULL, 'pending', 0, $2, $12, 'floor', NULL, $2, $2
-             FROM ev, v RETURNING id, webhook_id),
-       a AS (INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url, request_headers, request_body)
-             SELECT d.id, 1, v.request_id, $2, v.url, v.headers, v.body FROM d JOIN v USING (webhook_id)
-             RETURNING id, delivery_id)
-       SELECT a.id AS attempt_id, a.delivery_id, d.webhook_id FROM a JOIN d ON d.id = a.delivery_id`,
-      [
-        status,
-        t,
-        runId,
-        type,
-        data,
-        ds.map((x) => x.d.channel),
-        ds.map((x) => x.d.webhookId),
-        ds.map((x) => x.requestId),
-        ds.map((x) => x.r.url),
-        ds.map((x) => x.r.headersJson),
-        ds.map((x) => x.r.body),
-        t + LEASE_MS,
-      ],
+       ev AS (INSERT INTO events (organization_id, run_id, type, data, created_at) VALUES (1, $3, $4, $5, $2) RETURNING id)
+       INSERT INTO deliveries (event_id, channel_id, organization_id, run_id, event_type, webhook_id, redelivery_of,
+         state, attempts, next_attempt_at, lease_until, lease_owner, last_error, created_at, updated_at)
+       SELECT ev.id, v.channel_id, 1, $3, $4, v.webhook_id, NULL, 'pending', 0, $2, $8, 'floor', NULL, $2, $2
+       FROM ev, unnest($6::bigint[], $7::text[]) AS v(channel_id, webhook_id)
+       RETURNING id, channel_id, webhook_id`,
+      [status, t, runId, type, data, webhookIds.map((_, i) => i + 1), webhookIds, t + LEASE_MS],
     );
-    const byWebhook = new Map(ds.map((x) => [x.d.webhookId, x]));
-    return rows.map((row) => {
-      const x = byWebhook.get(row.webhook_id)!;
-      return {
-        deliveryId: row.delivery_id,
-        attemptId: row.attempt_id,
-        channel: x.d.channel,
-        headers: x.r.headers,
-        body: x.r.body,
-      };
-    });
+    return rows.map((row) => ({
+      deliveryId: row.id,
+      webhookId: row.webhook_id,
+      channel: row.channel_id,
+      data,
+    }));
   }
 
   async writeBulk(runIds: number[]): Promise<void> {
@@ -313,7 +288,7 @@ class PostgresFloorStore implements FloorStore {
     );
   }
 
-  async claim(n: number, render: Render): Promise<Send[]> {
+  async claim(n: number): Promise<Leased[]> {
     const t = Date.now();
     const { rows } = await this.pool.query<{
       id: number;
@@ -327,48 +302,35 @@ class PostgresFloorStore implements FloorStore {
        RETURNING id, channel_id, webhook_id, (SELECT data FROM events e WHERE e.id = deliveries.event_id) AS data`,
       [t + LEASE_MS, t, n],
     );
-    if (rows.length === 0) return [];
-    const ds = rows.map((row) => ({
-      row,
-      r: render({ webhookId: row.webhook_id, channel: row.channel_id, data: row.data }, t),
-    }));
-    const inserted = await this.pool.query<{ id: number; delivery_id: number }>(
-      `INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url, request_headers, request_body)
-       SELECT v.delivery_id, 1, gen_random_uuid()::text, $1, v.url, v.headers, v.body
-       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS v(delivery_id, url, headers, body)
-       RETURNING id, delivery_id`,
-      [
-        t,
-        ds.map((x) => x.row.id),
-        ds.map((x) => x.r.url),
-        ds.map((x) => x.r.headersJson),
-        ds.map((x) => x.r.body),
-      ],
-    );
-    const attempts = new Map(inserted.rows.map((a) => [a.delivery_id, a.id]));
-    return ds.map((x) => ({
-      deliveryId: x.row.id,
-      attemptId: attempts.get(x.row.id)!,
-      channel: x.row.channel_id,
-      headers: x.r.headers,
-      body: x.r.body,
+    return rows.map((r) => ({
+      deliveryId: r.id,
+      webhookId: r.webhook_id,
+      channel: r.channel_id,
+      data: r.data,
     }));
   }
 
   async recordOutcomes(rows: Outcome[]): Promise<void> {
     await this.pool.query(
-      `WITH o AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::text[])
-                    AS o(delivery_id, attempt_id, status, ms, outcome)),
-       a AS (UPDATE delivery_attempts a SET duration_ms = o.ms, response_status = o.status, response_headers = '{}',
-               response_body = '', outcome = o.outcome FROM o WHERE a.id = o.attempt_id)
+      `WITH o AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::text[], $6::bigint[],
+                    $7::text[], $8::text[], $9::text[])
+                    AS o(delivery_id, status, ms, outcome, request_id, started_at, url, headers, body)),
+       a AS (INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url, request_headers,
+               request_body, duration_ms, response_status, response_headers, response_body, outcome)
+             SELECT o.delivery_id, 1, o.request_id, o.started_at, o.url, o.headers, o.body, o.ms, o.status, '{}', '',
+               o.outcome FROM o)
        UPDATE deliveries d SET state = o.outcome, attempts = d.attempts + 1, lease_until = NULL, lease_owner = NULL,
-         updated_at = $6 FROM o WHERE d.id = o.delivery_id`,
+         updated_at = $10 FROM o WHERE d.id = o.delivery_id`,
       [
         rows.map((r) => r.deliveryId),
-        rows.map((r) => r.attemptId),
         rows.map((r) => r.status),
         rows.map((r) => Math.round(r.ms)),
         rows.map((r) => outcomeOf(r.status)),
+        rows.map((r) => r.requestId),
+        rows.map((r) => r.startedAt),
+        rows.map((r) => r.url),
+        rows.map((r) => r.headersJson),
+        rows.map((r) => r.body),
         Date.now(),
       ],
     );
@@ -407,16 +369,19 @@ class Floor {
   };
 
   /** Sends and queues the outcome for the next batch of completions. */
-  private async send(s: Send): Promise<void> {
+  /** Renders (after its transaction committed, as the engine does), sends, queues the outcome. */
+  private async send(d: Leased): Promise<void> {
+    const startedAt = Date.now();
+    const r = this.render(d, startedAt);
     const started = performance.now();
     let status: number;
     try {
       const res = await this.agent.request({
         origin: this.origin,
-        path: `/c/${s.channel - 1}`,
+        path: `/c/${d.channel - 1}`,
         method: 'POST',
-        headers: s.headers,
-        body: s.body,
+        headers: r.headers,
+        body: r.body,
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
       await res.body.dump();
@@ -425,8 +390,12 @@ class Floor {
       status = 0; // timed out or refused: recorded as failed
     }
     this.outcomes.push({
-      deliveryId: s.deliveryId,
-      attemptId: s.attemptId,
+      deliveryId: d.deliveryId,
+      requestId: randomUUID(),
+      startedAt,
+      url: r.url,
+      headersJson: r.headersJson,
+      body: r.body,
       status,
       ms: performance.now() - started,
     });
@@ -452,7 +421,7 @@ class Floor {
       req.on('end', () => {
         const runId = Number(/^\/api\/v1\/runs\/(\d+)\/status$/.exec(req.url ?? '')?.[1]);
         const { status } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { status: string };
-        this.store.statusChange(runId, status, this.render).then(
+        this.store.statusChange(runId, status).then(
           (sends) => {
             res
               .writeHead(200, { 'content-type': 'application/json' })
@@ -481,7 +450,7 @@ class Floor {
     await Promise.all(
       Array.from({ length: 4 }, async () => {
         for (;;) {
-          const sends = await this.store.claim(32, this.render);
+          const sends = await this.store.claim(32);
           if (sends.length === 0) return;
           await Promise.all(sends.map((s) => this.send(s)));
         }

@@ -75,7 +75,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     box: new SecretBox(config.secretKey),
     egress,
     onDeliveriesQueued: () => engine?.wake(),
-    deliveryTaker: config.role === 'api' ? null : { begin: () => engine?.begin() ?? null },
+    deliveryTaker:
+      config.role === 'api'
+        ? null
+        : {
+            offer: () => engine?.offer() ?? null,
+            take: (offer, handed) => engine?.take(offer, handed),
+            cancel: (offer) => engine?.cancel(offer),
+          },
     mailer: config.systemMail ? createSystemMailer(config.systemMail) : null,
   };
   const app = await buildApp(ctx, {

@@ -5,7 +5,6 @@ import { MAX_ATTEMPTS, nextAttemptDelay } from '../core/backoff.js';
 import type { EventData, StoredEvent } from '../core/events.js';
 import type { Db } from '../storage/database.js';
 import type { WriteBatcher } from '../storage/write-batch.js';
-import { recordAttemptRequest } from '../queue/attempts.js';
 import type { Completion } from '../queue/complete.js';
 import type { AttemptStart, ClaimedDelivery } from '../queue/handoff.js';
 import type { OpenedChannels } from './opened-channels.js';
@@ -41,10 +40,9 @@ function classify(type: string, outcome: SendOutcome): Classification {
 }
 
 /**
- * A claimed delivery's request, rendered before the claim commits, or why nothing can be sent
- * (the channel's type is unknown, it was disabled, render failed); with the attempt's log row.
- * A channel with a template is rendered later (`render`), outside the transaction: see
- * prepareAttempt.
+ * A leased delivery's request, or why nothing can be sent (the channel's type is unknown, it
+ * was disabled, render failed); with the request as the log will keep it. A channel with a
+ * template renders in a template worker (`render`), just before it is sent.
  */
 export type PreparedAttempt = { start: AttemptStart } & (
   | { request: Rendered }
@@ -55,17 +53,14 @@ export type PreparedAttempt = { start: AttemptStart } & (
 const PLACEHOLDER: RenderedRequest = { method: 'POST', url: 'http://invalid/', headers: {}, body: '' };
 
 /**
- * Renders a claimed delivery and the log's copy of its request (secrets masked, and only the
- * log's copy of the URL redacted; the request itself goes to the real one). Synchronous: it
- * runs inside the claim's transaction, which writes the attempt row it returns.
+ * Renders a leased delivery and the log's copy of its request (secrets masked, and only the
+ * log's copy of the URL redacted; the request itself goes to the real one). It runs after the
+ * transaction that leased the delivery has committed, never inside one; the attempt's log row
+ * is written whole when the attempt ends (writeCompletions).
  *
- * Except for a channel with a template: that renders in a template worker, asynchronously and
- * for up to a second, and awaited here it would hold the claim's (or the status change's
- * hand-off's) transaction open, and with it SQLite's one writer, for every request and
- * delivery of the service. So the attempt row is written here with the URL alone, and the
- * template renders when the delivery is about to be sent, after the transaction has committed;
- * the attempt's request is filled in then (sendAttempt). Channels without a template, most of
- * them, go as before: no worker, no extra write.
+ * A channel with a template renders in a template worker, asynchronously and for up to a
+ * second, when the delivery is about to be sent (sendAttempt). Channels without a template,
+ * most of them, render here, without a worker.
  */
 export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedAttempt {
   const requestId = randomUUID();
@@ -117,14 +112,15 @@ export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedA
  */
 export async function sendAttempt(
   deps: AttemptDeps,
-  d: ClaimedDelivery & { attempt_id: number },
+  d: ClaimedDelivery,
   prepared: PreparedAttempt,
   answered: () => void = () => {},
 ): Promise<AttemptResult> {
   const number = d.attempts + 1;
+  let start = prepared.start;
   const finish = async (
     state: AttemptResult['state'],
-    attempt: Completion['attempt'],
+    answer: Omit<Completion['attempt'], keyof AttemptStart>,
     lastError: string | null,
     delayMs = 0,
     outcomeOverride?: DeliveryOutcome,
@@ -134,12 +130,11 @@ export async function sendAttempt(
     const ok = await deps.completions.add({
       deliveryId: d.id,
       workerId: deps.workerId,
-      attemptId: d.attempt_id,
       state,
       attempts: number,
       nextAttemptAt: Date.now() + delayMs,
       lastError,
-      attempt,
+      attempt: { ...start, ...answer },
       account: {
         channelId: d.channel_id,
         effect: !counts ? 'none' : state === 'delivered' ? 'reset' : state === 'failed' ? 'count' : 'none',
@@ -183,7 +178,7 @@ export async function sendAttempt(
         const reason = err instanceof Error ? err.message : String(err);
         return unsent({ kind: err instanceof TemplateBusyError ? 'retry' : 'permanent', reason });
       }
-      await recordAttemptRequest(deps.db, d.attempt_id, rendered.start);
+      start = rendered.start;
       request = rendered.request;
     } else request = prepared.request;
     const outcome = await deps.sender.send(request);

@@ -7,8 +7,14 @@ import { prepareAttempt, sendAttempt, type AttemptDeps, type PreparedAttempt } f
 import { claimDue } from '../queue/claim.js';
 import { writeCompletions, type Completion } from '../queue/complete.js';
 import { nextDueAt } from '../queue/due.js';
-import type { ClaimedDelivery, DeliveryTaker, Handoff } from '../queue/handoff.js';
-import { releaseAllLeases, releaseUnsent } from '../queue/release.js';
+import {
+  runKey,
+  type ClaimedDelivery,
+  type DeliveryTaker,
+  type Handed,
+  type HandoffOffer,
+} from '../queue/handoff.js';
+import { releaseUnsent, takeBackAllLeases } from '../queue/release.js';
 import { OpenedChannels } from './opened-channels.js';
 import { RunChains } from './run-chains.js';
 import { SendSlots } from './send-slots.js';
@@ -34,6 +40,8 @@ const GATHER_MIN_IN_FLIGHT = 8;
  */
 const COMPLETION_WINDOW_MS = 5;
 const MAX_BEHIND = 10_000;
+/** Places one status change's transaction may lease to this engine (an organization's channels). */
+const OFFER_BUDGET = 32;
 /** Deliveries one claim takes at most. */
 const MAX_CLAIM = 100;
 
@@ -139,7 +147,7 @@ export class DeliveryEngine implements DeliveryTaker {
 
   async start(): Promise<void> {
     if (this.running) return;
-    if (this.options.db.dialect === 'sqlite') await releaseAllLeases(this.options.db);
+    if (this.options.db.dialect === 'sqlite') await takeBackAllLeases(this.options.db);
     this.running = true;
     this.loop = this.run();
   }
@@ -193,11 +201,10 @@ export class DeliveryEngine implements DeliveryTaker {
       this.newWork = false;
       this.woken = false;
       let claimed: ClaimedDelivery[] = [];
-      const prepared = new Map<number, PreparedAttempt>();
       const capacity = this.slots.claimCapacity(this.overflowed.size > 0);
       const held = this.slots.heldByChannel();
       try {
-        if (capacity > 0) claimed = await this.claim(capacity, held, prepared);
+        if (capacity > 0) claimed = await this.claim(capacity, held);
       } catch (err) {
         // The database is down or restarting: nothing is lost (the rows wait for it), so the
         // loop only waits, doubling up to MAX_CLAIM_BACKOFF_MS, and says so at every try.
@@ -214,7 +221,7 @@ export class DeliveryEngine implements DeliveryTaker {
         this.options.log.warn({ failures: this.claimFailures }, 'claiming deliveries works again');
         this.claimFailures = 0;
       }
-      for (const d of claimed) this.launch(d, prepared.get(d.id)!);
+      for (const d of claimed) this.launch(d, prepareAttempt(this.deps, d));
       if (capacity > 0 && claimed.length < Math.min(capacity, MAX_CLAIM))
         this.drainedOverflows(claimed, held);
       this.backlog = capacity === 0 || claimed.length > 0;
@@ -235,85 +242,46 @@ export class DeliveryEngine implements DeliveryTaker {
   }
 
   /**
-   * A hand-off for one transaction that queues deliveries (see Handoff): slots are reserved
-   * within the same bounds as claims, and the deliveries are launched once it commits.
+   * What a status change's transaction may lease to this engine (see HandoffOffer): places
+   * held within the same bounds as claims, and a snapshot of each busy channel's room and of
+   * the runs being sent here. Data only: the transaction decides with it, and `take` gets
+   * what it leased once it has committed.
    */
-  begin(): Handoff | null {
+  offer(): HandoffOffer | null {
     if (!this.running) return null;
-    const reserved: number[] = [];
-    const following = new Set<string>();
-    const waitsBehind: string[] = [];
-    const busyLater: number[] = [];
-    const prepared = new Map<number, PreparedAttempt>();
-    const written: ClaimedDelivery[] = [];
-    let ended = false;
-    const end = () => {
-      if (ended) return false;
-      ended = true;
-      for (const channelId of reserved) this.slots.unreserve(channelId);
-      for (const key of following) this.chains.unreserve(key);
-      return true;
-    };
     return {
       workerId: this.workerId,
       leaseMs: this.o.leaseMs,
-      reserve: (channelIds) => {
-        const taken = new Set<number>();
-        const later = new Set<number>();
-        for (const channelId of channelIds) {
-          if (ended) break;
-          if (this.overflowed.has(channelId)) later.add(channelId);
-          else if (this.slots.reserve(channelId)) {
-            reserved.push(channelId);
-            taken.add(channelId);
-          } else if (this.slots.channelFull(channelId)) later.add(channelId);
-        }
-        for (const channelId of later) busyLater.push(channelId);
-        return { taken, later };
-      },
-      start: (d) => {
-        const p = prepareAttempt(this.deps, d);
-        prepared.set(d.id, p);
-        return p.start;
-      },
-      follow: (pending, runId) => {
-        const chained = new Set<number>();
-        for (const [channelId, n] of pending) {
-          const key = RunChains.key(channelId, runId);
-          if (ended || following.has(key) || !this.chains.reserve(key, n)) continue;
-          following.add(key);
-          chained.add(channelId);
-        }
-        return chained;
-      },
-      written: (ds) => void written.push(...ds),
-      behind: (channelIds, runId) => {
-        for (const channelId of channelIds) waitsBehind.push(RunChains.key(channelId, runId));
-      },
-      commit: () => {
-        if (!end()) return;
-        // Stopped meanwhile (only while shutting down): the leases run out and a claim retries.
-        if (!this.running) return;
-        // Only wake-ups are lost if this is forgotten (an earlier delivery sent by another
-        // process never ends here): the idle look at due rows still finds them.
-        if (this.behind.size > MAX_BEHIND) this.behind.clear();
-        for (const key of waitsBehind) this.behind.add(key);
-        for (const channelId of busyLater) this.overflowed.add(channelId);
-        const leasedAt = Date.now();
-        for (const d of written) {
-          const key = d.run_id === null ? null : RunChains.key(d.channel_id, d.run_id);
-          if (key === null || !following.has(key)) {
-            this.launch(d, prepared.get(d.id)!);
-            continue;
-          }
-          const f: Follower = { d, prepared: prepared.get(d.id)!, leasedAt };
-          if (!this.chains.follow(key, f)) this.release([f]);
-        }
-      },
-      abort: () => {
-        if (end()) this.sendFinished();
-      },
+      budget: this.slots.holdOffer(OFFER_BUDGET),
+      room: this.slots.handoffRoom(),
+      defaultRoom: this.slots.handoffPerChannel,
+      overflowed: new Set(this.overflowed),
+      chains: this.chains.snapshot(),
     };
+  }
+
+  /** The transaction an offer was made for committed: what it leased here goes out. */
+  take(offer: HandoffOffer, handed: Handed): void {
+    this.slots.releaseOffer(offer.budget);
+    // Stopped meanwhile (only while shutting down): the leases run out and a claim retries.
+    if (!this.running) return;
+    // Only wake-ups are lost if this is forgotten (an earlier delivery sent by another
+    // process never ends here): the idle look at due rows still finds them.
+    if (this.behind.size > MAX_BEHIND) this.behind.clear();
+    for (const key of handed.behind) this.behind.add(key);
+    for (const channelId of handed.later) this.overflowed.add(channelId);
+    for (const d of handed.send) this.launch(d, prepareAttempt(this.deps, d));
+    const leasedAt = Date.now();
+    for (const d of handed.follow) {
+      const f: Follower = { d, prepared: prepareAttempt(this.deps, d), leasedAt };
+      if (!this.chains.follow(runKey(d.channel_id, d.run_id!), f)) this.release([f]);
+    }
+  }
+
+  /** The transaction an offer was made for did not commit: its places are free again. */
+  cancel(offer: HandoffOffer): void {
+    this.slots.releaseOffer(offer.budget);
+    this.sendFinished();
   }
 
   /**
@@ -340,11 +308,7 @@ export class DeliveryEngine implements DeliveryTaker {
     return new Map([...this.overflowed].map((id) => [id, this.slots.handoffPerChannel]));
   }
 
-  private claim(
-    capacity: number,
-    held: Map<number, number>,
-    prepared: Map<number, PreparedAttempt>,
-  ): Promise<ClaimedDelivery[]> {
+  private claim(capacity: number, held: Map<number, number>): Promise<ClaimedDelivery[]> {
     const caps = this.overflowCaps();
     return claimDue(this.options.db, {
       limit: Math.min(capacity, MAX_CLAIM),
@@ -358,11 +322,6 @@ export class DeliveryEngine implements DeliveryTaker {
       // A send that outlives its lease is still this worker's: sending it again here would
       // only duplicate it. (Another process may take it over; that is what the lease is for.)
       inFlightIds: [...this.inFlight.keys()],
-      start: (d) => {
-        const p = prepareAttempt(this.deps, d);
-        prepared.set(d.id, p);
-        return p.start;
-      },
     });
   }
 
@@ -379,15 +338,8 @@ export class DeliveryEngine implements DeliveryTaker {
 
   /** `leasedAt`: when its lease was written, for how long it may still wait for a slot. */
   private launch(d: ClaimedDelivery, prepared: PreparedAttempt, leasedAt = Date.now()): void {
-    const attemptId = d.attempt_id;
-    if (attemptId === null) {
-      // Cannot happen (the claim writes every claimed delivery's attempt); if it did, the
-      // lease would run out and the delivery be claimed again.
-      this.options.log.error({ delivery: d.id }, 'delivery claimed without its attempt');
-      return;
-    }
     const channelId = d.channel_id;
-    const key = d.run_id === null ? null : RunChains.key(channelId, d.run_id);
+    const key = d.run_id === null ? null : runKey(channelId, d.run_id);
     if (key !== null) this.chains.started(key);
     // Whether the delivery ended for good here: only then may the run's next one follow it.
     let final = false;
@@ -404,7 +356,7 @@ export class DeliveryEngine implements DeliveryTaker {
         this.wake();
       else this.sendFinished();
     };
-    const send = () => sendAttempt(this.deps, { ...d, attempt_id: attemptId }, prepared, free);
+    const send = () => sendAttempt(this.deps, d, prepared, free);
     const task = (turn ? turn.then(() => this.stillLeased(d, prepared, leasedAt, send, free)) : send())
       .then(
         (r) => {
@@ -448,7 +400,7 @@ export class DeliveryEngine implements DeliveryTaker {
 
   private release(followers: Follower[]): void {
     if (followers.length === 0) return;
-    const unsent = followers.map((f) => ({ deliveryId: f.d.id, attemptId: f.d.attempt_id! }));
+    const unsent = followers.map((f) => f.d.id);
     const p = releaseUnsent(this.options.db, this.workerId, unsent).then(
       () => this.wake(),
       (err: unknown) => {

@@ -1,31 +1,23 @@
 import { describe, expect, it } from 'vitest';
+import { runKey } from '../queue/handoff.js';
 import { RunChains } from './run-chains.js';
 
 describe('RunChains', () => {
-  const key = RunChains.key(7, 42);
+  const key = runKey(7, 42);
 
-  it('lets a delivery follow only while everything pending of its run is held here and sending', () => {
+  it('offers what it holds of each run being sent here, and the room behind it', () => {
     const chains = new RunChains<string>(4);
-    expect(chains.reserve(key, 1)).toBe(false); // nothing of the key is sent here
+    expect(chains.snapshot()).toEqual(new Map()); // nothing of the key is sent here
     chains.started(key);
-    expect(chains.reserve(key, 2)).toBe(false); // one more is pending elsewhere (a retry, another worker)
-    expect(chains.reserve(key, 1)).toBe(true);
-    // The reserved place counts as held: a second hand-off sees two of its run pending.
-    expect(chains.reserve(key, 1)).toBe(false);
-    expect(chains.reserve(key, 2)).toBe(true);
-    chains.unreserve(key);
-    chains.unreserve(key);
-    expect(() => chains.unreserve(key)).toThrow(/no place reserved/);
+    expect(chains.snapshot()).toEqual(new Map([[key, { held: 1, room: 4 }]]));
+    chains.follow(key, 'a');
+    expect(chains.snapshot().get(key)).toEqual({ held: 2, room: 3 });
   });
 
   it('sends followers one at a time, in order, as each one ahead ends for good', () => {
     const chains = new RunChains<string>(4);
     chains.started(key);
-    for (const f of ['a', 'b']) {
-      expect(chains.reserve(key, f === 'a' ? 1 : 2)).toBe(true);
-      chains.unreserve(key);
-      expect(chains.follow(key, f)).toBe(true);
-    }
+    for (const f of ['a', 'b']) expect(chains.follow(key, f)).toBe(true);
     expect(chains.ended(key, true)).toEqual({ launch: 'a', release: [] });
     chains.started(key);
     expect(chains.ended(key, true)).toEqual({ launch: 'b', release: [] });
@@ -46,27 +38,26 @@ describe('RunChains', () => {
   it('refuses a follower whose chain ended before its transaction committed', () => {
     const chains = new RunChains<string>(4);
     chains.started(key);
-    expect(chains.reserve(key, 1)).toBe(true);
     chains.ended(key, true);
     expect(chains.follow(key, 'late')).toBe(false);
-    chains.unreserve(key);
     expect(chains.size).toBe(0);
   });
 
   it('holds at most maxWaiting followers per key', () => {
     const chains = new RunChains<string>(2);
     chains.started(key);
-    expect(chains.reserve(key, 1)).toBe(true);
-    expect(chains.reserve(key, 2)).toBe(true);
-    expect(chains.reserve(key, 3)).toBe(false);
+    expect(chains.follow(key, 'a')).toBe(true);
+    expect(chains.follow(key, 'b')).toBe(true);
+    expect(chains.follow(key, 'c')).toBe(false);
+    expect(chains.snapshot().get(key)).toEqual({ held: 3, room: 0 });
   });
 
   it('hands over every waiting follower when the engine stops', () => {
     const chains = new RunChains<string>(4);
     chains.started(key);
     chains.follow(key, 'a');
-    chains.started(RunChains.key(8, 42));
-    chains.follow(RunChains.key(8, 42), 'b');
+    chains.started(runKey(8, 42));
+    chains.follow(runKey(8, 42), 'b');
     expect(chains.takeAll().sort()).toEqual(['a', 'b']);
     expect(chains.takeKey(key)).toEqual([]);
   });

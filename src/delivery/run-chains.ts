@@ -15,8 +15,6 @@ interface Chain<F> {
   sending: number;
   /** Followers, first come first sent. */
   next: F[];
-  /** Places promised to hand-offs whose transactions have not ended. */
-  reserved: number;
 }
 
 export class RunChains<F> {
@@ -25,47 +23,37 @@ export class RunChains<F> {
   /** `maxWaiting`: followers one key may hold here; more are left to claims. */
   constructor(private readonly maxWaiting: number) {}
 
-  static key(channelId: number, runId: number): string {
-    return `${channelId}:${runId}`;
-  }
-
   /** A delivery of the key is being sent here. */
   started(key: string): void {
     const c = this.chains.get(key);
     if (c) c.sending++;
-    else this.chains.set(key, { sending: 1, next: [], reserved: 0 });
+    else this.chains.set(key, { sending: 1, next: [] });
   }
 
   /**
-   * Promises a new delivery of the key a place behind what is held here, when every one of
-   * the key's `pendingInDb` pending deliveries is held here (none is waiting for a retry or
-   * leased to another process) and the one ahead is being sent.
+   * For an offer (see HandoffOffer.chains): each key with a delivery being sent here, how many
+   * of its deliveries are held here, and how many more may follow them. A status change's
+   * transaction lets its new delivery follow only when the run's pending deliveries to the
+   * channel are exactly those held here (none waits for a retry or is another process's).
    */
-  reserve(key: string, pendingInDb: number): boolean {
-    const c = this.chains.get(key);
-    if (!c || c.sending === 0) return false;
-    if (c.sending + c.next.length + c.reserved !== pendingInDb) return false;
-    if (c.next.length + c.reserved >= this.maxWaiting) return false;
-    c.reserved++;
-    return true;
-  }
-
-  /** Takes back a promised place (the hand-off ended). */
-  unreserve(key: string): void {
-    const c = this.chains.get(key);
-    if (!c || c.reserved === 0) throw new Error(`no place reserved behind ${key}`);
-    c.reserved--;
-    this.drop(key, c);
+  snapshot(): Map<string, { held: number; room: number }> {
+    const out = new Map<string, { held: number; room: number }>();
+    for (const [key, c] of this.chains) {
+      if (c.sending > 0)
+        out.set(key, { held: c.sending + c.next.length, room: this.maxWaiting - c.next.length });
+    }
+    return out;
   }
 
   /**
    * Queues a committed follower behind its key's deliveries. False when nothing of the key is
-   * sent here any more (it ended while the follower's transaction committed): the caller
-   * releases it, since whether the delivery ahead ended for good is not known here.
+   * sent here any more (it ended while the follower's transaction committed), or when the key
+   * has as many followers as it may: the caller releases it, since whether the delivery ahead
+   * ended for good is not known here.
    */
   follow(key: string, follower: F): boolean {
     const c = this.chains.get(key);
-    if (!c || c.sending === 0) return false;
+    if (!c || c.sending === 0 || c.next.length >= this.maxWaiting) return false;
     c.next.push(follower);
     return true;
   }
@@ -118,6 +106,6 @@ export class RunChains<F> {
   }
 
   private drop(key: string, c: Chain<F>): void {
-    if (c.sending === 0 && c.next.length === 0 && c.reserved === 0) this.chains.delete(key);
+    if (c.sending === 0 && c.next.length === 0) this.chains.delete(key);
   }
 }

@@ -3,14 +3,12 @@ interface Load {
   sending: number;
   /** Deliveries here waiting for one of the channel's sending slots, first come first served. */
   waiting: (() => void)[];
-  /** Places promised to hand-offs whose transactions have not ended. */
-  reserved: number;
 }
 
 /**
  * The engine's bounds on what it holds, per channel and in all. A channel has `perChannel`
  * sending slots: one dead receiver can tie up no more. What the engine holds for a channel is
- * what it sends, what waits here for a slot and what open hand-offs were promised.
+ * what it sends and what waits here for a slot; in all, also the places held for open offers.
  *
  * Claims fill a channel up to `perChannel` held and the engine up to `max`. A hand-off may go
  * further, to HANDOFF_FACTOR times `perChannel` for a channel and times `max` in all: a burst of
@@ -42,7 +40,7 @@ export class SendSlots {
   private load(channelId: number): Load {
     let l = this.loads.get(channelId);
     if (!l) {
-      l = { sending: 0, waiting: [], reserved: 0 };
+      l = { sending: 0, waiting: [] };
       this.loads.set(channelId, l);
     }
     return l;
@@ -50,17 +48,17 @@ export class SendSlots {
 
   private change(channelId: number, l: Load, n: number): void {
     this.totalHeld += n;
-    if (l.sending + l.waiting.length + l.reserved === 0) this.loads.delete(channelId);
+    if (l.sending + l.waiting.length === 0) this.loads.delete(channelId);
   }
 
   held(channelId: number): number {
     const l = this.loads.get(channelId);
-    return l ? l.sending + l.waiting.length + l.reserved : 0;
+    return l ? l.sending + l.waiting.length : 0;
   }
 
   /** What each channel holds, for claims to stay within `perChannel`. */
   heldByChannel(): Map<number, number> {
-    return new Map([...this.loads].map(([id, l]) => [id, l.sending + l.waiting.length + l.reserved]));
+    return new Map([...this.loads].map(([id, l]) => [id, l.sending + l.waiting.length]));
   }
 
   /** Channels a claim must not add to: at perChannel, or at `caps`' own bound for theirs. */
@@ -78,26 +76,26 @@ export class SendSlots {
     return Math.max(0, (forOverflow ? HANDOFF_FACTOR : 1) * this.max - this.totalHeld);
   }
 
-  /** The channel holds all a hand-off may give it. */
-  channelFull(channelId: number): boolean {
-    return this.held(channelId) >= this.handoffPerChannel;
+  /**
+   * Holds up to `n` places in all for an offer to a status change's transaction, within the
+   * hand-offs' bound; returns how many it holds. They are given back with releaseOffer once
+   * the transaction has ended, before what it leased here is acquired.
+   */
+  holdOffer(n: number): number {
+    const k = Math.max(0, Math.min(n, HANDOFF_FACTOR * this.max - this.totalHeld));
+    this.totalHeld += k;
+    return k;
   }
 
-  /** Promises a hand-off a place for one delivery of the channel, if there is one. */
-  reserve(channelId: number): boolean {
-    if (this.totalHeld >= HANDOFF_FACTOR * this.max || this.channelFull(channelId)) return false;
-    const l = this.load(channelId);
-    l.reserved++;
-    this.change(channelId, l, 1);
-    return true;
+  releaseOffer(k: number): void {
+    this.totalHeld -= k;
   }
 
-  /** Takes back a promised place (the hand-off ended; what it wrote is acquired instead). */
-  unreserve(channelId: number): void {
-    const l = this.loads.get(channelId);
-    if (!l || l.reserved === 0) throw new Error(`no place reserved for channel ${channelId}`);
-    l.reserved--;
-    this.change(channelId, l, -1);
+  /** What a hand-off may still give each channel held here (others: handoffPerChannel). */
+  handoffRoom(): Map<number, number> {
+    return new Map(
+      [...this.loads].map(([id, l]) => [id, this.handoffPerChannel - l.sending - l.waiting.length]),
+    );
   }
 
   /**

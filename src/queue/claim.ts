@@ -2,12 +2,8 @@ import { sql, type RawBuilder } from 'kysely';
 import { inIds, notInIds } from '../storage/bulk-params.js';
 import type { Db } from '../storage/database.js';
 import type { ChannelRow } from '../storage/channels-repo.js';
-import { insertAttemptStarts } from './attempts.js';
-import type { AttemptStart, ClaimedDelivery } from './handoff.js';
-
-/** The delivery log's reason for an attempt whose worker stopped before recording its outcome. */
-export const INTERRUPTED_REASON =
-  'no outcome recorded: the worker stopped or lost its lease before the answer came; sent again';
+import type { ClaimedDelivery } from './handoff.js';
+import { recordTakeOvers } from './take-over.js';
 
 export interface ClaimOptions {
   limit: number;
@@ -26,11 +22,6 @@ export interface ClaimOptions {
   now: number;
   /** Deliveries this worker is sending right now: never claimed again while in flight, even past their lease. */
   inFlightIds?: number[];
-  /**
-   * Renders each claimed delivery's attempt, which is then written in the claim's own
-   * transaction: the lease and the attempt it is for are committed together, in one commit.
-   */
-  start?: (d: ClaimedDelivery) => AttemptStart;
 }
 
 /**
@@ -121,20 +112,18 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
     }
     if (taken.length === 0) return [];
     const takenIds = (column: string) => inIds(db.dialect, column, taken);
+    // A lease that ran out: its holder may have been sending (see recordTakeOvers).
+    const { rows: expired } = await sql<{ id: number }>`SELECT id FROM deliveries
+      WHERE ${takenIds('id')} AND lease_owner IS NOT NULL`.execute(trx);
+    await recordTakeOvers(
+      db.dialect,
+      trx,
+      expired.map((r) => Number(r.id)),
+      o.now,
+    );
     await sql`UPDATE deliveries SET lease_until = ${o.now + o.leaseMs}, lease_owner = ${o.workerId}
       WHERE ${takenIds('id')}`.execute(trx);
-    // An attempt still without an outcome here was cut short: its worker died (or its lease
-    // ran out) before the answer was recorded. Close it in the log and count it, so it does not
-    // look in progress forever and the next attempt gets the next number.
-    const interrupted =
-      await sql`UPDATE delivery_attempts SET outcome = 'interrupted', error = ${INTERRUPTED_REASON}
-      WHERE ${takenIds('delivery_id')} AND outcome IS NULL`.execute(trx);
-    if (Number(interrupted.numAffectedRows ?? 0) > 0) {
-      await sql`UPDATE deliveries
-        SET attempts = (SELECT COUNT(*) FROM delivery_attempts a WHERE a.delivery_id = deliveries.id)
-        WHERE ${takenIds('id')}`.execute(trx);
-    }
-    const { rows } = await sql<Omit<ClaimedDelivery, 'channel' | 'attempt_id'>>`
+    const { rows } = await sql<Omit<ClaimedDelivery, 'channel'>>`
       SELECT d.id, d.event_id, d.channel_id, d.run_id, d.event_type, d.webhook_id, d.attempts,
         e.data AS event_data, e.created_at AS event_created_at
       FROM deliveries d JOIN events e ON e.id = d.event_id
@@ -150,9 +139,8 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
     );
     const claimed: ClaimedDelivery[] = rows.flatMap((r) => {
       const channel = channels.get(r.channel_id);
-      return channel ? [{ ...r, channel, attempt_id: null }] : [];
+      return channel ? [{ ...r, channel }] : [];
     });
-    if (o.start) await insertAttemptStarts(db.dialect, trx, claimed, o.start);
     return claimed;
   });
 }

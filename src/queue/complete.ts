@@ -2,16 +2,17 @@ import { sql, type Kysely } from 'kysely';
 import { inIds, perRow, unnestTable } from '../storage/bulk-params.js';
 import type { Dialect } from '../storage/database.js';
 import type { Database, DeliveryState } from '../storage/schema.js';
+import type { AttemptStart } from './handoff.js';
 
 export interface Completion {
   deliveryId: number;
   workerId: string;
-  attemptId: number;
   state: DeliveryState;
   attempts: number;
   nextAttemptAt: number;
   lastError: string | null;
-  attempt: {
+  /** The attempt's whole log row: the request as sent (redacted) and the answer. */
+  attempt: AttemptStart & {
     duration_ms: number;
     response_status: number | null;
     response_headers: string | null;
@@ -29,8 +30,13 @@ export interface Completion {
 /** Permanent failures in a row after which a channel is switched off until someone looks. */
 export const DISABLE_AFTER_PERMANENT_FAILURES = 3;
 
-const ATTEMPT_END_COLUMNS = [
-  ['id', 'bigint'],
+const ATTEMPT_COLUMNS = [
+  ['delivery_id', 'bigint'],
+  ['request_id', 'text'],
+  ['started_at', 'bigint'],
+  ['request_url', 'text'],
+  ['request_headers', 'text'],
+  ['request_body', 'text'],
   ['duration_ms', 'integer'],
   ['response_status', 'integer'],
   ['response_headers', 'text'],
@@ -49,11 +55,14 @@ const DELIVERY_END_COLUMNS = [
 ] as const;
 
 /**
- * Records attempts' ends and their deliveries' next states, a batch at a time, in the caller's
- * transaction: one statement per table for the whole batch. The lease owner is part of the
- * condition: a worker whose lease ran out (and whose delivery another worker took) must not
- * overwrite that worker's outcome. Returns, per completion, whether the lease was still held;
- * only then does the completion count towards its channel's failures.
+ * Records attempts and their deliveries' next states, a batch at a time, in the caller's
+ * transaction: one statement per table for the whole batch. An attempt is written once, when
+ * it ends, whole (request and answer); its number follows the delivery's last logged attempt.
+ * The lease owner is part of the delivery's condition: a worker whose lease ran out (and whose
+ * delivery another worker took over, logging this attempt as interrupted) must not overwrite
+ * that worker's state; its attempt is still logged, after the others, as what it was. Returns,
+ * per completion, whether the lease was still held; only then does it count towards its
+ * channel's failures.
  */
 export async function writeCompletions(
   dialect: Dialect,
@@ -63,7 +72,12 @@ export async function writeCompletions(
   if (cs.length === 0) return [];
   const now = Date.now();
   const attempts = cs.map((c) => [
-    c.attemptId,
+    c.deliveryId,
+    c.attempt.request_id,
+    c.attempt.started_at,
+    c.attempt.request_url,
+    c.attempt.request_headers,
+    c.attempt.request_body,
     c.attempt.duration_ms,
     c.attempt.response_status,
     c.attempt.response_headers,
@@ -95,9 +109,14 @@ export async function writeCompletions(
     heldIds = new Set(updated.flat().map((r) => Number(r.id)));
     await perRow(
       trx,
-      `UPDATE delivery_attempts SET duration_ms = ?, response_status = ?, response_headers = ?,
-        response_body = ?, outcome = ?, error = ? WHERE id = ?`,
-      attempts.map(([id, ...values]) => [...values, id]),
+      `INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url,
+        request_headers, request_body, duration_ms, response_status, response_headers,
+        response_body, outcome, error)
+      SELECT ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM delivery_attempts WHERE delivery_id = ?),
+        ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+      -- A channel deleted meanwhile took its deliveries with it: nothing to log.
+      WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)`,
+      attempts.map(([id, ...rest]) => [id, id, ...rest, id]),
     );
   } else {
     const { rows } = await sql<{ id: number }>`
@@ -108,11 +127,16 @@ export async function writeCompletions(
       RETURNING deliveries.id`.execute(trx);
     heldIds = new Set(rows.map((r) => Number(r.id)));
     await sql`
-      UPDATE delivery_attempts SET duration_ms = v.duration_ms, response_status = v.response_status,
-        response_headers = v.response_headers, response_body = v.response_body, outcome = v.outcome,
-        error = v.error
-      FROM ${unnestTable('v', ATTEMPT_END_COLUMNS, attempts)}
-      WHERE delivery_attempts.id = v.id`.execute(trx);
+      INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url,
+        request_headers, request_body, duration_ms, response_status, response_headers,
+        response_body, outcome, error)
+      SELECT v.delivery_id,
+        COALESCE((SELECT MAX(a.number) FROM delivery_attempts a WHERE a.delivery_id = v.delivery_id), 0) + 1,
+        v.request_id, v.started_at, v.request_url, v.request_headers, v.request_body, v.duration_ms,
+        v.response_status, v.response_headers, v.response_body, v.outcome, v.error
+      FROM ${unnestTable('v', ATTEMPT_COLUMNS, attempts)}
+      -- A channel deleted meanwhile took its deliveries with it: nothing to log.
+      WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.delivery_id)`.execute(trx);
   }
   const held = cs.map((c) => heldIds.has(c.deliveryId));
   await accountChannels(

@@ -5,8 +5,13 @@ import { channelFilter } from '../storage/channels-repo.js';
 import type { Database } from '../storage/schema.js';
 import type { Db } from '../storage/database.js';
 import { inIds, insertRows } from '../storage/bulk-params.js';
-import { insertAttemptStarts } from './attempts.js';
-import type { ClaimedDelivery, DeliveryTaker, Handoff } from './handoff.js';
+import {
+  runKey,
+  type ClaimedDelivery,
+  type DeliveryTaker,
+  type Handed,
+  type HandoffOffer,
+} from './handoff.js';
 import { AppError, notFound } from '../core/errors.js';
 import { isTerminal, transition, type RunResult, type RunStatus } from '../core/run-status.js';
 import type { RunSummary } from '../core/events.js';
@@ -18,8 +23,8 @@ import { DELIVERY_COLUMNS, deliveryValues, newWebhookId, pendingDelivery } from 
 export interface RecordOptions {
   /** Addresses one channel, enabled or not (the Test Hook). */
   onlyChannelId?: number;
-  /** The engine of this process, to take the deliveries as they are written (see Handoff). */
-  handoff?: Handoff | null;
+  /** What the engine of this process offered to take (see HandoffOffer). */
+  offer?: HandoffOffer | null;
 }
 
 export interface Recorded {
@@ -31,6 +36,53 @@ export interface Recorded {
    * busy channel of this process's engine (a free slot there brings the claim).
    */
   waiting: number;
+  /** What was leased to the engine that offered, for it once the transaction commits. */
+  handed: Handed | null;
+}
+
+/**
+ * How one matching channel's new delivery is written: leased to this process's engine to send
+ * now or to follow the run's delivery ahead of it, or left for a claim.
+ */
+type Placement = 'send' | 'follow' | 'behind' | 'later' | 'claim';
+
+/** Decides each channel's placement from the engine's offer: data in, data out. */
+function place(
+  offer: HandoffOffer | null,
+  channelIds: number[],
+  runId: number | null,
+  pendingAhead: ReadonlyMap<number, number>,
+): Map<number, Placement> {
+  const placed = new Map<number, Placement>();
+  let budget = offer?.budget ?? 0;
+  const room = new Map(offer?.room);
+  const followRoom = new Map<string, number>();
+  for (const channelId of channelIds) {
+    const ahead = pendingAhead.get(channelId) ?? 0;
+    if (!offer) {
+      placed.set(channelId, ahead > 0 ? 'behind' : 'claim');
+      continue;
+    }
+    if (ahead > 0) {
+      // Held here, every one of them, with one being sent: this one follows it from here.
+      const key = runKey(channelId, runId!);
+      const chain = offer.chains.get(key);
+      const left = followRoom.get(key) ?? chain?.room ?? 0;
+      if (chain && chain.held === ahead && left > 0) {
+        followRoom.set(key, left - 1);
+        placed.set(channelId, 'follow');
+      } else placed.set(channelId, 'behind');
+      continue;
+    }
+    const r = room.get(channelId) ?? offer.defaultRoom;
+    if (offer.overflowed.has(channelId) || r <= 0) placed.set(channelId, 'later');
+    else if (budget > 0) {
+      budget--;
+      room.set(channelId, r - 1);
+      placed.set(channelId, 'send');
+    } else placed.set(channelId, 'claim');
+  }
+  return placed;
 }
 
 /**
@@ -38,10 +90,11 @@ export interface Recorded {
  * transaction: the event and its deliveries exist if and only if the change that caused them
  * was committed (the outbox).
  *
- * With a hand-off, each delivery whose channel has a free send slot in this process is
- * written leased to its engine, with its first attempt, unless an earlier delivery of the
- * same run to that channel is still pending: that one must be heard first, so the new one
- * waits for a claim, which keeps the order.
+ * With an offer from this process's engine, each delivery whose channel has room there is
+ * written leased to it and returned, for the engine to send once the transaction commits;
+ * no claim has to find it. A delivery behind an earlier pending one of the same run and
+ * channel must wait for it: it follows it from this engine when the engine holds that run's
+ * deliveries to the channel, else it waits for a claim, which keeps the order.
  */
 export async function recordEvent(
   trx: Kysely<Database>,
@@ -49,7 +102,8 @@ export async function recordEvent(
   data: EventData,
   options: RecordOptions = {},
 ): Promise<Recorded> {
-  const { onlyChannelId, handoff } = options;
+  const { onlyChannelId } = options;
+  const offer = options.offer ?? null;
   const now = Date.now();
   const eventData = JSON.stringify(data);
   const runId = data.run?.run_id ?? null;
@@ -75,31 +129,28 @@ export async function recordEvent(
   const matching = (await channels.orderBy('id').execute()).filter((c) =>
     channelMatches(data, channelFilter(c)),
   );
-  if (matching.length === 0) return { eventId, deliveryIds: [], waiting: 0 };
+  if (matching.length === 0) return { eventId, deliveryIds: [], waiting: 0, handed: null };
   const dialect = trx.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
-  let taken = new Set<number>();
-  let blocked = new Set<number>();
-  let later = new Set<number>();
-  if (handoff) {
-    let open = matching.map((c) => c.id);
-    if (runId !== null) {
-      const { rows } = await sql<{ channel_id: number; n: number }>`
-        SELECT channel_id, COUNT(*) AS n FROM ${dialect === 'sqlite' ? sql`deliveries INDEXED BY deliveries_pending_order` : sql`deliveries`}
-        WHERE ${inIds(dialect, 'channel_id', open)} AND run_id = ${runId} AND state = 'pending'
-        GROUP BY channel_id`.execute(trx);
-      const pending = new Map(rows.map((r) => [Number(r.channel_id), Number(r.n)]));
-      blocked = new Set(pending.keys());
-      open = open.filter((id) => !blocked.has(id));
-      // Taken too: written leased here, to be sent after the delivery ahead of them.
-      taken = pending.size > 0 ? handoff.follow(pending, runId) : taken;
-      const behind = [...blocked].filter((id) => !taken.has(id));
-      if (behind.length > 0) handoff.behind(behind, runId);
-    }
-    const reserved = handoff.reserve(open);
-    for (const id of reserved.taken) taken.add(id);
-    later = reserved.later;
+  let pendingAhead = new Map<number, number>();
+  if (runId !== null) {
+    const { rows } = await sql<{ channel_id: number; n: number }>`
+      SELECT channel_id, COUNT(*) AS n FROM ${dialect === 'sqlite' ? sql`deliveries INDEXED BY deliveries_pending_order` : sql`deliveries`}
+      WHERE ${inIds(
+        dialect,
+        'channel_id',
+        matching.map((c) => c.id),
+      )} AND run_id = ${runId} AND state = 'pending'
+      GROUP BY channel_id`.execute(trx);
+    pendingAhead = new Map(rows.map((r) => [Number(r.channel_id), Number(r.n)]));
   }
-  const lease = handoff ? { until: now + handoff.leaseMs, owner: handoff.workerId } : null;
+  const placed = place(
+    offer,
+    matching.map((c) => c.id),
+    runId,
+    pendingAhead,
+  );
+  const leased = (id: number) => placed.get(id) === 'send' || placed.get(id) === 'follow';
+  const lease = offer ? { until: now + offer.leaseMs, owner: offer.workerId } : null;
   const webhookIds = new Map(matching.map((c) => [c.id, newWebhookId()]));
   const rows = await insertRows<{ id: number; channel_id: number }>(
     dialect,
@@ -119,59 +170,64 @@ export async function recordEvent(
             redelivery_of: null,
           },
           now,
-          lease && taken.has(c.id) ? lease : null,
+          lease && leased(c.id) ? lease : null,
         ),
       ),
     ),
     ['id', 'channel_id'],
   );
   const ids = new Map(rows.map((r) => [Number(r.channel_id), Number(r.id)]));
-  if (handoff && taken.size > 0) {
-    const mine: ClaimedDelivery[] = matching
-      .filter((c) => taken.has(c.id))
-      .map((c) => ({
-        id: ids.get(c.id)!,
-        event_id: eventId,
-        channel_id: c.id,
-        run_id: runId,
-        event_type: data.type,
-        webhook_id: webhookIds.get(c.id)!,
-        attempts: 0,
-        event_data: eventData,
-        event_created_at: now,
-        channel: c,
-        attempt_id: null,
-      }));
-    await insertAttemptStarts(dialect, trx, mine, (d) => handoff.start(d));
-    handoff.written(mine);
-  }
-  // Other processes may have room for what this one could not take: they are told. (Taken
-  // and blocked overlap in the followers.)
-  const unblocked = matching.filter((c) => !taken.has(c.id) && !blocked.has(c.id)).length;
+  const delivery = (c: (typeof matching)[number]): ClaimedDelivery => ({
+    id: ids.get(c.id)!,
+    event_id: eventId,
+    channel_id: c.id,
+    run_id: runId,
+    event_type: data.type,
+    webhook_id: webhookIds.get(c.id)!,
+    attempts: 0,
+    event_data: eventData,
+    event_created_at: now,
+    channel: c,
+  });
+  const of = (p: Placement) => matching.filter((c) => placed.get(c.id) === p);
+  const handed: Handed | null = offer
+    ? {
+        send: of('send').map(delivery),
+        follow: of('follow').map(delivery),
+        behind: of('behind').map((c) => runKey(c.id, runId!)),
+        later: of('later').map((c) => c.id),
+      }
+    : null;
+  // Other processes may have room for what this one could not take: they are told.
+  const waiting = of('claim').length;
+  const unblocked = waiting + of('later').length;
   if (unblocked > 0) await notifyDeliveriesQueued(trx);
-  const waiting = unblocked - later.size;
-  return { eventId, deliveryIds: matching.map((c) => ids.get(c.id)!), waiting };
+  return { eventId, deliveryIds: matching.map((c) => ids.get(c.id)!), waiting, handed };
 }
 
 /**
- * Runs `fn` in a transaction with a hand-off from `taker` (none when it is null or stopping),
- * then gives the hand-off its end: commit once the transaction has committed, abort otherwise.
+ * Runs `fn` in a transaction with an offer from `taker` (none when it is null or stopping);
+ * once it has committed, the taker takes what `fn` leased to it, or, when it did not commit,
+ * gets its offer back.
  */
 export async function transactionWithHandoff<T>(
   db: Db,
   taker: DeliveryTaker | null | undefined,
-  fn: (trx: Kysely<Database>, handoff: Handoff | null) => Promise<T>,
+  fn: (trx: Kysely<Database>, offer: HandoffOffer | null) => Promise<{ value: T; handed: Handed | null }>,
 ): Promise<T> {
-  const handoff = taker?.begin() ?? null;
-  let result: T;
+  const offer = taker?.offer() ?? null;
+  let result: { value: T; handed: Handed | null };
   try {
-    result = await db.kysely.transaction().execute((trx) => fn(trx, handoff));
+    result = await db.kysely.transaction().execute((trx) => fn(trx, offer));
   } catch (err) {
-    handoff?.abort();
+    if (offer) taker!.cancel(offer);
     throw err;
   }
-  handoff?.commit();
-  return result;
+  if (offer) {
+    if (result.handed) taker!.take(offer, result.handed);
+    else taker!.cancel(offer);
+  }
+  return result.value;
 }
 
 export interface StatusChange {
@@ -191,13 +247,14 @@ export async function changeRunStatus(
   change: StatusChange,
   taker?: DeliveryTaker | null,
 ): Promise<{ run: RunRow; changed: boolean; queued: number; waiting: number }> {
-  return transactionWithHandoff(db, taker, async (trx, handoff) => {
+  return transactionWithHandoff(db, taker, async (trx, offer) => {
     let lock = selectRuns(trx).where('runs.id', '=', runId);
     if (db.dialect === 'postgres') lock = lock.forUpdate('runs');
     const current = await lock.executeTakeFirst();
     if (!current) throw notFound('run');
     const outcome = transition(current.status as RunStatus, change.status, change.result);
-    if (outcome.kind === 'noop') return { run: current, changed: false, queued: 0, waiting: 0 };
+    if (outcome.kind === 'noop')
+      return { value: { run: current, changed: false, queued: 0, waiting: 0 }, handed: null };
     if (outcome.kind === 'invalid_transition') throw new AppError(409, 'invalid_transition', outcome.message);
     if (outcome.kind === 'invalid_result') {
       throw new AppError(400, 'invalid_result', outcome.message, [
@@ -212,9 +269,10 @@ export async function changeRunStatus(
     await trx.updateTable('runs').set(set).where('id', '=', runId).execute();
     // The row as written, without reading it back: the lock keeps anyone else from changing it.
     const run: RunRow = { ...current, ...set };
-    if (!outcome.event) return { run, changed: true, queued: 0, waiting: 0 };
+    if (!outcome.event) return { value: { run, changed: true, queued: 0, waiting: 0 }, handed: null };
     const data: EventData = { type: outcome.event, run: snapshot(run) };
-    const recorded = await recordEvent(trx, run.organization_id, data, { handoff });
-    return { run, changed: true, queued: recorded.deliveryIds.length, waiting: recorded.waiting };
+    const recorded = await recordEvent(trx, run.organization_id, data, { offer });
+    const value = { run, changed: true, queued: recorded.deliveryIds.length, waiting: recorded.waiting };
+    return { value, handed: recorded.handed };
   });
 }

@@ -1,8 +1,11 @@
 /**
- * What the queue hands the engine: deliveries leased to it, with what it needs to send them.
+ * What passes between the queue and the engine of this process, as data: before a status
+ * change's transaction, the engine's offer (what it has room for); after it commits, what the
+ * transaction leased to it. Nothing inside a transaction calls the engine.
  */
 import type { ChannelRow } from '../storage/channels-repo.js';
 
+/** A delivery leased to one engine, with what it needs to send it. */
 export interface ClaimedDelivery {
   id: number;
   event_id: number;
@@ -10,15 +13,14 @@ export interface ClaimedDelivery {
   run_id: number | null;
   event_type: string;
   webhook_id: string;
+  /** Attempts recorded so far (the next one is attempts + 1). */
   attempts: number;
   event_data: string;
   event_created_at: number;
   channel: ChannelRow;
-  /** The attempt written with the claim, when the claim was asked to start attempts. */
-  attempt_id: number | null;
 }
 
-/** The log row of an attempt about to be sent (the request as the log keeps it). */
+/** The request of an attempt as the delivery log keeps it (URL redacted, secrets masked). */
 export interface AttemptStart {
   request_id: string;
   started_at: number;
@@ -27,45 +29,49 @@ export interface AttemptStart {
   request_body: string;
 }
 
+/** A channel and run: the unit whose deliveries go out in order. */
+export const runKey = (channelId: number, runId: number) => `${channelId}:${runId}`;
+
 /**
- * A transaction's hand-off to the delivery engine of this process: the deliveries it queues
- * are written already leased to that engine, each with its first attempt, and go to the
- * engine when the transaction commits. No claim has to find them: a status change reaches
- * its receivers as soon as it is answered.
+ * What the engine of this process can take from one transaction, decided before it begins.
+ * `budget` places are held for the offer until `take` or `cancel`; the per-channel room and
+ * the chains are a snapshot (another offer may use them too, which the engine's line absorbs).
  */
-export interface Handoff {
+export interface HandoffOffer {
   readonly workerId: string;
   readonly leaseMs: number;
+  /** Deliveries the engine takes at most from this transaction. */
+  readonly budget: number;
+  /** Room for new deliveries per channel; a channel not listed has `defaultRoom`. */
+  readonly room: ReadonlyMap<number, number>;
+  readonly defaultRoom: number;
+  /** Channels whose new deliveries go to claims: deliveries that waited there come first. */
+  readonly overflowed: ReadonlySet<number>;
   /**
-   * Takes a place for one delivery of each channel that has room here. `later`: channels
-   * without room because they are busy here; this engine claims their deliveries itself once
-   * they have room, so nothing needs waking for them.
+   * Per channel and run (runKey) whose delivery is being sent here: how many of the run's
+   * pending deliveries to the channel the engine holds, and how many more may follow them.
    */
-  reserve(channelIds: readonly number[]): { taken: Set<number>; later: Set<number> };
-  /** Renders a delivery's attempt, as the claim's `start` does. */
-  start(d: ClaimedDelivery): AttemptStart;
-  /** The deliveries written leased to this engine, their attempts with them. */
-  written(ds: ClaimedDelivery[]): void;
-  /**
-   * Channels whose pending deliveries of the run (`pending`: how many each has) are all held
-   * by this engine, one of them sending: the new delivery is written leased here, with its
-   * attempt, and sent once the one ahead has ended for good (see RunChains). The others are
-   * left to `behind`.
-   */
-  follow(pending: ReadonlyMap<number, number>, runId: number): Set<number>;
-  /**
-   * The run's deliveries to these channels were written unleased, behind an earlier delivery
-   * of the run to the same channel that is still pending: they wait for its end.
-   */
-  behind(channelIds: number[], runId: number): void;
-  /** The transaction committed: the written deliveries are sent. */
-  commit(): void;
-  /** The transaction did not commit: the slots are freed and nothing is sent. */
-  abort(): void;
+  readonly chains: ReadonlyMap<string, { held: number; room: number }>;
 }
 
-/** Something that can take deliveries as they are queued: a running engine. */
+/** What a transaction leased to the engine that offered, returned once it has committed. */
+export interface Handed {
+  /** Deliveries leased to the engine, to send now. */
+  send: ClaimedDelivery[];
+  /** Deliveries leased to the engine, to send after the delivery of their run ahead of them. */
+  follow: ClaimedDelivery[];
+  /** Channel and run keys whose new delivery waits, unleased, behind an earlier pending one. */
+  behind: string[];
+  /** Channels busy here whose new deliveries were left unleased for this engine's claims. */
+  later: number[];
+}
+
+/** Something that takes deliveries as they are queued: a running engine. */
 export interface DeliveryTaker {
-  /** A hand-off for one transaction, or null when nothing can be taken now (stopping). */
-  begin(): Handoff | null;
+  /** An offer for one transaction, or null when nothing can be taken now (stopping). */
+  offer(): HandoffOffer | null;
+  /** The transaction committed: what it leased goes out. */
+  take(offer: HandoffOffer, handed: Handed): void;
+  /** The transaction did not commit: the offer's places are free again. */
+  cancel(offer: HandoffOffer): void;
 }

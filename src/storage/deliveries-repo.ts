@@ -22,6 +22,9 @@ export function deliveryView(d: DeliveryRow) {
     redelivery_of: d.redelivery_of,
     state: d.state,
     attempts: d.attempts,
+    // Leased to a worker: on its way now. Attempts are logged as they end, so an attempt in
+    // flight shows here, not yet in the list of attempts.
+    sending: d.state === 'pending' && d.lease_until !== null && d.lease_until > Date.now(),
     next_attempt_at: d.state === 'pending' ? iso(d.next_attempt_at) : null,
     last_error: d.last_error,
     created_at: iso(d.created_at),

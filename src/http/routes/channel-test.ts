@@ -10,21 +10,26 @@ import type { AppContext } from '../context.js';
  * rather than listening in-process, so it works when another process runs the engine.
  */
 export async function testChannel(ctx: AppContext, channel: ChannelRow) {
-  const { deliveryIds, waiting } = await transactionWithHandoff(ctx.db, ctx.deliveryTaker, (trx, handoff) =>
-    recordEvent(
-      trx,
-      channel.organization_id,
-      { type: 'test.notification_channel', run: null },
-      { onlyChannelId: channel.id, handoff },
-    ),
+  const { deliveryIds, waiting } = await transactionWithHandoff(
+    ctx.db,
+    ctx.deliveryTaker,
+    async (trx, offer) => {
+      const recorded = await recordEvent(
+        trx,
+        channel.organization_id,
+        { type: 'test.notification_channel', run: null },
+        { onlyChannelId: channel.id, offer },
+      );
+      return { value: recorded, handed: recorded.handed };
+    },
   );
   const deliveryId = deliveryIds[0]!;
   if (waiting > 0) ctx.onDeliveriesQueued();
   const deadline = Date.now() + ctx.config.deliveryTimeoutMs + 5000;
   let wait = 10;
   for (;;) {
-    const attempts = await attemptsOf(ctx.db.kysely, deliveryId);
-    const first = attempts.find((a) => a.outcome !== null);
+    // Attempts are written as they end: the first one there is the first outcome.
+    const [first] = await attemptsOf(ctx.db.kysely, deliveryId);
     if (first || Date.now() > deadline) {
       const delivery = deliveryView((await findDelivery(ctx.db.kysely, deliveryId))!);
       const outcome = first?.outcome === 'delivered' ? 'delivered' : first ? 'failed' : 'pending';
