@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 /**
  * The database goes away for 20 seconds and comes back, under a real `serve` process.
  *
@@ -15,6 +16,7 @@ import { startPrivatePg, type PrivatePg } from '../helpers/private-pg.js';
 import { eventually, startReceiver, type Received, type Receiver } from '../helpers/receiver.js';
 import { makeApi } from '../helpers/server.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
+import { scheduleEnv } from '../helpers/schedules.js';
 
 const OUTAGE_MS = Number(process.env.FAULTS_OUTAGE_MS ?? 20_000);
 const RUNS = 10;
@@ -62,6 +64,8 @@ describe('a 20-second PostgreSQL outage under a running server', () => {
         LOADNOTIFY_LEASE_MS: '4000',
         LOADNOTIFY_DELIVERY_TIMEOUT_MS: '2000',
         LOADNOTIFY_RETRY_SCALE: '0.001',
+        // The scheduled tick below runs /usr/bin/true, which the operator must allow.
+        ...scheduleEnv(tmpdir(), ['/usr/bin/true']),
       },
     });
     const pid = server.child.pid;
@@ -111,7 +115,7 @@ describe('a 20-second PostgreSQL outage under a running server', () => {
       body: { name: 'Scheduled' },
     });
     const patched = await api('PATCH', `/api/v1/load-tests/${scheduled.body.id}`, {
-      body: { schedule: { command: ['true'], cron: '*/2 * * * * *' } },
+      body: { schedule: { command: ['/usr/bin/true'], cron: '*/2 * * * * *' } },
     });
     expect(patched.status, JSON.stringify(patched.body)).toBe(200);
     const ticks = async () =>
