@@ -1,7 +1,6 @@
-import { sql } from 'kysely';
 import { ConfigError, type Config } from './config.js';
 import { createSystemMailer } from './mail/system-mailer.js';
-import { openDatabase, type Db } from './storage/database.js';
+import { databaseReachable, openDatabase } from './storage/database.js';
 import { SecretBox } from './security/secret-box.js';
 import { buildApp } from './http/app.js';
 import type { AppContext } from './http/context.js';
@@ -16,7 +15,8 @@ import { SmtpSender } from './delivery/smtp-sender.js';
 import { DeliveryEngine } from './delivery/engine.js';
 import { DeliveryListener } from './delivery/wakeups.js';
 import { Scheduler } from './scheduler/scheduler.js';
-import { createMetrics, metricsRoutes } from './metrics/metrics.js';
+import { createMetrics } from './metrics/metrics.js';
+import { metricsRoutes } from './http/routes/metrics.js';
 import { RetentionPruner } from './retention/pruner.js';
 
 export interface RunningServer {
@@ -34,15 +34,6 @@ export interface RunningServer {
 export interface ServerOptions {
   logger?: boolean | { level: string };
   listen?: boolean;
-}
-
-async function databaseReachable(db: Db): Promise<boolean> {
-  try {
-    await sql`select 1`.execute(db.kysely);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function egressPolicy(config: Config): EgressPolicy {
