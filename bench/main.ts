@@ -27,6 +27,8 @@ import {
 } from './store.js';
 
 const TINY = process.env.BENCH_SIZE === 'tiny';
+/** BENCH_REPEAT=N: the paced latency phase N times, so a claim about the tail is a distribution. */
+const REPEAT = Math.max(1, Math.floor(Number(process.env.BENCH_REPEAT ?? 1)) || 1);
 const SIZE = TINY
   ? { limitMs: 300, apiRuns: 5, rate: 50, pacedSeconds: 0.4, bulkEvents: 20, backlogEvents: 50 }
   : { limitMs: 4000, apiRuns: 300, rate: 200, pacedSeconds: 5, bulkEvents: 2000, backlogEvents: 10_000 };
@@ -369,6 +371,15 @@ async function main(): Promise<void> {
       return { all, healthy: spread(latencies(true)) };
     };
     const steady = await paced('latency  ', 110_000);
+    const p99s = [steady.all.p99];
+    for (let r = 2; r <= REPEAT; r++)
+      p99s.push((await paced(`latency ${String(r).padEnd(2)}`, 110_000)).all.p99);
+    const under25 = p99s.filter((p) => p < 25).length;
+    if (REPEAT > 1) {
+      print(
+        `latency   p99 of each of ${REPEAT} repetitions: ${p99s.map((p) => p.toFixed(1)).join(', ')} ms; under 25 ms in ${under25} of ${REPEAT}`,
+      );
+    }
 
     // 4. Throughput from events written in bulk through the outbox by another process.
     let bulkRate: number;
@@ -440,12 +451,12 @@ async function main(): Promise<void> {
     print(
       `targets   throughput >= ${pct(goal)} of limit: ${verdict(throughput / limit >= goal)}; ` +
         (store.dialect === 'sqlite'
-          ? `p99 < 25 ms: ${verdict(steady.all.p99 < 25)}; isolation <= 2x: ${verdict(ratio <= 2)}; peak RSS < 300 MB with 100,000 pending: ${backlog >= 100_000 ? verdict(peakRss < 300) : `not measured (${backlog} pending written)`}`
+          ? `p99 < 25 ms: ${REPEAT > 1 ? `${under25} of ${REPEAT} (target: 9 of 10)` : verdict(steady.all.p99 < 25)}; isolation <= 2x: ${verdict(ratio <= 2)}; peak RSS < 300 MB with 100,000 pending: ${backlog >= 100_000 ? verdict(peakRss < 300) : `not measured (${backlog} pending written)`}`
           : `(latency, isolation and memory targets are set for SQLite)`),
     );
     print(
       `SUMMARY ${store.dialect}: limit ${limit.toFixed(0)} req/s; api ${apiRate.toFixed(0)}/s (${pct(apiRate / limit)}); bulk ${bulkRate.toFixed(0)}/s (${pct(bulkRate / limit)}); ` +
-        `p99 ${steady.all.p99.toFixed(1)} ms at ${SIZE.rate}/s (plain ${plain.p99.toFixed(1)} ms, ${(steady.all.p99 / plain.p99).toFixed(1)}x); ` +
+        `p99 ${steady.all.p99.toFixed(1)} ms at ${SIZE.rate}/s (plain ${plain.p99.toFixed(1)} ms, ${(steady.all.p99 / plain.p99).toFixed(1)}x${REPEAT > 1 ? `; under 25 ms in ${under25} of ${REPEAT} runs` : ''}); ` +
         `isolation p99 ${isolated.healthy.p99.toFixed(1)} ms (${ratio.toFixed(2)}x); peak RSS ${peakRss.toFixed(0)} MB with ${backlog} pending` +
         `; floor api ${floorApi.toFixed(0)}/s (${pct(floorApi / limit)}), bulk ${floorBulk.toFixed(0)}/s (${pct(floorBulk / limit)})`,
     );

@@ -71,8 +71,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         ? null
         : {
             offer: () => engine?.offer() ?? null,
-            take: (offer, handed) => engine?.take(offer, handed),
-            cancel: (offer) => engine?.cancel(offer),
+            take: (handed) => engine?.take(handed),
+            cancel: () => engine?.cancel(),
           },
     mailer: config.systemMail ? createSystemMailer(config.systemMail) : null,
   };

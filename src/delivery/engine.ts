@@ -242,9 +242,9 @@ export class DeliveryEngine implements DeliveryTaker {
   }
 
   /**
-   * What a status change's transaction may lease to this engine (see HandoffOffer): places
-   * held within the same bounds as claims, and a snapshot of each busy channel's room and of
-   * the runs being sent here. Data only: the transaction decides with it, and `take` gets
+   * What a status change's transaction may lease to this engine (see HandoffOffer): a snapshot
+   * of the places left within the hand-offs' bounds, of each busy channel's room and of the
+   * runs being sent here. Data only: the transaction decides with it, and `take` gets
    * what it leased once it has committed.
    */
   offer(): HandoffOffer | null {
@@ -252,7 +252,7 @@ export class DeliveryEngine implements DeliveryTaker {
     return {
       workerId: this.workerId,
       leaseMs: this.o.leaseMs,
-      budget: this.slots.holdOffer(OFFER_BUDGET),
+      budget: this.slots.handoffCapacity(OFFER_BUDGET),
       room: this.slots.handoffRoom(),
       defaultRoom: this.slots.handoffPerChannel,
       overflowed: new Set(this.overflowed),
@@ -261,8 +261,7 @@ export class DeliveryEngine implements DeliveryTaker {
   }
 
   /** The transaction an offer was made for committed: what it leased here goes out. */
-  take(offer: HandoffOffer, handed: Handed): void {
-    this.slots.releaseOffer(offer.budget);
+  take(handed: Handed): void {
     // Stopped meanwhile (only while shutting down): the leases run out and a claim retries.
     if (!this.running) return;
     // Only wake-ups are lost if this is forgotten (an earlier delivery sent by another
@@ -279,8 +278,7 @@ export class DeliveryEngine implements DeliveryTaker {
   }
 
   /** The transaction an offer was made for did not commit: its places are free again. */
-  cancel(offer: HandoffOffer): void {
-    this.slots.releaseOffer(offer.budget);
+  cancel(): void {
     this.sendFinished();
   }
 

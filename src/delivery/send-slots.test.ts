@@ -48,16 +48,16 @@ describe('SendSlots', () => {
     const s = new SendSlots(10, 3);
     for (const c of [1, 2, 3]) s.acquire(c);
     expect(s.claimCapacity()).toBe(0);
-    // An offer holds what is left of four times max, at most what it asks for.
-    expect(s.holdOffer(5)).toBe(5);
-    expect(s.holdOffer(100)).toBe(4);
-    expect(s.holdOffer(1)).toBe(0);
-    s.releaseOffer(5);
+    // An offer sees what is left of four times max, at most what it asks for.
+    expect(s.handoffCapacity(5)).toBe(5);
+    expect(s.handoffCapacity(100)).toBe(9);
+    for (const c of [4, 5, 6, 7, 8, 9, 10, 11, 12]) s.acquire(c);
+    expect(s.handoffCapacity(1)).toBe(0);
     s.release(1);
     expect(s.claimCapacity()).toBe(0);
     // A claim for an overflowed channel's waiting rows may go as far as hand-offs.
-    expect(s.claimCapacity(true)).toBe(6);
-    s.releaseOffer(4);
+    expect(s.claimCapacity(true)).toBe(1);
+    for (const c of [4, 5, 6, 7, 8, 9, 10, 11, 12]) s.release(c);
     expect(s.claimCapacity()).toBe(1);
     expect(s.claimCapacity(true)).toBe(10);
   });

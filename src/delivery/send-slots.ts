@@ -77,18 +77,12 @@ export class SendSlots {
   }
 
   /**
-   * Holds up to `n` places in all for an offer to a status change's transaction, within the
-   * hand-offs' bound; returns how many it holds. They are given back with releaseOffer once
-   * the transaction has ended, before what it leased here is acquired.
+   * Places a hand-off may still fill in all, up to `n`: a snapshot for an offer. Offers made
+   * side by side (their transactions queue for SQLite's writer) may together take a little
+   * more; what they took waits here for a slot, bounded by its lease (see the engine's launch).
    */
-  holdOffer(n: number): number {
-    const k = Math.max(0, Math.min(n, HANDOFF_FACTOR * this.max - this.totalHeld));
-    this.totalHeld += k;
-    return k;
-  }
-
-  releaseOffer(k: number): void {
-    this.totalHeld -= k;
+  handoffCapacity(n: number): number {
+    return Math.max(0, Math.min(n, HANDOFF_FACTOR * this.max - this.totalHeld));
   }
 
   /** What a hand-off may still give each channel held here (others: handoffPerChannel). */

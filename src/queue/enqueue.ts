@@ -220,12 +220,12 @@ export async function transactionWithHandoff<T>(
   try {
     result = await db.kysely.transaction().execute((trx) => fn(trx, offer));
   } catch (err) {
-    if (offer) taker!.cancel(offer);
+    if (offer) taker!.cancel();
     throw err;
   }
   if (offer) {
-    if (result.handed) taker!.take(offer, result.handed);
-    else taker!.cancel(offer);
+    if (result.handed) taker!.take(result.handed);
+    else taker!.cancel();
   }
   return result.value;
 }

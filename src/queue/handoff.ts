@@ -33,9 +33,8 @@ export interface AttemptStart {
 export const runKey = (channelId: number, runId: number) => `${channelId}:${runId}`;
 
 /**
- * What the engine of this process can take from one transaction, decided before it begins.
- * `budget` places are held for the offer until `take` or `cancel`; the per-channel room and
- * the chains are a snapshot (another offer may use them too, which the engine's line absorbs).
+ * What the engine of this process can take from one transaction, decided before it begins:
+ * a snapshot (another offer may use the same room, which the engine's line absorbs).
  */
 export interface HandoffOffer {
   readonly workerId: string;
@@ -71,7 +70,7 @@ export interface DeliveryTaker {
   /** An offer for one transaction, or null when nothing can be taken now (stopping). */
   offer(): HandoffOffer | null;
   /** The transaction committed: what it leased goes out. */
-  take(offer: HandoffOffer, handed: Handed): void;
-  /** The transaction did not commit: the offer's places are free again. */
-  cancel(offer: HandoffOffer): void;
+  take(handed: Handed): void;
+  /** The transaction did not commit: nothing was leased. */
+  cancel(): void;
 }
