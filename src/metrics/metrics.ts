@@ -30,7 +30,10 @@ export interface Metrics extends DeliveryMetrics {
 export function createMetrics(db: Db, logger?: FastifyBaseLogger): Metrics {
   let log = logger;
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // The event-loop delay histogram samples every 10 ms by default: an idle service woke 100
+  // times a second for it, most of what it cost doing nothing. Sampled every 500 ms it still
+  // shows a loop that stalls.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 500 });
 
   const deliveries = new Counter({
     name: 'loadnotify_deliveries_total',
