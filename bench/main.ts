@@ -27,6 +27,8 @@ import {
 } from './store.js';
 
 const TINY = process.env.BENCH_SIZE === 'tiny';
+/** Seconds the idle phase watches a service with nothing to do (BENCH_IDLE_S). */
+const IDLE_S = Number(process.env.BENCH_IDLE_S ?? (TINY ? 1 : 30));
 /** BENCH_REPEAT=N: the paced latency phase N times, so a claim about the tail is a distribution. */
 const REPEAT = Math.max(1, Math.floor(Number(process.env.BENCH_REPEAT ?? 1)) || 1);
 const SIZE = TINY
@@ -196,7 +198,16 @@ async function main(): Promise<void> {
       channelIds.push(c.id);
     }
     db = await openStore(store);
+    // 0. Nothing to do: what a service costs while no run changes and nothing is pending, as most
+    // installations are most of the day. CPU in clock ticks (1/100 s), as /proc counts them.
+    await sleep(3000);
+    const idleCpu0 = service.cpuMs();
+    await sleep(IDLE_S * 1000);
+    const idleTicks = (service.cpuMs() - idleCpu0) / 10;
     const idleRss = service.rss().nowMb;
+    print(
+      `idle      nothing to do for ${IDLE_S} s            ${idleTicks.toFixed(0)} CPU ticks, RSS ${idleRss.toFixed(0)} MB  (target: < 3 ticks in 30 s, < 100 MB)`,
+    );
 
     // Warm-up: one status change, whose delivered body is the limit's request.
     {
@@ -458,7 +469,8 @@ async function main(): Promise<void> {
       `SUMMARY ${store.dialect}: limit ${limit.toFixed(0)} req/s; api ${apiRate.toFixed(0)}/s (${pct(apiRate / limit)}); bulk ${bulkRate.toFixed(0)}/s (${pct(bulkRate / limit)}); ` +
         `p99 ${steady.all.p99.toFixed(1)} ms at ${SIZE.rate}/s (plain ${plain.p99.toFixed(1)} ms, ${(steady.all.p99 / plain.p99).toFixed(1)}x${REPEAT > 1 ? `; under 25 ms in ${under25} of ${REPEAT} runs` : ''}); ` +
         `isolation p99 ${isolated.healthy.p99.toFixed(1)} ms (${ratio.toFixed(2)}x); peak RSS ${peakRss.toFixed(0)} MB with ${backlog} pending` +
-        `; floor api ${floorApi.toFixed(0)}/s (${pct(floorApi / limit)}), bulk ${floorBulk.toFixed(0)}/s (${pct(floorBulk / limit)})`,
+        `; floor api ${floorApi.toFixed(0)}/s (${pct(floorApi / limit)}), bulk ${floorBulk.toFixed(0)}/s (${pct(floorBulk / limit)})` +
+        `; idle ${idleTicks.toFixed(0)} ticks in ${IDLE_S} s, ${idleRss.toFixed(0)} MB`,
     );
   } finally {
     await api.close().catch(() => {});
