@@ -18,7 +18,6 @@ import { releaseUnsent, takeBackAllLeases } from '../queue/release.js';
 import { OpenedChannels } from './opened-channels.js';
 import { RunChains } from './run-chains.js';
 import { SendSlots } from './send-slots.js';
-import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_PER_CHANNEL } from './limits.js';
 import type { Sender } from './sender.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
 
@@ -58,10 +57,10 @@ export interface EngineOptions {
   sender: Sender;
   publicUrl: string;
   log: FastifyBaseLogger;
-  /** Sends in flight at once, over all channels. */
-  maxInFlight?: number;
+  /** Sends in flight at once, over all channels (configuration: LOADNOTIFY_MAX_IN_FLIGHT). */
+  maxInFlight: number;
   /** Sends in flight at once to one channel: one dead receiver can hold no more than this. */
-  perChannel?: number;
+  perChannel: number;
   /** How long a claim holds before another worker may take the delivery over. */
   leaseMs?: number;
   /** Longest sleep between looks at the queue when nothing wakes the engine. */
@@ -120,8 +119,8 @@ export class DeliveryEngine implements DeliveryTaker {
     const random = options.random ?? Math.random;
     const scale = options.retryScale ?? 1;
     this.o = {
-      maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
-      perChannel: options.perChannel ?? DEFAULT_PER_CHANNEL,
+      maxInFlight: options.maxInFlight,
+      perChannel: options.perChannel,
       leaseMs: options.leaseMs ?? 60_000,
       pollMs: options.pollMs ?? 1000,
       retryScale: scale,
