@@ -7,13 +7,8 @@ import { prepareAttempt, sendAttempt, type AttemptDeps, type PreparedAttempt } f
 import { claimDue } from '../queue/claim.js';
 import { writeCompletions, type Completion } from '../queue/complete.js';
 import { nextDueAt } from '../queue/due.js';
-import {
-  runKey,
-  type ClaimedDelivery,
-  type DeliveryTaker,
-  type Handed,
-  type HandoffOffer,
-} from '../queue/handoff.js';
+import { runKey, type ClaimedDelivery, type Handed, type HandoffOffer } from '../queue/handoff.js';
+import type { DeliveryTaker } from './hand-off.js';
 import { releaseUnsent, takeBackAllLeases } from '../queue/release.js';
 import { OpenedChannels } from './opened-channels.js';
 import { RunChains } from './run-chains.js';

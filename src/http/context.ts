@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../storage/database.js';
 import type { SecretBox } from '../security/secret-box.js';
 import type { EgressPolicy } from '../delivery/egress-guard.js';
-import type { DeliveryTaker } from '../queue/handoff.js';
+import type { DeliveryTaker } from '../delivery/hand-off.js';
 import type { SystemMailer } from '../mail/system-mailer.js';
 
 /** What every route and service needs; built once at start and passed down explicitly. */

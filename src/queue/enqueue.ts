@@ -5,13 +5,7 @@ import { channelFilter } from '../storage/channels-repo.js';
 import type { Database } from '../storage/schema.js';
 import type { Db } from '../storage/database.js';
 import { inIds, insertRows } from '../storage/bulk-params.js';
-import {
-  runKey,
-  type ClaimedDelivery,
-  type DeliveryTaker,
-  type Handed,
-  type HandoffOffer,
-} from './handoff.js';
+import { runKey, type ClaimedDelivery, type Handed, type HandoffOffer } from './handoff.js';
 import { AppError, notFound } from '../core/errors.js';
 import { isTerminal, transition, type RunResult, type RunStatus } from '../core/run-status.js';
 import type { RunSummary } from '../core/events.js';
@@ -205,56 +199,41 @@ export async function recordEvent(
   return { eventId, deliveryIds: matching.map((c) => ids.get(c.id)!), waiting, handed };
 }
 
-/**
- * Runs `fn` in a transaction with an offer from `taker` (none when it is null or stopping);
- * once it has committed, the taker takes what `fn` leased to it, or, when it did not commit,
- * gets its offer back.
- */
-export async function transactionWithHandoff<T>(
-  db: Db,
-  taker: DeliveryTaker | null | undefined,
-  fn: (trx: Kysely<Database>, offer: HandoffOffer | null) => Promise<{ value: T; handed: Handed | null }>,
-): Promise<T> {
-  const offer = taker?.offer() ?? null;
-  let result: { value: T; handed: Handed | null };
-  try {
-    result = await db.kysely.transaction().execute((trx) => fn(trx, offer));
-  } catch (err) {
-    if (offer) taker!.cancel();
-    throw err;
-  }
-  if (offer) {
-    if (result.handed) taker!.take(result.handed);
-    else taker!.cancel();
-  }
-  return result.value;
-}
-
 export interface StatusChange {
   status: RunStatus;
   result?: RunResult | null;
   summary?: RunSummary | null;
 }
 
+export interface StatusChanged {
+  run: RunRow;
+  changed: boolean;
+  queued: number;
+  /** Deliveries a claim should look for (see Recorded). */
+  waiting: number;
+  /** What was leased to the engine that made `offer`, for it once this has returned. */
+  handed: Handed | null;
+}
+
 /**
  * Moves a run and, in the same transaction, records the event (and its deliveries) that the
  * move emits. The run row is locked first so two concurrent changes to one run serialise:
- * exactly one of two racing `finished` requests emits `test.finished`.
+ * exactly one of two racing `finished` requests emits `test.finished`. With `offer`, the
+ * deliveries the engine of this process has room for are leased to it (see recordEvent).
  */
 export async function changeRunStatus(
   db: Db,
   runId: number,
   change: StatusChange,
-  taker?: DeliveryTaker | null,
-): Promise<{ run: RunRow; changed: boolean; queued: number; waiting: number }> {
-  return transactionWithHandoff(db, taker, async (trx, offer) => {
+  offer: HandoffOffer | null = null,
+): Promise<StatusChanged> {
+  return db.kysely.transaction().execute(async (trx) => {
     let lock = selectRuns(trx).where('runs.id', '=', runId);
     if (db.dialect === 'postgres') lock = lock.forUpdate('runs');
     const current = await lock.executeTakeFirst();
     if (!current) throw notFound('run');
     const outcome = transition(current.status as RunStatus, change.status, change.result);
-    if (outcome.kind === 'noop')
-      return { value: { run: current, changed: false, queued: 0, waiting: 0 }, handed: null };
+    if (outcome.kind === 'noop') return { run: current, changed: false, queued: 0, waiting: 0, handed: null };
     if (outcome.kind === 'invalid_transition') throw new AppError(409, 'invalid_transition', outcome.message);
     if (outcome.kind === 'invalid_result') {
       throw new AppError(400, 'invalid_result', outcome.message, [
@@ -269,10 +248,33 @@ export async function changeRunStatus(
     await trx.updateTable('runs').set(set).where('id', '=', runId).execute();
     // The row as written, without reading it back: the lock keeps anyone else from changing it.
     const run: RunRow = { ...current, ...set };
-    if (!outcome.event) return { value: { run, changed: true, queued: 0, waiting: 0 }, handed: null };
+    if (!outcome.event) return { run, changed: true, queued: 0, waiting: 0, handed: null };
     const data: EventData = { type: outcome.event, run: snapshot(run) };
     const recorded = await recordEvent(trx, run.organization_id, data, { offer });
-    const value = { run, changed: true, queued: recorded.deliveryIds.length, waiting: recorded.waiting };
-    return { value, handed: recorded.handed };
+    return {
+      run,
+      changed: true,
+      queued: recorded.deliveryIds.length,
+      waiting: recorded.waiting,
+      handed: recorded.handed,
+    };
   });
+}
+
+/** The Test Hook's event, to one channel (enabled or not), in a transaction of its own. */
+export function recordTestEvent(
+  db: Db,
+  channel: { id: number; organization_id: number },
+  offer: HandoffOffer | null = null,
+): Promise<Recorded> {
+  return db.kysely
+    .transaction()
+    .execute((trx) =>
+      recordEvent(
+        trx,
+        channel.organization_id,
+        { type: 'test.notification_channel', run: null },
+        { onlyChannelId: channel.id, offer },
+      ),
+    );
 }

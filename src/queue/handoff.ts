@@ -1,7 +1,8 @@
 /**
  * What passes between the queue and the engine of this process, as data: before a status
  * change's transaction, the engine's offer (what it has room for); after it commits, what the
- * transaction leased to it. Nothing inside a transaction calls the engine.
+ * transaction leased to it. The queue never calls the engine: its caller carries the offer
+ * in and the result out (delivery/hand-off.ts).
  */
 import type { ChannelRow } from '../storage/channels-repo.js';
 
@@ -63,14 +64,4 @@ export interface Handed {
   behind: string[];
   /** Channels busy here whose new deliveries were left unleased for this engine's claims. */
   later: number[];
-}
-
-/** Something that takes deliveries as they are queued: a running engine. */
-export interface DeliveryTaker {
-  /** An offer for one transaction, or null when nothing can be taken now (stopping). */
-  offer(): HandoffOffer | null;
-  /** The transaction committed: what it leased goes out. */
-  take(handed: Handed): void;
-  /** The transaction did not commit: nothing was leased. */
-  cancel(): void;
 }

@@ -11,7 +11,7 @@ import type { Db } from '../storage/database.js';
 import { findLoadTest } from '../storage/load-tests-repo.js';
 import { createRun } from '../storage/runs-repo.js';
 import { changeRunStatus } from '../queue/enqueue.js';
-import type { DeliveryTaker } from '../queue/handoff.js';
+import { handOff, type DeliveryTaker } from '../delivery/hand-off.js';
 
 export interface InProcessClientOptions {
   db: Db;
@@ -47,7 +47,9 @@ export function createInProcessClient(options: InProcessClientOptions): RunApi {
       return { id: run.id };
     },
     async reportStatus(runId, report) {
-      const { waiting } = await translate(() => changeRunStatus(db, runId, report, options.deliveryTaker));
+      const { waiting } = await translate(() =>
+        handOff(options.deliveryTaker, (offer) => changeRunStatus(db, runId, report, offer)),
+      );
       if (waiting > 0) options.onDeliveriesQueued();
     },
   };

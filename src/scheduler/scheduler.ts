@@ -34,7 +34,7 @@ import { unendedScheduledRun } from '../storage/runs-repo.js';
 import { isInstanceAdmin } from '../storage/users-repo.js';
 import { changeRunStatus } from '../queue/enqueue.js';
 import { createInProcessClient } from './in-process-client.js';
-import type { DeliveryTaker } from '../queue/handoff.js';
+import { handOff, type DeliveryTaker } from '../delivery/hand-off.js';
 import { LineLog } from './line-log.js';
 import { commandEnv, tickRefusal } from './command-policy.js';
 import type { ScheduleCommandPolicy } from '../config.js';
@@ -369,7 +369,10 @@ export class Scheduler {
       log.error({ err, ...context, run: entry.runId }, 'the scheduled run failed');
       // The runner could not report an end: say it here so the run does not stay "running".
       if (entry.runId !== null) {
-        await changeRunStatus(db, entry.runId, { status: 'aborted_by_system' }, this.options.deliveryTaker)
+        const runId = entry.runId;
+        await handOff(this.options.deliveryTaker, (offer) =>
+          changeRunStatus(db, runId, { status: 'aborted_by_system' }, offer),
+        )
           .then(({ waiting }) => waiting > 0 && this.options.onDeliveriesQueued())
           .catch(() => {});
       }

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { attemptView, attemptsOf, deliveryView, findDelivery } from '../../storage/deliveries-repo.js';
 import type { ChannelRow } from '../../storage/channels-repo.js';
-import { recordEvent, transactionWithHandoff } from '../../queue/enqueue.js';
+import { recordTestEvent } from '../../queue/enqueue.js';
+import { handOff } from '../../delivery/hand-off.js';
 import type { AppContext } from '../context.js';
 
 /**
@@ -10,18 +11,8 @@ import type { AppContext } from '../context.js';
  * rather than listening in-process, so it works when another process runs the engine.
  */
 export async function testChannel(ctx: AppContext, channel: ChannelRow) {
-  const { deliveryIds, waiting } = await transactionWithHandoff(
-    ctx.db,
-    ctx.deliveryTaker,
-    async (trx, offer) => {
-      const recorded = await recordEvent(
-        trx,
-        channel.organization_id,
-        { type: 'test.notification_channel', run: null },
-        { onlyChannelId: channel.id, offer },
-      );
-      return { value: recorded, handed: recorded.handed };
-    },
+  const { deliveryIds, waiting } = await handOff(ctx.deliveryTaker, (offer) =>
+    recordTestEvent(ctx.db, channel, offer),
   );
   const deliveryId = deliveryIds[0]!;
   if (waiting > 0) ctx.onDeliveriesQueued();

@@ -4,6 +4,7 @@ import { RUN_RESULTS, RUN_STATUSES, TRIGGERS } from '../../core/run-status.js';
 import { createRun, findRun, listRuns, runView } from '../../storage/runs-repo.js';
 import { mapPage } from '../../storage/keyset-page.js';
 import { changeRunStatus } from '../../queue/enqueue.js';
+import { handOff } from '../../delivery/hand-off.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
 import { loadTestFor, roleIn } from '../access.js';
@@ -95,7 +96,9 @@ export function runRoutes(app: App, ctx: AppContext): void {
     },
     async (req) => {
       await runFor(req, req.params.id);
-      const { run, waiting } = await changeRunStatus(ctx.db, req.params.id, req.body, ctx.deliveryTaker);
+      const { run, waiting } = await handOff(ctx.deliveryTaker, (offer) =>
+        changeRunStatus(ctx.db, req.params.id, req.body, offer),
+      );
       if (waiting > 0) ctx.onDeliveriesQueued();
       return runView(run);
     },

@@ -1,0 +1,39 @@
+/**
+ * How work that queues deliveries meets the engine of its process, above the queue: the
+ * engine's offer goes into the queue's transaction as data, and what that transaction leased
+ * to the engine comes back out as data, to the engine once it has committed.
+ */
+import type { Handed, HandoffOffer } from '../queue/handoff.js';
+
+/** Something that takes deliveries as they are queued: a running engine. */
+export interface DeliveryTaker {
+  /** An offer for one transaction, or null when nothing can be taken now (stopping). */
+  offer(): HandoffOffer | null;
+  /** The transaction committed: what it leased goes out. */
+  take(handed: Handed): void;
+  /** The transaction did not commit, or leased nothing: nothing to take. */
+  cancel(): void;
+}
+
+/**
+ * Runs `work` (a queue operation in a transaction of its own) with an offer from `taker`, or
+ * none when there is no engine here or it is stopping; then gives the taker what was leased.
+ */
+export async function handOff<T extends { handed: Handed | null }>(
+  taker: DeliveryTaker | null | undefined,
+  work: (offer: HandoffOffer | null) => Promise<T>,
+): Promise<T> {
+  const offer = taker?.offer() ?? null;
+  let result: T;
+  try {
+    result = await work(offer);
+  } catch (err) {
+    if (offer) taker!.cancel();
+    throw err;
+  }
+  if (offer) {
+    if (result.handed) taker!.take(result.handed);
+    else taker!.cancel();
+  }
+  return result;
+}
