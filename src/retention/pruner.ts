@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../storage/database.js';
 import { deleteStaleFailures } from '../auth/login-throttle.js';
+import { deleteFinished, finishedBefore, lastDeliveryId } from '../storage/deliveries-repo.js';
 import { deleteSpentInvitations } from '../storage/invitations-repo.js';
 import { deleteExpiredSessions } from '../storage/sessions-repo.js';
 import { deleteExpiredTokens } from '../storage/tokens-repo.js';
@@ -127,25 +128,10 @@ export class RetentionPruner {
       invitations: 0,
       tokens: 0,
     };
-    const last = await db.kysely
-      .selectFrom('deliveries')
-      .select((eb) => eb.fn.max('id').as('id'))
-      .executeTakeFirst();
-    const lastId = Number(last?.id ?? 0);
+    const lastId = await lastDeliveryId(db.kysely);
     for (let after = 0; after < lastId && !this.stopping;) {
       const upTo = after + scanIds;
-      const ids = (
-        await db.kysely
-          .selectFrom('deliveries')
-          .select('id')
-          .where('id', '>', after)
-          .where('id', '<=', upTo)
-          .where('state', '!=', 'pending')
-          .where('updated_at', '<', cutoff)
-          .orderBy('id')
-          .limit(batchSize)
-          .execute()
-      ).map((r) => Number(r.id));
+      const ids = await finishedBefore(db.kysely, { after, upTo }, cutoff, batchSize);
       // A full batch may leave more in this range: the next look starts after its last id.
       after = ids.length === batchSize ? ids[ids.length - 1]! : upTo;
       if (ids.length === 0) {
@@ -153,21 +139,7 @@ export class RetentionPruner {
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
-      // Attempts explicitly rather than by the foreign key's cascade: the count is reported,
-      // and nothing depends on SQLite's foreign_keys pragma being on.
-      const deleted = await db.kysely.transaction().execute(async (trx) => {
-        const a = await trx
-          .deleteFrom('delivery_attempts')
-          .where('delivery_id', 'in', ids)
-          .executeTakeFirst();
-        // Finished rows stay finished (a redelivery is a new row); the state check is a safeguard.
-        const d = await trx
-          .deleteFrom('deliveries')
-          .where('id', 'in', ids)
-          .where('state', '!=', 'pending')
-          .executeTakeFirst();
-        return { attempts: Number(a.numDeletedRows), deliveries: Number(d.numDeletedRows) };
-      });
+      const deleted = await deleteFinished(db.kysely, ids);
       result.attempts += deleted.attempts;
       result.deliveries += deleted.deliveries;
       await new Promise((resolve) => setTimeout(resolve, this.o.pauseMs));

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, DeliveriesTable, DeliveryAttemptsTable } from './schema.js';
+import type { Database, DeliveriesTable, DeliveryAttemptsTable, DeliveryState } from './schema.js';
+import { keysetPage, type PageRequest } from './keyset-page.js';
 import { iso } from './time.js';
 
 type DeliveryRow = Omit<DeliveriesTable, 'id'> & { id: number };
@@ -61,4 +62,81 @@ export async function attemptsOf(k: Kysely<Database>, deliveryId: number) {
     .where('delivery_id', '=', deliveryId)
     .orderBy('number')
     .execute();
+}
+
+/** A channel's deliveries, newest first, optionally in one state: the delivery log. */
+export function listChannelDeliveries(
+  k: Kysely<Database>,
+  channelId: number,
+  state: DeliveryState | undefined,
+  request: PageRequest,
+) {
+  let q = k.selectFrom('deliveries').selectAll().where('channel_id', '=', channelId);
+  if (state) q = q.where('state', '=', state);
+  return keysetPage(q, 'id', 'desc', request);
+}
+
+/**
+ * A run's deliveries (the first 500), oldest first. Through the run's events (events_run, then
+ * deliveries_event): no index of deliveries starts with run_id, and a scan of the whole
+ * delivery history would answer as well.
+ */
+export function runDeliveries(k: Kysely<Database>, runId: number) {
+  return k
+    .selectFrom('deliveries')
+    .selectAll()
+    .where('event_id', 'in', (eb) => eb.selectFrom('events').select('id').where('run_id', '=', runId))
+    .orderBy('id')
+    .limit(500)
+    .execute();
+}
+
+/** The highest delivery id so far (0 with none): where a retention pass stops looking. */
+export async function lastDeliveryId(k: Kysely<Database>): Promise<number> {
+  const last = await k
+    .selectFrom('deliveries')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .executeTakeFirst();
+  return Number(last?.id ?? 0);
+}
+
+/**
+ * Ids of finished deliveries last changed before `before`, in the id range (after, upTo], at
+ * most `limit`: one bounded look of a retention pass (see RetentionPruner.pruneOnce).
+ */
+export async function finishedBefore(
+  k: Kysely<Database>,
+  range: { after: number; upTo: number },
+  before: number,
+  limit: number,
+): Promise<number[]> {
+  const rows = await k
+    .selectFrom('deliveries')
+    .select('id')
+    .where('id', '>', range.after)
+    .where('id', '<=', range.upTo)
+    .where('state', '!=', 'pending')
+    .where('updated_at', '<', before)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => Number(r.id));
+}
+
+/**
+ * Deletes finished deliveries and their attempts. Attempts explicitly rather than by the
+ * foreign key's cascade: the count is reported, and nothing depends on SQLite's foreign_keys
+ * pragma being on. Finished rows stay finished (a redelivery is a new row); the state check
+ * is a safeguard.
+ */
+export async function deleteFinished(k: Kysely<Database>, ids: number[]) {
+  return k.transaction().execute(async (trx) => {
+    const a = await trx.deleteFrom('delivery_attempts').where('delivery_id', 'in', ids).executeTakeFirst();
+    const d = await trx
+      .deleteFrom('deliveries')
+      .where('id', 'in', ids)
+      .where('state', '!=', 'pending')
+      .executeTakeFirst();
+    return { attempts: Number(a.numDeletedRows), deliveries: Number(d.numDeletedRows) };
+  });
 }
