@@ -72,7 +72,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         : {
             offer: () => engine?.offer() ?? null,
             take: (handed) => engine?.take(handed),
-            cancel: () => engine?.cancel(),
           },
     mailer: config.systemMail ? createSystemMailer(config.systemMail) : null,
   };

@@ -3,7 +3,6 @@ import type { Classification, Rendered, RenderedRequest } from '../channels/chan
 import { getChannelType } from '../channels/registry.js';
 import { MAX_ATTEMPTS, nextAttemptDelay } from '../core/backoff.js';
 import type { EventData, StoredEvent } from '../core/events.js';
-import type { Db } from '../storage/database.js';
 import type { WriteBatcher } from '../storage/write-batch.js';
 import type { Completion } from '../queue/complete.js';
 import type { AttemptStart, ClaimedDelivery } from '../queue/handoff.js';
@@ -15,7 +14,6 @@ import { iso } from '../storage/time.js';
 import { renderInPool, TemplateBusyError } from './template-pool.js';
 
 export interface AttemptDeps {
-  db: Db;
   sender: Sender;
   /** Channels with their secrets opened, kept while their stored row is unchanged. */
   channels: OpenedChannels;

@@ -124,7 +124,6 @@ export class DeliveryEngine implements DeliveryTaker {
     this.slots = new SendSlots(this.o.perChannel, this.o.maxInFlight);
     this.chains = new RunChains(this.o.perChannel);
     this.deps = {
-      db: options.db,
       channels: new OpenedChannels(options.box),
       completions: new WriteBatcher<Completion, boolean>(options.db, {
         write: (trx, items) => writeCompletions(options.db.dialect, trx, items),
@@ -269,11 +268,6 @@ export class DeliveryEngine implements DeliveryTaker {
       const f: Follower = { d, prepared: prepareAttempt(this.deps, d), leasedAt };
       if (!this.chains.follow(runKey(d.channel_id, d.run_id!), f)) this.release([f]);
     }
-  }
-
-  /** The transaction an offer was made for did not commit: its places are free again. */
-  cancel(): void {
-    this.sendFinished();
   }
 
   /**

@@ -9,10 +9,11 @@ import type { Handed, HandoffOffer } from '../queue/handoff.js';
 export interface DeliveryTaker {
   /** An offer for one transaction, or null when nothing can be taken now (stopping). */
   offer(): HandoffOffer | null;
-  /** The transaction committed: what it leased goes out. */
+  /**
+   * The transaction committed: what it leased goes out. An offer holds nothing, so one whose
+   * transaction failed or leased nothing needs no answer.
+   */
   take(handed: Handed): void;
-  /** The transaction did not commit, or leased nothing: nothing to take. */
-  cancel(): void;
 }
 
 /**
@@ -24,16 +25,7 @@ export async function handOff<T extends { handed: Handed | null }>(
   work: (offer: HandoffOffer | null) => Promise<T>,
 ): Promise<T> {
   const offer = taker?.offer() ?? null;
-  let result: T;
-  try {
-    result = await work(offer);
-  } catch (err) {
-    if (offer) taker!.cancel();
-    throw err;
-  }
-  if (offer) {
-    if (result.handed) taker!.take(result.handed);
-    else taker!.cancel();
-  }
+  const result = await work(offer);
+  if (offer && result.handed) taker!.take(result.handed);
   return result;
 }
