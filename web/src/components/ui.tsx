@@ -70,6 +70,25 @@ export function TextField({ label, value, onChange, error, hint, className, ...r
   );
 }
 
+/** A password someone chooses for their own new account: the server's rule, said up front. */
+export function NewPasswordField(props: {
+  value: string;
+  onChange(value: string): void;
+  error?: string | undefined;
+}) {
+  return (
+    <TextField
+      label="Password"
+      type="password"
+      autoComplete="new-password"
+      required
+      minLength={8}
+      hint="At least 8 characters."
+      {...props}
+    />
+  );
+}
+
 export function FieldError({ id, message }: { id?: string; message: string | undefined }) {
   if (!message) return null;
   return (

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, errorMessage, type InvitationPreview, type Me } from '../api.js';
 import { useFormErrors } from '../components/forms.js';
 import { ROLE_ARTICLE } from '../components/invitations.js';
-import { ErrorBanner, Loading, Notice, TextField, Time } from '../components/ui.js';
+import { ErrorBanner, Loading, NewPasswordField, Notice, TextField, Time } from '../components/ui.js';
 import { SignInForm } from './auth-pages.js';
 
 /**
@@ -239,17 +239,7 @@ function NewAccount({
       <h2 id="accept-new">Set a password to join</h2>
       {/* For password managers: the account's name is the invited e-mail. */}
       <input type="email" autoComplete="username" value={email} readOnly hidden />
-      <TextField
-        label="Password"
-        type="password"
-        autoComplete="new-password"
-        required
-        minLength={8}
-        value={password}
-        onChange={setPassword}
-        error={errors.fields.password}
-        hint="At least 8 characters."
-      />
+      <NewPasswordField value={password} onChange={setPassword} error={errors.fields.password} />
       <TextField
         label="Confirm password"
         type="password"

@@ -1,7 +1,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { api } from '../api.js';
 import { useFormErrors } from '../components/forms.js';
-import { ErrorBanner, TextField } from '../components/ui.js';
+import { ErrorBanner, NewPasswordField, TextField } from '../components/ui.js';
 
 export function SetupPage({ onDone }: { onDone(): void }) {
   const [email, setEmail] = useState('');
@@ -43,17 +43,7 @@ export function SetupPage({ onDone }: { onDone(): void }) {
           onChange={setEmail}
           error={errors.fields.email}
         />
-        <TextField
-          label="Password"
-          type="password"
-          autoComplete="new-password"
-          required
-          minLength={8}
-          value={password}
-          onChange={setPassword}
-          error={errors.fields.password}
-          hint="At least 8 characters."
-        />
+        <NewPasswordField value={password} onChange={setPassword} error={errors.fields.password} />
         <TextField
           label="Organization name"
           required
