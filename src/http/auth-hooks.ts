@@ -67,17 +67,25 @@ export function installAuth(app: FastifyInstance, ctx: AppContext): void {
       throw new AppError(401, 'unauthenticated', 'sign in or send an API token (Authorization: Bearer ...)');
     // Cookies ride along on cross-site requests; a token that only our pages can read proves the
     // write came from them. API tokens are never sent automatically, so they need no such proof.
-    if (principal.via === 'session' && !SAFE_METHODS.has(req.method)) {
-      const given = req.headers['x-csrf-token'];
-      if (!csrfMatches(principal.csrfToken!, Array.isArray(given) ? given[0] : given)) {
-        throw new AppError(
-          403,
-          'csrf_failed',
-          'missing or wrong x-csrf-token header for a cookie-authenticated write',
-        );
-      }
-    }
+    if (!SAFE_METHODS.has(req.method)) requireCsrf(req, principal);
   });
+}
+
+/**
+ * A cookie-authenticated request must echo the session's CSRF token. The hook requires it of
+ * every write to a route that needs sign-in; a public route that acts on the session when
+ * there is one (accepting an invitation) calls this itself.
+ */
+export function requireCsrf(req: FastifyRequest, principal: Principal): void {
+  if (principal.via !== 'session') return;
+  const given = req.headers['x-csrf-token'];
+  if (!csrfMatches(principal.csrfToken!, Array.isArray(given) ? given[0] : given)) {
+    throw new AppError(
+      403,
+      'csrf_failed',
+      'missing or wrong x-csrf-token header for a cookie-authenticated write',
+    );
+  }
 }
 
 export function userId(req: FastifyRequest): number {

@@ -1,6 +1,5 @@
 import { Type } from 'typebox';
 import { AppError, conflict, forbidden, notFound } from '../../core/errors.js';
-import { csrfMatches } from '../../auth/sessions.js';
 import {
   createInvitation,
   findInvitation,
@@ -16,9 +15,9 @@ import {
 import { mapPage } from '../../storage/keyset-page.js';
 import { addMembership, isMember, roleOf } from '../../storage/members-repo.js';
 import { findOrganization } from '../../storage/organizations-repo.js';
-import { createUser, findUser, findUserByEmail, userView } from '../../storage/users-repo.js';
+import { createUser, findUser, userView } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
-import { userId } from '../auth-hooks.js';
+import { requireCsrf, userId } from '../auth-hooks.js';
 import { requireManager, roleIn } from '../access.js';
 import { checkOwnerRule } from '../member-rules.js';
 import { body, Email, Id, IdParams, ListQuery, Password, Role } from '../schemas.js';
@@ -157,15 +156,7 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
         );
       // A public route skips the CSRF check of cookie-authenticated writes; without it another
       // site could make a signed-in browser join the organization of a link it holds.
-      if (principal?.via === 'session') {
-        const given = req.headers['x-csrf-token'];
-        if (!csrfMatches(principal.csrfToken!, Array.isArray(given) ? given[0] : given))
-          throw new AppError(
-            403,
-            'csrf_failed',
-            'missing or wrong x-csrf-token header for a cookie-authenticated write',
-          );
-      }
+      if (principal) requireCsrf(req, principal);
       const found = await findInvitationByToken(ctx.db.kysely, req.body.token);
       const state = found ? invitationState(found) : 'invalid';
       if (!found || state !== 'pending') throw invalid(state);
@@ -202,14 +193,9 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
               [{ field: 'password', message: 'required to join as a new user' }],
             );
           }
-          if (await findUserByEmail(trx, found.email)) {
-            throw conflict(
-              'sign_in_required',
-              `an account for ${found.email} exists: sign in as it, then open the link again`,
-            );
-          }
+          // createUser looks the e-mail up, and its unique index settles a race with another
+          // organization's link accepted at the same moment: either way the account exists.
           user = await createUser(trx, found.email, req.body.password).catch((err: unknown) => {
-            // Another organization's link for the same e-mail was accepted at the same moment.
             if (err instanceof AppError && err.code === 'email_taken')
               throw conflict(
                 'sign_in_required',
