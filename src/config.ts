@@ -142,15 +142,20 @@ function positive(env: Env, name: string, fallback: number): number {
 
 const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
 
+/** A comma-separated setting's entries, trimmed, empty ones dropped. */
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+}
+
 /**
  * Only named proxies are trusted: with `true`, any client could claim any address in
  * X-Forwarded-For and sidestep the per-address sign-in throttle.
  */
 function trustProxy(value: string | undefined): string[] {
-  const entries = (value ?? '')
-    .split(',')
-    .map((e) => e.trim())
-    .filter((e) => e !== '');
+  const entries = list(value);
   for (const e of entries) {
     if (!PROXY_RANGES.includes(e) && !ipaddr.isValid(e) && !ipaddr.isValidCIDR(e)) {
       throw new ConfigError(
@@ -159,13 +164,6 @@ function trustProxy(value: string | undefined): string[] {
     }
   }
   return entries;
-}
-
-function list(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
-    .map((e) => e.trim())
-    .filter((e) => e !== '');
 }
 
 const isInside = (dir: string, parent: string) => {

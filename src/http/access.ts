@@ -5,7 +5,7 @@ import { roleOf } from '../storage/members-repo.js';
 import { findProject } from '../storage/projects-repo.js';
 import type { TokenScope } from '../storage/schema.js';
 import type { AppContext } from './context.js';
-import { userId } from './auth-hooks.js';
+import { SAFE_METHODS, userId } from './auth-hooks.js';
 
 export type Role = 'owner' | 'admin' | 'member';
 
@@ -16,7 +16,6 @@ declare module 'fastify' {
   }
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const SCOPE_RANK: Record<TokenScope, number> = { read: 0, runs: 1, full: 2 };
 const SCOPE_WORDS: Record<TokenScope, string> = {
   read: 'reading',

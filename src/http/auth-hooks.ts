@@ -20,7 +20,8 @@ declare module 'fastify' {
   }
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Methods that read: no CSRF proof needed, and a `read` token may use them. */
+export const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 async function resolvePrincipal(ctx: AppContext, req: FastifyRequest): Promise<Principal | null> {
   const header = req.headers.authorization;
