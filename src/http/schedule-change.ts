@@ -39,6 +39,13 @@ export interface ScheduleActor {
 const sameCommand = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((arg, i) => arg === b[i]);
 
+/** Every schedule column of a load test without a schedule: who set it and why it stopped too. */
+export const NO_SCHEDULE = {
+  ...scheduleColumns(null),
+  schedule_command_set_by: null,
+  schedule_disabled_reason: null,
+};
+
 /** The columns a schedule change writes; throws the API's error when it is not allowed. */
 export function scheduleChange(
   input: ScheduleInput | null,
@@ -47,9 +54,7 @@ export function scheduleChange(
   policy: ScheduleCommandPolicy,
 ) {
   requireManager(actor.role, "change a load test's schedule");
-  if (input === null) {
-    return { ...scheduleColumns(null), schedule_command_set_by: null, schedule_disabled_reason: null };
-  }
+  if (input === null) return NO_SCHEDULE;
   const current = scheduleOf(row);
   if (!current && input.command === undefined)
     throw badRequest(
@@ -90,7 +95,7 @@ export function scheduleChange(
   };
   const problem = checkCron(schedule.cron, schedule.timezone);
   if (problem) throw badRequest('validation_failed', problem.message, problem.field);
-  if (schedule.enabled && disabledReason !== null && input.enabled === true) {
+  if (input.enabled === true && disabledReason !== null) {
     throw new AppError(
       409,
       'schedule_needs_admin',

@@ -2,9 +2,9 @@ import { Type } from 'typebox';
 import type { Selectable } from 'kysely';
 import { badRequest } from '../../core/errors.js';
 import type { ScheduleTicksTable } from '../../storage/schema.js';
-import { nextRuns, scheduleColumns, scheduleOf } from '../../scheduler/schedule-spec.js';
+import { nextRuns, scheduleOf } from '../../scheduler/schedule-spec.js';
 import { isInstanceAdmin } from '../../storage/users-repo.js';
-import { scheduleChange, ScheduleBody } from '../schedule-change.js';
+import { NO_SCHEDULE, scheduleChange, ScheduleBody } from '../schedule-change.js';
 import { userId } from '../auth-hooks.js';
 import type { AppContext } from '../context.js';
 import { loadTestFor, projectFor, requireManager } from '../access.js';
@@ -88,12 +88,7 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
         updated_at: now,
       };
       const id = await createLoadTest(ctx.db.kysely, row);
-      const unscheduled = {
-        ...scheduleColumns(null),
-        schedule_command_set_by: null,
-        schedule_disabled_reason: null,
-      };
-      return reply.code(201).send(loadTestView({ id, ...row, ...unscheduled }));
+      return reply.code(201).send(loadTestView({ id, ...row, ...NO_SCHEDULE }));
     },
   );
 
