@@ -81,9 +81,9 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
     // channel; PostgreSQL needs LATERAL for that (and locks only the delivery rows).
     const candidates =
       db.dialect === 'postgres'
-        ? await sql<{ id: number; channel_id: number }>`
+        ? await sql<{ id: number; channel_id: number; lease_owner: string | null }>`
             ${channelsWithWork}
-            SELECT d.id, d.channel_id FROM ch
+            SELECT d.id, d.channel_id, d.lease_owner FROM ch
             CROSS JOIN LATERAL (${channelDue}) x
             JOIN deliveries d ON d.id = x.id
             WHERE ch.id IS NOT NULL ${saturated}
@@ -94,14 +94,16 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
             ORDER BY d.next_attempt_at, d.id
             LIMIT ${o.limit * 2}
             FOR UPDATE OF d SKIP LOCKED`.execute(trx)
-        : await sql<{ id: number; channel_id: number }>`
+        : await sql<{ id: number; channel_id: number; lease_owner: string | null }>`
             ${channelsWithWork}
-            SELECT d.id, d.channel_id FROM ch
+            SELECT d.id, d.channel_id, d.lease_owner FROM ch
             JOIN deliveries d ON d.id IN (${channelDue})
             WHERE ch.id IS NOT NULL ${saturated}
             ORDER BY d.next_attempt_at, d.id
             LIMIT ${o.limit * 2}`.execute(trx);
     const taken: number[] = [];
+    // Leases that ran out: their holders may have been sending (see recordTakeOvers).
+    const expired: number[] = [];
     const counts = new Map(o.inFlight);
     for (const c of candidates.rows) {
       if (taken.length >= o.limit) break;
@@ -109,18 +111,11 @@ export async function claimDue(db: Db, o: ClaimOptions): Promise<ClaimedDelivery
       if (n >= (o.caps?.get(c.channel_id) ?? o.perChannel)) continue;
       counts.set(c.channel_id, n + 1);
       taken.push(c.id);
+      if (c.lease_owner !== null) expired.push(c.id);
     }
     if (taken.length === 0) return [];
     const takenIds = (column: string) => inIds(db.dialect, column, taken);
-    // A lease that ran out: its holder may have been sending (see recordTakeOvers).
-    const { rows: expired } = await sql<{ id: number }>`SELECT id FROM deliveries
-      WHERE ${takenIds('id')} AND lease_owner IS NOT NULL`.execute(trx);
-    await recordTakeOvers(
-      db.dialect,
-      trx,
-      expired.map((r) => Number(r.id)),
-      o.now,
-    );
+    await recordTakeOvers(db.dialect, trx, expired, o.now);
     await sql`UPDATE deliveries SET lease_until = ${o.now + o.leaseMs}, lease_owner = ${o.workerId}
       WHERE ${takenIds('id')}`.execute(trx);
     const { rows } = await sql<Omit<ClaimedDelivery, 'channel'>>`
