@@ -8,7 +8,7 @@ export interface Paged<T> {
   nextCursor: string | null;
   loadingMore: boolean;
   loadMore(): void;
-  /** Re-reads the first page and merges it in, keeping pages loaded with "Load more". */
+  /** Re-reads the first page and merges it in, keeping pages loaded with "Load more" after it. */
   refresh(): Promise<void>;
   setItems(update: (items: T[]) => T[]): void;
 }
@@ -77,12 +77,12 @@ export function usePaged<T extends { id: number }>(
     try {
       const p = await fetchRef.current(null);
       if (keyRef.current !== k) return;
+      // The first page in the server's own order (a newest-first list gets its new items on
+      // top, an oldest-first one at the bottom, as after a reload), then what "Load more"
+      // fetched beyond it.
       setItemsState((old) => {
-        const fresh = new Map(p.items.map((i) => [i.id, i]));
-        const kept = old.map((i) => fresh.get(i.id) ?? i);
-        const known = new Set(old.map((i) => i.id));
-        const added = p.items.filter((i) => !known.has(i.id));
-        return [...added, ...kept];
+        const fresh = new Set(p.items.map((i) => i.id));
+        return [...p.items, ...old.filter((i) => !fresh.has(i.id))];
       });
       setNextCursor((c) => c ?? p.next_cursor);
       setError(null);

@@ -70,9 +70,10 @@ export function RunPage({ id }: { id: number }) {
 
   const live = run.data !== null && !isTerminal(run.data.status);
   const pending = deliveries.items.some((d) => d.state === 'pending');
-  usePoll(live || pending, 2000, async () => {
+  const reloadAll = async () => {
     await Promise.all([run.reload(), deliveries.refresh()]);
-  });
+  };
+  usePoll(live || pending, 2000, reloadAll);
 
   if (run.loading) return <Loading what="Loading run" />;
   if (!run.data)
@@ -130,7 +131,7 @@ export function RunPage({ id }: { id: number }) {
             <Time value={r.ended_at} />
           </dd>
         </dl>
-        {live ? <StatusForm runId={r.id} status={r.status} onChanged={() => void run.reload()} /> : null}
+        {live ? <StatusForm runId={r.id} status={r.status} onChanged={() => void reloadAll()} /> : null}
       </section>
       {r.summary ? <SummarySection summary={r.summary} /> : null}
       <section aria-labelledby="run-notifications">

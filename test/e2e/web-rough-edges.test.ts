@@ -1,0 +1,134 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
+import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT } from './web-build.js';
+
+/**
+ * The web app's rough edges a new user met (issue 19), each as the user meets it in a real
+ * browser against the real server and a real receiver on loopback. Screenshots at 1280 and
+ * 390 px land in test-results/.
+ */
+
+const SHOTS = path.join(ROOT, 'test-results');
+
+/** A webhook receiver on loopback answering `status.code`, counting what it got. */
+async function startReceiver() {
+  const got: { event: string | undefined }[] = [];
+  const status = { code: 200 };
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      got.push({ event: req.headers['x-loadimpact-event'] as string | undefined });
+      res.writeHead(status.code, { 'content-type': 'text/plain' }).end(status.code < 300 ? 'ok' : 'nope');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks/load-tests`,
+    got,
+    status,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
+  let t: TestServer;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let browser: Browser;
+  let desktop: BrowserContext;
+  let page: Page;
+
+  const newContext = async (width: number, height: number) => {
+    const c = await browser.newContext({ viewport: { width, height } });
+    c.setDefaultTimeout(10_000);
+    return c;
+  };
+  /** A signed-in page at the given width, sharing the desktop session. */
+  const pageAt = async (width: number) => {
+    const c = await newContext(width, 844);
+    await c.addCookies(await desktop.cookies());
+    return c.newPage();
+  };
+  const shot = (name: string, p: Page = page) =>
+    p.screenshot({ path: path.join(SHOTS, `rough-${name}.png`), fullPage: true });
+
+  const channel = async (name: string, url = receiver.url) => {
+    const res = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+      body: { type: 'webhook', name, url },
+    });
+    expect(res.status).toBe(201);
+    return res.body as { id: number };
+  };
+
+  beforeAll(async () => {
+    await buildWeb();
+    mkdirSync(SHOTS, { recursive: true });
+    receiver = await startReceiver();
+    t = await startTestServer('sqlite', { env: { LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1' } });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    desktop = await newContext(1280, 900);
+    page = await desktop.newPage();
+    await page.goto(t.url);
+    await page.getByLabel('Email').fill('owner@example.com');
+    await page.getByLabel('Password').fill('correct horse');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+  }, 120_000);
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail')
+      await shot(`failed-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await receiver?.close();
+  });
+
+  it('the run page lists the notifications of a status change made on the page, in one order', async () => {
+    const { loadTestId } = await seedLoadTest(t, { project: 'Live', loadTest: 'Live test' });
+    const hook = await channel('Live hook');
+    const run = (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body as {
+      id: number;
+    };
+    await page.goto(`${t.url}/runs/${run.id}`);
+    const notifications = page.getByRole('region', { name: 'Notifications of this run' });
+    const events = async () =>
+      (await notifications.locator('tbody tr').allTextContents()).map((row) =>
+        row.includes('Test started') ? 'started' : row.includes('Test finished') ? 'finished' : row,
+      );
+
+    await page.getByLabel('New status').selectOption('running');
+    await page.getByRole('button', { name: 'Update status' }).click();
+    await notifications.getByText('Delivered').waitFor();
+    await page.getByLabel('New status').selectOption('finished');
+    await page.getByRole('button', { name: 'Update status' }).click();
+    await page.getByRole('heading', { name: /Status\s+✓?\s*Finished/ }).waitFor();
+    // Without a reload: the page said it updates automatically.
+    await notifications
+      .getByRole('row')
+      .filter({ hasText: 'Test finished' })
+      .getByText('Delivered')
+      .waitFor();
+    expect(await events()).toEqual(['started', 'finished']);
+    await shot('run-page-1280');
+
+    await page.reload();
+    await notifications.getByRole('row').filter({ hasText: 'Test finished' }).waitFor();
+    expect(await events()).toEqual(['started', 'finished']);
+    expect(receiver.got.filter((g) => g.event?.startsWith('test.')).length).toBeGreaterThanOrEqual(2);
+
+    const phone = await pageAt(390);
+    await phone.goto(`${t.url}/runs/${run.id}`);
+    await phone.getByRole('region', { name: 'Notifications of this run' }).waitFor();
+    await shot('run-page-390', phone);
+    await phone.context().close();
+    await t.api('DELETE', `/api/v1/notification-channels/${hook.id}`);
+  });
+});
