@@ -115,7 +115,15 @@ describe('transition', () => {
     expect(transition('running', 'finished')).toMatchObject({ result: 'passed' });
     expect(transition('running', 'finished', 'failed')).toMatchObject({ result: 'failed' });
     expect(transition('running', 'timed_out')).toMatchObject({ result: null });
-    expect(transition('running', 'aborted_by_user', 'passed')).toMatchObject({ result: 'passed' });
+    expect(transition('running', 'aborted_by_user', 'failed')).toMatchObject({ result: 'failed' });
+  });
+
+  it('refuses passed with every terminal status but finished', () => {
+    for (const to of TERMINAL_STATUSES) {
+      const outcome = transition('running', to, 'passed');
+      if (to === 'finished') expect(outcome).toMatchObject({ kind: 'move', result: 'passed' });
+      else expect(outcome).toMatchObject({ kind: 'invalid_result', message: expect.stringContaining(to) });
+    }
   });
 
   it('makes aborted_by_threshold failed and refuses passed with it', () => {

@@ -88,8 +88,24 @@ export type TransitionOutcome =
   | { kind: 'invalid_result'; message: string };
 
 /**
- * Decides a requested status change. `result` may only come with a terminal status; a plain
- * `finished` defaults to `passed`, and `aborted_by_threshold` is `failed` by definition.
+ * Which results each terminal status may carry. Only a run that ran to its end can have
+ * passed; a run stopped early (timed out, aborted) may still report that thresholds had
+ * failed, or nothing. `aborted_by_threshold` is failed by definition.
+ */
+export const RESULTS_FOR: Record<TerminalStatus, readonly RunResult[]> = {
+  finished: ['passed', 'failed'],
+  timed_out: ['failed'],
+  aborted_by_user: ['failed'],
+  aborted_by_system: ['failed'],
+  aborted_by_script_error: ['failed'],
+  aborted_by_threshold: ['failed'],
+  aborted_by_limit: ['failed'],
+};
+
+/**
+ * Decides a requested status change. `result` may only come with a terminal status and must
+ * be one RESULTS_FOR allows; a plain `finished` defaults to `passed`, and
+ * `aborted_by_threshold` is `failed` by definition.
  */
 export function transition(
   current: RunStatus,
@@ -116,14 +132,15 @@ export function transition(
       return { kind: 'invalid_transition', message: `run is ${current}; it cannot move back to ${next}` };
     return { kind: 'move', status: next, result: null, event: next === 'running' ? 'test.started' : null };
   }
-  let finalResult: RunResult | null = result ?? null;
-  if (next === 'aborted_by_threshold') {
-    if (result === 'passed') {
-      return { kind: 'invalid_result', message: 'aborted_by_threshold implies result failed, not passed' };
-    }
-    finalResult = 'failed';
-  } else if (next === 'finished' && finalResult === null) {
-    finalResult = 'passed';
+  if (result != null && !RESULTS_FOR[next].includes(result)) {
+    const why =
+      next === 'aborted_by_threshold'
+        ? 'aborted_by_threshold implies result failed'
+        : `a run that ended ${next} did not run to its end, so it cannot have passed`;
+    return { kind: 'invalid_result', message: `${why}: send result "failed" or no result, not "${result}"` };
   }
+  let finalResult: RunResult | null = result ?? null;
+  if (next === 'aborted_by_threshold') finalResult = 'failed';
+  else if (next === 'finished' && finalResult === null) finalResult = 'passed';
   return { kind: 'move', status: next, result: finalResult, event: 'test.finished' };
 }

@@ -132,6 +132,24 @@ describe.each(DIALECTS)('run lifecycle over HTTP (%s)', (dialect) => {
     expect((await t.api('GET', `/api/v1/runs/${run.id}`)).body.status).toBe('created');
   });
 
+  it('refuses passed with a run that did not finish, and says which results fit', async () => {
+    for (const status of ['aborted_by_user', 'timed_out', 'aborted_by_system', 'aborted_by_limit']) {
+      const run = await newRun();
+      const res = await move(run.id, { status, result: 'passed' });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'invalid_result' });
+      expect(res.body.error.message).toBe(
+        `a run that ended ${status} did not run to its end, so it cannot have passed: ` +
+          'send result "failed" or no result, not "passed"',
+      );
+      expect(res.body.error.details[0].field).toBe('result');
+      expect((await t.api('GET', `/api/v1/runs/${run.id}`)).body).toMatchObject({ status: 'created' });
+      expect(await events(run.id)).toEqual([]);
+      const failed = await move(run.id, { status, result: 'failed' });
+      expect(failed.body).toMatchObject({ status, result: 'failed' });
+    }
+  });
+
   it('serialises racing terminal changes: exactly one test.finished', async () => {
     const run = await newRun();
     await move(run.id, { status: 'running' });
