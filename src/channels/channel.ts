@@ -130,6 +130,12 @@ export interface ChannelPolicy {
  */
 export interface ChannelConfigSpec {
   schema: TObject;
+  /**
+   * How forms show each key of the schema (GET /api/v1/channel-types): one entry per key, in
+   * the schema's order. The field's kind, whether it is required, its default and its limits
+   * come from the schema and the lists below.
+   */
+  fields: Readonly<Record<string, ConfigFieldText>>;
   secret?: readonly string[];
   /**
    * Keys that, with the URL, say where the channel sends (an SMTP server's host, port and
@@ -150,10 +156,33 @@ export interface ChannelConfigSpec {
   check?(config: Record<string, unknown>, channel: ConfigContext): ConfigProblem | null;
 }
 
+/** A config key's words in a form: the rest of the field is read from the schema. */
+export interface ConfigFieldText {
+  label: string;
+  hint?: string;
+  placeholder?: string;
+  /** Multi-line text (a template) rather than one line. */
+  multiline?: boolean;
+  /**
+   * The choices a form offers, with their words, when they differ from the schema's literals
+   * (`''` for "leave it out"); otherwise each literal is offered under its own name.
+   */
+  options?: readonly { value: string; label: string }[];
+}
+
 export interface ChannelType {
   type: string;
   /** A person-readable label for the UI and messages. */
   label: string;
+  /** One sentence for the Integrations page: what a notification of this type is. */
+  description: string;
+  /** A short glyph for the type's card in the web app; decorative. */
+  mark: string;
+  /**
+   * What the URL field shows: an example and where the person finds the URL. Left out for
+   * types addressed by their settings (`urlFromConfig`).
+   */
+  urlHelp?: { placeholder: string; hint: string };
   /** Settings beyond the URL; a type without them takes an empty `config`. */
   config?: ChannelConfigSpec;
   /**

@@ -136,6 +136,12 @@ export function classifyDiscord(response: ReceiverResponse): Classification {
 export const discordChannel: ChannelType = {
   type: 'discord',
   label: 'Discord',
+  description: 'An embed in a Discord channel through a channel webhook.',
+  mark: 'D',
+  urlHelp: {
+    placeholder: 'https://discord.com/api/webhooks/123456789012345678/…',
+    hint: 'In Discord, open the channel settings, Integrations, Webhooks, create one and copy its URL.',
+  },
   // Discord's URLs are https://discord.com/api/webhooks/...; like Slack, any http(s) URL is
   // accepted (Discord-compatible services, local test receivers) and the egress guard decides
   // what may be reached.

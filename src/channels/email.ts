@@ -251,8 +251,37 @@ export function classifySmtp(response: ReceiverResponse): Classification {
 export const emailChannel: ChannelType = {
   type: 'email',
   label: 'E-mail',
+  description: 'A mail per run event through your SMTP server; a run’s end threads under its start.',
+  mark: '@',
   config: {
     schema: EmailConfig,
+    fields: {
+      host: { label: 'SMTP server', placeholder: 'smtp.example.com' },
+      port: {
+        label: 'Port',
+        placeholder: '587',
+        hint: 'Left empty: 587. Usually 587 with STARTTLS, 465 with TLS.',
+      },
+      security: {
+        label: 'Security',
+        options: [
+          { value: 'starttls', label: 'STARTTLS (required)' },
+          { value: 'tls', label: 'TLS from the start (SMTPS)' },
+          { value: 'none', label: 'None (plain text)' },
+        ],
+      },
+      username: { label: 'Username', hint: 'Left empty: no login.' },
+      password: {
+        label: 'Password',
+        hint: 'Write-only: never shown again. Left empty when editing: the saved one is kept.',
+      },
+      from: { label: 'From', placeholder: 'loadnotify@example.com' },
+      to: {
+        label: 'To',
+        placeholder: 'ops@example.com, qa@example.com',
+        hint: 'One to 50 addresses, separated by commas or new lines.',
+      },
+    },
     secret: ['password'],
     // The server the login goes to, and whether it goes there encrypted.
     destination: ['host', 'port', 'security'],

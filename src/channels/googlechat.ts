@@ -76,6 +76,12 @@ export function classifyGoogleChat(response: ReceiverResponse): Classification {
 export const googleChatChannel: ChannelType = {
   type: 'googlechat',
   label: 'Google Chat',
+  description: 'A card in a Google Chat space through an incoming webhook.',
+  mark: 'G',
+  urlHelp: {
+    placeholder: 'https://chat.googleapis.com/v1/spaces/AAAA…/messages?key=…&token=…',
+    hint: "In Google Chat, open the space's Apps & integrations, add a webhook and paste its URL.",
+  },
   // Production URLs are https://chat.googleapis.com/...; like Slack, any http(s) URL is
   // accepted (proxies, local test receivers) and the egress guard decides what may be reached.
   checkUrl: checkHttpUrl,

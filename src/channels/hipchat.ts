@@ -68,6 +68,12 @@ export function classifyHipchat(response: ReceiverResponse): Classification {
 export const hipchatChannel: ChannelType = {
   type: 'hipchat',
   label: 'HipChat',
+  description: 'A room notification through a HipChat room integration URL.',
+  mark: 'H',
+  urlHelp: {
+    placeholder: 'https://example.hipchat.com/v2/room/123/notification?auth_token=…',
+    hint: 'In HipChat, add a "Build your own integration" to the room and paste its notification URL.',
+  },
   checkUrl: checkHttpUrl,
   render(event, channel, ctx) {
     return postJson(channel.url, hipchatBody(buildMessage(event.data, ctx.publicUrl)));

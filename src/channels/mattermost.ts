@@ -56,6 +56,12 @@ export function classifyMattermost(response: ReceiverResponse): Classification {
 export const mattermostChannel: ChannelType = {
   type: 'mattermost',
   label: 'Mattermost',
+  description: 'A message in a Mattermost channel through an incoming webhook.',
+  mark: 'M',
+  urlHelp: {
+    placeholder: 'https://mattermost.example.com/hooks/xxx-generatedkey-xxx',
+    hint: 'In Mattermost, go to Integrations, Incoming Webhooks, add one for the channel and paste its URL.',
+  },
   // Mattermost is self-hosted: its URL is any http(s) server's /hooks/{key}. The path is not
   // checked, so a reverse proxy may put the server under a prefix; the egress guard decides
   // what may be reached.

@@ -80,6 +80,12 @@ export function classifyMsteams(response: ReceiverResponse): Classification {
 export const msteamsChannel: ChannelType = {
   type: 'msteams',
   label: 'Microsoft Teams',
+  description: 'An Adaptive Card in a Teams channel through a Workflows webhook.',
+  mark: 'T',
+  urlHelp: {
+    placeholder: 'https://….logic.azure.com/workflows/…/triggers/manual/paths/invoke?…&sig=…',
+    hint: 'In Teams, open the channel\'s Workflows, choose "Post to a channel when a webhook request is received" and paste the URL it shows. Office 365 connector URLs no longer work.',
+  },
   // Workflow URLs are https on *.logic.azure.com or *.powerplatform.com, and Microsoft has
   // moved them before; like Slack, any http(s) URL is accepted (self-hosted relays, local
   // test receivers) and the egress guard decides what may be reached.

@@ -148,8 +148,30 @@ export const PAGERDUTY_DEFAULT_EVENTS: ChannelEvents = {
 export const pagerdutyChannel: ChannelType = {
   type: 'pagerduty',
   label: 'PagerDuty',
+  description:
+    'An alert per load test through the Events API v2: a failed run triggers it, a later passing run resolves it.',
+  mark: 'PD',
+  urlHelp: {
+    placeholder: PAGERDUTY_EVENTS_URL,
+    hint: 'Left empty: PagerDuty’s own endpoint. Set it for an Events API v2 compatible service.',
+  },
   config: {
     schema: PagerDutyConfig,
+    fields: {
+      routing_key: {
+        label: 'Integration key',
+        hint: 'The 32-character key of an Events API v2 integration on a PagerDuty service. Write-only.',
+      },
+      severity: {
+        label: 'Severity of failures',
+        options: [
+          { value: 'critical', label: 'Critical' },
+          { value: 'error', label: 'Error' },
+          { value: 'warning', label: 'Warning' },
+          { value: 'info', label: 'Info' },
+        ],
+      },
+    },
     secret: ['routing_key'],
     check: (c) =>
       ROUTING_KEY.test(String(c.routing_key))

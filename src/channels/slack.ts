@@ -98,6 +98,12 @@ export function slackBody(message: Message, style: SlackStyle): Record<string, u
 export const slackChannel: ChannelType = {
   type: 'slack',
   label: 'Slack',
+  description: 'A message in a Slack channel through an Incoming WebHook.',
+  mark: '#',
+  urlHelp: {
+    placeholder: 'https://hooks.slack.com/services/T000/B000/XXXX',
+    hint: 'In Slack, add the Incoming WebHook app, choose a channel and paste the WebHook URL it gives you.',
+  },
   // Slack's own URLs are https; http is accepted for self-hosted Slack-compatible services
   // and local test receivers. Whether the host may be reached is the egress guard's call.
   checkUrl: checkHttpUrl,

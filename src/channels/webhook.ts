@@ -222,7 +222,37 @@ function webhookBody(event: StoredEvent, channel: ChannelForDelivery, ctx: Rende
 export const webhookChannel: ChannelType = {
   type: 'webhook',
   label: 'WebHook',
-  config: { schema: WebhookConfig, check: checkWebhookConfig },
+  description: 'An HTTP POST with a JSON payload to any URL, compatible with k6 Cloud webhook receivers.',
+  mark: '{ }',
+  urlHelp: {
+    placeholder: 'https://ci.example.com/hooks/load-tests',
+    hint: 'loadnotify POSTs JSON with X-LoadImpact-Event and X-LoadImpact-ID headers to this URL.',
+  },
+  config: {
+    schema: WebhookConfig,
+    fields: {
+      payload_version: {
+        label: 'Payload',
+        options: [
+          { value: '', label: 'Documented (k6 Cloud keys)' },
+          { value: 'extended', label: 'Extended (more fields)' },
+        ],
+        hint: 'Extended adds run times, duration, result, trigger, names, the summary and a link. Both number status by the status scheme below.',
+      },
+      template: {
+        label: 'Body template (optional)',
+        multiline: true,
+        placeholder: '{"text": "{{ name }}: {{ status_text }} {{ url }}"}',
+        hint: 'Liquid. Variables: the extended payload’s fields (name, status_text, project_name, url, summary, …) and payload (all of them, e.g. {{ payload | json }}). Left empty, the payload above is sent.',
+      },
+      content_type: {
+        label: 'Content type (optional)',
+        placeholder: 'application/json',
+        hint: 'Only with a template; application/json when empty.',
+      },
+    },
+    check: checkWebhookConfig,
+  },
   signing: true,
   checkUrl: checkHttpUrl,
   template: templateJob,

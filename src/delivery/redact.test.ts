@@ -16,7 +16,7 @@ const channel = (config: Record<string, unknown>): ChannelForDelivery => ({
 
 const keyed: ChannelType = {
   ...webhookChannel,
-  config: { schema: Type.Object({}), secret: ['routing_key', 'unset'] },
+  config: { schema: Type.Object({}), fields: {}, secret: ['routing_key', 'unset'] },
 };
 
 describe('redactForLog', () => {

@@ -19,6 +19,12 @@ const mailLike: ChannelType = {
       },
       { additionalProperties: false },
     ),
+    fields: {
+      host: { label: 'Host' },
+      port: { label: 'Port' },
+      password: { label: 'Password' },
+      to: { label: 'To' },
+    },
     secret: ['password'],
     check: (c) =>
       (c.host as string).includes(' ') ? { field: 'config.host', message: 'config.host has a space' } : null,

@@ -28,6 +28,7 @@ import { requireManager, roleIn } from '../access.js';
 import { Id, IdParams, ListQuery } from '../schemas.js';
 import { ChannelCreate, ChannelPatch, type EventsInput } from './channel-schemas.js';
 import { channelSigningRoutes, newSigningSecret } from './channel-signing.js';
+import { channelTypeRoutes } from './channel-types.js';
 import { testChannel } from './channel-test.js';
 import type { App } from './route-types.js';
 
@@ -274,4 +275,5 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
   );
 
   channelSigningRoutes(app, ctx, channelFor);
+  channelTypeRoutes(app);
 }
