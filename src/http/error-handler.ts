@@ -22,6 +22,28 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   );
 }
 
+/** nginx's lingering_time is 30 s; a body over the limit gets a tenth of that to finish arriving. */
+const LINGER_MS = 3_000;
+
+/**
+ * Fastify answers 413 as soon as it knows a body is over the limit and asks for the connection
+ * to close. Closing while the client is still sending makes the kernel reset the connection,
+ * and a client that writes the whole body before it reads (Node's fetch) then fails with EPIPE
+ * instead of reading the 413. So, like nginx's lingering close, the rest of the body is read and
+ * thrown away, keeping the connection; a client still sending after LINGER_MS loses it.
+ */
+function drainRest(req: FastifyRequest, reply: FastifyReply): void {
+  const raw = req.raw;
+  if (raw.complete) return;
+  reply.removeHeader('connection');
+  const timer = setTimeout(() => raw.socket.destroy(), LINGER_MS);
+  timer.unref();
+  const done = () => clearTimeout(timer);
+  raw.once('end', done);
+  raw.once('close', done);
+  raw.resume();
+}
+
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   if (err instanceof AppError) return send(reply, err.status, err.code, err.message, err.details);
   if (err.validation) {
@@ -30,6 +52,7 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      drainRest(req, reply);
       return send(reply, 413, 'payload_too_large', 'the request body is over 1 MiB');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return send(reply, 415, 'unsupported_media_type', 'send the body as application/json');
