@@ -57,6 +57,10 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
   const shot = (name: string, p: Page = page) =>
     p.screenshot({ path: path.join(SHOTS, `rough-${name}.png`), fullPage: true });
 
+  /** How far the document is wider than the viewport (0 or less: it fits). */
+  const overflow = (p: Page) =>
+    p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+
   const channel = async (name: string, url = receiver.url) => {
     const res = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
       body: { type: 'webhook', name, url },
@@ -131,4 +135,40 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     await phone.context().close();
     await t.api('DELETE', `/api/v1/notification-channels/${hook.id}`);
   });
+
+  it('long unbroken names do not widen any page, at 1280 and at 390 px', async () => {
+    const long = (c: string) => c.repeat(200);
+    const { projectId, loadTestId } = await seedLoadTest(t, { project: long('P'), loadTest: long('L') });
+    const hook = await channel(long('C'));
+    const run = (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body as {
+      id: number;
+    };
+    // Each page, and a long name it shows once loaded.
+    const chooseProjects = (p: Page) => p.getByLabel('Only the projects chosen below').check();
+    const pages: [string, string, string, ((p: Page) => Promise<void>)?][] = [
+      ['projects', '/projects', long('P')],
+      ['project', `/projects/${projectId}`, long('L')],
+      ['load-test', `/load-tests/${loadTestId}`, `Run #${run.id}`],
+      ['run', `/runs/${run.id}`, long('P')],
+      ['runs', '/runs', long('L')],
+      ['integrations', '/integrations', long('C')],
+      ['channel', `/integrations/${hook.id}`, long('P'), chooseProjects],
+      ['new-channel', '/integrations/new/webhook', long('P'), chooseProjects],
+      ['delivery-log', `/integrations/${hook.id}/deliveries`, 'Nothing has been sent'],
+    ];
+    const wider: string[] = [];
+    for (const width of [1280, 390]) {
+      const p = await pageAt(width);
+      for (const [name, url, shown, action] of pages) {
+        await p.goto(t.url + url);
+        await action?.(p);
+        await p.getByText(shown).first().waitFor();
+        await shot(`long-names-${name}-${width}`, p);
+        wider.push(`${name} at ${width} px: ${await overflow(p)}`);
+      }
+      await p.context().close();
+    }
+    expect(wider).toEqual(wider.map((w) => w.replace(/-?\d+$/, '0')));
+    await t.api('DELETE', `/api/v1/notification-channels/${hook.id}`);
+  }, 120_000);
 });
