@@ -44,6 +44,24 @@ function isApiPath(url: string): boolean {
   return decoded.startsWith('/api/');
 }
 
+/** A request slower than this is logged at warn: worth a look even when nothing failed. */
+export const SLOW_REQUEST_MS = 1_000;
+
+/**
+ * One line per request, at debug: at info, a few minutes of clicking in the web app wrote
+ * hundreds of lines. Server errors and slow requests are at warn, so they show at the default
+ * level. Fastify's own request logging (two info lines per request) is off.
+ */
+function installRequestLog(app: App): void {
+  app.addHook('onResponse', async (req, reply) => {
+    const responseTime = Math.round(reply.elapsedTime);
+    const line = { req, res: reply, responseTime };
+    if (reply.statusCode >= 500) req.log.warn(line, 'request failed');
+    else if (responseTime > SLOW_REQUEST_MS) req.log.warn(line, 'slow request');
+    else req.log.debug(line, 'request completed');
+  });
+}
+
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   health: Health;
@@ -55,11 +73,13 @@ export async function buildApp(ctx: AppContext, options: BuildOptions): Promise<
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: 1024 * 1024,
+    disableRequestLogging: true,
     // Behind a reverse proxy, req.ip (the sign-in throttle's key) is the client's, not the proxy's.
     trustProxy: ctx.config.trustProxy.length > 0 ? ctx.config.trustProxy : false,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
+  installRequestLog(app);
   installJsonBody(app);
   await app.register(cookie);
   await installSecurityHeaders(app);
