@@ -1,47 +1,91 @@
-import { describe, expect, it, vi } from 'vitest';
-import { CHANNEL_TYPES as UI_TYPES } from '../../web/src/channel-types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNEL_TYPES } from '../../src/channels/registry.js';
+import type { Channel, ChannelTypeInfo } from '../../web/src/api.js';
+import { initialState, toInput } from '../../web/src/components/channel-form-state.js';
+import { SAMPLE_CONFIG, channelBody } from '../helpers/channel-samples.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
-// The form module pulls in the router, which listens on window at import time.
-vi.stubGlobal('window', { addEventListener: () => {}, location: { pathname: '/' } });
-const { initialState, toInput } = await import('../../web/src/components/channel-form.js');
+/**
+ * The channel form is built from the server's catalogue: for every type the server has, a
+ * form filled in the way a person types (text in every box) makes a request the server
+ * accepts, and reopening the saved channel and saving it unchanged sends no settings back.
+ */
+describe('channel form, for every channel type', () => {
+  let t: TestServer;
+  let catalogue: ChannelTypeInfo[];
 
-describe('channel form for e-mail and PagerDuty', () => {
-  it('offers every server type that has settings with a field for each setting', () => {
-    for (const type of ['email', 'pagerduty']) {
-      const ui = UI_TYPES.find((t) => t.type === type)!;
-      const server = CHANNEL_TYPES.find((t) => t.type === type)!;
-      expect(ui.fields?.map((f) => f.key).sort()).toEqual(
-        Object.keys(server.config!.schema.properties).sort(),
-      );
-      const secret = ui.fields!.filter((f) => f.kind === 'secret').map((f) => f.key);
-      expect(secret).toEqual([...(server.config!.secret ?? [])]);
-    }
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', { env: { LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1' } });
+    catalogue = (await t.api('GET', '/api/v1/channel-types')).body.items;
+  });
+  afterAll(() => t.close());
+
+  /** What a person types into a settings box for a value. */
+  const typed = (value: unknown) => (Array.isArray(value) ? value.join(',\n') : String(value));
+
+  it('offers every type the server has', () => {
+    expect(catalogue.map((c) => c.type)).toEqual(CHANNEL_TYPES.map((c) => c.type));
   });
 
-  it('sends no URL for e-mail, and the settings as API values', () => {
-    const s = initialState('email', null);
-    s.config = {
-      ...s.config,
+  it.each(CHANNEL_TYPES.map((c) => c.type))('%s: typed in, saved, reopened unchanged', async (type) => {
+    const info = catalogue.find((c) => c.type === type)!;
+    const sample = channelBody(type, 'http://127.0.0.1:9/hook');
+    const s = initialState(info, null);
+    expect(Object.keys(s.config)).toEqual(info.fields.map((f) => f.key));
+    expect(s.events).toEqual(info.default_events);
+    for (const [key, value] of Object.entries(sample.config)) s.config[key] = typed(value);
+    if (info.url.mode === 'required') s.url = 'http://127.0.0.1:9/hook';
+
+    const input = toInput(info, null, s);
+    if (info.url.mode === 'none') expect(input.url).toBeUndefined();
+    const made = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+      body: input,
+    });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const shown = Object.fromEntries(
+      Object.entries(sample.config).filter(([k]) => !made.body.secrets_set.includes(k)),
+    );
+    expect(made.body.config).toMatchObject(shown);
+    expect(made.body.secrets_set).toEqual(
+      info.fields.filter((f) => f.secret && f.key in sample.config).map((f) => f.key),
+    );
+
+    const saved = made.body as Channel;
+    const again = toInput(info, saved, initialState(info, saved));
+    expect(again.config).toBeUndefined();
+    expect(again.url).toBeUndefined();
+    const patched = await t.api('PATCH', `/api/v1/notification-channels/${saved.id}`, { body: again });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    expect(type in SAMPLE_CONFIG).toBe(true);
+  });
+
+  it('sends e-mail settings as API values: a number, a list, the default security', () => {
+    const info = catalogue.find((c) => c.type === 'email')!;
+    const s = initialState(info, null);
+    Object.assign(s.config, {
       host: 'smtp.example.com',
       port: '',
       from: 'a@example.com',
       to: 'b@example.com,\nc@example.com',
-    };
-    const input = toInput('email', null, s);
-    expect(input.url).toBeUndefined();
-    expect(input.config).toEqual({
+    });
+    expect(toInput(info, null, s).config).toEqual({
       host: 'smtp.example.com',
       security: 'starttls',
       from: 'a@example.com',
       to: ['b@example.com', 'c@example.com'],
     });
+    s.config.port = '2525';
+    expect(toInput(info, null, s).config?.port).toBe(2525);
   });
 
   it('starts a PagerDuty channel with starts off, as the server requires', () => {
-    const s = initialState('pagerduty', null);
-    expect(s.events['test.started'].enabled).toBe(false);
-    expect(toInput('pagerduty', null, s).events?.['test.started'].enabled).toBe(false);
-    expect(initialState('slack', null).events['test.started'].enabled).toBe(true);
+    const pagerduty = catalogue.find((c) => c.type === 'pagerduty')!;
+    expect(initialState(pagerduty, null).events['test.started'].enabled).toBe(false);
+    expect(
+      initialState(
+        catalogue.find((c) => c.type === 'slack')!,
+        null,
+      ).events['test.started'].enabled,
+    ).toBe(true);
   });
 });

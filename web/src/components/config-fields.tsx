@@ -1,6 +1,6 @@
 /**
- * A channel type's own settings (the API's `config`), drawn from its field list in
- * channel-types.ts. The form keeps every value as the input shows it (text, or a checkbox's
+ * A channel type's own settings (the API's `config`), drawn from its fields in the server's
+ * channel catalogue (`GET /api/v1/channel-types`). The form keeps every value as the input shows it (text, or a checkbox's
  * boolean) and turns them into API values only when it sends them.
  */
 import { useId } from 'react';
@@ -13,9 +13,9 @@ export type ConfigFormValues = Record<string, string | boolean>;
 function shown(field: ConfigField, value: unknown): string | boolean {
   switch (field.kind) {
     case 'checkbox':
-      return typeof value === 'boolean' ? value : field.default;
+      return typeof value === 'boolean' ? value : field.default === true;
     case 'select':
-      return typeof value === 'string' ? value : field.default;
+      return typeof value === 'string' ? value : typeof field.default === 'string' ? field.default : '';
     case 'secret':
       return '';
     case 'list':
@@ -23,6 +23,11 @@ function shown(field: ConfigField, value: unknown): string | boolean {
     default:
       return value === undefined || value === null ? '' : String(value);
   }
+}
+
+function numberLimit(field: ConfigField, limit: 'minimum' | 'maximum'): number | undefined {
+  const value = field.schema[limit];
+  return field.kind === 'number' && typeof value === 'number' ? value : undefined;
 }
 
 export function initialConfig(fields: readonly ConfigField[], channel: Channel | null): ConfigFormValues {
@@ -134,7 +139,7 @@ export function ConfigFields({
                 onChange={(e) => onChange(field.key, e.target.value)}
                 aria-describedby={field.hint ? `${selectId}-hint` : undefined}
               >
-                {field.options.map((o) => (
+                {(field.options ?? []).map((o) => (
                   <option key={o.value} value={o.value}>
                     {o.label}
                   </option>
@@ -159,7 +164,7 @@ export function ConfigFields({
                 className="mono"
                 rows={8}
                 spellCheck={false}
-                placeholder={field.placeholder}
+                placeholder={field.placeholder ?? undefined}
                 value={String(value)}
                 onChange={(e) => onChange(field.key, e.target.value)}
                 aria-invalid={error ? true : undefined}
@@ -183,9 +188,9 @@ export function ConfigFields({
             inputMode={field.kind === 'number' ? 'numeric' : undefined}
             autoComplete={field.kind === 'secret' ? 'new-password' : 'off'}
             spellCheck={false}
-            placeholder={savedSecret ? 'Saved; type to replace' : field.placeholder}
-            min={field.kind === 'number' ? field.min : undefined}
-            max={field.kind === 'number' ? field.max : undefined}
+            placeholder={savedSecret ? 'Saved; type to replace' : (field.placeholder ?? undefined)}
+            min={numberLimit(field, 'minimum')}
+            max={numberLimit(field, 'maximum')}
             value={String(value)}
             onChange={(v) => onChange(field.key, v)}
             error={error}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { api, errorMessage, type Channel, type ChannelInput, type TestHookResult } from '../api.js';
-import { channelTypeInfo } from '../channel-types.js';
+import { useChannelTypes } from '../channel-types.js';
 import { DeleteChannelButton, TestOutcome } from '../components/channel-actions.js';
 import { ChannelForm } from '../components/channel-form.js';
 import { NewSigningSecret, SigningPanel } from '../components/signing-secret.js';
@@ -30,6 +30,7 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
   // A signing secret from create or rotate: shown until dismissed or the page is left.
   const [secret, setSecret] = useState<string | null>(null);
   const errors = useFormErrors();
+  const catalogue = useChannelTypes();
   const projects = usePaged(`projects:${org.organization_id}`, (c) =>
     api.projects(org.organization_id, c, 500),
   );
@@ -108,14 +109,25 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
   };
 
   const typeName = channel?.type ?? type ?? 'webhook';
-  const info = channelTypeInfo(typeName);
+  const info = catalogue.types?.find((t) => t.type === typeName);
 
-  if (loading) return <Loading what="Loading channel" />;
+  if (loading || (!catalogue.types && !catalogue.error)) return <Loading what="Loading channel" />;
   if (id !== undefined && !channel) {
     return (
       <>
         <PageHeader title="Channel" />
         <ErrorBanner message={loadError ?? 'Channel not found'} />
+        <Link to="/integrations">Back to Integrations</Link>
+      </>
+    );
+  }
+  if (!info) {
+    return (
+      <>
+        <PageHeader title="Channel" />
+        <ErrorBanner
+          message={catalogue.error ?? `This server does not deliver to channels of type “${typeName}”.`}
+        />
         <Link to="/integrations">Back to Integrations</Link>
       </>
     );
@@ -153,7 +165,7 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
       {saved ? <Notice tone="success">Saved.</Notice> : null}
       {secret ? <NewSigningSecret secret={secret} onDismiss={() => setSecret(null)} /> : null}
       <ChannelForm
-        type={typeName}
+        info={info}
         organizationId={org.organization_id}
         channel={channel}
         projects={projects.items}

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { api, errorMessage, type Channel } from '../api.js';
-import { CHANNEL_TYPES, channelTypeInfo } from '../channel-types.js';
+import { typeLabel, useChannelTypes } from '../channel-types.js';
 import { DeleteChannelButton } from '../components/channel-actions.js';
 import { triggerText } from '../components/runs-table.js';
 import { Empty, ErrorBanner, Loading, LoadMore, PageHeader } from '../components/ui.js';
@@ -28,6 +28,7 @@ export function IntegrationsPage() {
   const org = useOrg();
   const manage = canManage(org.role);
   const list = usePaged(`channels:${org.organization_id}`, (c) => api.channels(org.organization_id, c));
+  const catalogue = useChannelTypes();
 
   return (
     <>
@@ -38,8 +39,10 @@ export function IntegrationsPage() {
           ? 'Choose Setup for a service, paste its URL, then Save Changes or Test Hook.'
           : 'Owners and admins configure them; you can see what is set up and its delivery log.'}
       </p>
+      <ErrorBanner message={catalogue.error} />
+      {catalogue.types === null && !catalogue.error ? <Loading what="Loading channel types" /> : null}
       <ul className="type-cards" aria-label="Channel types">
-        {CHANNEL_TYPES.map((t) => (
+        {(catalogue.types ?? []).map((t) => (
           <li key={t.type} className="card type-card">
             <div className="type-mark" aria-hidden="true">
               {t.mark}
@@ -73,6 +76,7 @@ export function IntegrationsPage() {
               <ChannelRow
                 key={c.id}
                 channel={c}
+                label={typeLabel(catalogue.types, c.type)}
                 manage={manage}
                 onChange={(next) => list.setItems((items) => items.map((i) => (i.id === next.id ? next : i)))}
                 onDeleted={() => list.setItems((items) => items.filter((i) => i.id !== c.id))}
@@ -88,18 +92,20 @@ export function IntegrationsPage() {
 
 function ChannelRow({
   channel: c,
+  label,
   manage,
   onChange,
   onDeleted,
 }: {
   channel: Channel;
+  /** The type's label from the catalogue. */
+  label: string;
   manage: boolean;
   onChange(c: Channel): void;
   onDeleted(): void;
 }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const info = channelTypeInfo(c.type);
 
   const toggle = async () => {
     setBusy(true);
@@ -122,7 +128,7 @@ function ChannelRow({
         <h3 id={`channel-${c.id}-name`}>
           <Link to={`/integrations/${c.id}`}>{c.name}</Link>
         </h3>
-        <span className="tag">{info.label}</span>{' '}
+        <span className="tag">{label}</span>{' '}
         {c.enabled ? (
           <span className="badge badge-ok">
             <span aria-hidden="true">●</span> Enabled

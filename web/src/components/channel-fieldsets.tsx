@@ -1,0 +1,287 @@
+/**
+ * The channel form's parts, each drawing one part of the state (channel-form-state.ts): where
+ * it sends, its name and numbering, which projects, which events.
+ */
+import { useId, type ReactNode } from 'react';
+import {
+  RESULTS,
+  TERMINAL_STATUSES,
+  TRIGGERS,
+  type Channel,
+  type Project,
+  type RunResult,
+  type RunStatus,
+  type StatusScheme,
+  type Trigger,
+} from '../api.js';
+import type { ChannelTypeInfo } from '../channel-types.js';
+import type { ChannelFormState } from './channel-form-state.js';
+import { ConfigFields } from './config-fields.js';
+import { triggerText } from './runs-table.js';
+import { FieldError, STATUS_TEXT, TextField } from './ui.js';
+
+interface PartProps {
+  form: ChannelFormState;
+  readOnly: boolean;
+}
+
+function toggle<T>(list: readonly T[], item: T, on: boolean): T[] {
+  return on ? (list.includes(item) ? [...list] : [...list, item]) : list.filter((x) => x !== item);
+}
+
+function Checks<T extends string | number>({
+  legend,
+  hint,
+  options,
+  value,
+  label,
+  onChange,
+}: {
+  legend: string;
+  hint?: ReactNode;
+  options: readonly T[];
+  value: readonly T[];
+  label(o: T): string;
+  onChange(v: T[]): void;
+}) {
+  const id = useId();
+  return (
+    <fieldset className="checks" aria-describedby={hint ? `${id}-hint` : undefined}>
+      <legend>{legend}</legend>
+      {hint ? (
+        <p className="hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      ) : null}
+      <div className="check-row">
+        {options.map((o) => (
+          <label key={String(o)} className="check">
+            <input
+              type="checkbox"
+              checked={value.includes(o)}
+              onChange={(e) => onChange(toggle(value, o, e.target.checked))}
+            />{' '}
+            {label(o)}
+          </label>
+        ))}
+      </div>
+    </fieldset>
+  );
+}
+
+/** The URL (unless the type's address comes from its settings) and the type's own settings. */
+export function DestinationFields({
+  form,
+  readOnly,
+  info,
+  channel,
+}: PartProps & { info: ChannelTypeInfo; channel: Channel | null }) {
+  const { s, set, setConfig, errors } = form;
+  return (
+    <>
+      {info.url.mode === 'none' ? null : (
+        <TextField
+          label={info.url.mode === 'optional' ? 'URL (optional)' : 'URL'}
+          type="url"
+          inputMode="url"
+          autoComplete="off"
+          spellCheck={false}
+          placeholder={info.url.placeholder ?? 'https://'}
+          value={s.url}
+          onChange={(v) => set('url', v)}
+          error={errors.url}
+          hint={
+            readOnly
+              ? 'Shown redacted: the URL is a secret.'
+              : channel
+                ? 'The saved URL is a secret and is shown redacted. Leave it unchanged to keep it; paste a new URL to replace it.'
+                : info.url.hint
+          }
+        />
+      )}
+      <ConfigFields
+        fields={info.fields}
+        channel={channel}
+        values={s.config}
+        errors={errors}
+        onChange={setConfig}
+      />
+    </>
+  );
+}
+
+/** Name, status numbering and the on/off switch. */
+export function GeneralFields({ form }: PartProps) {
+  const { s, set, errors } = form;
+  return (
+    <>
+      <TextField
+        label="Name"
+        value={s.name}
+        onChange={(v) => set('name', v)}
+        error={errors.name}
+        maxLength={200}
+      />
+      <div className="field">
+        <label htmlFor="status-scheme">Status scheme</label>
+        <select
+          id="status-scheme"
+          value={s.status_scheme}
+          onChange={(e) => set('status_scheme', e.target.value as StatusScheme)}
+          aria-describedby="status-scheme-hint"
+          aria-invalid={errors.status_scheme ? true : undefined}
+        >
+          <option value="k6">k6 (newer numbering)</option>
+          <option value="loadimpact-v3">LoadImpact v3 (older numbering)</option>
+        </select>
+        <p className="hint" id="status-scheme-hint">
+          Which numbering the payload’s <code>status</code> and <code>status_text</code> use.
+        </p>
+        <FieldError message={errors.status_scheme} />
+      </div>
+      <label className="check">
+        <input type="checkbox" checked={s.enabled} onChange={(e) => set('enabled', e.target.checked)} />{' '}
+        Enabled
+      </label>
+    </>
+  );
+}
+
+export function ProjectsFieldset({ form, projects }: PartProps & { projects: Project[] }) {
+  const { s, set, errors } = form;
+  return (
+    <fieldset className="group" aria-invalid={errors.project_ids ? true : undefined}>
+      <legend>Projects</legend>
+      <label className="check">
+        <input
+          type="radio"
+          name="project-scope"
+          checked={s.allProjects}
+          onChange={() => set('allProjects', true)}
+        />{' '}
+        All projects
+      </label>
+      <label className="check">
+        <input
+          type="radio"
+          name="project-scope"
+          checked={!s.allProjects}
+          onChange={() => set('allProjects', false)}
+        />{' '}
+        Only the projects chosen below
+      </label>
+      {!s.allProjects ? (
+        projects.length === 0 ? (
+          <p className="muted">This organization has no projects yet.</p>
+        ) : (
+          <Checks
+            legend="Chosen projects"
+            options={projects.map((p) => p.id)}
+            value={s.project_ids}
+            label={(id) => projects.find((p) => p.id === id)?.name ?? `Project #${id}`}
+            onChange={(v) => set('project_ids', v)}
+          />
+        )
+      ) : null}
+      <FieldError message={errors.project_ids} />
+    </fieldset>
+  );
+}
+
+const EVERY_TRIGGER = 'None ticked: runs of every trigger notify.';
+
+/** Test started and Test finished; an event the type refuses is not offered. */
+export function EventFieldsets({ form, readOnly, info }: PartProps & { info: ChannelTypeInfo }) {
+  const { s, setEvent, errors } = form;
+  const started = s.events['test.started'];
+  const finished = s.events['test.finished'];
+  const onlyFailures =
+    finished.results.length === 1 && finished.results[0] === 'failed' && finished.statuses.length === 0;
+  const eventErrors = Object.entries(errors)
+    .filter(([k]) => k.startsWith('events'))
+    .map(([, m]) => m);
+  return (
+    <>
+      <fieldset className="group" hidden={info.refused_events.includes('test.started')}>
+        <legend>Test started</legend>
+        <label className="check">
+          <input
+            type="checkbox"
+            checked={started.enabled}
+            onChange={(e) => setEvent('test.started', { enabled: e.target.checked })}
+          />{' '}
+          Notify when a test starts
+        </label>
+        {started.enabled ? (
+          <Checks<Trigger>
+            legend="Triggers"
+            hint={EVERY_TRIGGER}
+            options={TRIGGERS}
+            value={started.triggers}
+            label={triggerText}
+            onChange={(v) => setEvent('test.started', { triggers: v })}
+          />
+        ) : null}
+      </fieldset>
+
+      <fieldset className="group" hidden={info.refused_events.includes('test.finished')}>
+        <legend>Test finished</legend>
+        <label className="check">
+          <input
+            type="checkbox"
+            checked={finished.enabled}
+            onChange={(e) => setEvent('test.finished', { enabled: e.target.checked })}
+          />{' '}
+          Notify when a test finishes
+        </label>
+        {finished.enabled ? (
+          <>
+            <Checks<Trigger>
+              legend="Triggers"
+              hint={EVERY_TRIGGER}
+              options={TRIGGERS}
+              value={finished.triggers}
+              label={triggerText}
+              onChange={(v) => setEvent('test.finished', { triggers: v })}
+            />
+            <Checks<RunStatus>
+              legend="Statuses"
+              hint="None ticked: every way a run can end notifies."
+              options={TERMINAL_STATUSES}
+              value={finished.statuses}
+              label={(st) => STATUS_TEXT[st]}
+              onChange={(v) => setEvent('test.finished', { statuses: v })}
+            />
+            <Checks<RunResult>
+              legend="Results"
+              hint="None ticked: passed, failed and runs without a result notify."
+              options={RESULTS}
+              value={finished.results}
+              label={(r) => (r === 'passed' ? 'Passed' : 'Failed')}
+              onChange={(v) => setEvent('test.finished', { results: v })}
+            />
+            {readOnly ? null : (
+              <div className="shortcut">
+                <button
+                  type="button"
+                  className="btn btn-small"
+                  aria-pressed={onlyFailures}
+                  aria-describedby="only-failures-hint"
+                  onClick={() => setEvent('test.finished', { results: ['failed'], statuses: [] })}
+                >
+                  Only failures
+                </button>
+                <p className="hint" id="only-failures-hint">
+                  Ticks result “Failed” and clears statuses: notifies when a run’s thresholds failed
+                  (including “Aborted by threshold”). A run must match both lists, so to hear about runs
+                  aborted for other reasons or timed out, tick those statuses and clear the results instead.
+                </p>
+              </div>
+            )}
+          </>
+        ) : null}
+      </fieldset>
+      {eventErrors.length ? <FieldError message={eventErrors.join('; ')} /> : null}
+    </>
+  );
+}
