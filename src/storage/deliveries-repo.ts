@@ -91,6 +91,51 @@ export function runDeliveries(k: Kysely<Database>, runId: number) {
     .execute();
 }
 
+/**
+ * For each pending delivery of a run among `rows`, the earlier pending delivery of the same run
+ * to the same channel it waits behind (claims send a run's deliveries to a channel in order):
+ * delivery id → the id it waits for. One probe of deliveries_pending_order per such row.
+ */
+export async function waitingBehind(
+  k: Kysely<Database>,
+  rows: readonly Pick<DeliveryRow, 'id' | 'state' | 'run_id'>[],
+): Promise<Map<number, number>> {
+  const ids = rows.filter((r) => r.state === 'pending' && r.run_id !== null).map((r) => r.id);
+  if (ids.length === 0) return new Map();
+  const found = await k
+    .selectFrom('deliveries as p')
+    .select((eb) => [
+      'p.id',
+      eb
+        .selectFrom('deliveries as q')
+        .select('q.id')
+        .whereRef('q.channel_id', '=', 'p.channel_id')
+        .whereRef('q.run_id', '=', 'p.run_id')
+        .whereRef('q.id', '<', 'p.id')
+        .where(sql<boolean>`q.state = 'pending'`)
+        .orderBy('q.id')
+        .limit(1)
+        .as('behind'),
+    ])
+    .where('p.id', 'in', ids)
+    .execute();
+  return new Map(
+    found.filter((f) => f.behind !== null).map((f) => [Number(f.id), Number(f.behind)] as [number, number]),
+  );
+}
+
+/** The redeliveries of a delivery (through its event: deliveries_event), oldest first. */
+export async function redeliveriesOf(k: Kysely<Database>, d: Pick<DeliveryRow, 'id' | 'event_id'>) {
+  const rows = await k
+    .selectFrom('deliveries')
+    .select('id')
+    .where('event_id', '=', d.event_id)
+    .where('redelivery_of', '=', d.id)
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => Number(r.id));
+}
+
 /** The highest delivery id so far (0 with none): where a retention pass stops looking. */
 export async function lastDeliveryId(k: Kysely<Database>): Promise<number> {
   const last = await k

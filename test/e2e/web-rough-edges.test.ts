@@ -171,4 +171,68 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     expect(wider).toEqual(wider.map((w) => w.replace(/-?\d+$/, '0')));
     await t.api('DELETE', `/api/v1/notification-channels/${hook.id}`);
   }, 120_000);
+
+  it('the delivery log says what a delivery waits for, that a failed test will be retried, and links redeliveries both ways', async () => {
+    const dead = await startReceiver();
+    dead.status.code = 500;
+    const deadHook = await channel('Dead hook', dead.url);
+    const { loadTestId } = await seedLoadTest(t, { project: 'Waits', loadTest: 'Waiting test' });
+
+    // Test Hook against a receiver that answers 500: the first attempt failed, retries follow.
+    await page.goto(`${t.url}/integrations/${deadHook.id}`);
+    await page.getByRole('button', { name: 'Test Hook' }).click();
+    const outcome = page.getByRole('status').filter({ hasText: 'HTTP 500' });
+    await outcome.waitFor();
+    expect(await outcome.textContent()).toMatch(/Failed, will retry at \d/);
+    await shot('test-hook-will-retry-1280');
+
+    // A run's test.finished waits behind its test.started, which the receiver keeps refusing.
+    const run = (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body as {
+      id: number;
+    };
+    for (const status of ['running', 'finished'])
+      expect((await t.api('POST', `/api/v1/runs/${run.id}/status`, { body: { status } })).status).toBe(200);
+    await page.goto(`${t.url}/integrations/${deadHook.id}/deliveries`);
+    const finished = page.getByRole('row').filter({ hasText: 'Test finished' });
+    await finished.getByText('Waiting for the run’s earlier notification to this channel').waitFor();
+    const started = page.getByRole('row').filter({ hasText: 'Test started' });
+    expect(await started.getByText('Waiting for').count()).toBe(0);
+    await shot('delivery-log-waiting-1280');
+    const phone = await pageAt(390);
+    await phone.goto(`${t.url}/integrations/${deadHook.id}/deliveries`);
+    await phone.getByText('Waiting for the run’s earlier notification to this channel').waitFor();
+    await shot('delivery-log-waiting-390', phone);
+    await finished.getByRole('link', { name: /Delivery #\d+ details/ }).click();
+    await page.getByText('Waiting for the run’s earlier notification to this channel').waitFor();
+    await t.api('DELETE', `/api/v1/notification-channels/${deadHook.id}`);
+    await dead.close();
+
+    // A redelivery names what it sends again, and the original lists its redeliveries.
+    const hook = await channel('Redelivered hook');
+    const tested = await t.api('POST', `/api/v1/notification-channels/${hook.id}/test`);
+    expect(tested.body.outcome).toBe('delivered');
+    const original = tested.body.delivery.id as number;
+    await page.goto(`${t.url}/deliveries/${original}`);
+    await page.getByRole('button', { name: 'Redeliver' }).click();
+    await page.getByRole('link', { name: /^delivery #\d+$/ }).click();
+    await page.getByRole('heading', { name: /^Delivery #\d+$/, level: 1 }).waitFor();
+    const copy = Number(new URL(page.url()).pathname.split('/').pop());
+    expect(copy).not.toBe(original);
+    await page.getByRole('link', { name: `Delivery #${original}`, exact: true }).click();
+    await page.getByRole('heading', { name: `Delivery #${original}`, level: 1 }).waitFor();
+    await page.getByRole('link', { name: `Delivery #${copy}`, exact: true }).waitFor();
+    await shot('delivery-redelivered-as-1280');
+    await phone.goto(`${t.url}/deliveries/${copy}`);
+    await phone.getByRole('link', { name: `Delivery #${original}`, exact: true }).waitFor();
+    await shot('delivery-redelivery-of-390', phone);
+    await page.goto(`${t.url}/integrations/${hook.id}/deliveries`);
+    await page
+      .getByRole('row')
+      .filter({ has: page.getByRole('link', { name: `Delivery #${copy} details` }) })
+      .getByText(`redelivery of #${original}`)
+      .waitFor();
+    await shot('delivery-log-redelivery-1280');
+    await phone.context().close();
+    await t.api('DELETE', `/api/v1/notification-channels/${hook.id}`);
+  });
 });

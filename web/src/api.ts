@@ -5,7 +5,6 @@
 
 import type { RunResult, RunStatus, StatusScheme, Trigger } from '../../src/core/run-status.js';
 import type { RunSummary } from '../../src/core/events.js';
-import type { CatalogueType as ChannelTypeInfo } from '../../src/channels/catalogue.js';
 
 export type Role = 'owner' | 'admin' | 'member';
 export type DeliveryState = 'pending' | 'delivered' | 'failed';
@@ -140,11 +139,6 @@ export interface SigningState {
   created_at: string | null;
   previous_expires_at: string | null;
 }
-/** The channel catalogue's entries (GET /channel-types): what the server says about each type. */
-export type {
-  CatalogueType as ChannelTypeInfo,
-  CatalogueField as ConfigField,
-} from '../../src/channels/catalogue.js';
 export type PreviewEvent = 'test.started' | 'test.finished' | 'test.notification_channel';
 /** What a channel would send, rendered by the server for a sample run; the URL redacted. */
 export interface ChannelPreview {
@@ -178,6 +172,10 @@ export interface Delivery {
   last_error: string | null;
   created_at: string;
   updated_at: string;
+  /** The delivery this one sends again (Redeliver), or null. */
+  redelivery_of?: number | null;
+  /** The earlier pending delivery of the same run to the same channel this one waits for. */
+  waiting_behind?: number | null;
 }
 export interface Attempt {
   id: number;
@@ -193,6 +191,8 @@ export interface Attempt {
 }
 export interface DeliveryDetail extends Omit<Delivery, 'attempts'> {
   attempts: Attempt[];
+  /** Deliveries that sent this one again, oldest first. */
+  redeliveries?: number[];
 }
 export interface TestHookResult {
   delivery: Delivery;
@@ -413,7 +413,6 @@ export const api = {
   runDeliveries: (id: number, cursor?: string | null) =>
     get<Page<Delivery>>(`/runs/${id}/deliveries${qs(cursor)}`),
 
-  channelTypes: () => get<{ items: ChannelTypeInfo[] }>('/channel-types'),
   channels: (orgId: number, cursor?: string | null, limit?: number) =>
     get<Page<Channel>>(`/organizations/${orgId}/notification-channels${qs(cursor, limit)}`),
   channel: (id: number) => get<Channel>(`/notification-channels/${id}`),

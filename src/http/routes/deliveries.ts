@@ -7,7 +7,9 @@ import {
   deliveryView,
   findDelivery,
   listChannelDeliveries,
+  redeliveriesOf,
   runDeliveries,
+  waitingBehind,
 } from '../../storage/deliveries-repo.js';
 import { findRun } from '../../storage/runs-repo.js';
 import { redeliver } from '../../queue/redeliver.js';
@@ -27,7 +29,8 @@ export function deliveryRoutes(app: App, ctx: AppContext): void {
       if (!channel) throw notFound('notification channel');
       await roleIn(ctx, req, channel.organization_id, 'notification channel');
       const page = await listChannelDeliveries(ctx.db.kysely, channel.id, req.query.state, req.query);
-      return mapPage(page, deliveryView);
+      const behind = await waitingBehind(ctx.db.kysely, page.items);
+      return mapPage(page, (d) => ({ ...deliveryView(d), waiting_behind: behind.get(d.id) ?? null }));
     },
   );
 
@@ -39,7 +42,11 @@ export function deliveryRoutes(app: App, ctx: AppContext): void {
       if (!run) throw notFound('run');
       await roleIn(ctx, req, run.organization_id, 'run');
       const rows = await runDeliveries(ctx.db.kysely, run.id);
-      return { items: rows.map(deliveryView), next_cursor: null };
+      const behind = await waitingBehind(ctx.db.kysely, rows);
+      return {
+        items: rows.map((d) => ({ ...deliveryView(d), waiting_behind: behind.get(d.id) ?? null })),
+        next_cursor: null,
+      };
     },
   );
 
@@ -47,8 +54,11 @@ export function deliveryRoutes(app: App, ctx: AppContext): void {
     const delivery = await findDelivery(ctx.db.kysely, req.params.id);
     if (!delivery) throw notFound('delivery');
     await roleIn(ctx, req, delivery.organization_id, 'delivery');
+    const behind = await waitingBehind(ctx.db.kysely, [delivery]);
     return {
       ...deliveryView(delivery),
+      waiting_behind: behind.get(delivery.id) ?? null,
+      redeliveries: await redeliveriesOf(ctx.db.kysely, delivery),
       attempts: (await attemptsOf(ctx.db.kysely, delivery.id)).map(attemptView),
     };
   });

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { api, errorMessage, type Channel, type TestHookResult } from '../api.js';
 import { Link } from '../router.js';
-import { ConfirmDialog, DeliveryBadge, ErrorBanner } from './ui.js';
+import { ConfirmDialog, DeliveryBadge, ErrorBanner, Time } from './ui.js';
 
 /** "Delete" with a confirmation dialog; owners and admins only (callers decide whether to render it). */
 export function DeleteChannelButton({ channel, onDeleted }: { channel: Channel; onDeleted(): void }) {
@@ -63,12 +63,22 @@ export function TestOutcome({ result, error }: { result: TestHookResult | null; 
         : a?.error
           ? 'No response'
           : 'Not attempted yet';
+    // The first attempt failed but the delivery is still pending: retries are scheduled.
+    const retrying = result.outcome === 'failed' && result.delivery.state === 'pending';
     const tone =
       result.outcome === 'delivered' ? 'success' : result.outcome === 'failed' ? 'error' : 'warning';
     const reason = result.reason ?? a?.error ?? null;
     body = (
-      <div className={`banner banner-${tone} test-outcome`}>
-        <DeliveryBadge state={result.outcome} /> <strong>{code}</strong>
+      <div className={`banner banner-${retrying ? 'warning' : tone} test-outcome`}>
+        {retrying ? (
+          <span className="badge badge-bad">
+            <span aria-hidden="true">✕</span> Failed, will retry at{' '}
+            <Time value={result.delivery.next_attempt_at} />
+          </span>
+        ) : (
+          <DeliveryBadge state={result.outcome} />
+        )}{' '}
+        <strong>{code}</strong>
         {a?.duration_ms !== null && a?.duration_ms !== undefined ? ` in ${a.duration_ms} ms` : ''}
         {reason ? <> — {reason}</> : null}
         {result.outcome === 'pending' ? ' (will be retried)' : null}{' '}

@@ -9,6 +9,27 @@ const EVENT_TEXT: Record<string, string> = {
 };
 export const eventText = (e: string) => EVENT_TEXT[e] ?? e;
 
+/**
+ * When a pending delivery goes out: its next attempt, or, while an earlier notification of the
+ * same run to the same channel is still pending, that it waits for that one (its own
+ * next-attempt time has usually passed by then and would read like a missed appointment).
+ */
+export function NextAttempt({
+  delivery: d,
+}: {
+  delivery: Pick<Delivery, 'state' | 'next_attempt_at' | 'waiting_behind'>;
+}) {
+  if (d.state !== 'pending') return <span className="muted">—</span>;
+  if (d.waiting_behind)
+    return (
+      <span className="waiting">
+        Waiting for the run’s earlier notification to this channel (
+        <Link to={`/deliveries/${d.waiting_behind}`}>delivery #{d.waiting_behind}</Link>)
+      </span>
+    );
+  return <Time value={d.next_attempt_at} />;
+}
+
 /** Deliveries of a channel (channel column hidden) or of a run (channel names from `channelNames`). */
 export function DeliveriesTable({
   deliveries,
@@ -41,6 +62,12 @@ export function DeliveriesTable({
                 <Link to={`/deliveries/${d.id}`} aria-label={`Delivery #${d.id} details`}>
                   #{d.id}
                 </Link>
+                {d.redelivery_of ? (
+                  <span className="small muted nowrap">
+                    {' '}
+                    redelivery of <Link to={`/deliveries/${d.redelivery_of}`}>#{d.redelivery_of}</Link>
+                  </span>
+                ) : null}
               </td>
               {channelNames ? (
                 <td>
@@ -64,11 +91,7 @@ export function DeliveriesTable({
               <td>{d.attempts}</td>
               <td className="wrap-text">{d.last_error ?? <span className="muted">—</span>}</td>
               <td>
-                {d.state === 'pending' ? (
-                  <Time value={d.next_attempt_at} />
-                ) : (
-                  <span className="muted">—</span>
-                )}
+                <NextAttempt delivery={d} />
               </td>
               <td>
                 <Time value={d.created_at} />

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { api, errorMessage, type Attempt } from '../api.js';
-import { typeLabel, useChannelTypes } from '../channel-types.js';
-import { DeliveriesTable, eventText } from '../components/deliveries-table.js';
+import { channelTypeInfo } from '../channel-types.js';
+import { DeliveriesTable, eventText, NextAttempt } from '../components/deliveries-table.js';
 import {
   DeliveryBadge,
   Empty,
@@ -18,7 +18,6 @@ import { canManage, useOrg } from '../session.js';
 
 export function ChannelDeliveriesPage({ id }: { id: number }) {
   const channel = useResource(`channel:${id}`, () => api.channel(id));
-  const { types } = useChannelTypes();
   const list = usePaged(`channel-deliveries:${id}`, (c) => api.channelDeliveries(id, c));
   const pending = list.items.some((d) => d.state === 'pending');
   usePoll(pending, 2000, () => list.refresh());
@@ -37,7 +36,7 @@ export function ChannelDeliveriesPage({ id }: { id: number }) {
       </PageHeader>
       {channel.data ? (
         <p className="muted">
-          {typeLabel(types, channel.data.type)} · <span className="mono">{channel.data.url}</span>
+          {channelTypeInfo(channel.data.type).label} · <span className="mono">{channel.data.url}</span>
           {pending ? ' · updating while deliveries are pending' : ''}
         </p>
       ) : null}
@@ -223,7 +222,29 @@ export function DeliveryPage({ id }: { id: number }) {
           <>
             <dt>Next attempt</dt>
             <dd>
-              <Time value={d.next_attempt_at} />
+              <NextAttempt delivery={d} />
+            </dd>
+          </>
+        ) : null}
+        {d.redelivery_of ? (
+          <>
+            <dt>Redelivery of</dt>
+            <dd>
+              <Link to={`/deliveries/${d.redelivery_of}`}>Delivery #{d.redelivery_of}</Link> (the same event,
+              with the same webhook-id)
+            </dd>
+          </>
+        ) : null}
+        {d.redeliveries && d.redeliveries.length > 0 ? (
+          <>
+            <dt>Redelivered as</dt>
+            <dd>
+              {d.redeliveries.map((r, i) => (
+                <span key={r}>
+                  {i > 0 ? ', ' : null}
+                  <Link to={`/deliveries/${r}`}>Delivery #{r}</Link>
+                </span>
+              ))}
             </dd>
           </>
         ) : null}
