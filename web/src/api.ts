@@ -5,6 +5,7 @@
 
 import type { RunResult, RunStatus, StatusScheme, Trigger } from '../../src/core/run-status.js';
 import type { RunSummary } from '../../src/core/events.js';
+import type { CatalogueType as ChannelTypeInfo } from '../../src/channels/catalogue.js';
 
 export type Role = 'owner' | 'admin' | 'member';
 export type DeliveryState = 'pending' | 'delivered' | 'failed';
@@ -139,6 +140,11 @@ export interface SigningState {
   created_at: string | null;
   previous_expires_at: string | null;
 }
+/** The channel catalogue's entries (GET /channel-types): what the server says about each type. */
+export type {
+  CatalogueType as ChannelTypeInfo,
+  CatalogueField as ConfigField,
+} from '../../src/channels/catalogue.js';
 export type PreviewEvent = 'test.started' | 'test.finished' | 'test.notification_channel';
 /** What a channel would send, rendered by the server for a sample run; the URL redacted. */
 export interface ChannelPreview {
@@ -413,6 +419,7 @@ export const api = {
   runDeliveries: (id: number, cursor?: string | null) =>
     get<Page<Delivery>>(`/runs/${id}/deliveries${qs(cursor)}`),
 
+  channelTypes: () => get<{ items: ChannelTypeInfo[] }>('/channel-types'),
   channels: (orgId: number, cursor?: string | null, limit?: number) =>
     get<Page<Channel>>(`/organizations/${orgId}/notification-channels${qs(cursor, limit)}`),
   channel: (id: number) => get<Channel>(`/notification-channels/${id}`),

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { api, errorMessage, type Attempt } from '../api.js';
-import { channelTypeInfo } from '../channel-types.js';
+import { typeLabel, useChannelTypes } from '../channel-types.js';
 import { DeliveriesTable, eventText, NextAttempt } from '../components/deliveries-table.js';
 import {
   DeliveryBadge,
@@ -18,6 +18,7 @@ import { canManage, useOrg } from '../session.js';
 
 export function ChannelDeliveriesPage({ id }: { id: number }) {
   const channel = useResource(`channel:${id}`, () => api.channel(id));
+  const { types } = useChannelTypes();
   const list = usePaged(`channel-deliveries:${id}`, (c) => api.channelDeliveries(id, c));
   const pending = list.items.some((d) => d.state === 'pending');
   usePoll(pending, 2000, () => list.refresh());
@@ -36,7 +37,7 @@ export function ChannelDeliveriesPage({ id }: { id: number }) {
       </PageHeader>
       {channel.data ? (
         <p className="muted">
-          {channelTypeInfo(channel.data.type).label} · <span className="mono">{channel.data.url}</span>
+          {typeLabel(types, channel.data.type)} · <span className="mono">{channel.data.url}</span>
           {pending ? ' · updating while deliveries are pending' : ''}
         </p>
       ) : null}
