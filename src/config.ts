@@ -22,6 +22,11 @@ export interface Config {
   /** 32-byte key for AES-256-GCM encryption of channel secrets. */
   secretKey: Buffer;
   publicUrl: string;
+  /**
+   * PUBLIC_URL was left unset, so publicUrl is the address the server listens on; with PORT=0
+   * the port is known only once it listens (settleListenPort).
+   */
+  publicUrlFromListen: boolean;
   egressAllow: string;
   logLevel: string;
   role: 'all' | 'api' | 'worker';
@@ -108,8 +113,19 @@ function secretKey(env: Env, dataDir: string, databaseUrl: string | null): Buffe
   return key;
 }
 
+const listenUrl = (host: string, portNumber: number) =>
+  `http://${host.includes(':') ? `[${host}]` : host}:${portNumber}`;
+
+/**
+ * Once the server listens: with PORT=0 and no PUBLIC_URL, links (an invitation's accept_url, a
+ * run's url) name the port the system picked, not port 0.
+ */
+export function settleListenPort(config: Config, listeningPort: number): void {
+  if (config.publicUrlFromListen) config.publicUrl = listenUrl(config.host, listeningPort);
+}
+
 function publicUrl(value: string | undefined, host: string, portNumber: number): string {
-  const fallback = `http://${host.includes(':') ? `[${host}]` : host}:${portNumber}`;
+  const fallback = listenUrl(host, portNumber);
   const raw = value && value.trim() !== '' ? value.trim() : fallback;
   let url: URL;
   try {
@@ -292,6 +308,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     secretKey: secretKey(env, dataDir, databaseUrl),
     publicUrl: publicUrl(env.PUBLIC_URL, host, p),
+    publicUrlFromListen: !env.PUBLIC_URL?.trim(),
     egressAllow: env.LOADNOTIFY_EGRESS_ALLOW ?? '',
     logLevel: env.LOG_LEVEL || 'info',
     role,

@@ -5,11 +5,11 @@
  */
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { TRIGGERS, type Trigger } from '../core/run-status.js';
+import { statusCode, TRIGGERS, type Trigger } from '../core/run-status.js';
 import { createApiClient } from '../runner/api-client.js';
 import { parseDuration } from '../runner/duration.js';
 import { TOOLS, type Tool } from '../runner/exit-profiles.js';
-import { runWrapped } from '../runner/run-wrapped.js';
+import { runWrapped, type RunWrappedResult } from '../runner/run-wrapped.js';
 import { StopRequest } from '../runner/supervise.js';
 
 export interface RunCommandIo {
@@ -20,7 +20,8 @@ export interface RunCommandIo {
 
 export const RUN_USAGE = `Usage: loadnotify run --load-test <id> [options] -- <command> [args...]
 
-Runs <command> (no shell) and reports the run's lifecycle to loadnotify.
+Runs <command> (no shell) and reports the run's lifecycle to loadnotify. On stderr it says
+which run it created (with its link in the web app) and, at the end, how the run ended.
 Exits with the command's own exit code.
 
 Options:
@@ -31,6 +32,7 @@ Options:
   --tool <tool>          exit-code profile: k6 or generic (default: k6 when the command is k6)
   --timeout <duration>   stop the command after this long: seconds, or e.g. 90s, 5m, 1h30m
   --summary <path>       k6 --summary-export file to report (default: taken from the k6 arguments)
+  -q, --quiet            don't print the run's number, link and outcome (problems are still said)
   -h, --help             show this help
 
 Environment: LOADNOTIFY_RETRY_WINDOW (default 30s) bounds how long undelivered reports are
@@ -48,6 +50,7 @@ interface Parsed {
   timeoutMs: number | undefined;
   summaryPath: string | undefined;
   retryWindowMs: number | undefined;
+  quiet: boolean;
   command: string;
   args: string[];
 }
@@ -106,7 +109,11 @@ export async function runCommand(argv: string[], io: Partial<RunCommandIo> = {})
       env,
       signal: stop.signal,
       killSignal: kill.signal,
+      onRunCreated: parsed.quiet
+        ? undefined
+        : (run) => stderr.write(`loadnotify: run ${run.id}${run.url ? `: ${run.url}` : ' created'}\n`),
     });
+    if (!parsed.quiet && outcome.runId !== null) stderr.write(`loadnotify: ${ending(outcome)}\n`);
     return outcome.exitCode;
   } finally {
     process.off('SIGINT', onSignal);
@@ -128,6 +135,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed | 'help' {
       tool: { type: 'string' },
       timeout: { type: 'string' },
       summary: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -173,9 +181,18 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed | 'help' {
     timeoutMs,
     summaryPath: values.summary,
     retryWindowMs,
+    quiet: values.quiet ?? false,
     command: program,
     args,
   };
+}
+
+/** "run 12 ended: Finished, passed", and whether the server heard all of it. */
+function ending(outcome: RunWrappedResult): string {
+  const { text } = statusCode('k6', outcome.status, outcome.result);
+  const result = outcome.result ? `, ${outcome.result}` : '';
+  const heard = outcome.reported ? '' : ' (not every report reached the server; it may show otherwise)';
+  return `run ${outcome.runId} ended: ${text}${result}${heard}`;
 }
 
 function optionalDuration(name: string, text: string | undefined): number | undefined {

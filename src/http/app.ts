@@ -6,6 +6,7 @@ import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { settleListenPort } from '../config.js';
 import type { AppContext } from './context.js';
 import { installAuth } from './auth-hooks.js';
 import { installJsonBody } from './json-body.js';
@@ -80,6 +81,10 @@ export async function buildApp(ctx: AppContext, options: BuildOptions): Promise<
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
   installRequestLog(app);
+  app.server.once('listening', () => {
+    const address = app.server.address();
+    if (address && typeof address === 'object') settleListenPort(ctx.config, address.port);
+  });
   installJsonBody(app);
   await app.register(cookie);
   await installSecurityHeaders(app);

@@ -13,8 +13,14 @@ export interface StatusReport {
   summary?: RunSummary;
 }
 
+/** A run just created: its id, and its page in the web app when the server says (`url`). */
+export interface CreatedRun {
+  id: number;
+  url?: string;
+}
+
 export interface RunApi {
-  createRun(loadTestId: number, trigger: Trigger): Promise<{ id: number }>;
+  createRun(loadTestId: number, trigger: Trigger): Promise<CreatedRun>;
   reportStatus(runId: number, report: StatusReport): Promise<void>;
 }
 
@@ -70,12 +76,12 @@ export function createApiClient(options: ApiClientOptions): RunApi {
   return {
     async createRun(loadTestId, trigger) {
       const run = await post(`/api/v1/load-tests/${loadTestId}/runs`, { trigger });
-      const id = (run as { id?: unknown } | null)?.id;
+      const { id, url } = (run as { id?: unknown; url?: unknown } | null) ?? {};
       if (typeof id !== 'number' || !Number.isInteger(id) || id <= 0) {
         // A 2xx without a run id is not something a retry fixes (wrong URL behind a proxy, ...).
         throw new ApiError(`${base} created no run (no "id" in the answer)`, false, null);
       }
-      return { id };
+      return typeof url === 'string' ? { id, url } : { id };
     },
     async reportStatus(runId, report) {
       await post(`/api/v1/runs/${runId}/status`, report);

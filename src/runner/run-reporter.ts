@@ -6,7 +6,7 @@
  */
 import type { Writable } from 'node:stream';
 import type { Trigger } from '../core/run-status.js';
-import { ApiError, type RunApi, type StatusReport } from './api-client.js';
+import { ApiError, type CreatedRun, type RunApi, type StatusReport } from './api-client.js';
 
 export interface BackoffOptions {
   initialMs?: number;
@@ -20,6 +20,8 @@ export interface RunReporterOptions {
   /** Where the reporter explains itself; every line starts with `loadnotify:`. */
   stderr: Writable;
   backoff?: BackoffOptions;
+  /** Called once the server has created the run. */
+  onCreated?: (run: CreatedRun) => void;
 }
 
 export interface FinishOutcome {
@@ -144,7 +146,9 @@ export class RunReporter {
   private async send(op: Op): Promise<void> {
     const { api, loadTestId, trigger } = this.options;
     if (op.kind === 'create') {
-      this.runId = (await api.createRun(loadTestId, trigger)).id;
+      const run = await api.createRun(loadTestId, trigger);
+      this.runId = run.id;
+      this.options.onCreated?.(run);
     } else {
       await api.reportStatus(this.runId as number, op.report);
     }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { RunSummary } from '../core/events.js';
 import type { RunResult, TerminalStatus, Trigger } from '../core/run-status.js';
-import type { RunApi, StatusReport } from './api-client.js';
+import type { CreatedRun, RunApi, StatusReport } from './api-client.js';
 import { outcomeForExit, toolFor, type ExitOutcome, type Tool } from './exit-profiles.js';
 import { readK6Summary, summaryPathFromArgs } from './k6-summary.js';
 import { RunReporter, type BackoffOptions } from './run-reporter.js';
@@ -47,6 +47,8 @@ export interface RunWrappedOptions {
   /** How long reports may still be retried after the command ends (default 30 s). */
   retryWindowMs?: number;
   backoff?: BackoffOptions;
+  /** Called once the server has created the run (before the command starts, unless it is down). */
+  onRunCreated?: (run: CreatedRun) => void;
 }
 
 export interface RunWrappedResult {
@@ -70,6 +72,7 @@ export async function runWrapped(options: RunWrappedOptions): Promise<RunWrapped
     trigger: options.trigger ?? 'manual',
     stderr: options.stderr,
     backoff: options.backoff,
+    onCreated: options.onRunCreated,
   });
   reporter.report({ status: 'initializing' });
 

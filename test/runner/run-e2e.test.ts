@@ -45,9 +45,42 @@ async function latestRun() {
 }
 
 describe('loadnotify run against the real server', () => {
+  it('says on stderr which run it created, with its link, and how it ended', async () => {
+    // The test server listens on PORT=0 without PUBLIC_URL: the link names the real port.
+    expect(t.url).not.toMatch(/:0$/);
+    const passed = await cli(['--load-test', String(loadTestId), '--', process.execPath, '-e', '']);
+    expect(passed.code).toBe(0);
+    const first = await latestRun();
+    expect(first).toMatchObject({ status: 'finished', result: 'passed', url: `${t.url}/runs/${first.id}` });
+    expect(passed.stderr).toBe(
+      `loadnotify: run ${first.id}: ${t.url}/runs/${first.id}\n` +
+        `loadnotify: run ${first.id} ended: Finished, passed\n`,
+    );
+
+    const k6 = path.join(fixtures, 'bin/k6');
+    const failed = await cli(['--load-test', String(loadTestId), '--', k6, 'run', '--exit', '99', 's.js']);
+    expect(failed.code).toBe(99);
+    const second = await latestRun();
+    expect(failed.stderr).toContain(`loadnotify: run ${second.id}: ${t.url}/runs/${second.id}\n`);
+    expect(failed.stderr).toMatch(new RegExp(`loadnotify: run ${second.id} ended: Finished, failed\n$`));
+
+    const aborted = await cli(['--load-test', String(loadTestId), '--', k6, 'run', '--exit', '107', 's.js']);
+    const third = await latestRun();
+    expect(aborted.stderr).toMatch(
+      new RegExp(`loadnotify: run ${third.id} ended: Aborted by script error\n$`),
+    );
+  });
+
+  it('says nothing of its own with --quiet', async () => {
+    const quiet = await cli(['--load-test', String(loadTestId), '-q', '--', process.execPath, '-e', '']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(await latestRun()).toMatchObject({ status: 'finished', result: 'passed' });
+  });
+
   it('wraps autocannon: the run goes created → running → finished/passed', async () => {
     const { code, stderr } = await cli([
-      ...['--load-test', String(loadTestId), '--'],
+      ...['--load-test', String(loadTestId), '--quiet', '--'],
       ...['npx', 'autocannon', '-d', '2', `${t.url}/healthz`],
     ]);
     expect(stderr).not.toMatch(/^loadnotify:/m);
@@ -68,7 +101,7 @@ describe('loadnotify run against the real server', () => {
   it('delivers a k6 summary the server accepts, with the thresholds result', async () => {
     const summary = path.join(dir, 'summary.json');
     const { code, stderr } = await cli([
-      ...['--load-test', String(loadTestId), '--trigger', 'api', '--'],
+      ...['--load-test', String(loadTestId), '--trigger', 'api', '--quiet', '--'],
       ...[path.join(fixtures, 'bin/k6'), 'run', '--exit', '99', `--summary-export=${summary}`, 'script.js'],
     ]);
     expect(stderr).not.toMatch(/^loadnotify:/m);

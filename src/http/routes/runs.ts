@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import { notFound } from '../../core/errors.js';
+import { runUrl } from '../../core/message.js';
 import { RUN_RESULTS, RUN_STATUSES, TRIGGERS } from '../../core/run-status.js';
-import { createRun, findRun, listRuns, runView } from '../../storage/runs-repo.js';
+import { createRun, findRun, listRuns, runView, type RunRow } from '../../storage/runs-repo.js';
 import { mapPage } from '../../storage/keyset-page.js';
 import { changeRunStatus } from '../../queue/enqueue.js';
 import { handOff } from '../../delivery/hand-off.js';
@@ -27,6 +28,9 @@ const Summary = Type.Object(
 );
 
 export function runRoutes(app: App, ctx: AppContext): void {
+  /** The run as API.md shows it, plus `url`: its page in the web app (what `loadnotify run` prints). */
+  const view = (run: RunRow) => ({ ...runView(run), url: runUrl(ctx.config.publicUrl, run.id) });
+
   app.post(
     '/api/v1/load-tests/:id/runs',
     {
@@ -46,7 +50,7 @@ export function runRoutes(app: App, ctx: AppContext): void {
         userId: userId(req),
         trigger: req.body?.trigger ?? 'manual',
       });
-      return reply.code(201).send(runView(run));
+      return reply.code(201).send(view(run));
     },
   );
 
@@ -55,7 +59,7 @@ export function runRoutes(app: App, ctx: AppContext): void {
     { schema: { tags: ['runs'], params: Type.Object({ id: Id }), querystring: ListQuery } },
     async (req) => {
       await loadTestFor(ctx, req, req.params.id);
-      return mapPage(await listRuns(ctx.db.kysely, { loadTestId: req.params.id }, req.query), runView);
+      return mapPage(await listRuns(ctx.db.kysely, { loadTestId: req.params.id }, req.query), view);
     },
   );
 
@@ -65,7 +69,7 @@ export function runRoutes(app: App, ctx: AppContext): void {
     async (req) => {
       await roleIn(ctx, req, req.params.id);
       const runs = await listRuns(ctx.db.kysely, { organizationId: req.params.id }, req.query);
-      return mapPage(runs, runView);
+      return mapPage(runs, view);
     },
   );
 
@@ -77,7 +81,7 @@ export function runRoutes(app: App, ctx: AppContext): void {
   };
 
   app.get('/api/v1/runs/:id', { schema: { tags: ['runs'], params: IdParams } }, async (req) =>
-    runView(await runFor(req, req.params.id)),
+    view(await runFor(req, req.params.id)),
   );
 
   app.post(
@@ -100,7 +104,7 @@ export function runRoutes(app: App, ctx: AppContext): void {
         changeRunStatus(ctx.db, req.params.id, req.body, offer),
       );
       if (waiting > 0) ctx.onDeliveriesQueued();
-      return runView(run);
+      return view(run);
     },
   );
 }
