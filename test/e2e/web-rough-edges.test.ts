@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -54,8 +55,12 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     await c.addCookies(await desktop.cookies());
     return c.newPage();
   };
-  const shot = (name: string, p: Page = page) =>
-    p.screenshot({ path: path.join(SHOTS, `rough-${name}.png`), fullPage: true });
+  // From the top: a full-page capture keeps the scroll position, and the sticky menu would
+  // be drawn wherever the page was scrolled to.
+  const shot = async (name: string, p: Page = page) => {
+    await p.evaluate(() => window.scrollTo(0, 0));
+    await p.screenshot({ path: path.join(SHOTS, `rough-${name}.png`), fullPage: true });
+  };
 
   /** How far the document is wider than the viewport (0 or less: it fits). */
   const overflow = (p: Page) =>
@@ -73,7 +78,15 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     await buildWeb();
     mkdirSync(SHOTS, { recursive: true });
     receiver = await startReceiver();
-    t = await startTestServer('sqlite', { env: { LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1' } });
+    t = await startTestServer('sqlite', {
+      env: {
+        LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
+        // The setup user is instance administrator; schedules may start node.
+        LOADNOTIFY_SCHEDULE_COMMANDS: process.execPath,
+        LOADNOTIFY_SCHEDULE_DIR: tmpdir(),
+        ...(process.getuid?.() === 0 ? { LOADNOTIFY_SCHEDULE_USER: 'nobody' } : {}),
+      },
+    });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     desktop = await newContext(1280, 900);
     page = await desktop.newPage();
@@ -235,4 +248,49 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     await phone.context().close();
     await t.api('DELETE', `/api/v1/notification-channels/${hook.id}`);
   });
+
+  it('a schedule shows its command as arguments, next runs on its own clock, and its started and skipped ticks', async () => {
+    const { loadTestId } = await seedLoadTest(t, { project: 'Nightly', loadTest: 'Nightly test' });
+    const command = [process.execPath, '-e', 'setTimeout(() => {}, 2500)'];
+    const patch = (schedule: Record<string, unknown>) =>
+      t.api('PATCH', `/api/v1/load-tests/${loadTestId}`, { body: { schedule } });
+    // Every second, each run lasting 2.5 s: one tick starts a run, the next ones find it going.
+    expect(
+      (await patch({ command, cron: '* * * * * *', timezone: 'Asia/Kolkata', enabled: true })).status,
+    ).toBe(200);
+    const ticks = async () =>
+      (await t.api('GET', `/api/v1/load-tests/${loadTestId}/schedule-ticks`)).body.items as {
+        outcome: string;
+      }[];
+    for (;;) {
+      const seen = await ticks();
+      if (seen.some((k) => k.outcome === 'started') && seen.some((k) => k.outcome === 'skipped')) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // 03:00 in Kolkata is 21:30 UTC: the list shows the schedule's own clock, and says whose.
+    expect((await patch({ cron: '0 3 * * *', enabled: false })).status).toBe(200);
+
+    await page.goto(`${t.url}/load-tests/${loadTestId}`);
+    const args = page.getByRole('list', { name: 'Command arguments' }).getByRole('listitem');
+    await args.first().waitFor();
+    expect(await args.allTextContents()).toEqual(command);
+    await page.getByRole('heading', { name: /Next runs\s+in Asia\/Kolkata/ }).waitFor();
+    const next = await page.getByRole('list', { name: 'Next runs' }).getByRole('listitem').allTextContents();
+    expect(next).toHaveLength(3);
+    for (const n of next) expect(n).toMatch(/\b3:00\b.*\(Asia\/Kolkata\)/);
+    const tickRows = page.getByRole('region', { name: 'Recent ticks of this schedule' }).getByRole('row');
+    await tickRows
+      .filter({ hasText: 'Started' })
+      .first()
+      .getByRole('link', { name: /Run #\d+/ })
+      .waitFor();
+    await tickRows.filter({ hasText: 'Skipped' }).first().waitFor();
+    await shot('schedule-1280');
+    const phone = await pageAt(390);
+    await phone.goto(`${t.url}/load-tests/${loadTestId}`);
+    await phone.getByRole('region', { name: 'Recent ticks of this schedule' }).waitFor();
+    await shot('schedule-390', phone);
+    expect(await overflow(phone)).toBeLessThanOrEqual(0);
+    await phone.context().close();
+  }, 60_000);
 });

@@ -83,6 +83,17 @@ export interface ScheduleView extends LoadTestSchedule {
 }
 /** A change merges with the stored schedule; only instance administrators may send `command`. */
 export type ScheduleChange = Partial<LoadTestSchedule>;
+/** One cron tick of a schedule: the run it started, or why it was skipped. */
+export interface ScheduleTick {
+  id: number;
+  load_test_id: number;
+  tick_at: string;
+  outcome: 'started' | 'skipped';
+  reason: string | null;
+  run_id: number | null;
+  fired_by: string | null;
+  created_at: string;
+}
 export interface LoadTest {
   id: number;
   project_id: number;
@@ -404,6 +415,8 @@ export const api = {
   createLoadTest: (projectId: number, name: string) =>
     post<LoadTest>(`/projects/${projectId}/load-tests`, { name }),
   loadTest: (id: number) => get<LoadTest>(`/load-tests/${id}`),
+  scheduleTicks: (id: number, cursor?: string | null) =>
+    get<Page<ScheduleTick>>(`/load-tests/${id}/schedule-ticks${qs(cursor)}`),
   updateLoadTest: (id: number, b: { name?: string; schedule?: ScheduleChange | null }) =>
     patch<LoadTest>(`/load-tests/${id}`, b),
 

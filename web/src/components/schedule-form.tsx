@@ -2,7 +2,7 @@ import { useState, type FormEvent, type ReactNode } from 'react';
 import { api, type LoadTest, type ScheduleChange, type ServerAllows } from '../api.js';
 import { useSession } from '../session.js';
 import { useFormErrors } from './forms.js';
-import { ConfirmDialog, ErrorBanner, FieldError, TextField, Time } from './ui.js';
+import { ConfirmDialog, ErrorBanner, FieldError, TextField } from './ui.js';
 
 const NO_COMMANDS: ServerAllows['schedule_commands'] = { enabled: false, can_set: false, allowed: null };
 
@@ -36,6 +36,28 @@ function commandHint(c: ServerAllows['schedule_commands']): ReactNode {
       ))}
       .
     </>
+  );
+}
+
+/** A time as the schedule's own clock shows it (cron fires by that clock), zone named. */
+export function ZonedTime({ value, timeZone }: { value: string; timeZone: string }) {
+  const d = new Date(value);
+  let text: string;
+  try {
+    text = new Intl.DateTimeFormat(undefined, {
+      timeZone,
+      dateStyle: 'medium',
+      timeStyle: 'short',
+    }).format(d);
+  } catch {
+    // A zone this browser does not know: the server's UTC time, said so.
+    text = `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+    timeZone = 'UTC';
+  }
+  return (
+    <time dateTime={value} title={`${d.toLocaleString()} here`}>
+      {text} <span className="muted small">({timeZone})</span>
+    </time>
   );
 }
 
@@ -134,20 +156,31 @@ export function ScheduleSection({
         </div>
       ) : null}
       {s ? (
-        <p>
-          {s.enabled ? 'Runs' : 'Paused; would run'} <code>{s.command.join(' ')}</code> at{' '}
-          <code>{s.cron}</code> ({s.timezone}).
-        </p>
+        <>
+          <p>
+            {s.enabled ? 'Runs' : 'Paused; would run'} at <code>{s.cron}</code> ({s.timezone}), starting this
+            program with these arguments, each passed as it is (no shell):
+          </p>
+          <ol className="argv" aria-label="Command arguments">
+            {s.command.map((arg, i) => (
+              <li key={i}>
+                <code>{arg}</code>
+              </li>
+            ))}
+          </ol>
+        </>
       ) : (
         <p className="muted">No schedule. {manage ? noScheduleText(commands) : ''}</p>
       )}
-      {nextRuns.length > 0 ? (
+      {s && nextRuns.length > 0 ? (
         <div>
-          <h3>Next runs</h3>
+          <h3>
+            Next runs <span className="muted small">in {s.timezone}, the schedule’s time zone</span>
+          </h3>
           <ol aria-label="Next runs">
             {nextRuns.map((t) => (
               <li key={t}>
-                <Time value={t} />
+                <ZonedTime value={t} timeZone={s.timezone} />
               </li>
             ))}
           </ol>

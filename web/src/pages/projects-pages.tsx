@@ -8,6 +8,7 @@ import { usePaged, usePoll, useResource } from '../hooks.js';
 import { Link, navigate } from '../router.js';
 import { canManage, useOrg } from '../session.js';
 import { ScheduleSection } from '../components/schedule-form.js';
+import { ScheduleTicks } from '../components/schedule-ticks.js';
 
 export function ProjectsPage() {
   const org = useOrg();
@@ -165,6 +166,13 @@ export function LoadTestPage({ id }: { id: number }) {
       </section>
       {loadTest.data ? (
         <ScheduleSection loadTest={loadTest.data} manage={canManage(org.role)} onSaved={loadTest.setData} />
+      ) : null}
+      {loadTest.data?.schedule ? (
+        <ScheduleTicks
+          loadTestId={id}
+          timeZone={loadTest.data.schedule.timezone}
+          live={loadTest.data.schedule.enabled}
+        />
       ) : null}
       {loadTest.data?.created_at ? (
         <p className="muted">
