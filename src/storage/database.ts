@@ -1,7 +1,14 @@
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type SqliteDatabase,
+  type SqliteStatement,
+} from 'kysely';
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrations/index.js';
 import { Checkpointer } from './checkpointer.js';
@@ -45,8 +52,8 @@ const STATEMENT_CACHE_SIZE = 500;
  * small statement. The SQL text Kysely compiles is stable per query shape, so statements are
  * kept by their text and reused (bound values still go in per execution).
  */
-function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
-  const cache = new Map<string, SQLite.Statement>();
+function withStatementCache(sqlite: SQLite.Database, onWrite?: () => void): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
   return {
     close: () => sqlite.close(),
     prepare(text: string) {
@@ -57,10 +64,28 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
       if (text === 'begin') text = 'begin immediate';
       let statement = cache.get(text);
       if (statement) return statement;
-      statement = sqlite.prepare(text);
+      statement = writeTold(sqlite.prepare(text), onWrite);
       if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
       cache.set(text, statement);
       return statement;
+    },
+  };
+}
+
+/**
+ * A statement that changed rows tells `onWrite` (it wakes the checkpointer). One that changed
+ * none (a periodic DELETE of nothing) wrote nothing to the WAL and wakes nobody.
+ */
+function writeTold(statement: SQLite.Statement, onWrite?: () => void): SqliteStatement {
+  if (!onWrite || statement.reader) return statement;
+  return {
+    reader: false,
+    all: (parameters) => statement.all(parameters),
+    iterate: (parameters) => statement.iterate(parameters),
+    run(parameters) {
+      const result = statement.run(parameters);
+      if (result.changes > 0) onWrite();
+      return result;
     },
   };
 }
@@ -94,10 +119,12 @@ function openSqlite(
   // the queue's indexes in memory (the default is 2 MB).
   sqlite.pragma(`wal_autocheckpoint = ${backgroundCheckpoint ? SAFETY_AUTOCHECKPOINT_PAGES : 10000}`);
   sqlite.pragma('cache_size = -32000');
-  const kysely = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
-  });
   const checkpointer = backgroundCheckpoint ? new Checkpointer({ file, onError: onCheckpointError }) : null;
+  const kysely = new Kysely<Database>({
+    dialect: new SqliteDialect({
+      database: withStatementCache(sqlite, checkpointer ? () => checkpointer.written() : undefined),
+    }),
+  });
   return {
     kysely,
     dialect: 'sqlite',

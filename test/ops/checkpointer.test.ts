@@ -75,6 +75,32 @@ describe('background checkpoints (sqlite)', () => {
     }
   });
 
+  it('parks while nothing is written and wakes to checkpoint at the next write', async () => {
+    store = await createTestStore('sqlite');
+    const file = path.join(store.dataDir, 'quiet.sqlite');
+    const writer = new SQLite(file);
+    writer.pragma('journal_mode = WAL');
+    writer.pragma('wal_autocheckpoint = 0');
+    writer.exec('CREATE TABLE filler (id integer primary key, text text not null)');
+    const checkpointer = new Checkpointer({ file, intervalMs: 10, parkAfterMs: 50 });
+    try {
+      await checkpointer.ready;
+      await eventually(async () => (checkpointer.parked ? true : undefined), 5_000);
+      const before = statSync(file).size;
+      const insert = writer.prepare('INSERT INTO filler (text) VALUES (?)');
+      writer.transaction(() => {
+        for (let j = 0; j < 500; j++) insert.run('x'.repeat(4000));
+      })();
+      checkpointer.written();
+      // Parked, only the write's wake-up can copy the 2 MB into the database file.
+      await eventually(async () => (statSync(file).size > before + 1_500_000 ? true : undefined), 5_000);
+      await eventually(async () => (checkpointer.parked ? true : undefined), 5_000);
+    } finally {
+      await checkpointer.stop();
+      writer.close();
+    }
+  });
+
   it('closes cleanly, and the file opens again with everything in it', async () => {
     const { db: d } = await open(true);
     await write(d);
