@@ -293,4 +293,35 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     expect(await overflow(phone)).toBeLessThanOrEqual(0);
     await phone.context().close();
   }, 60_000);
+
+  it('setting up in the web app creates no API token nobody was shown', async () => {
+    const fresh = await startTestServer('sqlite', { setup: false });
+    try {
+      const phone = await newContext(390, 844);
+      const p = await phone.newPage();
+      await p.goto(fresh.url);
+      await p.getByRole('heading', { name: 'Welcome to loadnotify' }).waitFor();
+      await shot('setup-390', p);
+      // Its own contexts: cookies go by host, not port, and the other server's session must stay.
+      const desk = await newContext(1280, 900);
+      const d = await desk.newPage();
+      await d.goto(fresh.url);
+      await d.getByRole('heading', { name: 'Welcome to loadnotify' }).waitFor();
+      await shot('setup-1280', d);
+      await desk.close();
+      await p.getByLabel('Email').fill('first@example.com');
+      await p.getByLabel('Password').fill('correct horse');
+      await p.getByLabel('Organization name').fill('First');
+      await p.getByRole('button', { name: 'Create account' }).click();
+      await p.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+      await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API tokens' }).click();
+      await p.getByRole('heading', { name: 'API tokens', level: 1 }).waitFor();
+      const tokens = await p.evaluate(() => fetch('/api/v1/tokens').then((r) => r.json()));
+      expect(tokens.items).toEqual([]);
+      await shot('setup-tokens-390', p);
+      await phone.close();
+    } finally {
+      await fresh.close();
+    }
+  });
 });

@@ -397,8 +397,12 @@ function qs(cursor?: string | null, limit?: number): string {
 
 export const api = {
   setupStatus: () => get<{ needed: boolean }>('/setup'),
+  /** The web app asks for no API token: it signs in with the session cookie the answer sets. */
   setup: (b: { email: string; password: string; organization_name: string }) =>
-    post<{ user: User; organization: Organization; token: string }>('/setup', b),
+    post<{ user: User; organization: Organization; token: string | null }>('/setup', {
+      ...b,
+      create_token: false,
+    }),
   login: (b: { email: string; password: string }) => post<{ user: User }>('/auth/login', b),
   logout: () => post<unknown>('/auth/logout'),
   me: () => get<Me>('/me'),
