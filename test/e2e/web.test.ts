@@ -184,6 +184,11 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
     await page.getByRole('button', { name: 'Save Changes' }).click();
     await page.getByText('Saved.').waitFor();
     await page.waitForURL(/\/integrations\/\d+$/);
+    // A new webhook's signing secret is shown once, in a dialog that holds the page until Done.
+    await page
+      .getByRole('dialog', { name: 'Copy the signing secret now' })
+      .getByRole('button', { name: 'Done' })
+      .click();
     const shown = await page.getByLabel('URL').inputValue();
     expect(shown).not.toBe(receiver.url);
     expect(shown).toContain('*');
@@ -392,10 +397,14 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
     await page.getByRole('button', { name: 'Save Changes' }).click();
     await page.getByText('Saved.').waitFor();
     await page.waitForURL(/\/integrations\/\d+$/);
-    const secret = await page.getByLabel('Signing secret').inputValue();
+    const secret = await page.getByLabel('Signing secret', { exact: true }).inputValue();
     expect(secret).toMatch(/^whsec_/);
     await page.getByText('it is shown only once').waitFor();
     await shot('16-signing-secret-once');
+
+    // Once: gone after Done (the dialog holds the page until then) and after a reload.
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByLabel('Signing secret', { exact: true }).waitFor({ state: 'detached' });
 
     // The receiver can verify what loadnotify sends with the secret it was shown.
     const before = receiver.got.length;
@@ -405,17 +414,20 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
     expect(req.body).toBe('{"text": " in : "}');
     expect(verifyWebhook(secret, req.headers, req.body).id).toBe(req.headers['webhook-id']);
 
-    // Once: gone after Done and after a reload; rotating shows a new one.
-    await page.getByRole('button', { name: 'Done' }).click();
-    await page.getByLabel('Signing secret').waitFor({ state: 'detached' });
     await page.reload();
     await page.getByRole('heading', { name: 'Signing' }).waitFor();
     expect(await page.content()).not.toContain(secret);
+    // Rotating asks first, then shows a new one.
     await page.getByRole('button', { name: 'Rotate secret' }).click();
-    const rotated = await page.getByLabel('Signing secret').inputValue();
+    await page
+      .getByRole('dialog', { name: 'Rotate the signing secret?' })
+      .getByRole('button', { name: 'Rotate secret' })
+      .click();
+    const rotated = await page.getByLabel('Signing secret', { exact: true }).inputValue();
     expect(rotated).toMatch(/^whsec_/);
     expect(rotated).not.toBe(secret);
     await page.getByText('The previous secret also signs until').waitFor();
+    await page.getByRole('button', { name: 'Done' }).click();
   });
 
   it('fits a 390 px wide phone: the menu becomes a top bar', async () => {

@@ -200,9 +200,15 @@ export function EventFieldsets({ form, readOnly, info }: PartProps & { info: Cha
   const eventErrors = Object.entries(errors)
     .filter(([k]) => k.startsWith('events'))
     .map(([, m]) => m);
+  const invalid = (event: string) =>
+    eventErrors.length && Object.keys(errors).some((k) => k.startsWith(event)) ? true : undefined;
   return (
     <>
-      <fieldset className="group" hidden={info.refused_events.includes('test.started')}>
+      <fieldset
+        className="group"
+        hidden={info.refused_events.includes('test.started')}
+        aria-invalid={invalid('events.test.started')}
+      >
         <legend>Test started</legend>
         <label className="check">
           <input
@@ -224,7 +230,11 @@ export function EventFieldsets({ form, readOnly, info }: PartProps & { info: Cha
         ) : null}
       </fieldset>
 
-      <fieldset className="group" hidden={info.refused_events.includes('test.finished')}>
+      <fieldset
+        className="group"
+        hidden={info.refused_events.includes('test.finished')}
+        aria-invalid={invalid('events.test.finished')}
+      >
         <legend>Test finished</legend>
         <label className="check">
           <input

@@ -76,6 +76,21 @@ export function formProblems(info: ChannelTypeInfo, channel: Channel | null, s: 
   return e;
 }
 
+/** The API field a part of the state is sent as, where the names differ. */
+const STATE_FIELD: Partial<Record<keyof FormState, string>> = { allProjects: 'project_ids' };
+
+/**
+ * An error as shown under its field: the field's name is the label right above it, so a
+ * message the API starts with it (`url: not an absolute URL`) loses it.
+ */
+export function inlineMessage(field: string, message: string): string {
+  if (!message.startsWith(field)) return message;
+  const rest = message.slice(field.length);
+  const match = /^(?::\s*|\s+)(\S[\s\S]*)$/.exec(rest);
+  if (!match) return message;
+  return match[1]!.charAt(0).toUpperCase() + match[1]!.slice(1);
+}
+
 export type EventChange<K extends keyof ChannelEvents> = Partial<ChannelEvents[K]>;
 
 export function useChannelFormState(
@@ -90,13 +105,34 @@ export function useChannelFormState(
   const dirty = JSON.stringify(s) !== initial;
 
   const [localErrors, setLocalErrors] = useState<Record<string, string>>({});
-  const errors = { ...serverErrors, ...localErrors };
+  // Fields changed since the server's errors came: their errors no longer say anything.
+  const [changed, setChanged] = useState<ReadonlySet<string>>(new Set());
+  useEffect(() => setChanged(new Set()), [serverErrors]);
+  const errors: Record<string, string> = {};
+  for (const [field, message] of Object.entries({ ...serverErrors, ...localErrors }))
+    if (!changed.has(field)) errors[field] = inlineMessage(field, message);
 
-  const set = <K extends keyof FormState>(k: K, v: FormState[K]) => setS((old) => ({ ...old, [k]: v }));
-  const setConfig = (key: string, value: string | boolean) =>
+  /** A change to a field takes its errors away (keys as the API names the fields). */
+  const changedFields = (fields: (field: string) => boolean) => {
+    const touched = Object.keys({ ...serverErrors, ...localErrors }).filter(fields);
+    if (touched.length === 0) return;
+    setChanged((old) => new Set([...old, ...touched]));
+    setLocalErrors((old) => Object.fromEntries(Object.entries(old).filter(([k]) => !fields(k))));
+  };
+  const set = <K extends keyof FormState>(k: K, v: FormState[K]) => {
+    setS((old) => ({ ...old, [k]: v }));
+    const field = STATE_FIELD[k] ?? k;
+    changedFields((f) => f === field || (field === 'url' && f === 'config'));
+  };
+  const setConfig = (key: string, value: string | boolean) => {
     setS((old) => ({ ...old, config: { ...old.config, [key]: value } }));
-  const setEvent = <K extends keyof ChannelEvents>(event: K, v: EventChange<K>) =>
+    // `config` alone: the address an e-mail channel's settings make.
+    changedFields((f) => f === `config.${key}` || f === 'config');
+  };
+  const setEvent = <K extends keyof ChannelEvents>(event: K, v: EventChange<K>) => {
     setS((old) => ({ ...old, events: { ...old.events, [event]: { ...old.events[event], ...v } } }));
+    changedFields((f) => f.startsWith('events'));
+  };
 
   /** Runs the form's checks; true when the input may be sent. */
   const check = (): boolean => {

@@ -1,4 +1,4 @@
-import type { FormEvent, ReactNode } from 'react';
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import type { Channel, ChannelInput, Project } from '../api.js';
 import type { ChannelTypeInfo } from '../channel-types.js';
 import { DestinationFields, EventFieldsets, GeneralFields, ProjectsFieldset } from './channel-fieldsets.js';
@@ -23,25 +23,62 @@ export interface ChannelFormProps {
   extraActions?: ReactNode;
 }
 
-export function ChannelForm(props: ChannelFormProps) {
-  const { info, channel, readOnly, busy } = props;
-  const form = useChannelFormState(info, channel, props.fieldErrors);
-  const parts = { form, readOnly };
+/**
+ * After a failed save: focus the first field marked invalid (in a group, its first control),
+ * wherever it is on the page; with none, bring the form's error banner into view.
+ */
+function showFirstProblem(form: HTMLFormElement | null): void {
+  const invalid = form?.querySelector<HTMLElement>('[aria-invalid="true"]');
+  const control = invalid?.matches('input, select, textarea')
+    ? invalid
+    : invalid?.querySelector<HTMLElement>('input, select, textarea');
+  if (control) {
+    control.focus({ preventScroll: true });
+    control.scrollIntoView({ block: 'center' });
+  } else {
+    form?.querySelector('[role="alert"]')?.scrollIntoView({ block: 'center' });
+  }
+}
 
+export function ChannelForm(props: ChannelFormProps) {
+  const { info, channel, readOnly, busy, fieldErrors, generalError } = props;
+  const form = useChannelFormState(info, channel, fieldErrors);
+  const parts = { form, readOnly };
+  const ref = useRef<HTMLFormElement>(null);
+  // Bumped when the form's own check fails; the server's errors arrive as new props.
+  const [failedCheck, setFailedCheck] = useState(0);
+  useEffect(() => {
+    if (failedCheck > 0) showFirstProblem(ref.current);
+  }, [failedCheck]);
+  useEffect(() => {
+    if (generalError || Object.keys(fieldErrors).length > 0) showFirstProblem(ref.current);
+  }, [fieldErrors, generalError]);
+
+  const checked = (): boolean => {
+    if (form.check()) return true;
+    setFailedCheck((n) => n + 1);
+    return false;
+  };
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (readOnly || !form.check()) return;
+    if (readOnly || !checked()) return;
     props.onSave(form.input, form.dirty);
   };
   const test = () => {
-    if (!form.check()) return;
+    if (!checked()) return;
     props.onTest(form.input, form.dirty);
   };
 
   return (
     <div className={readOnly ? undefined : 'channel-layout'}>
-      <form className="card channel-form" onSubmit={submit} noValidate aria-label={`${info.label} settings`}>
-        <ErrorBanner message={props.generalError} />
+      <form
+        ref={ref}
+        className="card channel-form"
+        onSubmit={submit}
+        noValidate
+        aria-label={`${info.label} settings`}
+      >
+        <ErrorBanner message={generalError} />
         <fieldset className="plain" disabled={readOnly}>
           <legend className="visually-hidden">{info.label} settings</legend>
           <DestinationFields {...parts} info={info} channel={channel} />

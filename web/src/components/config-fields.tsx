@@ -118,6 +118,7 @@ export function ConfigFields({
               <label className="check">
                 <input
                   type="checkbox"
+                  aria-invalid={error ? true : undefined}
                   checked={value === true}
                   onChange={(e) => onChange(field.key, e.target.checked)}
                 />{' '}
@@ -137,6 +138,7 @@ export function ConfigFields({
                 id={selectId}
                 value={String(value)}
                 onChange={(e) => onChange(field.key, e.target.value)}
+                aria-invalid={error ? true : undefined}
                 aria-describedby={field.hint ? `${selectId}-hint` : undefined}
               >
                 {(field.options ?? []).map((o) => (

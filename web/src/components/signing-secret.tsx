@@ -2,16 +2,36 @@
  * A webhook channel's Standard Webhooks signing: the secret shown once (after create or a
  * rotation) with a copy button, and the state with Rotate / Turn off for owners and admins.
  */
-import { useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { api, errorMessage, type Channel, type SigningState } from '../api.js';
-import { ErrorBanner, ShownOnce, Time } from './ui.js';
+import { ConfirmDialog, ErrorBanner, ShownOnce, Time } from './ui.js';
 
+/**
+ * The secret the server shows this once, in a modal dialog wherever the person was on the
+ * page (the Save button, Test Hook, Rotate secret), with focus on the secret. Only Done closes
+ * it: Escape would lose the secret for good.
+ */
 export function NewSigningSecret({ secret, onDismiss }: { secret: string; onDismiss(): void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  useEffect(() => {
+    const dialog = ref.current;
+    if (dialog && !dialog.open) dialog.showModal();
+    return () => dialog?.close();
+  }, []);
   return (
-    <ShownOnce value={secret} label="Signing secret" onDismiss={onDismiss}>
-      <strong>Signing secret created.</strong> Copy it now into your receiver: it is shown only once. Verify
-      requests with any Standard Webhooks library, or <code>verifyWebhook</code> from the loadnotify package.
-    </ShownOnce>
+    <dialog
+      ref={ref}
+      className="dialog secret-dialog"
+      aria-labelledby={titleId}
+      onCancel={(e) => e.preventDefault()}
+    >
+      <h2 id={titleId}>Copy the signing secret now</h2>
+      <ShownOnce value={secret} label="Signing secret" focus onDismiss={onDismiss}>
+        It is shown only once: copy it into your receiver, then choose Done. Verify requests with any Standard
+        Webhooks library, or <code>verifyWebhook</code> from the loadnotify package.
+      </ShownOnce>
+    </dialog>
   );
 }
 
@@ -28,6 +48,7 @@ export function SigningPanel({
 }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState(false);
   const { signing } = channel;
   const act = async (what: () => Promise<void>) => {
     setBusy(true);
@@ -42,6 +63,7 @@ export function SigningPanel({
   };
   const rotate = () =>
     act(async () => {
+      setConfirming(false);
       const r = await api.rotateSigningSecret(channel.id);
       onRotated(r.secret, r.signing);
     });
@@ -71,7 +93,12 @@ export function SigningPanel({
       )}
       {manage ? (
         <div className="actions">
-          <button type="button" className="btn" disabled={busy} onClick={() => void rotate()}>
+          <button
+            type="button"
+            className="btn"
+            disabled={busy}
+            onClick={() => (signing.enabled ? setConfirming(true) : void rotate())}
+          >
             {signing.enabled ? 'Rotate secret' : 'Create secret'}
           </button>
           {signing.enabled ? (
@@ -86,6 +113,31 @@ export function SigningPanel({
           </p>
         </div>
       ) : null}
+      <ConfirmDialog
+        open={confirming}
+        title="Rotate the signing secret?"
+        confirmLabel="Rotate secret"
+        busy={busy}
+        onConfirm={() => void rotate()}
+        onCancel={() => setConfirming(false)}
+      >
+        <p>
+          A new secret is created and shown once. The current one keeps signing for 24 hours, so your receiver
+          can switch over.
+        </p>
+        <p>
+          Rotating again within those 24 hours drops the older secret: only the two newest secrets sign.
+          {signing.previous_expires_at ? (
+            <>
+              {' '}
+              <strong>
+                The secret from before the last rotation still signs until{' '}
+                <Time value={signing.previous_expires_at} />; rotating now means it stops signing at once.
+              </strong>
+            </>
+          ) : null}
+        </p>
+      </ConfirmDialog>
     </section>
   );
 }

@@ -11,7 +11,9 @@ import { Link, navigate } from '../router.js';
 import { canManage, useOrg } from '../session.js';
 
 const FORM_FIELDS = (f: string) =>
-  ['name', 'url', 'status_scheme', 'project_ids'].includes(f) || f.startsWith('events');
+  ['name', 'url', 'status_scheme', 'project_ids'].includes(f) ||
+  f.startsWith('events') ||
+  f.startsWith('config.');
 
 /**
  * Setup (no id) and edit (id) share this component, so that after "Test Hook" saves a new
