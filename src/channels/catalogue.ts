@@ -88,13 +88,18 @@ function fieldKind(schema: Record<string, unknown>, secret: boolean, multiline: 
   }
 }
 
-/** Each config key of a type, in its schema's order. Throws when a key has no words. */
+/** Each config key of a type, in its schema's order. Throws when a key and its words disagree. */
 function fields(channelType: ChannelType): CatalogueField[] {
   const spec = channelType.config;
   if (!spec) return [];
   const object = plain(spec.schema);
   const properties = (object.properties ?? {}) as Record<string, Record<string, unknown>>;
   const required = new Set((object.required ?? []) as string[]);
+  const stray = Object.keys(spec.fields).filter((key) => !(key in properties));
+  if (stray.length > 0)
+    throw new Error(
+      `channel type ${channelType.type}: form words for keys its schema lacks: ${stray.join(', ')}`,
+    );
   return Object.entries(properties).map(([key, schema]) => {
     const text = spec.fields[key];
     if (!text) throw new Error(`channel type ${channelType.type}: config.${key} has no form words`);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNEL_TYPES } from '../../src/channels/registry.js';
 import type { Channel, ChannelTypeInfo } from '../../web/src/api.js';
-import { initialState, toInput } from '../../web/src/components/channel-form-state.js';
+import { initialState, inlineMessage, toInput } from '../../web/src/components/channel-form-state.js';
 import { SAMPLE_CONFIG, channelBody } from '../helpers/channel-samples.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -76,6 +76,15 @@ describe('channel form, for every channel type', () => {
     });
     s.config.port = '2525';
     expect(toInput(info, null, s).config?.port).toBe(2525);
+  });
+
+  it('shows an API error under its field without the field name its label already says', () => {
+    expect(inlineMessage('url', 'url: not an absolute URL')).toBe('Not an absolute URL');
+    expect(inlineMessage('config.routing_key', 'config.routing_key must be the 32-character key')).toBe(
+      'Must be the 32-character key',
+    );
+    expect(inlineMessage('name', 'Name is required.')).toBe('Name is required.');
+    expect(inlineMessage('url', 'urls differ')).toBe('urls differ');
   });
 
   it('starts a PagerDuty channel with starts off, as the server requires', () => {
