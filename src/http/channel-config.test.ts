@@ -54,7 +54,7 @@ describe('resolveChannelConfig', () => {
     expect(problem(() => resolveChannelConfig(mailLike, { host: 'smtp', to: [] }))).toEqual({
       status: 400,
       field: 'config.to',
-      message: "config.to can't be an empty list",
+      message: 'config.to must NOT have fewer than 1 items',
     });
     expect(problem(() => resolveChannelConfig(mailLike, { to: ['a@b'] }))).toMatchObject({
       field: 'config.host',
