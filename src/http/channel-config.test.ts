@@ -54,7 +54,7 @@ describe('resolveChannelConfig', () => {
     expect(problem(() => resolveChannelConfig(mailLike, { host: 'smtp', to: [] }))).toEqual({
       status: 400,
       field: 'config.to',
-      message: 'config.to must NOT have fewer than 1 items',
+      message: "config.to can't be an empty list",
     });
     expect(problem(() => resolveChannelConfig(mailLike, { to: ['a@b'] }))).toMatchObject({
       field: 'config.host',

@@ -12,6 +12,7 @@ import type { LoadTestsTable } from '../storage/schema.js';
 import { checkCron, scheduleColumns, scheduleOf, type Schedule } from '../scheduler/schedule-spec.js';
 import { programRefusal } from '../scheduler/command-policy.js';
 import { requireManager, type Role } from './access.js';
+import { fieldSubject } from './validation.js';
 
 export const ScheduleBody = Type.Object(
   {
@@ -59,11 +60,15 @@ export function scheduleChange(
   if (!current && input.command === undefined)
     throw badRequest(
       'validation_failed',
-      'schedule.command is required for a new schedule',
+      `${fieldSubject('schedule.command')} is required for a new schedule`,
       'schedule.command',
     );
   if (!current && input.cron === undefined)
-    throw badRequest('validation_failed', 'schedule.cron is required for a new schedule', 'schedule.cron');
+    throw badRequest(
+      'validation_failed',
+      `${fieldSubject('schedule.cron')} is required for a new schedule`,
+      'schedule.cron',
+    );
 
   let setBy = row.schedule_command_set_by;
   let disabledReason = row.schedule_disabled_reason;
@@ -93,7 +98,7 @@ export function scheduleChange(
           : input.timeout_seconds * 1000
         : (current?.timeoutMs ?? null),
   };
-  const problem = checkCron(schedule.cron, schedule.timezone);
+  const problem = whenProblem(schedule.cron, schedule.timezone);
   if (problem) throw badRequest('validation_failed', problem.message, problem.field);
   if (input.enabled === true && disabledReason !== null) {
     throw new AppError(
@@ -111,12 +116,55 @@ export function scheduleChange(
   };
 }
 
+const ZONE_HINT = 'use an IANA name such as Europe/Stockholm, America/New_York or UTC';
+const FIELDS_HINT =
+  'it needs five fields (minute hour day-of-month month day-of-week), six with seconds first, ' +
+  'or seven with a year last';
+
+function knownTimeZone(timezone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The cron expression and time zone checked the way the scheduler reads them, said in people's
+ * words: croner's own messages ("CronDate: Failed to convert date to timezone ... toTZ ...")
+ * were written for programmers.
+ */
+function whenProblem(cron: string, timezone: string): { field: string; message: string } | null {
+  const zone = 'schedule.timezone';
+  const unknownZone = {
+    field: zone,
+    message: `${fieldSubject(zone, timezone)} is not a time zone we know: ${ZONE_HINT}`,
+  };
+  if (!knownTimeZone(timezone)) return unknownZone;
+  const field = 'schedule.cron';
+  const subject = fieldSubject(field, cron);
+  const parts = cron.trim().split(/\s+/).length;
+  if (!cron.trim().startsWith('@') && (parts < 5 || parts > 7)) {
+    return { field, message: `${subject} has ${parts} field${parts === 1 ? '' : 's'}; ${FIELDS_HINT}` };
+  }
+  const problem = checkCron(cron, timezone);
+  if (!problem) return null;
+  if (problem.field === zone) return unknownZone;
+  if (/never fires/.test(problem.message)) {
+    return { field, message: `${subject} never fires: no date ahead matches it` };
+  }
+  // croner's pattern errors ("Invalid value for minute: 61") read well once unprefixed.
+  const why = problem.message.replace(/^schedule\.cron is not valid: /, '').replace(/^CronPattern: /, '');
+  return { field, message: `${subject} is not valid: ${why.charAt(0).toLowerCase()}${why.slice(1)}` };
+}
+
 /** What the JSON schema cannot say about a command, and the operator's list. */
 function checkCommand(command: string[], policy: ScheduleCommandPolicy): void {
   if (command[0] === '') {
     throw badRequest(
       'validation_failed',
-      'schedule.command.0 (the program) must not be empty',
+      `${fieldSubject('schedule.command.0')} can't be empty`,
       'schedule.command.0',
     );
   }
@@ -124,7 +172,7 @@ function checkCommand(command: string[], policy: ScheduleCommandPolicy): void {
     // spawn refuses NUL bytes; say so now rather than at the first tick.
     if (arg.includes('\0')) {
       const field = `schedule.command.${i}`;
-      throw badRequest('validation_failed', `${field} must not contain a NUL character`, field);
+      throw badRequest('validation_failed', `${fieldSubject(field)} can't contain a NUL character`, field);
     }
   });
   const refusal = programRefusal(policy, command[0]!);
