@@ -324,4 +324,31 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
       await fresh.close();
     }
   });
+
+  it('a redacted URL shows scheme, host and a "rest hidden" marker, not stars that read like a path', async () => {
+    const hook = await channel('Redacted hook');
+    const apiUrl = (await t.api('GET', `/api/v1/notification-channels/${hook.id}`)).body.url as string;
+    expect(apiUrl).toContain('****'); // the API's redacted form stays as it was
+    const origin = new URL(receiver.url).origin;
+    const shown = `${origin}/hooks/…`;
+    const check = async (p: Page, where: ReturnType<Page['locator']>) => {
+      const url = where.locator('.redacted-url').first();
+      await url.waitFor();
+      expect(await url.textContent()).toBe(`${shown} rest hidden`);
+      expect(await where.textContent()).not.toContain('****');
+    };
+    for (const width of [1280, 390]) {
+      const p = width === 1280 ? page : await pageAt(width);
+      await p.goto(`${t.url}/integrations`);
+      await check(p, p.getByRole('listitem', { name: 'Redacted hook' }));
+      await shot(`redacted-integrations-${width}`, p);
+      await p.goto(`${t.url}/integrations/${hook.id}/deliveries`);
+      await check(p, p.locator('main'));
+      await p.goto(`${t.url}/integrations/${hook.id}`);
+      await check(p, p.getByRole('complementary', { name: 'Preview' }));
+      await shot(`redacted-channel-${width}`, p);
+      if (p !== page) await p.context().close();
+    }
+    await t.api('DELETE', `/api/v1/notification-channels/${hook.id}`);
+  });
 });

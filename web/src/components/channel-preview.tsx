@@ -5,6 +5,7 @@
  */
 import { useEffect, useState } from 'react';
 import { api, errorMessage, type ChannelInput, type ChannelPreview, type PreviewEvent } from '../api.js';
+import { RedactedUrl } from './redacted-url.js';
 
 const EVENTS: readonly { value: PreviewEvent; label: string }[] = [
   { value: 'test.finished', label: 'Test finished' },
@@ -76,7 +77,7 @@ export function ChannelPreviewPanel({
         {preview ? (
           <div className={problem ? 'stale' : undefined}>
             <p className="mono small preview-line">
-              {preview.method} {preview.url}
+              {preview.method} <RedactedUrl url={preview.url} />
             </p>
             <dl className="preview-headers mono small">
               {Object.entries(preview.headers).map(([k, v]) => (

@@ -13,6 +13,7 @@ import {
   Time,
 } from '../components/ui.js';
 import { usePaged, usePoll, useResource } from '../hooks.js';
+import { RedactedUrl } from '../components/redacted-url.js';
 import { Link } from '../router.js';
 import { canManage, useOrg } from '../session.js';
 
@@ -37,7 +38,7 @@ export function ChannelDeliveriesPage({ id }: { id: number }) {
       </PageHeader>
       {channel.data ? (
         <p className="muted">
-          {typeLabel(types, channel.data.type)} · <span className="mono">{channel.data.url}</span>
+          {typeLabel(types, channel.data.type)} · <RedactedUrl url={channel.data.url} />
           {pending ? ' · updating while deliveries are pending' : ''}
         </p>
       ) : null}

@@ -4,6 +4,7 @@ import { typeLabel, useChannelTypes } from '../channel-types.js';
 import { DeleteChannelButton } from '../components/channel-actions.js';
 import { triggerText } from '../components/runs-table.js';
 import { Empty, ErrorBanner, Loading, LoadMore, PageHeader } from '../components/ui.js';
+import { RedactedUrl } from '../components/redacted-url.js';
 import { usePaged } from '../hooks.js';
 import { Link, navigate } from '../router.js';
 import { canManage, useOrg } from '../session.js';
@@ -138,7 +139,9 @@ function ChannelRow({
             <span aria-hidden="true">○</span> Disabled
           </span>
         )}
-        <p className="mono wrap-text">{c.url}</p>
+        <p className="wrap-text">
+          <RedactedUrl url={c.url} />
+        </p>
         <p className="muted small">
           {eventSummary(c)} · {c.project_ids === null ? 'all projects' : `${c.project_ids.length} project(s)`}{' '}
           · {c.status_scheme} status codes
