@@ -65,7 +65,6 @@ export function NameForm({
         onChange={setName}
         error={errors.fields.name}
         placeholder={placeholder}
-        maxLength={200}
       />
       <button type="submit" className="btn btn-primary" disabled={busy}>
         {busy ? 'Creating…' : submitLabel}

@@ -85,7 +85,6 @@ export function TokenForm({
           onChange={setName}
           error={errors.fields.name}
           placeholder="CI pipeline"
-          maxLength={200}
         />
         <div className="field">
           <label htmlFor="token-org">Organization</label>

@@ -1,0 +1,97 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
+import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT } from './web-build.js';
+
+/**
+ * The server's messages as a person meets them in the web app (issue 19): a name over the limit
+ * is refused and said, not cut; a bad time zone is one sentence next to its field. Real chromium
+ * against the real server; screenshots land in test-results/.
+ */
+
+const SHOTS = path.join(ROOT, 'test-results');
+
+describe.skipIf(!existsSync(CHROMIUM))('messages in the web app', () => {
+  let t: TestServer;
+  let browser: Browser;
+  let desktop: BrowserContext;
+  let page: Page;
+
+  const newContext = async (width: number, height: number) => {
+    const c = await browser.newContext({ viewport: { width, height } });
+    c.setDefaultTimeout(10_000);
+    return c;
+  };
+  const shot = async (name: string, p: Page = page) => {
+    await p.evaluate(() => window.scrollTo(0, 0));
+    await p.screenshot({ path: path.join(SHOTS, `messages-${name}.png`), fullPage: true });
+  };
+  const signIn = async (p: Page, password = 'correct horse') => {
+    await p.getByLabel('Email').fill('owner@example.com');
+    await p.getByLabel('Password').fill(password);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+  };
+
+  beforeAll(async () => {
+    await buildWeb();
+    mkdirSync(SHOTS, { recursive: true });
+    t = await startTestServer('sqlite', {
+      env: {
+        LOADNOTIFY_SCHEDULE_COMMANDS: process.execPath,
+        LOADNOTIFY_SCHEDULE_DIR: tmpdir(),
+        ...(process.getuid?.() === 0 ? { LOADNOTIFY_SCHEDULE_USER: 'nobody' } : {}),
+      },
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    desktop = await newContext(1280, 900);
+    page = await desktop.newPage();
+    await page.goto(t.url);
+    await signIn(page);
+    await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+  }, 120_000);
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail')
+      await shot(`failed-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('refuses a project name over 200 characters and says so, instead of cutting it', async () => {
+    const name = `Quarterly-${'x'.repeat(195)}`; // 205 characters
+    await page.goto(`${t.url}/projects`);
+    const field = page.getByLabel('Project name');
+    await field.fill(name);
+    // Nothing cut while typing: the whole name is in the field.
+    expect(await field.inputValue()).toBe(name);
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByText('The name is 205 characters long; it can be at most 200 characters long').waitFor();
+    expect(await field.getAttribute('aria-invalid')).toBe('true');
+    await shot('long-name-1280');
+    const projects = await t.api('GET', `/api/v1/organizations/${t.organizationId}/projects`);
+    expect(projects.body.items.map((p: { name: string }) => p.name.slice(0, 10))).not.toContain('Quarterly-');
+  });
+
+  it('says a bad time zone in one sentence next to the field', async () => {
+    const { loadTestId } = await seedLoadTest(t, { project: 'Zones', loadTest: 'Zoned test' });
+    await page.goto(`${t.url}/load-tests/${loadTestId}`);
+    await page.getByRole('heading', { name: 'Schedule', level: 2 }).waitFor();
+    await page.getByLabel('Command').fill(`${process.execPath}\n-e\nprocess.exit(0)`);
+    await page.getByLabel('Cron expression').fill('0 3 * * *');
+    await page.getByLabel('Time zone').fill('Mars/Base');
+    await page.getByRole('button', { name: 'Save schedule' }).click();
+    const message =
+      'The time zone "Mars/Base" (schedule.timezone) is not a time zone we know: ' +
+      'use an IANA name such as Europe/Stockholm, America/New_York or UTC';
+    await page.locator('.field-error', { hasText: message }).waitFor();
+    expect(await page.getByLabel('Time zone').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByText(/CronDate|toTZ|Original error/).count()).toBe(0);
+    await shot('time-zone-1280');
+  });
+});
