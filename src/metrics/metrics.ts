@@ -16,6 +16,8 @@ export interface DeliveryMetrics {
 
 export interface Metrics extends DeliveryMetrics {
   readonly registry: Registry;
+  /** The text of a scrape. The process metrics (event loop, memory, CPU) start with the first. */
+  scrape(): Promise<string>;
   httpRequest(method: string, route: string, status: number, seconds: number): void;
   /** Where failures to read a gauge from the database are logged (the app's logger, once built). */
   setLogger(log: FastifyBaseLogger): void;
@@ -32,8 +34,16 @@ export function createMetrics(db: Db, logger?: FastifyBaseLogger): Metrics {
   const registry = new Registry();
   // The event-loop delay histogram samples every 10 ms by default: an idle service woke 100
   // times a second for it, most of what it cost doing nothing. Sampled every 500 ms it still
-  // shows a loop that stalls.
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 500 });
+  // shows a loop that stalls; and it starts with the first scrape, so a service nobody scrapes
+  // is not woken twice a second for a histogram nobody reads.
+  let processMetrics = false;
+  const scrape = () => {
+    if (!processMetrics) {
+      processMetrics = true;
+      collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 500 });
+    }
+    return registry.metrics();
+  };
 
   const deliveries = new Counter({
     name: 'loadnotify_deliveries_total',
@@ -100,6 +110,7 @@ export function createMetrics(db: Db, logger?: FastifyBaseLogger): Metrics {
 
   return {
     registry,
+    scrape,
     attemptFinished(channelType, seconds) {
       attemptSeconds.observe({ channel_type: channelType }, seconds);
     },

@@ -19,7 +19,7 @@ export function metricsRoutes(metrics: Metrics): RouteInstaller {
       metrics.httpRequest(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
     });
     app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
-      const body = await metrics.registry.metrics();
+      const body = await metrics.scrape();
       return reply.type(metrics.registry.contentType).send(body);
     });
   };
