@@ -311,6 +311,11 @@ describe.each(DIALECTS)('setup, sign-in, sessions and tokens (%s)', (dialect) =>
       const right = await login();
       expect(right.res.status).toBe(429);
       expect(right.body.error.code).toBe('too_many_attempts');
+      // The message says how long, the same as Retry-After.
+      const wait = Number(right.res.headers.get('retry-after'));
+      expect(right.body.error.message).toBe(
+        `too many failed sign-ins; try again in ${wait} second${wait === 1 ? '' : 's'}`,
+      );
       expect(right.setCookies).toEqual([]);
       await new Promise((r) => setTimeout(r, Number(retryAfter) * 1000 + 50));
       expect((await login()).res.status).toBe(200);

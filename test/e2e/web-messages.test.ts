@@ -8,8 +8,9 @@ import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT } from './web-build.js';
 
 /**
  * The server's messages as a person meets them in the web app (issue 19): a name over the limit
- * is refused and said, not cut; a bad time zone is one sentence next to its field. Real chromium
- * against the real server; screenshots land in test-results/.
+ * is refused and said, not cut; a bad time zone is one sentence next to its field; a throttled
+ * sign-in says how long to wait; the last owner's failed removal is said once. Real chromium
+ * against the real server; screenshots at 1280 and 390 px land in test-results/.
  */
 
 const SHOTS = path.join(ROOT, 'test-results');
@@ -93,5 +94,37 @@ describe.skipIf(!existsSync(CHROMIUM))('messages in the web app', () => {
     expect(await page.getByLabel('Time zone').getAttribute('aria-invalid')).toBe('true');
     expect(await page.getByText(/CronDate|toTZ|Original error/).count()).toBe(0);
     await shot('time-zone-1280');
+  });
+
+  it("shows the last owner's failed removal once, in the dialog", async () => {
+    await page.goto(`${t.url}/members`);
+    await page.getByRole('button', { name: 'Remove owner@example.com' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Remove member' }).click();
+    const said = page.getByText(/last owner/i);
+    await said.first().waitFor();
+    expect(await said.count()).toBe(1);
+    expect(await dialog.getByText(/last owner/i).count()).toBe(1);
+    await shot('last-owner-1280');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    expect(await page.getByText(/last owner/i).count()).toBe(0);
+  });
+
+  it('says how long to wait when sign-in is throttled, on a phone too', async () => {
+    const phone = await newContext(390, 844);
+    try {
+      const p = await phone.newPage();
+      await p.goto(t.url);
+      const alert = p.getByText(/too many failed sign-ins; try again in \d+ seconds?/);
+      // 5 free failures, then a 1 s lock that doubles: an attempt inside the lock is refused.
+      for (let i = 0; i < 12 && (await alert.count()) === 0; i++) {
+        await signIn(p, `wrong guess ${i}`);
+        await p.getByText(/wrong e-mail or password|too many failed sign-ins/).waitFor();
+      }
+      await alert.waitFor();
+      await shot('throttled-390', p);
+    } finally {
+      await phone.close();
+    }
   });
 });

@@ -32,8 +32,14 @@ export function authRoutes(app: App, ctx: AppContext): void {
       // Counted before the password check, so parallel guesses cannot outrun the throttle.
       const attempt = await reserveAttempt(ctx.db, keys);
       if (attempt.lockedMs > 0) {
-        reply.header('retry-after', String(Math.ceil(attempt.lockedMs / 1000)));
-        throw new AppError(429, 'too_many_attempts', 'too many failed sign-ins; wait before trying again');
+        const seconds = Math.ceil(attempt.lockedMs / 1000);
+        reply.header('retry-after', String(seconds));
+        throw new AppError(
+          429,
+          'too_many_attempts',
+          `too many failed sign-ins; try again in ${waitInWords(seconds)}`,
+          { retry_after_seconds: seconds },
+        );
       }
       const user = await findUserByEmail(ctx.db.kysely, email);
       // Verify against a dummy hash for unknown users so both cases cost the same time.
@@ -82,4 +88,11 @@ export function authRoutes(app: App, ctx: AppContext): void {
       },
     };
   });
+}
+
+/** "1 second", "40 seconds", "3 minutes": how long a throttled sign-in waits, rounded up. */
+export function waitInWords(seconds: number): string {
+  if (seconds < 60) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
 }

@@ -109,7 +109,9 @@ function MemberRow({
   const { me } = useSession();
   const [role, setRole] = useState<Role>(m.role);
   const [busy, setBusy] = useState(false);
+  // A failed role change is said in the row; a failed removal in its dialog, and only there.
   const [error, setError] = useState<string | null>(null);
+  const [removeError, setRemoveError] = useState<string | null>(null);
   const [confirming, setConfirming] = useState(false);
   // Admins can neither change an owner nor make someone one.
   const editable = manage && (actor === 'owner' || m.role !== 'owner');
@@ -131,15 +133,19 @@ function MemberRow({
 
   const remove = async () => {
     setBusy(true);
-    setError(null);
+    setRemoveError(null);
     try {
       await api.removeMember(orgId, m.user_id);
       setConfirming(false);
       onRemoved();
     } catch (err) {
-      setError(errorMessage(err));
+      setRemoveError(errorMessage(err));
       setBusy(false);
     }
+  };
+  const cancelRemove = () => {
+    setConfirming(false);
+    setRemoveError(null);
   };
 
   const roleId = `role-${m.user_id}`;
@@ -196,14 +202,14 @@ function MemberRow({
                 confirmLabel="Remove member"
                 busy={busy}
                 onConfirm={() => void remove()}
-                onCancel={() => setConfirming(false)}
+                onCancel={cancelRemove}
               >
                 <p>
                   {you
                     ? 'You will lose access to this organization.'
                     : 'They lose access to this organization. Their account and API tokens remain.'}
                 </p>
-                <ErrorBanner message={error} />
+                <ErrorBanner message={removeError} />
               </ConfirmDialog>
             </>
           ) : (
