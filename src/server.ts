@@ -13,7 +13,8 @@ import { HttpSender } from './delivery/http-sender.js';
 import { RoutingSender } from './delivery/sender.js';
 import { SmtpSender } from './delivery/smtp-sender.js';
 import { DeliveryEngine } from './delivery/engine.js';
-import { DeliveryListener } from './delivery/wakeups.js';
+import { Listener } from './storage/listener.js';
+import { NOTIFY_CHANNELS } from './storage/notify.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createMetrics } from './metrics/metrics.js';
 import { metricsRoutes } from './http/routes/metrics.js';
@@ -58,7 +59,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let engine: DeliveryEngine | null = null;
   let scheduler: Scheduler | null = null;
   let pruner: RetentionPruner | null = null;
-  let listener: DeliveryListener | null = null;
+  let listener: Listener | null = null;
   const metrics = createMetrics(db);
   const ctx: AppContext = {
     db,
@@ -66,6 +67,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     box: new SecretBox(config.secretKey),
     egress,
     onDeliveriesQueued: () => engine?.wake(),
+    onSchedulesChanged: (changedAt) => void scheduler?.refresh(changedAt),
     deliveryTaker:
       config.role === 'api'
         ? null
@@ -108,21 +110,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       perChannel: config.perChannel,
       retryScale: config.retryScale,
       pollMs: config.pollMs,
+      // SQLite is served by this one process (with the `all` role: a `worker` may have `api`
+      // processes beside it); PostgreSQL's processes tell each other while the listener is up.
+      hearsNewWork: config.databaseUrl ? () => listener?.listening ?? false : () => config.role === 'all',
       metrics,
     });
-    await engine.start();
-    // Other processes (api-role servers, other workers) commit deliveries too: PostgreSQL tells
-    // us at once; polling every pollMs stays as the fallback.
-    if (config.databaseUrl) {
-      const woken = engine;
-      listener = new DeliveryListener({
-        connectionString: config.databaseUrl,
-        onWake: () => woken.wake(),
-        log: app.log.child({ component: 'delivery-listener' }),
-        applicationName: `loadnotify-listener ${engine.workerId}`,
-      });
-      await listener.start();
-    }
     scheduler = new Scheduler({
       db,
       log: app.log.child({ component: 'scheduler' }),
@@ -131,6 +123,22 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       retentionDays: config.retentionDays,
       policy: config.schedules,
     });
+    await engine.start();
+    // Other processes (api-role servers, other workers) commit deliveries and change schedules
+    // too: PostgreSQL tells us at once; polling stays as the fallback.
+    if (config.databaseUrl) {
+      const [woken, planner] = [engine, scheduler];
+      listener = new Listener({
+        connectionString: config.databaseUrl,
+        channels: {
+          [NOTIFY_CHANNELS.deliveries]: () => woken.wake(),
+          [NOTIFY_CHANNELS.schedules]: () => void planner.refresh(),
+        },
+        log: app.log.child({ component: 'listener' }),
+        applicationName: `loadnotify-listener ${engine.workerId}`,
+      });
+      await listener.start();
+    }
     await scheduler.start();
     pruner = new RetentionPruner({ db, retentionDays: config.retentionDays, log: app.log });
     pruner.start();

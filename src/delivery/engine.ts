@@ -6,7 +6,7 @@ import { WriteBatcher } from '../storage/write-batch.js';
 import { prepareAttempt, sendAttempt, type AttemptDeps, type PreparedAttempt } from './attempt.js';
 import { claimDue } from '../queue/claim.js';
 import { writeCompletions, type Completion } from '../queue/complete.js';
-import { nextDueAt } from '../queue/due.js';
+import { nextLookAt } from '../queue/due.js';
 import { runKey, type ClaimedDelivery, type Handed, type HandoffOffer } from '../queue/handoff.js';
 import type { DeliveryTaker } from './hand-off.js';
 import { releaseUnsent, takeBackAllLeases } from '../queue/release.js';
@@ -17,6 +17,12 @@ import type { Sender } from './sender.js';
 import type { DeliveryMetrics } from '../metrics/metrics.js';
 
 const MIN_IDLE_MS = 50;
+/**
+ * While every commit of new work reaches `wake()`, an idle engine looks at the queue only when
+ * a delivery falls due or a lease runs out, and at least this often as a safety net. Looking
+ * every second cost an idle service a query a second, all day, for nothing.
+ */
+const HEARD_IDLE_LOOK_MS = 60_000;
 /** Longest wait between claims while the database fails them (down or restarting). */
 const MAX_CLAIM_BACKOFF_MS = 5_000;
 /**
@@ -58,8 +64,16 @@ export interface EngineOptions {
   perChannel: number;
   /** How long a claim holds before another worker may take the delivery over. */
   leaseMs?: number;
-  /** Longest sleep between looks at the queue when nothing wakes the engine. */
+  /**
+   * Longest sleep between looks at the queue while new work may be committed without a
+   * `wake()` reaching this engine (see `hearsNewWork`), and while sends are in flight.
+   */
   pollMs?: number;
+  /**
+   * Whether every commit of new work is sure to reach `wake()` now: SQLite served by this one
+   * process, or PostgreSQL while the LISTEN connection is up. Default: never (poll every pollMs).
+   */
+  hearsNewWork?: () => boolean;
   /** Multiplies retry delays; below 1 only for tests and demos that cannot wait minutes. */
   retryScale?: number;
   random?: () => number;
@@ -107,7 +121,7 @@ export class DeliveryEngine implements DeliveryTaker {
   private newWork = false;
   private readonly deps: AttemptDeps;
   private readonly o: Required<
-    Omit<EngineOptions, 'db' | 'box' | 'sender' | 'publicUrl' | 'log' | 'metrics'>
+    Omit<EngineOptions, 'db' | 'box' | 'sender' | 'publicUrl' | 'log' | 'metrics' | 'hearsNewWork'>
   >;
 
   constructor(private readonly options: EngineOptions) {
@@ -152,11 +166,15 @@ export class DeliveryEngine implements DeliveryTaker {
     this.wakeUp?.();
   }
 
-  /** A receiver answered: a slot is free, worth a claim only while claims find work. */
-  private sendFinished(): void {
-    if (!this.backlog) return;
+  /** The queue's next due time may have changed: the loop looks again (no claim is forced). */
+  private lookAgain(): void {
     this.woken = true;
     this.wakeUp?.();
+  }
+
+  /** A receiver answered: a slot is free, worth a claim only while claims find work. */
+  private sendFinished(): void {
+    if (this.backlog) this.lookAgain();
   }
 
   /**
@@ -311,12 +329,14 @@ export class DeliveryEngine implements DeliveryTaker {
     });
   }
 
+  /** How long an idle engine may sleep: until the queue needs a look, or its fallback. */
   private async idleDelay(): Promise<number> {
+    const fallback = this.options.hearsNewWork?.() ? HEARD_IDLE_LOOK_MS : this.o.pollMs;
     try {
       const now = Date.now();
-      const due = await nextDueAt(this.options.db, now);
-      if (due === null) return this.o.pollMs;
-      return Math.max(0, Math.min(this.o.pollMs, due - now));
+      const at = await nextLookAt(this.options.db, now);
+      if (at === null) return fallback;
+      return Math.max(0, Math.min(fallback, at - now));
     } catch {
       return this.o.pollMs;
     }
@@ -349,6 +369,9 @@ export class DeliveryEngine implements DeliveryTaker {
           if (r?.leaseLost)
             this.options.log.warn({ delivery: d.id }, 'lease expired before the attempt was recorded');
           final = r !== null && r.state !== 'pending' && !r.leaseLost;
+          // A retry is due later: an idle loop sleeping until the queue's next due time (or
+          // its minute-long fallback) must look again to wake for it.
+          if (r?.state === 'pending') this.lookAgain();
           if (r && r.state !== 'pending' && key !== null && this.behind.delete(key)) this.wake();
         },
         (err: unknown) => {

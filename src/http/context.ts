@@ -13,6 +13,11 @@ export interface AppContext {
   egress: EgressPolicy;
   /** Called after a transaction that queued deliveries has committed (wakes the engine). */
   onDeliveriesQueued: () => void;
+  /**
+   * Called after a load test's schedule was set, changed or deleted (re-plans this process's
+   * scheduler; other processes hear of it through PostgreSQL). `changedAt`: when it was saved.
+   */
+  onSchedulesChanged: (changedAt: number) => void;
   /** The engine of this process, which takes deliveries as they are queued; null when none runs here. */
   deliveryTaker: DeliveryTaker | null;
   /** The operator's mail server for invitations; null when none is configured. */

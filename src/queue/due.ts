@@ -1,13 +1,20 @@
+import { sql } from 'kysely';
 import { isPending } from '../storage/deliveries-repo.js';
 import type { Db } from '../storage/database.js';
 
-/** The earliest time a pending, unleased delivery becomes due, or null when none waits. */
-export async function nextDueAt(db: Db, now: number): Promise<number | null> {
+/**
+ * When the queue next needs a look without being told: the earliest time a pending delivery
+ * falls due, or, for one leased now, when its lease runs out (its process may have died, and
+ * another takes it over then). Null when nothing is pending.
+ */
+export async function nextLookAt(db: Db, now: number): Promise<number | null> {
+  const at = sql<number | string | null>`min(CASE
+    WHEN lease_until IS NOT NULL AND lease_until >= ${now} THEN lease_until
+    ELSE next_attempt_at END)`;
   const row = await db.kysely
     .selectFrom('deliveries')
-    .select((eb) => eb.fn.min('next_attempt_at').as('at'))
+    .select(at.as('at'))
     .where(isPending)
-    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
     .executeTakeFirst();
   return row?.at == null ? null : Number(row.at);
 }

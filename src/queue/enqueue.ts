@@ -11,7 +11,7 @@ import { isTerminal, transition, type RunResult, type RunStatus } from '../core/
 import type { RunSummary } from '../core/events.js';
 import { selectRuns, snapshot, type RunRow } from '../storage/runs-repo.js';
 import type { RunsTable } from '../storage/schema.js';
-import { notifyDeliveriesQueued } from './notify.js';
+import { notifyProcesses } from '../storage/notify.js';
 import { DELIVERY_COLUMNS, deliveryValues, newWebhookId, pendingDelivery } from './rows.js';
 
 export interface RecordOptions {
@@ -195,7 +195,7 @@ export async function recordEvent(
   // Other processes may have room for what this one could not take: they are told.
   const waiting = of('claim').length;
   const unblocked = waiting + of('later').length;
-  if (unblocked > 0) await notifyDeliveriesQueued(trx);
+  if (unblocked > 0) await notifyProcesses(trx, 'deliveries');
   return { eventId, deliveryIds: matching.map((c) => ids.get(c.id)!), waiting, handed };
 }
 

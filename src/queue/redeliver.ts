@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, DeliveriesTable } from '../storage/schema.js';
-import { notifyDeliveriesQueued } from './notify.js';
+import { notifyProcesses } from '../storage/notify.js';
 import { pendingDelivery } from './rows.js';
 
 /**
@@ -24,6 +24,6 @@ export async function redeliver(k: Kysely<Database>, original: Selectable<Delive
     )
     .returning('id')
     .executeTakeFirstOrThrow();
-  await notifyDeliveriesQueued(k);
+  await notifyProcesses(k, 'deliveries');
   return id;
 }

@@ -2,8 +2,10 @@
  * Starts each enabled schedule's command at its cron ticks, as a run with trigger `scheduled`,
  * through the same runner code as `loadnotify run` (runWrapped) with an in-process RunApi.
  *
- * - Plans: on start and every `refreshMs` it reloads the enabled schedules from the database,
- *   so changes made through the API (by any process) take effect within that interval.
+ * - Plans: on start, whenever told of a change (`refresh()`: this process's API in-process,
+ *   other processes through PostgreSQL's NOTIFY) and every `refreshMs` as a safety net, it
+ *   reloads the enabled schedules from the database. A changed schedule's first tick is the
+ *   first one after the change, even when the reload comes after it.
  * - Lease: a tick fires only in the process whose insert of (load_test_id, tick_at) into
  *   schedule_ticks succeeds; every process computes the same tick times from the same
  *   expression, so with several processes on one PostgreSQL database each tick fires once.
@@ -55,7 +57,10 @@ export interface SchedulerOptions {
   onDeliveriesQueued: () => void;
   /** The engine of this process, which takes a status change's deliveries as they commit. */
   deliveryTaker?: DeliveryTaker | null;
-  /** How often schedules are reloaded from the database (default 5 s). */
+  /**
+   * How often schedules are reloaded from the database without being told of a change (default
+   * 60 s). Polling every 5 s cost an idle service a query and a prune every 5 s, all day.
+   */
   refreshMs?: number;
   /** After a graceful stop, how long a command has before SIGKILL (default 10 s). */
   stopGraceMs?: number;
@@ -118,11 +123,13 @@ export class Scheduler {
   /**
    * Reloads the enabled schedules (also done every `refreshMs`). Reloads run one after another,
    * and the promise settles after a reload that started after this call: a change committed
-   * before calling is in the plan when it resolves.
+   * before calling is in the plan when it resolves. A new or changed schedule's first tick is
+   * the first after `changedAt` (default: now), so one due between the change and the reload
+   * still fires.
    */
-  refresh(): Promise<void> {
+  refresh(changedAt = Date.now()): Promise<void> {
     this.reloads = this.reloads
-      .then(() => this.reload())
+      .then(() => this.reload(changedAt))
       .catch((err: unknown) => this.options.log.warn({ err }, 'reloading schedules failed'));
     return this.reloads;
   }
@@ -163,11 +170,11 @@ export class Scheduler {
     if (this.stopping) return;
     this.refreshTimer = setTimeout(() => {
       void this.refresh().finally(() => this.loop());
-    }, this.options.refreshMs ?? 5_000);
+    }, this.options.refreshMs ?? 60_000);
     this.refreshTimer.unref();
   }
 
-  private async reload(): Promise<void> {
+  private async reload(changedAt: number): Promise<void> {
     if (this.stopping) return;
     let rows;
     try {
@@ -201,7 +208,7 @@ export class Scheduler {
       this.unusable.delete(row.id);
       const plan: Plan = { loadTestId: row.id, schedule, key, cron, tickAt: null, timer: null };
       this.plans.set(row.id, plan);
-      this.arm(plan, Date.now());
+      this.arm(plan, Math.min(changedAt, Date.now()));
     }
     for (const [id, plan] of this.plans) {
       if (seen.has(id)) continue;

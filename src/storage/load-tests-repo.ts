@@ -1,6 +1,7 @@
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { Dialect } from './database.js';
 import { keysetPage, type PageRequest } from './keyset-page.js';
+import { notifyProcesses } from './notify.js';
 import type { Database, LoadTestsTable, ScheduleTicksTable } from './schema.js';
 
 export type LoadTestRow = Selectable<LoadTestsTable>;
@@ -29,16 +30,19 @@ export async function createLoadTest(k: Kysely<Database>, row: Insertable<LoadTe
   return id;
 }
 
+/** Changes a load test; a change of its schedule is told to every process's scheduler. */
 export async function updateLoadTest(
   k: Kysely<Database>,
   id: number,
   set: Updateable<LoadTestsTable>,
 ): Promise<void> {
   await k.updateTable('load_tests').set(set).where('id', '=', id).execute();
+  if (SCHEDULE_COLUMNS.some((column) => column in set)) await notifyProcesses(k, 'schedules');
 }
 
 export async function deleteLoadTest(k: Kysely<Database>, id: number): Promise<void> {
   await k.deleteFrom('load_tests').where('id', '=', id).execute();
+  await notifyProcesses(k, 'schedules');
 }
 
 /** The schedule's ticks, newest first. */

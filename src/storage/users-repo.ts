@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { conflict } from '../core/errors.js';
 import { hashPassword } from '../security/passwords.js';
+import { notifyProcesses } from './notify.js';
 import type { Dialect } from './database.js';
 import type { Database } from './schema.js';
 import { iso } from './time.js';
@@ -131,5 +132,6 @@ export async function setInstanceAdmin(
     .where('schedule_command_set_by', '=', user.id)
     .where('schedule_enabled', '=', 1)
     .executeTakeFirst();
+  if (result.numUpdatedRows > 0n) await notifyProcesses(k, 'schedules');
   return { userId: user.id, disabledSchedules: Number(result.numUpdatedRows) };
 }

@@ -2,6 +2,8 @@
  * Cross-process wake-ups on PostgreSQL: an API-only server commits a status change and a worker
  * server on the same schema delivers it at once. Both poll only every 30 s, so the test can pass
  * only through LISTEN/NOTIFY; the listener must also come back after its connection is killed.
+ * A schedule set through the API server is planned by the worker's scheduler at once too (it
+ * reloads schedules on its own only every minute).
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -9,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createTestStore, PG_BASE_URL, retryMigrationRace, type TestStore } from '../helpers/db.js';
-import { makeApi } from '../helpers/server.js';
+import { makeApi, type Api } from '../helpers/server.js';
+import { scheduleEnv } from '../helpers/schedules.js';
+import { tmpdir } from 'node:os';
 import { eventually, startReceiver, type Receiver } from '../helpers/receiver.js';
 
 describe('LISTEN/NOTIFY wakes a worker process for work committed by another (postgres)', () => {
@@ -32,17 +36,32 @@ describe('LISTEN/NOTIFY wakes a worker process for work committed by another (po
           LOADNOTIFY_ROLE: role,
           LOADNOTIFY_POLL_MS: '30000',
           LOG_LEVEL: 'silent',
+          ...scheduleEnv(tmpdir()),
         }),
         { logger: false },
       ),
     );
 
+  let api: Api;
+  let orgId = 0;
   beforeAll(async () => {
     store = await createTestStore('postgres');
     receiver = await startReceiver();
     apiServer = await start('api');
     worker = await start('worker');
+    let token = '';
+    api = makeApi(apiServer.url, () => token || null);
+    const setup = await api('POST', '/api/v1/setup', {
+      body: { email: 'owner@example.com', password: 'correct horse', organization_name: 'Acme' },
+    });
+    token = setup.body.token;
+    orgId = setup.body.organization.id;
   });
+  const newLoadTest = async (name: string) => {
+    const project = await api('POST', `/api/v1/organizations/${orgId}/projects`, { body: { name } });
+    const loadTest = await api('POST', `/api/v1/projects/${project.body.id}/load-tests`, { body: { name } });
+    return loadTest.body.id as number;
+  };
   afterAll(async () => {
     await apiServer?.close();
     await worker?.close();
@@ -52,17 +71,7 @@ describe('LISTEN/NOTIFY wakes a worker process for work committed by another (po
 
   it('delivers in well under the poll interval, also after the listening connection was killed', async () => {
     expect(apiServer.engine).toBeNull();
-    let token = '';
-    const api = makeApi(apiServer.url, () => token || null);
-    const setup = await api('POST', '/api/v1/setup', {
-      body: { email: 'owner@example.com', password: 'correct horse', organization_name: 'Acme' },
-    });
-    token = setup.body.token;
-    const orgId = setup.body.organization.id;
-    const project = await api('POST', `/api/v1/organizations/${orgId}/projects`, { body: { name: 'Web' } });
-    const loadTest = await api('POST', `/api/v1/projects/${project.body.id}/load-tests`, {
-      body: { name: 'Checkout' },
-    });
+    const loadTestId = await newLoadTest('Checkout');
     const channel = await api('POST', `/api/v1/organizations/${orgId}/notification-channels`, {
       body: { type: 'webhook', name: 'hook', url: receiver.url() },
     });
@@ -70,7 +79,7 @@ describe('LISTEN/NOTIFY wakes a worker process for work committed by another (po
     // The worker has looked at the empty queue and now sleeps for its 30 s poll.
     await new Promise((r) => setTimeout(r, 300));
 
-    const run = await api('POST', `/api/v1/load-tests/${loadTest.body.id}/runs`, { body: {} });
+    const run = await api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} });
     let committed = Date.now();
     await api('POST', `/api/v1/runs/${run.body.id}/status`, { body: { status: 'running' } });
     const [first] = await receiver.waitFor(1, 5000);
@@ -112,5 +121,34 @@ describe('LISTEN/NOTIFY wakes a worker process for work committed by another (po
     const received = await receiver.waitFor(2, 5000);
     expect(received[1]!.at - committed).toBeLessThan(3000);
     expect(received.map((r) => JSON.parse(r.body).event)).toEqual(['test.started', 'test.finished']);
+  });
+
+  it("plans a schedule set through another process at once, from the change's own time", async () => {
+    expect(apiServer.scheduler).toBeNull();
+    const loadTestId = await newLoadTest('Nightly');
+    const set = await api('PATCH', `/api/v1/load-tests/${loadTestId}`, {
+      body: { schedule: { command: [process.execPath, '-e', 'process.exit(0)'], cron: '* * * * * *' } },
+    });
+    const answeredAt = Date.now();
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    try {
+      const ticks = await eventually(
+        async () => {
+          const r = await api('GET', `/api/v1/load-tests/${loadTestId}/schedule-ticks`);
+          return r.body.items.length > 0
+            ? (r.body.items as { tick_at: string; fired_by: string }[])
+            : undefined;
+        },
+        10_000,
+        'the worker to fire the schedule',
+      );
+      const first = ticks.at(-1)!;
+      // The first whole second after the change (which came before the answer): a second of
+      // room for the notification to travel. Without it the worker would reload within a minute.
+      expect(Date.parse(first.tick_at)).toBeLessThanOrEqual(Math.floor(answeredAt / 1000) * 1000 + 2000);
+      expect(first.fired_by).toBe(worker.scheduler!.instanceId);
+    } finally {
+      await api('PATCH', `/api/v1/load-tests/${loadTestId}`, { body: { schedule: null } });
+    }
   });
 });

@@ -124,6 +124,7 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
         Object.assign(set, scheduleChange(req.body.schedule, loadTest, actor, ctx.config.schedules));
       }
       await updateLoadTest(ctx.db.kysely, loadTest.id, set);
+      if (req.body.schedule !== undefined) ctx.onSchedulesChanged(set.updated_at!);
       return loadTestView({ ...loadTest, ...set });
     },
   );
@@ -146,6 +147,7 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
       // A schedule's command was set by an instance administrator; its history is not a member's to erase.
       if (loadTest.schedule_command !== null) requireManager(role, 'delete a load test that has a schedule');
       await deleteLoadTest(ctx.db.kysely, loadTest.id);
+      if (loadTest.schedule_cron !== null) ctx.onSchedulesChanged(Date.now());
       return reply.code(204).send();
     },
   );

@@ -1,11 +1,14 @@
 import pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
-import { DELIVERIES_CHANNEL } from '../queue/notify.js';
 
 export interface ListenerOptions {
   connectionString: string;
-  /** Called for each notification, and after each (re)connect in case one was missed. */
-  onWake: () => void;
+  /**
+   * What to call on a notification of each channel. Each is also called when the connection
+   * comes up and when it drops: something may have been missed, and whoever relies on being
+   * told (see `listening`) must look again and may fall back to polling.
+   */
+  channels: Record<string, () => void>;
   log: FastifyBaseLogger;
   /** Names the connection in pg_stat_activity. */
   applicationName?: string;
@@ -14,12 +17,12 @@ export interface ListenerOptions {
 }
 
 /**
- * Holds one dedicated connection that LISTENs for queued deliveries, so a worker process hears
- * about work committed by any process at once instead of at its next poll. The connection is
- * re-opened with exponential backoff whenever it drops (a database restart); polling keeps
- * delivering meanwhile, so a lost listener only costs latency.
+ * Holds one dedicated PostgreSQL connection that LISTENs on the given channels (queued
+ * deliveries, changed schedules), so a process hears of what any process committed at once
+ * instead of at its next poll. The connection is re-opened with exponential backoff whenever
+ * it drops (a database restart); polling covers the gap, so a lost listener costs latency only.
  */
-export class DeliveryListener {
+export class Listener {
   private client: pg.Client | null = null;
   private stopped = false;
   private backoffMs: number;
@@ -54,22 +57,22 @@ export class DeliveryListener {
     const drop = (err?: Error) => {
       if (dropped) return;
       dropped = true;
-      if (this.client === client) this.client = null;
+      const wasListening = this.client === client;
+      if (wasListening) this.client = null;
       client.removeAllListeners('notification');
       client.end().catch(() => {});
       if (this.stopped) return;
-      this.o.log.warn(
-        { err, retryInMs: this.backoffMs },
-        'delivery listener lost its connection; polling meanwhile',
-      );
+      this.o.log.warn({ err, retryInMs: this.backoffMs }, 'listener lost its connection; polling meanwhile');
+      // Whoever slept counting on being told now polls instead.
+      if (wasListening) this.wakeAll();
       this.retry();
     };
     client.on('error', drop);
     client.on('end', () => drop());
-    client.on('notification', () => this.o.onWake());
+    client.on('notification', (n) => this.o.channels[n.channel]?.());
     try {
       await client.connect();
-      await client.query(`LISTEN ${DELIVERIES_CHANNEL}`);
+      for (const channel of Object.keys(this.o.channels)) await client.query(`LISTEN ${channel}`);
     } catch (err) {
       drop(err as Error);
       return;
@@ -80,8 +83,12 @@ export class DeliveryListener {
     }
     this.client = client;
     this.backoffMs = this.minBackoffMs;
-    // Whatever was queued while we were not listening.
-    this.o.onWake();
+    // Whatever was committed while we were not listening.
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    for (const wake of Object.values(this.o.channels)) wake();
   }
 
   private retry(): void {
