@@ -351,4 +351,61 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     }
     await t.api('DELETE', `/api/v1/notification-channels/${hook.id}`);
   });
+
+  it('runs and tokens read as lists on a phone; "Run #N" stays on one line on a desktop', async () => {
+    const name = 'Checkout flow with a long descriptive name '.repeat(4).trim();
+    const { loadTestId } = await seedLoadTest(t, { project: 'Lists', loadTest: name });
+    for (let i = 0; i < 2; i++)
+      expect((await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).status).toBe(201);
+    expect((await t.api('POST', '/api/v1/tokens', { body: { name: 'CI pipeline' } })).status).toBe(201);
+    /** Lines each element's text takes (1: not wrapped). */
+    const lines = (l: ReturnType<Page['locator']>) =>
+      l.evaluateAll((els) =>
+        els.map((e) => new Set([...e.getClientRects()].map((r) => Math.round(r.top))).size),
+      );
+    /** How far each element reaches past the viewport's right edge, and the frames' sideways scroll. */
+    const beyond = (p: Page, selector: string) =>
+      p.evaluate((sel) => {
+        const vw = document.documentElement.clientWidth;
+        const cells = [...document.querySelectorAll(sel)].map((e) =>
+          Math.max(0, Math.ceil(e.getBoundingClientRect().right - vw)),
+        );
+        const frames = [...document.querySelectorAll('.table-wrap')].map(
+          (w) => w.scrollWidth - w.clientWidth,
+        );
+        return { cells: Math.max(0, ...cells), count: cells.length, frames: Math.max(0, ...frames) };
+      }, selector);
+
+    await page.goto(`${t.url}/runs`);
+    const runLinks = page.getByRole('region', { name: 'Runs of this organization' }).getByRole('link', {
+      name: /^Run #\d+$/,
+    });
+    await runLinks.first().waitFor();
+    expect(new Set(await lines(runLinks))).toEqual(new Set([1]));
+    await shot('runs-1280');
+
+    const phone = await pageAt(390);
+    await phone.goto(`${t.url}/runs`);
+    await phone
+      .getByRole('link', { name: /^Run #\d+$/ })
+      .first()
+      .waitFor();
+    // Result, Trigger and dates within the screen: nothing behind a sideways scroll.
+    const runs = await beyond(phone, 'tbody td');
+    expect(runs.count).toBeGreaterThan(0);
+    expect({ cells: runs.cells, frames: runs.frames }).toEqual({ cells: 0, frames: 0 });
+    expect(await phone.getByText('Trigger', { exact: true }).first().isVisible()).toBe(true);
+    await shot('runs-390', phone);
+
+    await phone.goto(`${t.url}/tokens`);
+    const revoke = phone.getByRole('button', { name: 'Revoke CI pipeline' });
+    await revoke.waitFor();
+    const tokens = await beyond(phone, 'tbody td, tbody button');
+    expect({ cells: tokens.cells, frames: tokens.frames }).toEqual({ cells: 0, frames: 0 });
+    await shot('tokens-390', phone);
+    await page.goto(`${t.url}/tokens`);
+    await page.getByRole('button', { name: 'Revoke CI pipeline' }).waitFor();
+    await shot('tokens-1280');
+    await phone.context().close();
+  });
 });

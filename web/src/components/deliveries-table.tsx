@@ -42,7 +42,7 @@ export function DeliveriesTable({
 }) {
   return (
     <TableWrap label={label}>
-      <table>
+      <table className="stack-narrow">
         <thead>
           <tr>
             <th scope="col">Delivery</th>
@@ -58,7 +58,7 @@ export function DeliveriesTable({
         <tbody>
           {deliveries.map((d) => (
             <tr key={d.id}>
-              <td>
+              <td data-label="Delivery">
                 <Link to={`/deliveries/${d.id}`} aria-label={`Delivery #${d.id} details`}>
                   #{d.id}
                 </Link>
@@ -70,13 +70,13 @@ export function DeliveriesTable({
                 ) : null}
               </td>
               {channelNames ? (
-                <td>
+                <td data-label="Channel" className="name-cell">
                   <Link to={`/integrations/${d.channel_id}`}>
                     {channelNames.get(d.channel_id) ?? `Channel #${d.channel_id}`}
                   </Link>
                 </td>
               ) : null}
-              <td>
+              <td data-label="Event">
                 {eventText(d.event_type)}
                 {d.run_id !== null && !channelNames ? (
                   <>
@@ -85,15 +85,17 @@ export function DeliveriesTable({
                   </>
                 ) : null}
               </td>
-              <td>
+              <td data-label="State">
                 <DeliveryBadge state={d.state} />
               </td>
-              <td>{d.attempts}</td>
-              <td className="wrap-text">{d.last_error ?? <span className="muted">—</span>}</td>
-              <td>
+              <td data-label="Attempts">{d.attempts}</td>
+              <td data-label="Last error" className="wrap-text">
+                {d.last_error ?? <span className="muted">—</span>}
+              </td>
+              <td data-label="Next attempt">
                 <NextAttempt delivery={d} />
               </td>
-              <td>
+              <td data-label="Created">
                 <Time value={d.created_at} />
               </td>
             </tr>

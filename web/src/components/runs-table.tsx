@@ -16,7 +16,7 @@ export function RunsTable({
 }) {
   return (
     <TableWrap label={label}>
-      <table>
+      <table className="stack-narrow">
         <thead>
           <tr>
             <th scope="col">Run</th>
@@ -31,21 +31,25 @@ export function RunsTable({
         <tbody>
           {runs.map((r) => (
             <tr key={r.id}>
-              <td>
+              <td data-label="Run" className="nowrap">
                 <Link to={`/runs/${r.id}`}>Run #{r.id}</Link>
               </td>
-              {showName ? <td>{r.name}</td> : null}
-              <td>
+              {showName ? (
+                <td data-label="Load test" className="name-cell">
+                  {r.name}
+                </td>
+              ) : null}
+              <td data-label="Status">
                 <StatusBadge status={r.status} text={r.status_text} />
               </td>
-              <td>
+              <td data-label="Result">
                 <ResultBadge result={r.result} />
               </td>
-              <td>{triggerText(r.trigger)}</td>
-              <td>
+              <td data-label="Trigger">{triggerText(r.trigger)}</td>
+              <td data-label="Created">
                 <Time value={r.created_at} />
               </td>
-              <td>
+              <td data-label="Ended">
                 <Time value={r.ended_at} />
               </td>
             </tr>

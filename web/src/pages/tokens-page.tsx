@@ -50,7 +50,7 @@ export function TokensPage() {
           <Empty>No API tokens yet.</Empty>
         ) : (
           <TableWrap label="API tokens">
-            <table>
+            <table className="stack-narrow">
               <thead>
                 <tr>
                   <th scope="col">Name</th>
@@ -132,17 +132,21 @@ function TokenRow({
   };
   return (
     <tr>
-      <td>{t.name}</td>
-      <td>{SCOPE_TEXT[t.scope ?? 'full']}</td>
-      <td>{reach(t, memberships)}</td>
-      <td>
+      <td data-label="Name" className="name-cell">
+        {t.name}
+      </td>
+      <td data-label="Scope">{SCOPE_TEXT[t.scope ?? 'full']}</td>
+      <td data-label="Organization">{reach(t, memberships)}</td>
+      <td data-label="Expires">
         <Expiry value={t.expires_at ?? null} />
       </td>
-      <td>{t.last_used_at ? <Time value={t.last_used_at} /> : <span className="muted">Never</span>}</td>
-      <td>
+      <td data-label="Last used">
+        {t.last_used_at ? <Time value={t.last_used_at} /> : <span className="muted">Never</span>}
+      </td>
+      <td data-label="Created">
         <Time value={t.created_at} />
       </td>
-      <td>
+      <td data-label="Actions">
         <button
           type="button"
           className="btn btn-small btn-danger-outline"
