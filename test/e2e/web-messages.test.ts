@@ -96,6 +96,19 @@ describe.skipIf(!existsSync(CHROMIUM))('messages in the web app', () => {
     await shot('time-zone-1280');
   });
 
+  it('says how many fields a cron expression needs the same way in the hint and the error', async () => {
+    const { loadTestId } = await seedLoadTest(t, { project: 'Crons', loadTest: 'Cron test' });
+    await page.goto(`${t.url}/load-tests/${loadTestId}`);
+    await page.getByLabel('Command').fill(process.execPath);
+    await page.getByLabel('Cron expression').fill('* * *');
+    await page.getByRole('button', { name: 'Save schedule' }).click();
+    const rule = 'six with seconds first, or seven with a year last';
+    await page.locator('.field-error', { hasText: `has 3 fields; it needs five fields` }).waitFor();
+    expect(await page.locator('.field-error', { hasText: rule }).count()).toBe(1);
+    expect(await page.locator('.hint', { hasText: rule }).count()).toBe(1);
+    await shot('cron-fields-1280');
+  });
+
   it("shows the last owner's failed removal once, in the dialog", async () => {
     await page.goto(`${t.url}/members`);
     await page.getByRole('button', { name: 'Remove owner@example.com' }).click();

@@ -210,7 +210,7 @@ export function ScheduleSection({
             value={cron}
             onChange={setCron}
             error={fieldError('cron')}
-            hint="Five or six fields (seconds first when six), e.g. 0 3 * * * for 03:00 every day."
+            hint="Five fields (minute hour day-of-month month day-of-week), six with seconds first, or seven with a year last; e.g. 0 3 * * * for 03:00 every day."
           />
           <TextField
             label="Time zone"
