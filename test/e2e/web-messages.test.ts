@@ -109,6 +109,30 @@ describe.skipIf(!existsSync(CHROMIUM))('messages in the web app', () => {
     await shot('cron-fields-1280');
   });
 
+  it('offers only the results a final status can carry', async () => {
+    const { loadTestId } = await seedLoadTest(t, { project: 'Outcomes', loadTest: 'Outcome test' });
+    const run = await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} });
+    await page.goto(`${t.url}/runs/${run.body.id}`);
+    const options = () => page.getByLabel('Result').locator('option').allTextContents();
+    await page.getByLabel('New status').selectOption('finished');
+    expect(await options()).toEqual(['None', 'Passed', 'Failed']);
+    await page.getByLabel('Result').selectOption('passed');
+    await page.getByLabel('New status').selectOption('aborted_by_user');
+    expect(await options()).toEqual(['None', 'Failed']);
+    expect(await page.getByLabel('Result').inputValue()).toBe('');
+    await page.getByLabel('New status').selectOption('aborted_by_threshold');
+    expect(await options()).toEqual(['Failed (implied)']);
+    await page.getByLabel('New status').selectOption('aborted_by_user');
+    await page.getByLabel('Result').selectOption('failed');
+    await shot('result-choices-1280');
+    await page.getByRole('button', { name: 'Update status' }).click();
+    await page.getByRole('heading', { name: /Aborted by user/ }).waitFor();
+    expect((await t.api('GET', `/api/v1/runs/${run.body.id}`)).body).toMatchObject({
+      status: 'aborted_by_user',
+      result: 'failed',
+    });
+  });
+
   it("shows the last owner's failed removal once, in the dialog", async () => {
     await page.goto(`${t.url}/members`);
     await page.getByRole('button', { name: 'Remove owner@example.com' }).click();

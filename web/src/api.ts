@@ -16,6 +16,7 @@ export {
   TERMINAL_STATUSES,
   TRIGGERS,
   RUN_RESULTS as RESULTS,
+  RESULTS_FOR,
   isTerminal,
 } from '../../src/core/run-status.js';
 export type { RunResult, RunStatus, StatusScheme, Trigger } from '../../src/core/run-status.js';

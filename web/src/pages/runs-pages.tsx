@@ -4,7 +4,7 @@ import {
   errorMessage,
   isTerminal,
   PROGRESS_STATUSES,
-  RESULTS,
+  RESULTS_FOR,
   TERMINAL_STATUSES,
   type RunResult,
   type RunStatus,
@@ -172,13 +172,17 @@ function StatusForm({ runId, status, onChanged }: { runId: number; status: RunSt
   const [error, setError] = useState<string | null>(null);
   const chosen = next.includes(target) ? target : (next[0] ?? 'finished');
   const terminal = isTerminal(chosen);
+  // Only the results the server takes with this status: an aborted run can't have passed, and
+  // aborted_by_threshold is failed without being told.
+  const results = isTerminal(chosen) && chosen !== 'aborted_by_threshold' ? RESULTS_FOR[chosen] : [];
+  const chosenResult = result !== '' && results.includes(result) ? result : '';
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      await api.setRunStatus(runId, chosen, terminal && result ? result : undefined);
+      await api.setRunStatus(runId, chosen, terminal && chosenResult ? chosenResult : undefined);
       onChanged();
     } catch (err) {
       setError(errorMessage(err));
@@ -204,11 +208,11 @@ function StatusForm({ runId, status, onChanged }: { runId: number; status: RunSt
           <label htmlFor="run-result">Result</label>
           <select
             id="run-result"
-            value={result}
+            value={chosenResult}
             onChange={(e) => setResult(e.target.value as RunResult | '')}
           >
-            <option value="">None</option>
-            {RESULTS.map((r) => (
+            <option value="">{chosen === 'aborted_by_threshold' ? 'Failed (implied)' : 'None'}</option>
+            {results.map((r) => (
               <option key={r} value={r}>
                 {r === 'passed' ? 'Passed' : 'Failed'}
               </option>
