@@ -147,7 +147,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     await shot('run-page-390', phone);
     await phone.context().close();
     await t.api('DELETE', `/api/v1/notification-channels/${hook.id}`);
-  });
+  }, 90_000);
 
   it('long unbroken names do not widen any page, at 1280 and at 390 px', async () => {
     const long = (c: string) => c.repeat(200);
@@ -247,7 +247,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     await shot('delivery-log-redelivery-1280');
     await phone.context().close();
     await t.api('DELETE', `/api/v1/notification-channels/${hook.id}`);
-  });
+  }, 90_000);
 
   it('a schedule shows its command as arguments, next runs on its own clock, and its started and skipped ticks', async () => {
     const { loadTestId } = await seedLoadTest(t, { project: 'Nightly', loadTest: 'Nightly test' });
@@ -292,7 +292,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     await shot('schedule-390', phone);
     expect(await overflow(phone)).toBeLessThanOrEqual(0);
     await phone.context().close();
-  }, 60_000);
+  }, 90_000);
 
   it('setting up in the web app creates no API token nobody was shown', async () => {
     const fresh = await startTestServer('sqlite', { setup: false });
@@ -323,7 +323,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     } finally {
       await fresh.close();
     }
-  });
+  }, 90_000);
 
   it('a redacted URL shows scheme, host and a "rest hidden" marker, not stars that read like a path', async () => {
     const hook = await channel('Redacted hook');
@@ -350,7 +350,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
       if (p !== page) await p.context().close();
     }
     await t.api('DELETE', `/api/v1/notification-channels/${hook.id}`);
-  });
+  }, 90_000);
 
   it('runs and tokens read as lists on a phone; "Run #N" stays on one line on a desktop', async () => {
     const name = 'Checkout flow with a long descriptive name '.repeat(4).trim();
@@ -407,5 +407,5 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     await page.getByRole('button', { name: 'Revoke CI pipeline' }).waitFor();
     await shot('tokens-1280');
     await phone.context().close();
-  });
+  }, 90_000);
 });
