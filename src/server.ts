@@ -110,9 +110,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       perChannel: config.perChannel,
       retryScale: config.retryScale,
       pollMs: config.pollMs,
-      // SQLite is served by this one process (with the `all` role: a `worker` may have `api`
-      // processes beside it); PostgreSQL's processes tell each other while the listener is up.
-      hearsNewWork: config.databaseUrl ? () => listener?.listening ?? false : () => config.role === 'all',
+      // PostgreSQL's processes tell each other while the listener is up (SQLite: see Db).
+      hearsNewWork: () => listener?.listening ?? false,
       metrics,
     });
     scheduler = new Scheduler({

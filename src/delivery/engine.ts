@@ -70,8 +70,9 @@ export interface EngineOptions {
    */
   pollMs?: number;
   /**
-   * Whether every commit of new work is sure to reach `wake()` now: SQLite served by this one
-   * process, or PostgreSQL while the LISTEN connection is up. Default: never (poll every pollMs).
+   * Whether every commit of new work is sure to reach `wake()` now: on PostgreSQL, while the
+   * LISTEN connection is up. (On SQLite the database's own write watch tells, see Db.) Default:
+   * never, and the engine polls every pollMs.
    */
   hearsNewWork?: () => boolean;
   /** Multiplies retry delays; below 1 only for tests and demos that cannot wait minutes. */
@@ -247,8 +248,14 @@ export class DeliveryEngine implements DeliveryTaker {
       }
       // Due rows that could not be claimed wait on an earlier delivery of their run (its end
       // wakes us when it was sent from here) or on another process's lease: no need to look
-      // again at once.
-      await this.sleep(Math.max(MIN_IDLE_MS, await this.idleDelay()));
+      // again at once. SQLite: a write by anyone (another process too) wakes us; watched from
+      // before the look at the queue, so none committed after that look goes unseen.
+      const unwatch = this.options.db.watchWrites?.(() => this.lookAgain()) ?? null;
+      try {
+        await this.sleep(Math.max(MIN_IDLE_MS, await this.idleDelay(unwatch !== null)));
+      } finally {
+        unwatch?.();
+      }
     }
   }
 
@@ -329,9 +336,13 @@ export class DeliveryEngine implements DeliveryTaker {
     });
   }
 
-  /** How long an idle engine may sleep: until the queue needs a look, or its fallback. */
-  private async idleDelay(): Promise<number> {
-    const fallback = this.options.hearsNewWork?.() ? HEARD_IDLE_LOOK_MS : this.o.pollMs;
+  /**
+   * How long an idle engine may sleep: until the queue needs a look, or its fallback.
+   * `watching`: SQLite's writes are watched, so every commit of new work wakes us.
+   */
+  private async idleDelay(watching: boolean): Promise<number> {
+    const heard = watching || (this.options.hearsNewWork?.() ?? false);
+    const fallback = heard ? HEARD_IDLE_LOOK_MS : this.o.pollMs;
     try {
       const now = Date.now();
       const at = await nextLookAt(this.options.db, now);

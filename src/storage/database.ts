@@ -1,3 +1,4 @@
+import { watch } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
@@ -21,6 +22,13 @@ export interface Db {
   dialect: Dialect;
   /** PostgreSQL only: the pool, for LISTEN/NOTIFY and health checks. */
   pool: pg.Pool | null;
+  /**
+   * SQLite only: calls `onWrite` when any connection, of this process or another (the CLI, a
+   * bulk import), writes to the database, until the returned function is called. Null when it
+   * cannot watch (then nobody is told of other processes' writes). A write-ahead log file
+   * watched through inotify: it costs nothing while nothing is written.
+   */
+  watchWrites?(onWrite: () => void): (() => void) | null;
   close(): Promise<void>;
 }
 
@@ -129,6 +137,15 @@ function openSqlite(
     kysely,
     dialect: 'sqlite',
     pool: null,
+    watchWrites(onWrite) {
+      try {
+        const watcher = watch(`${file}-wal`, { persistent: false }, () => onWrite());
+        watcher.on('error', () => {});
+        return () => watcher.close();
+      } catch {
+        return null;
+      }
+    },
     close: async () => {
       // The thread's connection first: the last connection to close checkpoints the rest.
       await checkpointer?.stop();
