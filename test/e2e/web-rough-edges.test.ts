@@ -271,14 +271,14 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     expect((await patch({ cron: '0 3 * * *', enabled: false })).status).toBe(200);
 
     await page.goto(`${t.url}/load-tests/${loadTestId}`);
-    const args = page.getByRole('list', { name: 'Command arguments' }).getByRole('listitem');
+    const args = page.getByRole('list', { name: 'Program and its arguments' }).getByRole('listitem');
     await args.first().waitFor();
     expect(await args.allTextContents()).toEqual(command);
     await page.getByRole('heading', { name: /Next runs\s+in Asia\/Kolkata/ }).waitFor();
     const next = await page.getByRole('list', { name: 'Next runs' }).getByRole('listitem').allTextContents();
     expect(next).toHaveLength(3);
     for (const n of next) expect(n).toMatch(/\b3:00\b.*\(Asia\/Kolkata\)/);
-    const tickRows = page.getByRole('region', { name: 'Recent ticks of this schedule' }).getByRole('row');
+    const tickRows = page.getByRole('region', { name: 'Recent ticks', exact: true }).getByRole('row');
     await tickRows
       .filter({ hasText: 'Started' })
       .first()
@@ -288,7 +288,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     await shot('schedule-1280');
     const phone = await pageAt(390);
     await phone.goto(`${t.url}/load-tests/${loadTestId}`);
-    await phone.getByRole('region', { name: 'Recent ticks of this schedule' }).waitFor();
+    await phone.getByRole('region', { name: 'Recent ticks', exact: true }).waitFor();
     await shot('schedule-390', phone);
     expect(await overflow(phone)).toBeLessThanOrEqual(0);
     await phone.context().close();

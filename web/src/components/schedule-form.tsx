@@ -161,7 +161,7 @@ export function ScheduleSection({
             {s.enabled ? 'Runs' : 'Paused; would run'} at <code>{s.cron}</code> ({s.timezone}), starting this
             program with these arguments, each passed as it is (no shell):
           </p>
-          <ol className="argv" aria-label="Command arguments">
+          <ol className="argv" aria-label="Program and its arguments">
             {s.command.map((arg, i) => (
               <li key={i}>
                 <code>{arg}</code>

@@ -20,15 +20,15 @@ export function ScheduleTicks({
   const ticks = usePaged(`schedule-ticks:${loadTestId}`, (c) => api.scheduleTicks(loadTestId, c));
   usePoll(live, 5000, () => ticks.refresh());
   return (
-    <section aria-labelledby="schedule-ticks-title">
-      <h2 id="schedule-ticks-title">Schedule ticks</h2>
+    <section>
+      <h2>Recent ticks</h2>
       <ErrorBanner message={ticks.error} />
       {ticks.loading ? (
         <Loading what="Loading ticks" />
       ) : ticks.items.length === 0 ? (
         <Empty>No tick yet: each one shows here, started or skipped.</Empty>
       ) : (
-        <TableWrap label="Recent ticks of this schedule">
+        <TableWrap label="Recent ticks">
           <table className="stack-narrow">
             <thead>
               <tr>
