@@ -103,7 +103,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       db,
       box: ctx.box,
       sender,
-      publicUrl: config.publicUrl,
+      // Read at each send: without PUBLIC_URL it names the port the server listens on.
+      publicUrl: () => config.publicUrl,
       log: app.log,
       leaseMs: config.leaseMs,
       maxInFlight: config.maxInFlight,

@@ -19,7 +19,8 @@ export interface AttemptDeps {
   channels: OpenedChannels;
   /** Where outcomes are queued to be recorded together (writeCompletions). */
   completions: WriteBatcher<Completion, boolean>;
-  publicUrl: string;
+  /** The service's address for links in messages (known only once it listens, with PORT=0). */
+  publicUrl: () => string;
   workerId: string;
   random: () => number;
   /** Multiplies retry delays (tests and demos only). */
@@ -82,7 +83,7 @@ export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedA
       data: JSON.parse(d.event_data) as EventData,
       created_at: iso(d.event_created_at),
     };
-    const ctx = { webhookId: d.webhook_id, requestId, publicUrl: deps.publicUrl, now: new Date() };
+    const ctx = { webhookId: d.webhook_id, requestId, publicUrl: deps.publicUrl(), now: new Date() };
     const ready = (request: Rendered) => ({
       request,
       start: logged(redactForLog(request, opened.secrets), opened.redactUrl(request.url)),

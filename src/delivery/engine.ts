@@ -56,7 +56,8 @@ export interface EngineOptions {
   db: Db;
   box: SecretBox;
   sender: Sender;
-  publicUrl: string;
+  /** The service's address for links in messages (known only once it listens, with PORT=0). */
+  publicUrl: () => string;
   log: FastifyBaseLogger;
   /** Sends in flight at once, over all channels (configuration: LOADNOTIFY_MAX_IN_FLIGHT). */
   maxInFlight: number;

@@ -4,11 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
+import { startReceiver } from '../helpers/receiver.js';
 
 describe('links without PUBLIC_URL, on PORT=0', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer('sqlite'); // PORT=0, no PUBLIC_URL
+    t = await startTestServer('sqlite', { env: { LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1' } }); // PORT=0, no PUBLIC_URL
   });
   afterAll(() => t.close());
 
@@ -24,6 +25,23 @@ describe('links without PUBLIC_URL, on PORT=0', () => {
     const run = await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} });
     expect(run.body.url).toBe(`${t.url}/runs/${run.body.id}`);
     expect((await t.api('GET', `/api/v1/runs/${run.body.id}`)).body.url).toBe(run.body.url);
+  });
+
+  it('name the listening port in the notifications sent', async () => {
+    const r = await startReceiver();
+    try {
+      const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+        body: { type: 'webhook', name: 'extended', url: r.url(), config: { payload_version: 'extended' } },
+      });
+      expect(c.status, JSON.stringify(c.body)).toBe(201);
+      const { loadTestId } = await seedLoadTest(t, { project: 'Links', loadTest: 'Links' });
+      const run = await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} });
+      await t.api('POST', `/api/v1/runs/${run.body.id}/status`, { body: { status: 'running' } });
+      const [got] = await r.waitFor(1, 10_000);
+      expect(JSON.parse(got!.body).url).toBe(`${t.url}/runs/${run.body.id}`);
+    } finally {
+      await r.close();
+    }
   });
 
   it('keep PUBLIC_URL when it is set', async () => {
