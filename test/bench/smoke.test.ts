@@ -33,7 +33,17 @@ it.each(DIALECTS)(
     const output = `${run.stdout}${run.stderr}`;
     expect(run.status, output).toBe(0);
     expect(output).not.toContain('INCOMPLETE');
-    for (const phase of ['limit', 'floor', 'api', 'latency', 'bulk', 'memory', 'isolation'])
+    for (const phase of [
+      'idle',
+      'limit',
+      'floor',
+      'api',
+      'latency',
+      'bulk',
+      'memory',
+      'isolation',
+      'targets',
+    ])
       expect(output).toMatch(new RegExp(`^${phase} `, 'm'));
     expect(output).toMatch(new RegExp(`^SUMMARY ${dialect}: `, 'm'));
     // Every phase that delivers says n/n delivered with as many attempts recorded.
