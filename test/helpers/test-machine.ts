@@ -171,7 +171,7 @@ export async function preparePostgres(env: MachineSetup): Promise<void> {
     const started = spawnSync(
       ctlcluster,
       ['--skip-systemctl-redirect', cluster.version, cluster.name, 'start'],
-      { encoding: 'utf8', env: { ...process.env, PATH: env.PATH } },
+      { encoding: 'utf8', env: { ...process.env, PATH: env.PATH }, timeout: 120_000 },
     );
     const deadline = Date.now() + (env.startTimeoutMs ?? 30_000);
     for (;;) {
