@@ -16,8 +16,20 @@ export function NewSigningSecret({ secret, onDismiss }: { secret: string; onDism
   const titleId = useId();
   useEffect(() => {
     const dialog = ref.current;
+    const active = document.activeElement;
+    const opener = active instanceof HTMLElement && active !== document.body ? active : null;
     if (dialog && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
+    return () => {
+      dialog?.close();
+      // Focus back where the person was; when that control is gone or disabled (Save, once
+      // saved), the Signing section the secret belongs to, or the page's heading.
+      const back = [
+        opener,
+        document.getElementById('signing-heading'),
+        document.querySelector('main h1'),
+      ].find((e): e is HTMLElement => e instanceof HTMLElement && e.isConnected && !e.matches(':disabled'));
+      back?.focus();
+    };
   }, []);
   return (
     <dialog
@@ -74,7 +86,9 @@ export function SigningPanel({
     });
   return (
     <section className="card signing" aria-labelledby="signing-heading">
-      <h2 id="signing-heading">Signing</h2>
+      <h2 id="signing-heading" tabIndex={-1}>
+        Signing
+      </h2>
       <ErrorBanner message={error} />
       {signing.enabled ? (
         <p>
