@@ -9,7 +9,7 @@ import { notificationChannelRoutes } from './http/routes/notification-channels.j
 import { channelPreviewRoutes } from './http/routes/channel-preview.js';
 import { deliveryRoutes } from './http/routes/deliveries.js';
 import { parseEgressAllow, type EgressPolicy } from './delivery/egress-guard.js';
-import { HttpSender } from './delivery/http-sender.js';
+import { ThreadedHttpSender } from './delivery/send-thread.js';
 import { RoutingSender } from './delivery/sender.js';
 import { SmtpSender } from './delivery/smtp-sender.js';
 import { DeliveryEngine } from './delivery/engine.js';
@@ -84,8 +84,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   checkpointFailed = (message) => app.log.warn({ message }, 'background checkpoint failed; retrying');
   const sender = new RoutingSender(
-    new HttpSender({
-      policy: egress,
+    // HTTP sends run on a thread of their own, beside this one (see send-thread.ts).
+    new ThreadedHttpSender({
+      egressAllow: config.egressAllow,
       totalTimeoutMs: config.deliveryTimeoutMs,
       // The engine bounds sends per channel and in all; a tighter bound per host would make
       // channels on one host (a company's gateway, hooks.slack.com) queue behind each other,
