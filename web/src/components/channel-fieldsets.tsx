@@ -18,6 +18,7 @@ import type { ChannelTypeInfo } from '../channel-types.js';
 import type { ChannelFormState } from './channel-form-state.js';
 import { ConfigFields } from './config-fields.js';
 import { triggerText } from './runs-table.js';
+import { splitRedacted } from './redacted-url.js';
 import { FieldError, STATUS_TEXT, TextField } from './ui.js';
 
 interface PartProps {
@@ -77,6 +78,14 @@ export function DestinationFields({
   channel,
 }: PartProps & { info: ChannelTypeInfo; channel: Channel | null }) {
   const { s, set, setConfig, errors } = form;
+  const hidden = channel ? splitRedacted(channel.url) : null;
+  // Said beside the field while it still holds the saved URL's visible part.
+  const marker =
+    hidden && s.url === hidden.shown ? (
+      <>
+        <span className="hidden-marker">rest hidden{hidden.tail ? `, ends in ${hidden.tail}` : ''}</span>{' '}
+      </>
+    ) : null;
   return (
     <>
       {info.url.mode === 'none' ? null : (
@@ -91,11 +100,16 @@ export function DestinationFields({
           onChange={(v) => set('url', v)}
           error={errors.url}
           hint={
-            readOnly
-              ? 'Shown redacted: the URL is a secret.'
-              : channel
-                ? 'The saved URL is a secret and is shown redacted. Leave it unchanged to keep it; paste a new URL to replace it.'
-                : info.url.hint
+            readOnly ? (
+              <>{marker}The rest of the URL is a secret.</>
+            ) : channel ? (
+              <>
+                {marker}The rest of the saved URL is a secret. Leave it unchanged to keep it; paste a whole
+                new URL to replace it.
+              </>
+            ) : (
+              info.url.hint
+            )
           }
         />
       )}
@@ -115,13 +129,7 @@ export function GeneralFields({ form }: PartProps) {
   const { s, set, errors } = form;
   return (
     <>
-      <TextField
-        label="Name"
-        value={s.name}
-        onChange={(v) => set('name', v)}
-        error={errors.name}
-        maxLength={200}
-      />
+      <TextField label="Name" value={s.name} onChange={(v) => set('name', v)} error={errors.name} />
       <div className="field">
         <label htmlFor="status-scheme">Status scheme</label>
         <select

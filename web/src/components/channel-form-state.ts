@@ -7,6 +7,7 @@ import { useEffect, useMemo, useState } from 'react';
 import type { Channel, ChannelEvents, ChannelInput, StatusScheme } from '../api.js';
 import type { ChannelTypeInfo } from '../channel-types.js';
 import { configInput, initialConfig, missingConfig, type ConfigFormValues } from './config-fields.js';
+import { splitRedacted } from './redacted-url.js';
 
 export interface FormState {
   name: string;
@@ -17,6 +18,14 @@ export interface FormState {
   project_ids: number[];
   events: ChannelEvents;
   config: ConfigFormValues;
+}
+
+/**
+ * The saved URL as the URL field shows it: redacted as `scheme://host/…` (the marker beside the
+ * field says the rest is hidden), not the API's stars that read like part of the path.
+ */
+export function savedUrl(channel: Channel): string {
+  return splitRedacted(channel.url)?.shown ?? channel.url;
 }
 
 export function initialState(info: ChannelTypeInfo, channel: Channel | null): FormState {
@@ -34,7 +43,7 @@ export function initialState(info: ChannelTypeInfo, channel: Channel | null): Fo
   }
   return {
     name: channel.name,
-    url: channel.url,
+    url: savedUrl(channel),
     enabled: channel.enabled,
     status_scheme: channel.status_scheme,
     allProjects: channel.project_ids === null,
@@ -45,7 +54,8 @@ export function initialState(info: ChannelTypeInfo, channel: Channel | null): Fo
 }
 
 /**
- * The request body: the URL only when the user typed one (the saved one is redacted), and
+ * The request body: the URL only when the user typed one (the saved one is shown redacted and
+ * an untouched field keeps it), and
  * the settings as configInput picks them.
  */
 export function toInput(info: ChannelTypeInfo, channel: Channel | null, s: FormState): ChannelInput {
@@ -60,7 +70,7 @@ export function toInput(info: ChannelTypeInfo, channel: Channel | null, s: FormS
   if (config) input.config = config;
   if (!channel) input.type = info.type;
   const url = s.url.trim();
-  if (info.url.mode !== 'none' && url !== '' && url !== channel?.url) input.url = url;
+  if (info.url.mode !== 'none' && url !== '' && (!channel || url !== savedUrl(channel))) input.url = url;
   return input;
 }
 
