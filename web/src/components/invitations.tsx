@@ -138,7 +138,7 @@ export function InvitationList({ list }: { list: Paged<Invitation> }) {
         <Empty>No invitations yet.</Empty>
       ) : (
         <TableWrap label="Invitations">
-          <table>
+          <table className="stack-narrow">
             <thead>
               <tr>
                 <th scope="col">Email</th>
@@ -189,21 +189,23 @@ function InvitationRow({ invitation: i, onRevoked }: { invitation: Invitation; o
   };
   return (
     <tr>
-      <td className="wrap-text">{i.email}</td>
-      <td>{ROLE_TEXT[i.role]}</td>
-      <td>
+      <td data-label="Email" className="wrap-text">
+        {i.email}
+      </td>
+      <td data-label="Role">{ROLE_TEXT[i.role]}</td>
+      <td data-label="State">
         <span className={`badge badge-${tone}`}>
           <span aria-hidden="true">{icon}</span> {text}
         </span>
       </td>
-      <td>
+      <td data-label="Expires">
         {i.state === 'pending' || i.state === 'expired' ? (
           <Time value={i.expires_at} />
         ) : (
           <span className="muted">—</span>
         )}
       </td>
-      <td>
+      <td data-label="Actions">
         {i.state === 'pending' ? (
           <>
             <button

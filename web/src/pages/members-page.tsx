@@ -31,7 +31,7 @@ export function MembersPage() {
         <Empty>No members.</Empty>
       ) : (
         <TableWrap label="Members">
-          <table>
+          <table className="stack-narrow">
             <thead>
               <tr>
                 <th scope="col">Email</th>
@@ -151,11 +151,11 @@ function MemberRow({
   const roleId = `role-${m.user_id}`;
   return (
     <tr>
-      <td>
+      <td data-label="Email" className="wrap-text">
         {m.email}
         {you ? <span className="muted"> (you)</span> : null}
       </td>
-      <td>
+      <td data-label="Role">
         {editable ? (
           <div className="inline-controls">
             <label htmlFor={roleId} className="visually-hidden">
@@ -185,7 +185,7 @@ function MemberRow({
         {error ? <FieldError message={error} /> : null}
       </td>
       {manage ? (
-        <td>
+        <td data-label="Actions">
           {editable ? (
             <>
               <button
