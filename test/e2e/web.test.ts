@@ -71,8 +71,12 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
     c.setDefaultTimeout(10_000);
     return c;
   };
-  const shot = (name: string, p: Page = page) =>
-    p.screenshot({ path: path.join(SHOTS, `web-${name}.png`), fullPage: true });
+  // From the top: a full-page capture keeps the scroll position, and the sticky menu would be
+  // drawn wherever the page was scrolled to (02b-schedule is taken after Save, low on the page).
+  const shot = async (name: string, p: Page = page) => {
+    await p.evaluate(() => window.scrollTo(0, 0));
+    await p.screenshot({ path: path.join(SHOTS, `web-${name}.png`), fullPage: true });
+  };
 
   beforeAll(async () => {
     // The server serves web/dist; build it so the test sees the current sources.
