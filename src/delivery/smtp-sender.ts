@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import nodemailer from 'nodemailer';
 import type { RenderedMail } from '../channels/channel.js';
 import { isLoopbackHost, PLAINTEXT_AUTH_ENV } from '../channels/email-auth.js';
 import { EgressRefusedError, guardedConnector } from './egress-guard.js';
@@ -99,6 +98,8 @@ export class SmtpSender {
       controller.abort(new Error(`timed out after ${this.totalTimeoutMs} ms`));
     }, this.totalTimeoutMs);
 
+    // Loaded on the first mail: a service without e-mail channels never loads it.
+    const { default: nodemailer } = await import('nodemailer');
     const transport = nodemailer.createTransport({
       host,
       port,

@@ -1,7 +1,7 @@
 import { watch } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import {
   Kysely,
   PostgresDialect,
@@ -31,9 +31,6 @@ export interface Db {
   watchWrites?(onWrite: () => void): (() => void) | null;
   close(): Promise<void>;
 }
-
-// int8 (ids, epoch-millisecond timestamps) as numbers: every value we store fits in 2^53.
-pg.types.setTypeParser(20, (v) => Number(v));
 
 export interface OpenOptions {
   databaseUrl: string | null;
@@ -154,7 +151,11 @@ function openSqlite(
   };
 }
 
-function openPostgres(url: string, poolSize: number): Db {
+/** pg is loaded only when PostgreSQL is used: a SQLite service never loads it. */
+async function openPostgres(url: string, poolSize: number): Promise<Db> {
+  const { default: pg } = await import('pg');
+  // int8 (ids, epoch-millisecond timestamps) as numbers: every value we store fits in 2^53.
+  pg.types.setTypeParser(20, (v) => Number(v));
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
   // A client losing its connection (database restart) must not crash the process. The pool's
   // 'error' covers idle clients only; a checked-out client between two queries of a
@@ -178,7 +179,7 @@ export async function databaseReachable(db: Db): Promise<boolean> {
 
 export async function openDatabase(options: OpenOptions): Promise<Db> {
   const db = options.databaseUrl
-    ? openPostgres(options.databaseUrl, options.poolSize ?? 10)
+    ? await openPostgres(options.databaseUrl, options.poolSize ?? 10)
     : openSqlite(
         path.join(options.dataDir, SQLITE_FILE),
         options.backgroundCheckpoint ?? false,

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
 
 export interface ListenerOptions {
@@ -47,6 +47,7 @@ export class Listener {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
+    const { default: pg } = await import('pg');
     const client = new pg.Client({
       connectionString: this.o.connectionString,
       application_name: this.o.applicationName ?? 'loadnotify-listener',
