@@ -372,7 +372,7 @@ describe.skipIf(!existsSync(CHROMIUM))('accessibility of the web app (issue 19, 
     expect(await focused(page)).toMatch(/^button:.*Rotate/);
   });
 
-  it('Remove member asks in a dialog that traps focus, cancels with Escape and gives focus back', async () => {
+  it('Remove member asks in a dialog that traps focus, cancels with Escape and gives focus back, to the heading once the row is gone', async () => {
     const invited = await t.api('POST', `/api/v1/organizations/${t.organizationId}/invitations`, {
       body: { email: 'erik@example.com', role: 'member' },
     });
@@ -402,5 +402,16 @@ describe.skipIf(!existsSync(CHROMIUM))('accessibility of the web app (issue 19, 
       expect(await focused(p)).toBe('button:Remove erik@example.com');
       await done(p);
     }
+    // Confirmed from the keyboard: the row and its Remove button go, focus goes to the heading.
+    await page.goto(`${t.url}/members`);
+    await page.getByRole('button', { name: 'Remove erik@example.com' }).focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await page.keyboard.press('Tab'); // from Cancel to the confirming button
+    expect(await focused(page)).toMatch(/^button:Remove/);
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Remove erik@example.com' }).waitFor({ state: 'detached' });
+    expect(await focused(page)).toBe('h1:Members');
   });
 });

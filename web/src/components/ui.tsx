@@ -189,6 +189,13 @@ export function LoadMore({
   );
 }
 
+/** After a dialog closes: focus lost with the control that opened it goes to the page's heading. */
+function keepFocusOnPage() {
+  const active = document.activeElement;
+  if (active && active !== document.body && active.isConnected) return;
+  document.querySelector<HTMLElement>('main h1')?.focus();
+}
+
 /** A modal confirmation on the native <dialog>: focus is trapped and Escape cancels. */
 export function ConfirmDialog({
   open,
@@ -213,8 +220,14 @@ export function ConfirmDialog({
     const d = ref.current;
     if (!d) return;
     if (open && !d.open) d.showModal();
-    if (!open && d.open) d.close();
+    if (!open && d.open) {
+      d.close();
+      keepFocusOnPage();
+    }
   }, [open]);
+  // Confirmed away with the row it belongs to (a removed member, a deleted token): the dialog
+  // goes with the control that opened it, and focus would be left on <body>.
+  useEffect(() => keepFocusOnPage, []);
   return (
     <dialog
       ref={ref}
