@@ -23,6 +23,7 @@ import {
   insertRuns,
   maxDeliveryId,
   openStore,
+  unfinished,
   type Target,
 } from './store.js';
 
@@ -103,6 +104,7 @@ async function drained(
       const counted = `${c.delivered}/${expected} delivered, ${c.attempts} attempts recorded${retried}${complete ? '' : ' (INCOMPLETE at the deadline)'}`;
       if (!complete) {
         incomplete = true;
+        process.stdout.write(`          unfinished at the deadline: ${await unfinished(db, afterId, channelIds)}\n`);
         // The next phase must not queue behind this one's leftovers.
         for (let tries = 1; ; tries++) {
           try {

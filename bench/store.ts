@@ -180,6 +180,36 @@ export async function countDelivered(
   };
 }
 
+/**
+ * What the deliveries after `afterId` that are not delivered look like, grouped: their state,
+ * attempts, whether leased and by how far the lease or the next attempt lies from now. Said
+ * when a phase misses its deadline, so a stuck delivery is seen, not guessed at.
+ */
+export async function unfinished(db: Db, afterId: number, channelIds?: number[]): Promise<string> {
+  const only = channelIds ? sql`AND channel_id IN (${sql.join(channelIds)})` : sql``;
+  const now = Date.now();
+  const { rows } = await sql<{
+    state: string;
+    attempts: number;
+    leased: number;
+    lease_s: number | null;
+    next_s: number;
+    n: number;
+  }>`
+    SELECT state, attempts, CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END AS leased,
+      MIN(lease_until - ${now}) / 1000 AS lease_s, MIN(next_attempt_at - ${now}) / 1000 AS next_s,
+      COUNT(*) AS n
+    FROM deliveries WHERE id > ${afterId} AND state <> 'delivered' ${only}
+    GROUP BY state, attempts, CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END`.execute(db.kysely);
+  if (rows.length === 0) return 'none in the database (recorded late)';
+  return rows
+    .map(
+      (r) =>
+        `${r.n} ${r.state}, ${r.attempts} attempts, ${Number(r.leased) ? `leased (expires in ${Number(r.lease_s).toFixed(0)} s)` : 'not leased'}, next attempt ${Number(r.next_s).toFixed(0)} s from now`,
+    )
+    .join('; ');
+}
+
 /** webhook-id -> [run id, channel id] of the deliveries after `afterId`. */
 export async function deliveryKeys(db: Db, afterId: number): Promise<Map<string, [number, number]>> {
   const rows = await db.kysely

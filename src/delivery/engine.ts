@@ -286,8 +286,20 @@ export class DeliveryEngine implements DeliveryTaker {
     // Only wake-ups are lost if this is forgotten (an earlier delivery sent by another
     // process never ends here): the idle look at due rows still finds them.
     if (this.behind.size > MAX_BEHIND) this.behind.clear();
-    for (const key of handed.behind) this.behind.add(key);
-    for (const channelId of handed.later) this.overflowed.add(channelId);
+    // What frees these rows (the end of the delivery ahead, a free slot on the channel) may
+    // have happened here between the offer and now, before they were noted: only what is
+    // still held here will wake the claim later, so for the rest a claim looks now. (Once, a
+    // poll every second hid this; sleeping until told, those rows waited a minute.)
+    let lookNow = false;
+    for (const key of handed.behind) {
+      this.behind.add(key);
+      if (!this.chains.holds(key)) lookNow = true;
+    }
+    for (const channelId of handed.later) {
+      this.overflowed.add(channelId);
+      if (this.slots.held(channelId) < this.slots.handoffPerChannel) lookNow = true;
+    }
+    if (lookNow) this.wake();
     for (const d of handed.send) this.launch(d, prepareAttempt(this.deps, d));
     const leasedAt = Date.now();
     for (const d of handed.follow) {

@@ -101,6 +101,11 @@ export class RunChains<F> {
     return all;
   }
 
+  /** Whether a delivery of this run to this channel is held here (sending or following). */
+  holds(key: string): boolean {
+    return this.chains.has(key);
+  }
+
   get size(): number {
     return this.chains.size;
   }
