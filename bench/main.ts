@@ -45,7 +45,10 @@ const CHANNELS = 10;
 const FAILING: Record<string, 'hang' | '500'> = { '/c/8': 'hang', '/c/9': '500' };
 const HEALTHY = Array.from({ length: CHANNELS - 2 }, (_, i) => i);
 // The idle phase and its settling time come on top: they must not eat the other phases' time.
-const DEADLINE = Date.now() + 1000 * (Number(process.env.BENCH_DEADLINE_S ?? (TINY ? 60 : 170)) + IDLE_S + 3);
+// Each repetition of the paced phase beyond the first adds its seconds and its drain's.
+const REPEAT_S = (REPEAT - 1) * (SIZE.pacedSeconds + 5);
+const DEADLINE =
+  Date.now() + 1000 * (Number(process.env.BENCH_DEADLINE_S ?? (TINY ? 60 : 170)) + IDLE_S + REPEAT_S + 3);
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
@@ -104,7 +107,9 @@ async function drained(
       const counted = `${c.delivered}/${expected} delivered, ${c.attempts} attempts recorded${retried}${complete ? '' : ' (INCOMPLETE at the deadline)'}`;
       if (!complete) {
         incomplete = true;
-        process.stdout.write(`          unfinished at the deadline: ${await unfinished(db, afterId, channelIds)}\n`);
+        process.stdout.write(
+          `          unfinished at the deadline: ${await unfinished(db, afterId, channelIds)}\n`,
+        );
         // The next phase must not queue behind this one's leftovers.
         for (let tries = 1; ; tries++) {
           try {

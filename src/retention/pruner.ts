@@ -15,7 +15,10 @@ export interface PrunerOptions {
   log?: FastifyBaseLogger;
   /** Time between passes; an hour unless told. */
   intervalMs?: number;
-  /** The first pass runs this long after start (not at once: startup has other work). */
+  /**
+   * The first pass runs this long after start (10 minutes: not at once, startup has other
+   * work; and not within the first minute, which a quiet service should spend asleep).
+   */
   initialDelayMs?: number;
   /** Ids per DELETE statement. */
   batchSize?: number;
@@ -61,7 +64,7 @@ export class RetentionPruner {
       retentionDays: options.retentionDays,
       log: options.log,
       intervalMs: options.intervalMs ?? 60 * 60 * 1000,
-      initialDelayMs: options.initialDelayMs ?? 30_000,
+      initialDelayMs: options.initialDelayMs ?? 10 * 60_000,
       batchSize: options.batchSize ?? 1000,
       scanIds: options.scanIds ?? 2_000,
       pauseMs: options.pauseMs ?? 50,
