@@ -36,5 +36,7 @@ port.on('message', (m: ToSendThread) => {
     return;
   }
   // HttpSender never throws: every failure is an outcome.
-  void sender.send(m.request).then((outcome) => port.postMessage({ id: m.id, outcome } satisfies FromSendThread));
+  void sender
+    .send(m.request)
+    .then((outcome) => port.postMessage({ id: m.id, outcome } satisfies FromSendThread));
 });

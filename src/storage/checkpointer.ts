@@ -131,6 +131,9 @@ export class Checkpointer {
         shared: this.shared.buffer,
         driver,
       },
+      // It allocates next to nothing: a young generation of V8's default size (it grows to
+      // 16 MB a half) would be memory held for nothing.
+      resourceLimits: { maxYoungGenerationSizeMb: 2 },
     });
     this.worker.unref();
     this.worker.once('exit', () => (this.exited = true));
