@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyServerOptions } from 'fastify';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
@@ -74,7 +74,8 @@ export async function buildApp(ctx: AppContext, options: BuildOptions): Promise<
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: 1024 * 1024,
-    disableRequestLogging: true,
+    // Fastify's own two lines per request are off: installRequestLog writes one, at debug.
+    logController: new LogController({ disableRequestLogging: true }),
     // Behind a reverse proxy, req.ip (the sign-in throttle's key) is the client's, not the proxy's.
     trustProxy: ctx.config.trustProxy.length > 0 ? ctx.config.trustProxy : false,
   }).withTypeProvider<TypeBoxTypeProvider>();
