@@ -52,7 +52,12 @@ export class ThreadedHttpSender {
 
   private thread(): Promise<Worker> {
     this.worker ??= workerFile(import.meta.url, './send-worker.js').then((file) => {
-      const w = new Worker(file, { workerData: this.options });
+      const w = new Worker(file, {
+        workerData: this.options,
+        // Its allocations are short-lived (a request's buffers, an answer's): a young generation
+        // of 8 MB holds them, where V8's default grows to 32 MB and keeps it.
+        resourceLimits: { maxYoungGenerationSizeMb: 8 },
+      });
       // Never what keeps the process alive: the engine waits for its sends itself.
       w.unref();
       w.on('message', (m: FromSendThread) => {
