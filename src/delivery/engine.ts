@@ -304,7 +304,12 @@ export class DeliveryEngine implements DeliveryTaker {
     const leasedAt = Date.now();
     for (const d of handed.follow) {
       const f: Follower = { d, prepared: prepareAttempt(this.deps, d), leasedAt };
-      if (!this.chains.follow(runKey(d.channel_id, d.run_id!), f)) this.release([f]);
+      const key = runKey(d.channel_id, d.run_id!);
+      if (this.chains.follow(key, f)) continue;
+      // The one ahead ended here since the offer (its end noted no follower): this one goes
+      // back to claims behind it, and the end of the one ahead (its retry) must wake them.
+      this.behind.add(key);
+      this.release([f]);
     }
   }
 
@@ -427,7 +432,9 @@ export class DeliveryEngine implements DeliveryTaker {
       this.launch(launch.d, launch.prepared, launch.leasedAt);
       return;
     }
-    // Not sent from here after all: what follows it waits in the database with it.
+    // Not sent from here after all: what follows it waits in the database with it, and its
+    // end, wherever it is sent from, is what frees them.
+    this.behind.add(key);
     this.release([launch, ...this.chains.takeKey(key)]);
   }
 
