@@ -38,12 +38,24 @@ export async function migrateToLatest(db: Db, upTo?: string): Promise<void> {
       ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db.kysely)).rows[0]?.schema
       : undefined;
   const migrator = new Migrator({ db: db.kysely, provider, migrationTableSchema });
-  const { error, results } = await (upTo === undefined
-    ? migrator.migrateToLatest()
-    : migrator.migrateTo(upTo));
+  const run = () => (upTo === undefined ? migrator.migrateToLatest() : migrator.migrateTo(upTo));
+  let { error, results } = await run();
+  // Kysely's migrator looks over every schema of the database; one dropped by someone else at
+  // that moment (a shared server, parallel tests) fails it with that schema's name. Nothing
+  // of ours was wrong: look again, a few times.
+  for (let tries = 1; error && tries <= 3 && vanishedSchema(error, migrationTableSchema); tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 100 * tries));
+    ({ error, results } = await run());
+  }
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
     const message = error instanceof Error ? error.message : String(error);
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${message}`);
   }
+}
+
+/** Whether `error` names a schema that does not exist, other than our own. */
+function vanishedSchema(error: unknown, ours: string | undefined): boolean {
+  const m = /schema "([^"]+)" does not exist/.exec(error instanceof Error ? error.message : String(error));
+  return m !== null && m[1] !== ours;
 }
