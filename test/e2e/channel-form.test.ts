@@ -3,7 +3,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT } from './web-build.js';
+import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT, signInAsOwner } from './web-build.js';
 
 /**
  * The channel form as a person meets it (issue 19, items 1, 7 and 8): one-time signing
@@ -56,11 +56,7 @@ describe.skipIf(!existsSync(CHROMIUM))('channel form', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     desktop = await newContext(1280, 900);
     page = await desktop.newPage();
-    await page.goto(t.url);
-    await page.getByLabel('Email').fill('owner@example.com');
-    await page.getByLabel('Password').fill('correct horse');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+    await signInAsOwner(page, t.url);
   }, 120_000);
 
   afterEach(async (ctx) => {

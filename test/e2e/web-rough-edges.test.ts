@@ -6,7 +6,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
-import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT } from './web-build.js';
+import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT, signInAsOwner } from './web-build.js';
 
 /**
  * The web app's rough edges a new user met (issue 19), each as the user meets it in a real
@@ -90,11 +90,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web app rough edges (issue 19)', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     desktop = await newContext(1280, 900);
     page = await desktop.newPage();
-    await page.goto(t.url);
-    await page.getByLabel('Email').fill('owner@example.com');
-    await page.getByLabel('Password').fill('correct horse');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+    await signInAsOwner(page, t.url);
   }, 120_000);
 
   afterEach(async (ctx) => {
