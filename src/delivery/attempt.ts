@@ -4,7 +4,7 @@ import { getChannelType } from '../channels/registry.js';
 import { MAX_ATTEMPTS, nextAttemptDelay } from '../core/backoff.js';
 import type { EventData, StoredEvent } from '../core/events.js';
 import type { WriteBatcher } from '../storage/write-batch.js';
-import type { Completion } from '../queue/complete.js';
+import type { Completion, CompletionWritten } from '../queue/complete.js';
 import type { AttemptStart, ClaimedDelivery } from '../queue/handoff.js';
 import type { OpenedChannels } from './opened-channels.js';
 import { redactForLog } from './redact.js';
@@ -18,7 +18,7 @@ export interface AttemptDeps {
   /** Channels with their secrets opened, kept while their stored row is unchanged. */
   channels: OpenedChannels;
   /** Where outcomes are queued to be recorded together (writeCompletions). */
-  completions: WriteBatcher<Completion, boolean>;
+  completions: WriteBatcher<Completion, CompletionWritten>;
   /** The service's address for links in messages (known only once it listens, with PORT=0). */
   publicUrl: () => string;
   workerId: string;
@@ -28,7 +28,12 @@ export interface AttemptDeps {
   metrics?: DeliveryMetrics;
 }
 
-export type AttemptResult = { state: 'delivered' | 'failed' | 'pending'; leaseLost: boolean };
+export type AttemptResult = {
+  state: 'delivered' | 'failed' | 'pending';
+  leaseLost: boolean;
+  /** Its end freed a later delivery of the run to the channel, written by any process. */
+  unblocks: boolean;
+};
 
 function classify(type: string, outcome: SendOutcome): Classification {
   if (outcome.kind === 'refused') return { kind: 'permanent', reason: outcome.reason };
@@ -126,7 +131,7 @@ export async function sendAttempt(
   ): Promise<AttemptResult> => {
     // Test Hook outcomes don't count towards switching a channel off: a person is watching.
     const counts = d.event_type !== 'test.notification_channel';
-    const ok = await deps.completions.add({
+    const { held, unblocks } = await deps.completions.add({
       deliveryId: d.id,
       workerId: deps.workerId,
       state,
@@ -140,7 +145,7 @@ export async function sendAttempt(
         reason: lastError,
       },
     });
-    if (ok) {
+    if (held) {
       const counted: DeliveryOutcome =
         state === 'delivered'
           ? 'delivered'
@@ -149,7 +154,7 @@ export async function sendAttempt(
             : (outcomeOverride ?? 'permanent');
       deps.metrics?.deliveryOutcome(d.channel.type, counted);
     }
-    return { state, leaseLost: !ok };
+    return { state, leaseLost: !held, unblocks };
   };
 
   // Nothing was sent: no answer, and the reason in the log.

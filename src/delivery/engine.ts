@@ -5,7 +5,7 @@ import type { Db } from '../storage/database.js';
 import { WriteBatcher } from '../storage/write-batch.js';
 import { prepareAttempt, sendAttempt, type AttemptDeps, type PreparedAttempt } from './attempt.js';
 import { claimDue } from '../queue/claim.js';
-import { writeCompletions, type Completion } from '../queue/complete.js';
+import { writeCompletions, type Completion, type CompletionWritten } from '../queue/complete.js';
 import { nextLookAt } from '../queue/due.js';
 import { runKey, type ClaimedDelivery, type Handed, type HandoffOffer } from '../queue/handoff.js';
 import type { DeliveryTaker } from './hand-off.js';
@@ -141,7 +141,7 @@ export class DeliveryEngine implements DeliveryTaker {
     this.chains = new RunChains(this.o.perChannel);
     this.deps = {
       channels: new OpenedChannels(options.box),
-      completions: new WriteBatcher<Completion, boolean>(options.db, {
+      completions: new WriteBatcher<Completion, CompletionWritten>(options.db, {
         write: (trx, items) => writeCompletions(options.db.dialect, trx, items),
         windowMs: COMPLETION_WINDOW_MS,
       }),
@@ -401,7 +401,10 @@ export class DeliveryEngine implements DeliveryTaker {
           // A retry is due later: an idle loop sleeping until the queue's next due time (or
           // its minute-long fallback) must look again to wake for it.
           if (r?.state === 'pending') this.lookAgain();
-          if (r && r.state !== 'pending' && key !== null && this.behind.delete(key)) this.wake();
+          // Its end frees what waits behind it: followers this engine sent back to claims
+          // (behind), or any other process wrote meanwhile (unblocks, from the database).
+          if (r && r.state !== 'pending' && key !== null && (this.behind.delete(key) || r.unblocks))
+            this.wake();
         },
         (err: unknown) => {
           // The lease expires and the delivery is tried again; nothing is lost.

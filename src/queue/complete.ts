@@ -27,6 +27,16 @@ export interface Completion {
   account: { channelId: number; effect: 'reset' | 'count' | 'none'; reason: string | null };
 }
 
+export interface CompletionWritten {
+  held: boolean;
+  unblocks: boolean;
+}
+
+/** Whether the delivery just ended has a later one of its run to its channel waiting behind it. */
+const FREES_FOLLOWER = `(deliveries.state <> 'pending' AND deliveries.run_id IS NOT NULL AND EXISTS (
+  SELECT 1 FROM deliveries f WHERE f.channel_id = deliveries.channel_id
+    AND f.run_id = deliveries.run_id AND f.id > deliveries.id AND f.state = 'pending'))`;
+
 /** Permanent failures in a row after which a channel is switched off until someone looks. */
 export const DISABLE_AFTER_PERMANENT_FAILURES = 3;
 
@@ -61,14 +71,16 @@ const DELIVERY_END_COLUMNS = [
  * The lease owner is part of the delivery's condition: a worker whose lease ran out (and whose
  * delivery another worker took over, logging this attempt as interrupted) must not overwrite
  * that worker's state; its attempt is still logged, after the others, as what it was. Returns,
- * per completion, whether the lease was still held; only then does it count towards its
- * channel's failures.
+ * per completion, whether the lease was still held (only then does it count towards its
+ * channel's failures) and whether its end freed a follower: a later delivery of the same run
+ * to the same channel, pending behind it. Any process may have written that follower, so the
+ * database is the one to ask; the caller wakes its claims for it.
  */
 export async function writeCompletions(
   dialect: Dialect,
   trx: Kysely<Database>,
   cs: readonly Completion[],
-): Promise<boolean[]> {
+): Promise<CompletionWritten[]> {
   if (cs.length === 0) return [];
   const now = Date.now();
   const attempts = cs.map((c) => [
@@ -96,17 +108,17 @@ export async function writeCompletions(
   // Deliveries before their attempts, the order in which deleting a channel (or a delivery)
   // cascades: taken the other way round, a completion and a channel's deletion on PostgreSQL
   // could each hold the row the other waits for, and one of them failed as a deadlock.
-  let heldIds: Set<number>;
+  let ended: Map<number, boolean>;
   if (dialect === 'sqlite') {
     // A statement per row (see perRow): ten rows took 214 us as two UPDATE ... FROM json_each.
-    const updated = await perRow<{ id: number }>(
+    const updated = await perRow<{ id: number; unblocks: number }>(
       trx,
       `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,
         lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?
-        RETURNING id`,
+        RETURNING id, ${FREES_FOLLOWER} AS unblocks`,
       deliveries.map(([id, owner, ...values]) => [...values, now, id, owner]),
     );
-    heldIds = new Set(updated.flat().map((r) => Number(r.id)));
+    ended = new Map(updated.flat().map((r) => [Number(r.id), Boolean(r.unblocks)]));
     await perRow(
       trx,
       `INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url,
@@ -119,13 +131,13 @@ export async function writeCompletions(
       attempts.map(([id, ...rest]) => [id, id, ...rest, id]),
     );
   } else {
-    const { rows } = await sql<{ id: number }>`
+    const { rows } = await sql<{ id: number; unblocks: boolean }>`
       UPDATE deliveries SET state = v.state, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
         last_error = v.last_error, lease_until = NULL, lease_owner = NULL, updated_at = ${now}
       FROM ${unnestTable('v', DELIVERY_END_COLUMNS, deliveries)}
       WHERE deliveries.id = v.id AND deliveries.lease_owner = v.owner
-      RETURNING deliveries.id`.execute(trx);
-    heldIds = new Set(rows.map((r) => Number(r.id)));
+      RETURNING deliveries.id, ${sql.raw(FREES_FOLLOWER)} AS unblocks`.execute(trx);
+    ended = new Map(rows.map((r) => [Number(r.id), r.unblocks]));
     await sql`
       INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url,
         request_headers, request_body, duration_ms, response_status, response_headers,
@@ -138,13 +150,12 @@ export async function writeCompletions(
       -- A channel deleted meanwhile took its deliveries with it: nothing to log.
       WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.delivery_id)`.execute(trx);
   }
-  const held = cs.map((c) => heldIds.has(c.deliveryId));
   await accountChannels(
     dialect,
     trx,
-    cs.filter((_, i) => held[i]).map((c) => c.account),
+    cs.filter((c) => ended.has(c.deliveryId)).map((c) => c.account),
   );
-  return held;
+  return cs.map((c) => ({ held: ended.has(c.deliveryId), unblocks: ended.get(c.deliveryId) ?? false }));
 }
 
 /**

@@ -9,7 +9,8 @@ export interface Received {
   at: number;
 }
 
-export type Answer = { status: number; headers?: Record<string, string>; body?: string } | 'hang' | 'reset';
+export type Answer =
+  { status: number; headers?: Record<string, string>; body?: string; afterMs?: number } | 'hang' | 'reset';
 
 /**
  * A real HTTP server standing in for a webhook receiver (or Slack, HipChat, ...): it records
@@ -38,8 +39,12 @@ export async function startReceiver(
       const a = answer(requests.length, received);
       if (a === 'hang') return;
       if (a === 'reset') return req.socket.destroy();
-      res.writeHead(a.status, a.headers ?? {});
-      res.end(a.body ?? '');
+      const respond = () => {
+        res.writeHead(a.status, a.headers ?? {});
+        res.end(a.body ?? '');
+      };
+      if (a.afterMs) setTimeout(respond, a.afterMs);
+      else respond();
     });
   });
   server.on('connection', () => connections++);

@@ -123,6 +123,34 @@ describe('LISTEN/NOTIFY wakes a worker process for work committed by another (po
     expect(received.map((r) => JSON.parse(r.body).event)).toEqual(['test.started', 'test.finished']);
   });
 
+  it("sends a run's next notification as soon as the one ahead of it ends, also when another process wrote it", async () => {
+    // The API server commits test.finished while the worker is still sending test.started
+    // (its receiver answers after 1.5 s): the follower waits in the database behind it, and
+    // only the end of the one ahead frees it. The worker that ends it learned nothing of the
+    // follower from its own writes; it sleeps for a minute when nothing else wakes it.
+    const slow = await startReceiver((n) => ({ status: 200, afterMs: n === 1 ? 1500 : 0 }));
+    try {
+      const loadTestId = await newLoadTest('Ordered');
+      const channel = await api('POST', `/api/v1/organizations/${orgId}/notification-channels`, {
+        body: { type: 'webhook', name: 'slow hook', url: slow.url() },
+      });
+      expect(channel.status).toBe(201);
+      const run = await api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} });
+      await api('POST', `/api/v1/runs/${run.body.id}/status`, { body: { status: 'running' } });
+      await slow.waitFor(1, 5000);
+      const finished = await api('POST', `/api/v1/runs/${run.body.id}/status`, {
+        body: { status: 'finished' },
+      });
+      expect(finished.status).toBe(200);
+      const firstAnsweredBy = slow.requests[0]!.at + 1500;
+      const received = await slow.waitFor(2, 10_000);
+      expect(received.map((r) => JSON.parse(r.body).event)).toEqual(['test.started', 'test.finished']);
+      expect(received[1]!.at - firstAnsweredBy).toBeLessThan(3000);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it("plans a schedule set through another process at once, from the change's own time", async () => {
     expect(apiServer.scheduler).toBeNull();
     const loadTestId = await newLoadTest('Nightly');
