@@ -41,6 +41,8 @@ export interface RenderContext {
    * service's thread.
    */
   templateOutput?: string;
+  /** The outputs of the type's `templates` jobs, by the same names, rendered the same way. */
+  templateOutputs?: Record<string, string>;
 }
 
 /** A user's template and its variables, for a template worker to render. */
@@ -209,6 +211,15 @@ export interface ChannelType {
    * its output to `render` as `ctx.templateOutput`; channels without a template skip the hop.
    */
   template?(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext): TemplateJob | null;
+  /**
+   * For a type made from several templates (an e-mail's subject and HTML): the jobs by name,
+   * or null when it has none. Rendered like `template`, passed as `ctx.templateOutputs`.
+   */
+  templates?(
+    event: StoredEvent,
+    channel: ChannelForDelivery,
+    ctx: RenderContext,
+  ): Record<string, TemplateJob> | null;
   render(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext): Rendered;
   classify(response: ReceiverResponse): Classification;
 }

@@ -3,12 +3,18 @@
  * HTML part built from the neutral message, every value HTML-escaped in the HTML part. The
  * finished mail threads under the started one: the started mail's Message-ID is stable per
  * run and channel, and the finished mail names it in In-Reply-To and References.
+ *
+ * k6 Cloud's custom e-mail: a subject template and an HTML template replace ours; the
+ * plain-text part is then read out of the rendered HTML. Both render in the template workers,
+ * like a webhook's body.
  */
 import net from 'node:net';
+import { convert } from 'html-to-text';
 import { Type } from 'typebox';
+import { extendedPayload } from '../core/webhook-payload.js';
 import { buildMessage, oneLine, truncateText } from '../core/message.js';
 import type { Message, MessageColor, MessageFact } from '../core/message.js';
-import type { EventData } from '../core/events.js';
+import type { EventData, StoredEvent } from '../core/events.js';
 import type {
   ChannelForDelivery,
   ChannelType,
@@ -19,11 +25,17 @@ import type {
   ReceiverResponse,
   RenderContext,
   RenderedMail,
+  TemplateJob,
 } from './channel.js';
+import { checkTemplate, MAX_TEMPLATE_CHARS, TemplateError } from './webhook-template.js';
 import { checkPlaintextAuth } from './email-auth.js';
 import { escapeHtml } from './hipchat.js';
 
 export const MAX_RECIPIENTS = 50;
+/** A subject is one line; a template for one has no business being longer. */
+export const MAX_SUBJECT_TEMPLATE_CHARS = 1000;
+/** What is kept of a rendered subject (RFC 5322 advises lines under 78; clients show ~100). */
+export const MAX_SUBJECT_CHARS = 250;
 
 export const EmailConfig = Type.Object(
   {
@@ -46,6 +58,9 @@ export const EmailConfig = Type.Object(
       maxItems: MAX_RECIPIENTS,
       uniqueItems: true,
     }),
+    template_engine: Type.Optional(Type.Union([Type.Literal('liquid'), Type.Literal('jinja2')])),
+    subject_template: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_SUBJECT_TEMPLATE_CHARS })),
+    html_template: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_TEMPLATE_CHARS })),
   },
   { additionalProperties: false },
 );
@@ -58,7 +73,12 @@ interface EmailSettings {
   password?: string;
   from: string;
   to: string[];
+  template_engine?: 'liquid' | 'jinja2';
+  subject_template?: string;
+  html_template?: string;
 }
+
+const TEMPLATE_KEYS = ['subject_template', 'html_template'] as const;
 
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 const HOST_NAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*\\.?$`, 'i');
@@ -91,6 +111,12 @@ function checkEmailConfig(c: Record<string, unknown>, context: ConfigContext): C
     return { field: 'config.username', message: 'config.username is required when config.password is set' };
   if (config.username !== undefined && config.password === undefined)
     return { field: 'config.password', message: 'config.password is required when config.username is set' };
+  for (const key of TEMPLATE_KEYS) {
+    const source = config[key];
+    if (source === undefined) continue;
+    const problem = checkTemplate(source);
+    if (problem) return { field: `config.${key}`, message: `config.${key}: ${problem}` };
+  }
   return checkPlaintextAuth(config, context);
 }
 
@@ -213,6 +239,43 @@ ${cells}
 `;
 }
 
+/**
+ * The custom templates' jobs (k6 Cloud's custom e-mail), or null for our own mail. Their
+ * variables are a webhook template's: the extended payload's fields and `payload`.
+ */
+function templateJobs(
+  event: StoredEvent,
+  channel: ChannelForDelivery,
+  ctx: RenderContext,
+): Record<string, TemplateJob> | null {
+  const config = channel.config as unknown as EmailSettings;
+  const jobs: Record<string, TemplateJob> = {};
+  const payload = extendedPayload(event.data, channel.status_scheme, ctx.publicUrl);
+  const scope = { ...payload, payload };
+  if (config.subject_template !== undefined) jobs.subject = { source: config.subject_template, scope };
+  if (config.html_template !== undefined) jobs.html = { source: config.html_template, scope };
+  return Object.keys(jobs).length === 0 ? null : jobs;
+}
+
+/** A rendered template's output, which must have been rendered in a worker beforehand. */
+function rendered(ctx: RenderContext, name: string): string {
+  const output = ctx.templateOutputs?.[name];
+  if (output === undefined)
+    throw new TemplateError('the template was not rendered: templates render in the template workers');
+  return output;
+}
+
+/** The plain-text part of a custom HTML mail: what a person reads of it, links written out. */
+export function textFromHtml(html: string): string {
+  return convert(html, {
+    wordwrap: 78,
+    selectors: [
+      { selector: 'img', format: 'skip' },
+      { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
+    ],
+  });
+}
+
 const MAX_REASON_CHARS = 200;
 
 /** "SMTP 550: 5.1.1 mailbox unavailable": the code once, then the server's words. */
@@ -281,6 +344,25 @@ export const emailChannel: ChannelType = {
         placeholder: 'ops@example.com, qa@example.com',
         hint: 'One to 50 addresses, separated by commas or new lines.',
       },
+      template_engine: {
+        label: 'Template language',
+        options: [
+          { value: '', label: 'Liquid' },
+          { value: 'jinja2', label: 'Jinja2 (as k6 Cloud)' },
+        ],
+        hint: 'The language of the subject and HTML templates below.',
+      },
+      subject_template: {
+        label: 'Subject template (optional)',
+        placeholder: '[{{ test.result_text }}] {{ test.name }}',
+        hint: 'One line. Left empty: loadnotify’s subject.',
+      },
+      html_template: {
+        label: 'HTML template (optional)',
+        multiline: true,
+        placeholder: '<p>{{ test.name }}: {{ test.status_text }}</p>',
+        hint: 'The mail’s HTML; its plain-text part is made from it. Escape values you show (| escape in Liquid, | e in Jinja2). Left empty: loadnotify’s mail.',
+      },
     },
     secret: ['password'],
     // The server the login goes to, and whether it goes there encrypted.
@@ -294,17 +376,24 @@ export const emailChannel: ChannelType = {
       ? null
       : `the address must start with smtp:// or smtps://, not ${url.protocol}//`;
   },
+  templates: templateJobs,
   render(event, channel, ctx): RenderedMail {
     const config = channel.config as unknown as EmailSettings;
     const message = buildMessage(event.data, ctx.publicUrl);
     const rows = facts(event.data, message);
+    // A subject template that renders to nothing falls back to ours: a mail needs a subject.
+    const customSubject =
+      config.subject_template === undefined
+        ? ''
+        : truncateText(rendered(ctx, 'subject').replace(/\s+/g, ' ').trim(), MAX_SUBJECT_CHARS);
+    const html = config.html_template === undefined ? htmlPart(message, rows) : rendered(ctx, 'html');
     return {
       kind: 'mail',
       url: channel.url,
       headers: {
         From: config.from,
         To: config.to.join(', '),
-        Subject: subject(event.data, channel),
+        Subject: customSubject || subject(event.data, channel),
         Date: ctx.now.toUTCString(),
         ...threading(event.data, channel, ctx),
         'Auto-Submitted': 'auto-generated',
@@ -312,8 +401,8 @@ export const emailChannel: ChannelType = {
         'X-Auto-Response-Suppress': 'All',
         'X-Loadnotify-Event': event.data.type,
       },
-      body: textPart(message, rows),
-      html: htmlPart(message, rows),
+      body: config.html_template === undefined ? textPart(message, rows) : textFromHtml(html),
+      html,
       envelope: { from: config.from, to: [...config.to] },
       security: config.security,
       auth: config.username ? { user: config.username, pass: config.password ?? '' } : null,

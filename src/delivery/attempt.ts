@@ -11,7 +11,7 @@ import { redactForLog } from './redact.js';
 import type { Sender, SendOutcome } from './sender.js';
 import type { DeliveryMetrics, DeliveryOutcome } from '../metrics/metrics.js';
 import { iso } from '../storage/time.js';
-import { renderInPool, TemplateBusyError } from './template-pool.js';
+import { renderJobs, templateJobs, TemplateBusyError } from './template-pool.js';
 
 export interface AttemptDeps {
   sender: Sender;
@@ -93,14 +93,14 @@ export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedA
       request,
       start: logged(redactForLog(request, opened.secrets), opened.redactUrl(request.url)),
     });
-    const job = channelType.template?.(event, opened.channel, ctx) ?? null;
-    if (job === null) return ready(channelType.render(event, opened.channel, ctx));
+    const jobs = templateJobs(channelType, event, opened.channel, ctx);
+    if (jobs === null) return ready(channelType.render(event, opened.channel, ctx));
     const url = opened.channel.url;
     return {
       start: logged({ ...PLACEHOLDER, url }, opened.redactUrl(url)),
       render: async () => {
-        const templateOutput = await renderInPool(job, d.channel.organization_id);
-        return ready(channelType.render(event, opened.channel, { ...ctx, now: new Date(), templateOutput }));
+        const outputs = await renderJobs(jobs, d.channel.organization_id);
+        return ready(channelType.render(event, opened.channel, { ...ctx, now: new Date(), ...outputs }));
       },
     };
   } catch (err) {

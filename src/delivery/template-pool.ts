@@ -128,7 +128,38 @@ export async function renderInPool(job: TemplateJob, tenant: number): Promise<st
 }
 
 /**
- * A channel's request: its template (if it has one) rendered in a worker first, then the
+ * What rendering a channel's request waits for: its template jobs (`template` and
+ * `templates`), or null when it has none and renders without a worker.
+ */
+export function templateJobs(
+  type: ChannelType,
+  event: StoredEvent,
+  channel: ChannelForDelivery,
+  ctx: RenderContext,
+): { single: TemplateJob | null; named: Record<string, TemplateJob> | null } | null {
+  const single = type.template?.(event, channel, ctx) ?? null;
+  const named = type.templates?.(event, channel, ctx) ?? null;
+  return single === null && named === null ? null : { single, named };
+}
+
+/** The jobs rendered in the workers, as the render context carries their outputs. */
+export async function renderJobs(
+  jobs: NonNullable<ReturnType<typeof templateJobs>>,
+  tenant: number,
+): Promise<Pick<RenderContext, 'templateOutput' | 'templateOutputs'>> {
+  const out: Pick<RenderContext, 'templateOutput' | 'templateOutputs'> = {};
+  if (jobs.single) out.templateOutput = await renderInPool(jobs.single, tenant);
+  if (jobs.named) {
+    const outputs: Record<string, string> = {};
+    // One after the other: an organization takes one worker at a time (the fair gate).
+    for (const [name, job] of Object.entries(jobs.named)) outputs[name] = await renderInPool(job, tenant);
+    out.templateOutputs = outputs;
+  }
+  return out;
+}
+
+/**
+ * A channel's request: its templates (if it has any) rendered in a worker first, then the
  * type's own render, which is cheap and bounded. Without a template, no worker is involved.
  */
 export async function renderChannel(
@@ -137,12 +168,9 @@ export async function renderChannel(
   channel: ChannelForDelivery,
   ctx: RenderContext,
 ): Promise<Rendered> {
-  const job = type.template?.(event, channel, ctx) ?? null;
-  if (job === null) return type.render(event, channel, ctx);
-  return type.render(event, channel, {
-    ...ctx,
-    templateOutput: await renderInPool(job, event.organization_id),
-  });
+  const jobs = templateJobs(type, event, channel, ctx);
+  if (jobs === null) return type.render(event, channel, ctx);
+  return type.render(event, channel, { ...ctx, ...(await renderJobs(jobs, event.organization_id)) });
 }
 
 /** Ends the workers (tests and shutdown); the next render starts them again. */
