@@ -29,6 +29,7 @@ import { Id, IdParams, ListQuery } from '../schemas.js';
 import { ChannelCreate, ChannelPatch, type EventsInput } from './channel-schemas.js';
 import { channelSigningRoutes, newSigningSecret } from './channel-signing.js';
 import { channelTypeRoutes } from './channel-types.js';
+import { templateStarterRoutes } from './template-starters.js';
 import { testChannel } from './channel-test.js';
 import type { App } from './route-types.js';
 
@@ -276,4 +277,5 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
 
   channelSigningRoutes(app, ctx, channelFor);
   channelTypeRoutes(app);
+  templateStarterRoutes(app);
 }
