@@ -1,9 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS } from '../helpers/db.js';
+import { loadConfig } from '../../src/config.js';
+import { INTERRUPTED_REASON } from '../../src/queue/take-over.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { DIALECTS, retryMigrationRace } from '../helpers/db.js';
 import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
-import { eventually } from '../helpers/receiver.js';
+import { eventually, startReceiver } from '../helpers/receiver.js';
 
 /** A receiver that answers 200 only after `delayMs`, counting the requests it gets. */
 async function slowReceiver(delayMs: number) {
@@ -110,3 +114,78 @@ describe.each(DIALECTS)('a delivery that waits here for a slot past half its lea
     }
   });
 });
+
+describe.each(DIALECTS)(
+  'an answer that comes after another worker took the delivery over (%s)',
+  (dialect) => {
+    // Worker A sends and its receiver holds the answer (a 503) for 2.5 s; A's lease (300 ms) runs
+    // out meanwhile, and worker B, on the same database, takes the delivery over: it logs A's
+    // attempt as interrupted (its outcome unknown then) and sends again, answered 200 at once.
+    // A's answer then arrives. It must overwrite neither the interrupted mark nor B's outcome
+    // (the delivery stays delivered, not pending for a retry): it is logged as its own, later
+    // attempt, so the log reads in the order things happened.
+    const secret = randomBytes(32).toString('base64');
+    const env = {
+      LOADNOTIFY_SECRET_KEY: secret,
+      LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
+      LOADNOTIFY_DELIVERY_TIMEOUT_MS: '5000',
+    };
+    let a: TestServer;
+    let b: RunningServer | null = null;
+    beforeAll(async () => {
+      // The configuration refuses a lease shorter than the delivery timeout: a stalled send.
+      a = await startTestServer(dialect, { env, configOverride: { leaseMs: 300 } });
+    });
+    afterAll(async () => {
+      await b?.close();
+      await a?.close();
+    });
+
+    it('is logged as its own late attempt, after the interrupted mark and the take-over', async () => {
+      const receiver = await startReceiver((n) =>
+        n === 1 ? { status: 503, body: 'first, late', afterMs: 2500 } : { status: 200, body: 'second' },
+      );
+      try {
+        const { loadTestId } = await seedLoadTest(a);
+        const c = await a.api('POST', `/api/v1/organizations/${a.organizationId}/notification-channels`, {
+          body: { type: 'webhook', name: 'slow', url: receiver.url() },
+        });
+        expect(c.status).toBe(201);
+        const run = await a.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} });
+        await a.api('POST', `/api/v1/runs/${run.body.id}/status`, { body: { status: 'running' } });
+        await receiver.waitFor(1, 5000);
+        const config = loadConfig({
+          PORT: '0',
+          HOST: '127.0.0.1',
+          DATA_DIR: a.store.dataDir,
+          LOG_LEVEL: 'silent',
+          ...(a.store.databaseUrl ? { DATABASE_URL: a.store.databaseUrl } : {}),
+          ...env,
+          LOADNOTIFY_ROLE: 'worker',
+        });
+        b = await retryMigrationRace(() => startServer({ ...config, leaseMs: 300 }, { logger: false }));
+        const [item] = (await a.api('GET', `/api/v1/runs/${run.body.id}/deliveries`)).body.items;
+        const d = await eventually(
+          async () => {
+            const got = await a.api('GET', `/api/v1/deliveries/${item.id}`);
+            return got.body.attempts.length >= 3 ? got.body : undefined;
+          },
+          10_000,
+          "the late answer's attempt",
+        );
+        expect(receiver.requests).toHaveLength(2);
+        expect(d.state).toBe('delivered');
+        expect(d.attempts.map((x: any) => [x.number, x.outcome, x.response_status, x.response_body])).toEqual(
+          [
+            [1, 'interrupted', null, null],
+            [2, 'delivered', 200, 'second'],
+            [3, 'retry', 503, 'first, late'],
+          ],
+        );
+        expect(d.attempts[0].error).toBe(INTERRUPTED_REASON);
+      } finally {
+        await receiver.close();
+      }
+    });
+  },
+);
