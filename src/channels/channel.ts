@@ -1,7 +1,9 @@
 import type { TObject } from 'typebox';
 import type { StoredEvent } from '../core/events.js';
 import type { ChannelEvents } from '../core/filters.js';
+import type { K6CloudEventType } from '../core/k6cloud-events.js';
 import type { StatusScheme } from '../core/run-status.js';
+import type { TemplateEngine } from './webhook-template.js';
 
 /**
  * A channel as the delivery path sees it: the URL decrypted, the type-specific config parsed
@@ -20,6 +22,8 @@ export interface ChannelForDelivery {
    * ms) it stops signing, or null for the current one. Absent or empty: unsigned.
    */
   signing_secrets?: readonly SigningSecret[];
+  /** k6 Cloud's identifiers the channel was given (they name `event.type`); null: `events` decides. */
+  event_types?: readonly K6CloudEventType[] | null;
 }
 
 export interface SigningSecret {
@@ -49,6 +53,8 @@ export interface RenderContext {
 export interface TemplateJob {
   source: string;
   scope: Record<string, unknown>;
+  /** The template's language; Liquid when left out. */
+  engine?: TemplateEngine;
 }
 
 /** An HTTP POST. `kind` may be left out: HTTP is what most channel types send. */

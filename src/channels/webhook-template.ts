@@ -1,5 +1,9 @@
 /**
- * Liquid templates for webhook bodies, written by channel owners and run inside the service.
+ * User templates (webhook bodies, e-mails), written by channel owners and run inside the
+ * service, in Liquid (the default) or Jinja2 (`template_engine`, k6 Cloud's language; see
+ * jinja-template.ts, which shares the limits below).
+ *
+ * Liquid templates:
  * The engine is shut in: no file system (include, render and layout are refused at save time),
  * only the built-in filters (strictFilters), only an object's own properties, and limits on
  * template size, render time, allocations, list sizes and output size.
@@ -9,9 +13,14 @@
  * time limit only between nodes, so one filter over a huge list, or a regular expression on
  * a long string, could hold whatever thread runs it for seconds. The bounds below make such
  * templates fail fast inside the engine; the worker's wall clock and heap cap are the backstop.
- * This module imports nothing but liquidjs, so the workers can load it on their own.
+ * This module imports nothing but liquidjs and the Jinja module, so the workers can load it on
+ * their own.
  */
-import { Liquid, type FilterImplOptions, type Template } from 'liquidjs';
+import { Drop, Liquid, type FilterImplOptions, type Template } from 'liquidjs';
+import { parseJinja, renderJinja } from './jinja-template.js';
+
+export const TEMPLATE_ENGINES = ['liquid', 'jinja2'] as const;
+export type TemplateEngine = (typeof TEMPLATE_ENGINES)[number];
 
 export const MAX_TEMPLATE_CHARS = 16 * 1024;
 export const MAX_OUTPUT_BYTES = 64 * 1024;
@@ -128,28 +137,36 @@ export class TemplateError extends Error {
   override name = 'TemplateError';
 }
 
-const parsed = new Map<string, Template[]>();
+type Parsed =
+  { engine: 'liquid'; templates: Template[] } | { engine: 'jinja2'; program: ReturnType<typeof parseJinja> };
+const parsed = new Map<string, Parsed>();
 const MAX_CACHED = 200;
 
-function parse(source: string): Template[] {
-  let templates = parsed.get(source);
-  if (!templates) {
+function parse(source: string, engineName: TemplateEngine): Parsed {
+  const key = `${engineName}\0${source}`;
+  let found = parsed.get(key);
+  if (!found) {
     try {
-      templates = engine.parse(source);
+      if (engineName === 'jinja2' && source.length > MAX_TEMPLATE_CHARS)
+        throw new Error(`a template may have ${MAX_TEMPLATE_CHARS} characters, not ${source.length}`);
+      found =
+        engineName === 'jinja2'
+          ? { engine: 'jinja2', program: parseJinja(source) }
+          : { engine: 'liquid', templates: engine.parse(source) };
     } catch (err) {
-      throw new TemplateError(describe(err));
+      throw new TemplateError(engineName === 'jinja2' ? (err as Error).message : describe(err));
     }
     // A small bounded cache: the same few templates render for every event.
     if (parsed.size >= MAX_CACHED) parsed.delete(parsed.keys().next().value!);
-    parsed.set(source, templates);
+    parsed.set(key, found);
   }
-  return templates;
+  return found;
 }
 
 /** Null when the template parses, else what is wrong and on which line. */
-export function checkTemplate(source: string): string | null {
+export function checkTemplate(source: string, engineName: TemplateEngine = 'liquid'): string | null {
   try {
-    parse(source);
+    parse(source, engineName);
     return null;
   } catch (err) {
     return (err as Error).message;
@@ -157,17 +174,51 @@ export function checkTemplate(source: string): string | null {
 }
 
 /**
+ * k6 Cloud's `event` object ({id, type, text, name}) as Liquid sees it: its fields read as
+ * usual, and the object itself renders and compares as the event's name, as `event` did in
+ * Liquid templates before the k6 Cloud context came (`{% if event == "test.started" %}`).
+ * `constructor` and `__proto__` are shadowed: a Drop's properties are read without the
+ * own-property rule.
+ */
+class EventDrop extends Drop {
+  constructor(fields: Record<string, unknown>) {
+    super();
+    Object.assign(this, fields);
+    for (const key of ['constructor', '__proto__'])
+      Object.defineProperty(this, key, { value: undefined, enumerable: false });
+  }
+  override valueOf(): unknown {
+    return (this as unknown as { name?: unknown }).name;
+  }
+}
+
+function liquidScope(scope: Record<string, unknown>): Record<string, unknown> {
+  const { event } = scope;
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) return scope;
+  return { ...scope, event: new EventDrop(event as Record<string, unknown>) };
+}
+
+/**
  * Renders with `scope` as the variables; throws TemplateError saying what failed. Synchronous
  * and bounded only by the limits above: the service calls it in a template worker, never on
  * its own thread (see src/delivery/template-pool.ts).
  */
-export function renderTemplate(source: string, scope: Record<string, unknown>): string {
-  const templates = parse(source);
+export function renderTemplate(
+  source: string,
+  scope: Record<string, unknown>,
+  engineName: TemplateEngine = 'liquid',
+): string {
+  const found = parse(source, engineName);
   let output: string;
   try {
-    output = String(engine.renderSync(templates, scope));
+    output =
+      found.engine === 'jinja2'
+        ? renderJinja(found.program, scope, { renderMs: RENDER_LIMIT_MS, memory: MEMORY_LIMIT })
+        : String(engine.renderSync(found.templates, liquidScope(scope)));
   } catch (err) {
-    throw new TemplateError(`the template failed: ${describe(err)}`);
+    throw new TemplateError(
+      `the template failed: ${found.engine === 'jinja2' ? (err as Error).message : describe(err)}`,
+    );
   }
   const bytes = Buffer.byteLength(output);
   if (bytes > MAX_OUTPUT_BYTES)

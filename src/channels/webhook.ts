@@ -20,12 +20,46 @@ import type {
   SigningSecret,
   TemplateJob,
 } from './channel.js';
-import { checkTemplate, MAX_TEMPLATE_CHARS, TemplateError } from './webhook-template.js';
+import { templateScope } from './template-scope.js';
+import {
+  checkTemplate,
+  MAX_TEMPLATE_CHARS,
+  TEMPLATE_ENGINES,
+  TemplateError,
+  type TemplateEngine,
+} from './webhook-template.js';
 
 /** Product token for User-Agent headers. */
 export const PRODUCT = 'loadnotify/0.1';
 /** The documents promise receivers that the User-Agent starts with LoadImpactWebHook. */
 export const WEBHOOK_USER_AGENT = `LoadImpactWebHook (${PRODUCT})`;
+/** k6 Cloud's later webhooks sent exactly this. */
+export const K6CLOUD_USER_AGENT = 'K6CloudWebHook';
+
+/**
+ * Which generation of k6 Cloud's headers a webhook sends: the documents' X-LoadImpact-ID,
+ * X-LoadImpact-Event and LoadImpactWebHook (the default), or the template era's X-k6cloud-ID,
+ * X-k6cloud-Event and K6CloudWebHook. Either way the ID is fresh for every attempt and the
+ * event is its name (`test.started`), and Standard Webhooks' headers are added when signed.
+ */
+export const HEADER_STYLES = ['loadimpact', 'k6cloud'] as const;
+export type HeaderStyle = (typeof HEADER_STYLES)[number];
+
+function styleHeaders(style: HeaderStyle, requestId: string, eventName: string): Record<string, string> {
+  return style === 'k6cloud'
+    ? { 'User-Agent': K6CLOUD_USER_AGENT, 'X-k6cloud-ID': requestId, 'X-k6cloud-Event': eventName }
+    : { 'User-Agent': WEBHOOK_USER_AGENT, 'X-LoadImpact-ID': requestId, 'X-LoadImpact-Event': eventName };
+}
+
+/** A template's engine as saved: Liquid when the config names none. */
+export function templateEngineOf(config: Record<string, unknown>): TemplateEngine {
+  return config.template_engine === 'jinja2' ? 'jinja2' : 'liquid';
+}
+
+/** Whether a body of this content type must be JSON. */
+function isJsonType(contentType: string): boolean {
+  return /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i.test(contentType);
+}
 
 /** Refuses anything but http(s): file:, data:, gopher: and friends are not webhooks. */
 export function checkHttpUrl(url: URL): string | null {
@@ -161,6 +195,8 @@ const WebhookConfig = Type.Object(
     content_type: Type.Optional(
       Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+( *;[ -~]*)?$' }),
     ),
+    template_engine: Type.Optional(Type.Union(TEMPLATE_ENGINES.map((v) => Type.Literal(v)))),
+    header_style: Type.Optional(Type.Union(HEADER_STYLES.map((v) => Type.Literal(v)))),
   },
   { additionalProperties: false },
 );
@@ -176,8 +212,14 @@ function checkWebhookConfig(
       message: `config.payload_version: ${version} contradicts status_scheme ${channel.status_scheme}; leave payload_version out to follow status_scheme, or use extended`,
     };
   if (typeof config.template === 'string') {
-    const problem = checkTemplate(config.template);
+    const problem = checkTemplate(config.template, templateEngineOf(config));
     if (problem) return { field: 'config.template', message: `config.template: ${problem}` };
+  } else if (config.template_engine !== undefined) {
+    return {
+      field: 'config.template_engine',
+      message:
+        'config.template_engine: it says which language config.template is in; set config.template too',
+    };
   } else if (config.content_type !== undefined) {
     return {
       field: 'config.content_type',
@@ -188,7 +230,7 @@ function checkWebhookConfig(
   return null;
 }
 
-/** The channel's template with the extended payload as its variables, or null without one. */
+/** The channel's template with its variables (templateScope), or null without one. */
 function templateJob(
   event: StoredEvent,
   channel: ChannelForDelivery,
@@ -196,9 +238,11 @@ function templateJob(
 ): TemplateJob | null {
   const { template } = channel.config;
   if (typeof template !== 'string') return null;
-  const payload = extendedPayload(event.data, channel.status_scheme, ctx.publicUrl);
-  // The payload's fields as variables, and the whole of it as `payload` (for `| json`).
-  return { source: template, scope: { ...payload, payload } };
+  return {
+    source: template,
+    scope: templateScope(event, channel, ctx),
+    engine: templateEngineOf(channel.config),
+  };
 }
 
 /** The body: the template's output, the extended payload, or the documents' one. */
@@ -210,7 +254,19 @@ function webhookBody(event: StoredEvent, channel: ChannelForDelivery, ctx: Rende
     if (ctx.templateOutput === undefined)
       throw new TemplateError('the template was not rendered: templates render in the template workers');
     const body = ctx.templateOutput;
-    return { body, contentType: typeof contentType === 'string' ? contentType : 'application/json' };
+    const type = typeof contentType === 'string' ? contentType : 'application/json';
+    // k6 Cloud's rule for its Jinja2 webhooks: what the template makes must be JSON. Liquid
+    // bodies are sent as made, as they always were.
+    if (templateEngineOf(channel.config) === 'jinja2' && isJsonType(type)) {
+      try {
+        JSON.parse(body);
+      } catch (err) {
+        throw new TemplateError(
+          `the template made a body that is not valid JSON (${(err as Error).message}); a jinja2 webhook template must make JSON, or set config.content_type to what it makes`,
+        );
+      }
+    }
+    return { body, contentType: type };
   }
   const payload =
     version === 'extended'
@@ -243,12 +299,28 @@ export const webhookChannel: ChannelType = {
         label: 'Body template (optional)',
         multiline: true,
         placeholder: '{"text": "{{ name }}: {{ status_text }} {{ url }}"}',
-        hint: 'Liquid. Variables: the extended payload’s fields (name, status_text, project_name, url, summary, …) and payload (all of them, e.g. {{ payload | json }}). Left empty, the payload above is sent.',
+        hint: 'Liquid or Jinja2 (below). Variables: the extended payload’s fields (name, status_text, project_name, url, summary, …), payload (all of them), and k6 Cloud’s test, user, event and errors (test.name, test.result, event.type, …). Left empty, the payload above is sent.',
       },
       content_type: {
         label: 'Content type (optional)',
         placeholder: 'application/json',
         hint: 'Only with a template; application/json when empty.',
+      },
+      template_engine: {
+        label: 'Template language',
+        options: [
+          { value: '', label: 'Liquid' },
+          { value: 'jinja2', label: 'Jinja2 (k6 Cloud templates)' },
+        ],
+        hint: 'Jinja2 reads templates written for k6 Cloud; its result must be valid JSON unless a content type says otherwise.',
+      },
+      header_style: {
+        label: 'Headers',
+        options: [
+          { value: '', label: 'LoadImpact (X-LoadImpact-ID, X-LoadImpact-Event)' },
+          { value: 'k6cloud', label: 'k6 Cloud (X-k6cloud-ID, X-k6cloud-Event)' },
+        ],
+        hint: 'Which generation of k6 Cloud’s webhook headers to send; the User-Agent follows (LoadImpactWebHook or K6CloudWebHook).',
       },
     },
     check: checkWebhookConfig,
@@ -258,11 +330,10 @@ export const webhookChannel: ChannelType = {
   template: templateJob,
   render(event, channel, ctx) {
     const { body, contentType } = webhookBody(event, channel, ctx);
+    const style: HeaderStyle = channel.config.header_style === 'k6cloud' ? 'k6cloud' : 'loadimpact';
     const headers = {
       'Content-Type': contentType,
-      'User-Agent': WEBHOOK_USER_AGENT,
-      'X-LoadImpact-ID': ctx.requestId,
-      'X-LoadImpact-Event': event.data.type,
+      ...styleHeaders(style, ctx.requestId, event.data.type),
       'webhook-id': ctx.webhookId,
     };
     return {

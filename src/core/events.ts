@@ -10,6 +10,28 @@ export interface RunSummary {
   requests?: number | null;
   failure_rate?: number | null;
   p95_ms?: number | null;
+  /**
+   * What the run reported going wrong (POST /runs/:id/status `errors`), kept with the figures
+   * the run reported at its end; shown as the run's and the snapshot's `errors`.
+   */
+  errors?: RunError[];
+}
+
+/**
+ * Something the run reported going wrong (the runner's error lines, a script error's message,
+ * an abort reason): k6 Cloud's `errors[]`. `code` is the reporter's own number, if it has one.
+ */
+export interface RunError {
+  code: number | null;
+  /** ISO 8601, when it was reported. */
+  created: string;
+  detail: string;
+}
+
+/** Who started a run, as notifications name them. */
+export interface RunUser {
+  id: number;
+  email: string;
 }
 
 /**
@@ -31,6 +53,13 @@ export interface RunSnapshot {
   started_at: string | null;
   ended_at: string | null;
   summary: RunSummary | null;
+  /**
+   * The account that started the run (`user_id`), when known: null for scheduled runs and
+   * runs whose user is gone. Absent in events recorded before it was kept.
+   */
+  user?: RunUser | null;
+  /** What the run reported going wrong, oldest first; absent or empty when nothing. */
+  errors?: RunError[];
 }
 
 export type EventData =

@@ -2,9 +2,12 @@
  * Which events reach which channel: API.md's filter rules, decided once when the event is
  * recorded (one delivery row per matching channel).
  */
-import type { EventData, RunSnapshot } from './events.js';
-import { TERMINAL_STATUSES, isTerminal } from './run-status.js';
+import type { EventData } from './events.js';
+import { firstMatchingEventType, type K6CloudEventType } from './k6cloud-events.js';
+import { TERMINAL_STATUSES, effectiveResult } from './run-status.js';
 import type { RunResult, RunStatus, TerminalStatus, Trigger } from './run-status.js';
+
+export { effectiveResult };
 
 /** Which events reach a channel (API.md's `events` object). Empty lists mean "all". */
 export interface ChannelEvents {
@@ -17,6 +20,12 @@ export interface ChannelFilter {
   /** null = every project of the organization; a list, even an empty one, is exactly those. */
   project_ids: number[] | null;
   events: ChannelEvents;
+  /**
+   * k6 Cloud's identifiers (see k6cloud-events.ts), when the channel was given them instead of
+   * the `events` object: then they alone decide which run events reach it. Null or absent: the
+   * `events` object decides.
+   */
+  event_types?: readonly K6CloudEventType[] | null;
 }
 
 /** A new channel hears both events of every run; the user narrows from there. */
@@ -37,16 +46,6 @@ export const DEFAULT_CHANNEL_EVENTS: ChannelEvents = {
  */
 export const ONLY_FAILURES: readonly TerminalStatus[] = TERMINAL_STATUSES.filter((s) => s !== 'finished');
 
-/**
- * The result the `results` filter sees. A run aborted or timed out before its thresholds were
- * judged has no result; it did not pass, so it counts as `failed`. Without this, a channel set
- * to "only failures" would stay silent about a run the system killed.
- */
-export function effectiveResult(run: Pick<RunSnapshot, 'status' | 'result'>): RunResult | null {
-  if (run.result !== null) return run.result;
-  return isTerminal(run.status) && run.status !== 'finished' ? 'failed' : null;
-}
-
 /** An empty list means "all". */
 function allows<T>(list: readonly T[], value: T): boolean {
   return list.length === 0 || list.includes(value);
@@ -59,6 +58,7 @@ export function channelMatches(event: EventData, channel: ChannelFilter): boolea
   if (!channel.enabled) return false;
   const { run } = event;
   if (channel.project_ids !== null && !channel.project_ids.includes(run.project_id)) return false;
+  if (channel.event_types) return firstMatchingEventType(channel.event_types, event) !== null;
 
   if (event.type === 'test.started') {
     const rule = channel.events['test.started'];

@@ -144,3 +144,13 @@ export function transition(
   else if (next === 'finished' && finalResult === null) finalResult = 'passed';
   return { kind: 'move', status: next, result: finalResult, event: 'test.finished' };
 }
+
+/**
+ * The result the `results` filter sees. A run aborted or timed out before its thresholds were
+ * judged has no result; it did not pass, so it counts as `failed`. Without this, a channel set
+ * to "only failures" would stay silent about a run the system killed.
+ */
+export function effectiveResult(run: { status: RunStatus; result: RunResult | null }): RunResult | null {
+  if (run.result !== null) return run.result;
+  return isTerminal(run.status) && run.status !== 'finished' ? 'failed' : null;
+}

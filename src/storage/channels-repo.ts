@@ -1,6 +1,7 @@
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { ChannelForDelivery, SigningSecret } from '../channels/channel.js';
 import type { ChannelEvents, ChannelFilter } from '../core/filters.js';
+import type { K6CloudEventType } from '../core/k6cloud-events.js';
 import type { StatusScheme } from '../core/run-status.js';
 import type { SecretBox } from '../security/secret-box.js';
 import type { Database, NotificationChannelsTable } from './schema.js';
@@ -50,11 +51,17 @@ export function shownUrl(row: Pick<ChannelRow, 'url_sealed' | 'url_redacted'>, b
   }
 }
 
+/** The channel's k6 Cloud identifiers, or null when its `events` object decides. */
+export function eventTypesOf(row: Pick<ChannelRow, 'event_types'>): K6CloudEventType[] | null {
+  return row.event_types ? (JSON.parse(row.event_types) as K6CloudEventType[]) : null;
+}
+
 export function channelFilter(row: ChannelRow): ChannelFilter {
   return {
     enabled: row.enabled === 1,
     project_ids: row.project_ids ? (JSON.parse(row.project_ids) as number[]) : null,
     events: JSON.parse(row.events) as ChannelEvents,
+    event_types: eventTypesOf(row),
   };
 }
 
@@ -69,7 +76,10 @@ export function channelView(row: ChannelRow, box: SecretBox) {
     enabled: filter.enabled,
     status_scheme: row.status_scheme as StatusScheme,
     project_ids: filter.project_ids,
+    /** With `event_types`, their equivalent (see eventsForTypes); the identifiers decide. */
     events: filter.events,
+    /** k6 Cloud's identifiers the channel was given instead of `events`, or null. */
+    event_types: filter.event_types ?? null,
     config: JSON.parse(row.config) as Record<string, unknown>,
     /** Names of the write-only settings that are set; their values are never shown. */
     secrets_set: Object.keys(JSON.parse(row.secrets_sealed) as Record<string, string>).sort(),
@@ -97,6 +107,7 @@ export function channelForDelivery(row: ChannelRow, box: SecretBox): ChannelForD
     status_scheme: row.status_scheme as StatusScheme,
     config: { ...JSON.parse(row.config), ...openSecrets(row.secrets_sealed, box) } as Record<string, unknown>,
     signing_secrets: signingSecrets(row, box),
+    event_types: eventTypesOf(row),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { RunSnapshot, RunSummary } from '../core/events.js';
+import type { RunError, RunSnapshot, RunSummary } from '../core/events.js';
 import {
   statusCode,
   TERMINAL_STATUSES,
@@ -13,7 +13,14 @@ import { iso, isoOrNull } from './time.js';
 import { keysetPage, type PageRequest } from './keyset-page.js';
 
 type Row = Omit<RunsTable, 'id'> & { id: number };
-export type RunRow = Row & { name: string; project_name: string };
+export type RunRow = Row & { name: string; project_name: string; user_email: string | null };
+
+/** The stored summary split into the figures and the errors the run reported with them. */
+function summaryParts(row: Pick<RunRow, 'summary'>): { summary: RunSummary | null; errors: RunError[] } {
+  if (!row.summary) return { summary: null, errors: [] };
+  const { errors = [], ...figures } = JSON.parse(row.summary) as RunSummary;
+  return { summary: Object.keys(figures).length > 0 ? figures : null, errors };
+}
 
 export function runView(row: RunRow) {
   const { code, text } = statusCode('k6', row.status as RunStatus, row.result as RunResult | null);
@@ -32,7 +39,7 @@ export function runView(row: RunRow) {
     created_at: iso(row.created_at),
     started_at: isoOrNull(row.started_at),
     ended_at: isoOrNull(row.ended_at),
-    summary: row.summary ? (JSON.parse(row.summary) as RunSummary) : null,
+    ...summaryParts(row),
   };
 }
 export type RunView = ReturnType<typeof runView>;
@@ -42,8 +49,9 @@ export function selectRuns(k: Kysely<Database>) {
     .selectFrom('runs')
     .innerJoin('load_tests', 'load_tests.id', 'runs.load_test_id')
     .innerJoin('projects', 'projects.id', 'runs.project_id')
+    .leftJoin('users', 'users.id', 'runs.user_id')
     .selectAll('runs')
-    .select(['load_tests.name as name', 'projects.name as project_name']);
+    .select(['load_tests.name as name', 'projects.name as project_name', 'users.email as user_email']);
 }
 
 /** Runs of a load test, or of an organization, newest first. */
@@ -120,6 +128,7 @@ export function snapshot(row: RunRow): RunSnapshot {
     created_at: iso(row.created_at),
     started_at: isoOrNull(row.started_at),
     ended_at: isoOrNull(row.ended_at),
-    summary: row.summary ? (JSON.parse(row.summary) as RunSummary) : null,
+    ...summaryParts(row),
+    user: row.user_id !== null && row.user_email ? { id: row.user_id, email: row.user_email } : null,
   };
 }

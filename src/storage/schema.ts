@@ -155,6 +155,11 @@ export interface NotificationChannelsTable {
   /** JSON list of project ids, or null for every project. */
   project_ids: string | null;
   events: string;
+  /**
+   * JSON list of k6 Cloud's event identifiers, when the channel was given them instead of the
+   * `events` object; they then decide (and `events` holds their equivalent). Null: `events` does.
+   */
+  event_types: Generated<string | null>;
   /** JSON of the type's shown settings. */
   config: string;
   /** JSON object of the type's secret settings, each value a sealed JSON value. */

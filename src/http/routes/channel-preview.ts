@@ -14,7 +14,7 @@ import { EVENT_TYPES } from '../../core/events.js';
 import type { StatusScheme } from '../../core/run-status.js';
 import { sampleEvent } from '../../core/sample-event.js';
 import { generateSigningSecret } from '../../core/signing.js';
-import { findChannel, openSecrets, redactUrl } from '../../storage/channels-repo.js';
+import { eventTypesOf, findChannel, openSecrets, redactUrl } from '../../storage/channels-repo.js';
 import {
   requireCredentialsForDestination,
   resolveChannelConfig,
@@ -24,7 +24,7 @@ import type { AppContext } from '../context.js';
 import { requireManager, roleIn } from '../access.js';
 import { Id } from '../schemas.js';
 import { ChannelCreate } from './channel-schemas.js';
-import { channelPolicy, channelUrl, checkProjects } from './notification-channels.js';
+import { channelEventTypes, channelPolicy, channelUrl, checkProjects } from './notification-channels.js';
 import type { App } from './route-types.js';
 
 const { type, name, ...settings } = ChannelCreate.properties;
@@ -98,6 +98,12 @@ export function channelPreviewRoutes(app: App, ctx: AppContext): void {
       status_scheme,
       config: values,
       signing_secrets: signed ? [{ secret: generateSigningSecret(), expires_at: null }] : [],
+      event_types:
+        b.event_types === undefined
+          ? saved
+            ? eventTypesOf(saved)
+            : null
+          : b.event_types && channelEventTypes(channelType, b.event_types).eventTypes,
     };
     const now = new Date();
     const event = sampleEvent(b.event ?? 'test.finished', orgId, now);

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { CHANNEL_TYPES } from '../../channels/registry.js';
+import { K6CLOUD_EVENT_TYPES } from '../../core/k6cloud-events.js';
 import { RUN_RESULTS, STATUS_SCHEMES, TERMINAL_STATUSES, TRIGGERS } from '../../core/run-status.js';
 import { Id, Name } from '../schemas.js';
 
@@ -33,6 +34,20 @@ export const EventsInput = Type.Object(
 );
 export type EventsInput = Static<typeof EventsInput>;
 
+/**
+ * k6 Cloud's identifiers instead of `events` (checked against the list by name, so an unknown
+ * one is named with the valid ones); null goes back to the `events` object.
+ */
+export const EventTypesInput = Type.Union([
+  Type.Array(Type.String({ maxLength: 100 }), {
+    minItems: 1,
+    maxItems: K6CLOUD_EVENT_TYPES.length,
+    uniqueItems: true,
+    description: `k6 Cloud's notification events, instead of \`events\`: ${K6CLOUD_EVENT_TYPES.join(', ')}`,
+  }),
+  Type.Null(),
+]);
+
 const Url = Type.String({ minLength: 1, maxLength: 2048 });
 /** Checked against the channel type's own schema once the type is known (channel-config.ts). */
 const Config = Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { maxProperties: 50 });
@@ -47,6 +62,7 @@ export const ChannelCreate = Type.Object(
     status_scheme: Type.Optional(literals(STATUS_SCHEMES)),
     project_ids: Type.Optional(ProjectIds),
     events: Type.Optional(EventsInput),
+    event_types: Type.Optional(EventTypesInput),
     config: Type.Optional(Config),
   },
   { additionalProperties: false },
@@ -61,6 +77,7 @@ export const ChannelPatch = Type.Object(
     status_scheme: Type.Optional(literals(STATUS_SCHEMES)),
     project_ids: Type.Optional(ProjectIds),
     events: Type.Optional(EventsInput),
+    event_types: Type.Optional(EventTypesInput),
     config: Type.Optional(Config),
   },
   { additionalProperties: false, minProperties: 1 },

@@ -3,6 +3,12 @@ import type { ChannelPolicy, ChannelType } from '../../channels/channel.js';
 import { getChannelType } from '../../channels/registry.js';
 import { AppError, badRequest, conflict, notFound } from '../../core/errors.js';
 import { DEFAULT_CHANNEL_EVENTS, type ChannelEvents } from '../../core/filters.js';
+import {
+  eventsForTypes,
+  isK6CloudEventType,
+  K6CLOUD_EVENT_TYPES,
+  type K6CloudEventType,
+} from '../../core/k6cloud-events.js';
 import type { StatusScheme } from '../../core/run-status.js';
 import {
   channelView,
@@ -97,6 +103,39 @@ function channelEvents(
   return events;
 }
 
+/**
+ * k6 Cloud's identifiers as they will be saved, with the `events` object they amount to
+ * (checked against what the type can send like `events`). Unknown ones are named, with the
+ * list of valid ones.
+ */
+export function channelEventTypes(
+  channelType: ChannelType,
+  input: readonly string[],
+): { eventTypes: K6CloudEventType[]; events: ChannelEvents } {
+  const unknown = input.filter((id) => !isK6CloudEventType(id));
+  if (unknown.length > 0)
+    throw badRequest(
+      'validation_failed',
+      `event_types: ${unknown.map((id) => JSON.stringify(id)).join(', ')} ${unknown.length === 1 ? 'is not an event type' : 'are not event types'}; the event types are ${K6CLOUD_EVENT_TYPES.join(', ')}`,
+      'event_types',
+    );
+  const eventTypes = input as K6CloudEventType[];
+  const { events } = eventsForTypes(eventTypes);
+  const problem = channelType.checkEvents?.(events);
+  if (problem) throw badRequest('validation_failed', `event_types: ${problem.message}`, 'event_types');
+  return { eventTypes, events };
+}
+
+/** `events` and `event_types` are two ways to say one thing: a request uses one of them. */
+function oneFilterForm(body: { events?: unknown; event_types?: unknown }): void {
+  if (body.events !== undefined && body.event_types !== undefined && body.event_types !== null)
+    throw badRequest(
+      'validation_failed',
+      'event_types: give either events or event_types, not both',
+      'event_types',
+    );
+}
+
 export async function checkProjects(
   ctx: AppContext,
   organizationId: number,
@@ -145,11 +184,11 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         { status_scheme: req.body.status_scheme ?? 'k6', policy: channelPolicy(ctx) },
       );
       const url = channelUrl(ctx, channelType, req.body.url, { ...config, ...secrets });
-      const events = channelEvents(
-        channelType,
-        channelType.defaultEvents ?? DEFAULT_CHANNEL_EVENTS,
-        req.body.events,
-      );
+      oneFilterForm(req.body);
+      const typed = req.body.event_types ? channelEventTypes(channelType, req.body.event_types) : null;
+      const events =
+        typed?.events ??
+        channelEvents(channelType, channelType.defaultEvents ?? DEFAULT_CHANNEL_EVENTS, req.body.events);
       await checkProjects(ctx, orgId, req.body.project_ids);
       const now = Date.now();
       // Signed from the start: a receiver can verify the first event it gets.
@@ -164,6 +203,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         status_scheme: req.body.status_scheme ?? 'k6',
         project_ids: req.body.project_ids ? JSON.stringify(req.body.project_ids) : null,
         events: JSON.stringify(events),
+        event_types: typed ? JSON.stringify(typed.eventTypes) : null,
         config: JSON.stringify(config),
         secrets_sealed: sealSecrets(secrets, ctx.box),
         disabled_reason: null,
@@ -233,10 +273,20 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         await checkProjects(ctx, channel.organization_id, b.project_ids);
         set.project_ids = b.project_ids ? JSON.stringify(b.project_ids) : null;
       }
-      if (b.events !== undefined)
+      oneFilterForm(b);
+      if (b.events !== undefined) {
         set.events = JSON.stringify(
           channelEvents(channelType, JSON.parse(channel.events) as ChannelEvents, b.events),
         );
+        // The events object given: it decides from now on.
+        set.event_types = null;
+      }
+      if (b.event_types === null) set.event_types = null;
+      else if (b.event_types !== undefined) {
+        const typed = channelEventTypes(channelType, b.event_types);
+        set.events = JSON.stringify(typed.events);
+        set.event_types = JSON.stringify(typed.eventTypes);
+      }
       if (b.enabled !== undefined) {
         set.enabled = b.enabled ? 1 : 0;
         // Switching a channel back on is the person saying the cause is fixed.

@@ -8,6 +8,7 @@ import { signingSecrets } from './005-signing-secrets.js';
 import { pendingIndex } from './006-pending-index.js';
 import { pendingPartialIndexes } from './007-pending-partial-indexes.js';
 import { security } from './008-security.js';
+import { eventTypes } from './009-event-types.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -21,7 +22,11 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '006-pending-index': pendingIndex,
   '007-pending-partial-indexes': pendingPartialIndexes,
   '008-security': security,
+  '009-event-types': eventTypes,
 };
+
+/** This build's migrations in order; the last one's name is its schema version. */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS);
 
 /** Brings the schema up to date, or (upgrade tests) only as far as the migration named `upTo`. */
 export async function migrateToLatest(db: Db, upTo?: string): Promise<void> {
