@@ -11,7 +11,6 @@
 import net from 'node:net';
 import { convert } from 'html-to-text';
 import { Type } from 'typebox';
-import { extendedPayload } from '../core/webhook-payload.js';
 import { buildMessage, oneLine, truncateText } from '../core/message.js';
 import type { Message, MessageColor, MessageFact } from '../core/message.js';
 import type { EventData, StoredEvent } from '../core/events.js';
@@ -27,7 +26,14 @@ import type {
   RenderedMail,
   TemplateJob,
 } from './channel.js';
-import { checkTemplate, MAX_TEMPLATE_CHARS, TemplateError } from './webhook-template.js';
+import { templateScope } from './template-scope.js';
+import {
+  checkTemplate,
+  MAX_TEMPLATE_CHARS,
+  TEMPLATE_ENGINES,
+  TemplateError,
+  type TemplateEngine,
+} from './webhook-template.js';
 import { checkPlaintextAuth } from './email-auth.js';
 import { escapeHtml } from './hipchat.js';
 
@@ -58,7 +64,7 @@ export const EmailConfig = Type.Object(
       maxItems: MAX_RECIPIENTS,
       uniqueItems: true,
     }),
-    template_engine: Type.Optional(Type.Union([Type.Literal('liquid'), Type.Literal('jinja2')])),
+    template_engine: Type.Optional(Type.Union(TEMPLATE_ENGINES.map((e) => Type.Literal(e)))),
     subject_template: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_SUBJECT_TEMPLATE_CHARS })),
     html_template: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_TEMPLATE_CHARS })),
   },
@@ -73,7 +79,7 @@ interface EmailSettings {
   password?: string;
   from: string;
   to: string[];
-  template_engine?: 'liquid' | 'jinja2';
+  template_engine?: TemplateEngine;
   subject_template?: string;
   html_template?: string;
 }
@@ -114,7 +120,7 @@ function checkEmailConfig(c: Record<string, unknown>, context: ConfigContext): C
   for (const key of TEMPLATE_KEYS) {
     const source = config[key];
     if (source === undefined) continue;
-    const problem = checkTemplate(source);
+    const problem = checkTemplate(source, config.template_engine);
     if (problem) return { field: `config.${key}`, message: `config.${key}: ${problem}` };
   }
   return checkPlaintextAuth(config, context);
@@ -241,7 +247,8 @@ ${cells}
 
 /**
  * The custom templates' jobs (k6 Cloud's custom e-mail), or null for our own mail. Their
- * variables are a webhook template's: the extended payload's fields and `payload`.
+ * variables are a webhook template's (template-scope.ts): k6 Cloud's `test`, `user`, `event`
+ * and `errors`, and the extended payload's fields and `payload`.
  */
 function templateJobs(
   event: StoredEvent,
@@ -250,10 +257,11 @@ function templateJobs(
 ): Record<string, TemplateJob> | null {
   const config = channel.config as unknown as EmailSettings;
   const jobs: Record<string, TemplateJob> = {};
-  const payload = extendedPayload(event.data, channel.status_scheme, ctx.publicUrl);
-  const scope = { ...payload, payload };
-  if (config.subject_template !== undefined) jobs.subject = { source: config.subject_template, scope };
-  if (config.html_template !== undefined) jobs.html = { source: config.html_template, scope };
+  const scope = templateScope(event, channel, ctx);
+  const engine = config.template_engine ?? 'liquid';
+  if (config.subject_template !== undefined)
+    jobs.subject = { source: config.subject_template, scope, engine };
+  if (config.html_template !== undefined) jobs.html = { source: config.html_template, scope, engine };
   return Object.keys(jobs).length === 0 ? null : jobs;
 }
 
@@ -271,6 +279,8 @@ export function textFromHtml(html: string): string {
     wordwrap: 78,
     selectors: [
       { selector: 'img', format: 'skip' },
+      // Layout tables are rare in notification mails; a table here is label and value rows.
+      { selector: 'table', format: 'dataTable' },
       { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
     ],
   });

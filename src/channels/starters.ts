@@ -64,8 +64,9 @@ const GENERIC_LIQUID = GENERIC_JINJA2.replaceAll('| tojson', '| json').replace(
  */
 const CHAT_JINJA2 = `{%- if test.result == 1 or errors | length > 0 %}{% set mark = ":red_circle:" %}{% elif event.type.startswith("test.started") %}{% set mark = ":arrow_forward:" %}{% else %}{% set mark = ":large_green_circle:" %}{% endif -%}
 {%- set name = test.name | replace("&", "&amp;") | replace("<", "&lt;") | replace(">", "&gt;") -%}
+{%- set what = test.status_text if event.type == "<any>" else event.text -%}
 {%- set text -%}
-{{ mark }} *{{ name }}*: {{ event.text }} ({{ test.status_text }}, {{ test.result_text }})
+{{ mark }} *{{ name }}*: {{ what }}{% if test.result_text %} ({{ test.result_text }}){% endif %}
 <{{ test.url }}|Open run {{ test.id }}>{% for error in errors %}{{ "\\n• " ~ error.detail }}{% endfor %}
 {%- endset -%}
 {"text": {{ text | tojson }}}
@@ -73,16 +74,19 @@ const CHAT_JINJA2 = `{%- if test.result == 1 or errors | length > 0 %}{% set mar
 
 const CHAT_LIQUID = `{%- if test.result == 1 or errors.size > 0 %}{% assign mark = ":red_circle:" %}{% elsif event.type contains "test.started" %}{% assign mark = ":arrow_forward:" %}{% else %}{% assign mark = ":large_green_circle:" %}{% endif -%}
 {%- assign name = test.name | replace: "&", "&amp;" | replace: "<", "&lt;" | replace: ">", "&gt;" -%}
+{%- assign what = event.text -%}{%- if event.type == "<any>" %}{% assign what = test.status_text %}{% endif -%}
 {%- capture text -%}
-{{ mark }} *{{ name }}*: {{ event.text }} ({{ test.status_text }}, {{ test.result_text }})
+{{ mark }} *{{ name }}*: {{ what }}{% if test.result_text %} ({{ test.result_text }}){% endif %}
 <{{ test.url }}|Open run {{ test.id }}>{% for error in errors %}
 • {{ error.detail }}{% endfor %}
 {%- endcapture -%}
 {"text": {{ text | json }}}
 `;
 
-const SUBJECT_JINJA2 = '[{{ event.text }}] {{ test.name }}: {{ test.status_text }}, {{ test.result_text }}';
-const SUBJECT_LIQUID = SUBJECT_JINJA2;
+const SUBJECT_JINJA2 =
+  '[{{ test.status_text if event.type == "<any>" else event.text }}] {{ test.name }}{% if test.result_text %}: {{ test.result_text }}{% endif %}';
+const SUBJECT_LIQUID =
+  '[{% if event.type == "<any>" %}{{ test.status_text }}{% else %}{{ event.text }}{% endif %}] {{ test.name }}{% if test.result_text %}: {{ test.result_text }}{% endif %}';
 
 /** Jinja2 as @huggingface/jinja speaks it has no `escape` filter: a macro does the same. */
 const EMAIL_JINJA2 = `{%- macro h(value) -%}
@@ -90,7 +94,7 @@ const EMAIL_JINJA2 = `{%- macro h(value) -%}
 {%- endmacro -%}
 <!DOCTYPE html>
 <html><body style="font-family: Helvetica, Arial, sans-serif; font-size: 14px; color: #222">
-<h2 style="color: {% if test.result == 1 %}#c62828{% else %}#2e7d32{% endif %}">{{ h(test.name) }}: {{ h(event.text) }}</h2>
+<h2 style="color: {% if test.result == 1 %}#c62828{% else %}#2e7d32{% endif %}">{{ h(test.name) }}: {{ h(test.status_text if event.type == "<any>" else event.text) }}</h2>
 <table cellpadding="4">
 <tr><th align="left">Status</th><td>{{ h(test.status_text) }}</td></tr>
 <tr><th align="left">Result</th><td>{{ h(test.result_text) }}</td></tr>
@@ -111,7 +115,7 @@ const EMAIL_JINJA2 = `{%- macro h(value) -%}
 
 const EMAIL_LIQUID = `<!DOCTYPE html>
 <html><body style="font-family: Helvetica, Arial, sans-serif; font-size: 14px; color: #222">
-<h2 style="color: {% if test.result == 1 %}#c62828{% else %}#2e7d32{% endif %}">{{ test.name | escape }}: {{ event.text | escape }}</h2>
+<h2 style="color: {% if test.result == 1 %}#c62828{% else %}#2e7d32{% endif %}">{{ test.name | escape }}: {% if event.type == "<any>" %}{{ test.status_text | escape }}{% else %}{{ event.text | escape }}{% endif %}</h2>
 <table cellpadding="4">
 <tr><th align="left">Status</th><td>{{ test.status_text | escape }}</td></tr>
 <tr><th align="left">Result</th><td>{{ test.result_text | escape }}</td></tr>

@@ -1,8 +1,9 @@
 /**
  * The events a channel preview renders: a realistic run ("Checkout" in "Shop", run #42) at the
  * moment it starts or finishes, and the Test Hook. Nothing is stored; the ids are examples.
+ * The Test Hook's template gets `testHookRun`'s mock values (k6 Cloud's "Send test event").
  */
-import type { EventType, RunSnapshot, StoredEvent } from './events.js';
+import type { EventData, EventType, RunSnapshot, StoredEvent } from './events.js';
 
 export function sampleRun(organizationId: number, now: Date): RunSnapshot {
   const at = (secondsAgo: number) => new Date(now.getTime() - secondsAgo * 1000).toISOString();
@@ -21,6 +22,52 @@ export function sampleRun(organizationId: number, now: Date): RunSnapshot {
     started_at: at(303),
     ended_at: null,
     summary: null,
+    user: { id: 1, email: 'owner@example.com' },
+    errors: [],
+  };
+}
+
+/**
+ * The run a templated channel's Test Hook renders with: k6 Cloud's "Send test event" filled
+ * its template with mock values, so every field of the template context has one here: a
+ * manual run that finished with its thresholds failed, who started it, and two errors (so a
+ * loop over `errors` shows its separators).
+ */
+export function testHookRun(organizationId: number, now: Date): RunSnapshot {
+  const at = (secondsAgo: number) => new Date(now.getTime() - secondsAgo * 1000).toISOString();
+  return {
+    ...sampleRun(organizationId, now),
+    status: 'finished',
+    result: 'failed',
+    started_at: at(303),
+    ended_at: at(3),
+    summary: {
+      thresholds_passed: false,
+      thresholds: { 'http_req_duration{p(95)<200}': false, 'checks{rate>0.99}': true },
+      requests: 48213,
+      failure_rate: 0.0312,
+      p95_ms: 241.7,
+    },
+    errors: [
+      { code: 1000, created: at(120), detail: 'GET https://shop.example.com/cart: request timeout' },
+      {
+        code: 1099,
+        created: at(60),
+        detail: 'threshold http_req_duration{p(95)<200} crossed: p(95)=241.7ms',
+      },
+    ],
+  };
+}
+
+/**
+ * What a template sees of an event: the event itself, except that the Test Hook, which has
+ * no run, is shown as testHookRun finishing, so no field of the context is empty.
+ */
+export function templateEventData(event: StoredEvent): Extract<EventData, { run: object }> {
+  if (event.data.type !== 'test.notification_channel') return event.data;
+  return {
+    type: 'test.finished',
+    run: testHookRun(event.organization_id, new Date(event.created_at)),
   };
 }
 
