@@ -12,6 +12,8 @@ import { makeDataDir, SECRET_KEY_FILE } from './storage/data-dir.js';
  */
 export const DEFAULT_MAX_IN_FLIGHT = 64;
 export const DEFAULT_PER_CHANNEL = 4;
+/** PostgreSQL connections in one process's pool unless LOADNOTIFY_PG_POOL_SIZE says otherwise. */
+export const DEFAULT_PG_POOL_SIZE = 10;
 
 export interface Config {
   port: number;
@@ -21,6 +23,11 @@ export interface Config {
   databaseUrl: string | null;
   /** 32-byte key for AES-256-GCM encryption of channel secrets. */
   secretKey: Buffer;
+  /**
+   * LOADNOTIFY_SECRET_KEY_PREVIOUS during a key rotation: still opens the values sealed with it
+   * until `loadnotify rotate-key` has re-sealed them all; nothing new is sealed with it.
+   */
+  previousSecretKeys: Buffer[];
   publicUrl: string;
   /**
    * PUBLIC_URL was left unset, so publicUrl is the address the server listens on; with PORT=0
@@ -48,6 +55,8 @@ export interface Config {
   maxInFlight: number;
   /** Sends a worker process has in flight at once to one channel. */
   perChannel: number;
+  /** PostgreSQL: the most connections this process's pool opens (the listener's is beside it). */
+  pgPoolSize: number;
   /** An SMTP login without TLS is allowed to a loopback server (never to any other). */
   smtpPlaintextAuthLoopback: boolean;
   /** Who may create organizations: instance administrators, or any signed-in user. */
@@ -83,16 +92,28 @@ function port(value: string | undefined): number {
   return n;
 }
 
-function decodeKey(value: string): Buffer {
+function decodeKey(value: string, name = 'LOADNOTIFY_SECRET_KEY'): Buffer {
   const trimmed = value.trim();
   const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
   if (key.length !== 32) {
     throw new ConfigError(
-      'LOADNOTIFY_SECRET_KEY must be 32 bytes, as 64 hex digits or base64 ' +
-        '(generate one with: openssl rand -base64 32)',
+      `${name} must be 32 bytes, as 64 hex digits or base64 (generate one with: openssl rand -base64 32)`,
     );
   }
   return key;
+}
+
+/** The key a rotation moves away from, while one is under way (README, Key rotation). */
+function previousSecretKeys(env: Env, current: Buffer): Buffer[] {
+  const value = env.LOADNOTIFY_SECRET_KEY_PREVIOUS;
+  if (!value || value.trim() === '') return [];
+  const key = decodeKey(value, 'LOADNOTIFY_SECRET_KEY_PREVIOUS');
+  if (key.equals(current)) {
+    throw new ConfigError(
+      'LOADNOTIFY_SECRET_KEY_PREVIOUS is the same key as LOADNOTIFY_SECRET_KEY: set LOADNOTIFY_SECRET_KEY to the new key',
+    );
+  }
+  return [key];
 }
 
 /**
@@ -252,6 +273,7 @@ function schedulePolicy(env: Env, dataDir: string): ScheduleCommandPolicy {
 /** The service's own secrets: never handed to a scheduled command. */
 export const SERVICE_SECRET_ENV = [
   'LOADNOTIFY_SECRET_KEY',
+  'LOADNOTIFY_SECRET_KEY_PREVIOUS',
   'DATABASE_URL',
   'LOADNOTIFY_TOKEN',
   'LOADNOTIFY_SMTP_URL',
@@ -265,7 +287,11 @@ function flag(env: Env, name: string): boolean {
   throw new ConfigError(`${name} must be 1 or 0 (true or false), got "${env[name]}"`);
 }
 
-export function loadConfig(env: Env = process.env): Config {
+/**
+ * Where the data is, and nothing else: for commands that handle the database as a whole
+ * (backup, restore), which must not generate a secret key into an empty DATA_DIR.
+ */
+export function loadStorageConfig(env: Env = process.env): Pick<Config, 'dataDir' | 'databaseUrl'> {
   const dataDir = path.resolve(env.DATA_DIR || './data');
   const databaseUrl = env.DATABASE_URL ? env.DATABASE_URL : null;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -273,6 +299,12 @@ export function loadConfig(env: Env = process.env): Config {
       'DATABASE_URL must start with postgres:// (unset it to use the embedded SQLite file)',
     );
   }
+  return { dataDir, databaseUrl };
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const { dataDir, databaseUrl } = loadStorageConfig(env);
+  const key = secretKey(env, dataDir, databaseUrl);
   const p = port(env.PORT);
   const host = env.HOST || '127.0.0.1';
   const role = env.LOADNOTIFY_ROLE || 'all';
@@ -306,7 +338,8 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     dataDir,
     databaseUrl,
-    secretKey: secretKey(env, dataDir, databaseUrl),
+    secretKey: key,
+    previousSecretKeys: previousSecretKeys(env, key),
     publicUrl: publicUrl(env.PUBLIC_URL, host, p),
     publicUrlFromListen: !env.PUBLIC_URL?.trim(),
     egressAllow: env.LOADNOTIFY_EGRESS_ALLOW ?? '',
@@ -320,6 +353,7 @@ export function loadConfig(env: Env = process.env): Config {
     pollMs: positive(env, 'LOADNOTIFY_POLL_MS', 1000),
     maxInFlight,
     perChannel,
+    pgPoolSize: count(env, 'LOADNOTIFY_PG_POOL_SIZE', DEFAULT_PG_POOL_SIZE),
     smtpPlaintextAuthLoopback: flag(env, 'LOADNOTIFY_SMTP_PLAINTEXT_AUTH_LOOPBACK'),
     orgCreation: orgCreation(env.LOADNOTIFY_ORG_CREATION),
     schedules: schedulePolicy(env, dataDir),

@@ -11,6 +11,10 @@ commands:
   migrate   bring the database schema up to date and exit
   run       run a load-test command and report its lifecycle (loadnotify run --help)
   admin     grant|revoke <email>, list: who is an instance administrator (run on the server)
+  backup    <file>: a consistent copy of the SQLite database, taken while the service runs
+  restore   <file>: put a backup in place of the SQLite database (stop the service first)
+  rotate-key  re-seal every stored secret with LOADNOTIFY_SECRET_KEY, opening the old ones
+            with LOADNOTIFY_SECRET_KEY_PREVIOUS (the service keeps running, given both)
 
 configuration is read from the environment: PORT, HOST, DATA_DIR, DATABASE_URL,
 LOADNOTIFY_SECRET_KEY, PUBLIC_URL, LOADNOTIFY_EGRESS_ALLOW (see the README); "run" also
@@ -67,6 +71,15 @@ export async function main(argv: string[]): Promise<number> {
       case 'admin': {
         const { adminCommand } = await import('./admin-command.js');
         return await adminCommand(rest);
+      }
+      case 'backup':
+      case 'restore': {
+        const { backupCommand, restoreCommand } = await import('./backup-command.js');
+        return await (command === 'backup' ? backupCommand(rest) : restoreCommand(rest));
+      }
+      case 'rotate-key': {
+        const { rotateKeyCommand } = await import('./rotate-key-command.js');
+        return await rotateKeyCommand(rest);
       }
       case undefined:
       case '-h':
