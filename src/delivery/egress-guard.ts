@@ -2,7 +2,6 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { domainToASCII } from 'node:url';
 import ipaddr from 'ipaddr.js';
-import { buildConnector } from 'undici';
 
 /** The environment variable named in refusal messages, so an operator knows what to change. */
 export const EGRESS_ALLOW_ENV = 'LOADNOTIFY_EGRESS_ALLOW';
@@ -87,7 +86,7 @@ function normalizeHostname(host: string): string {
   return host.toLowerCase().replace(/\.$/, '');
 }
 
-function stripBrackets(host: string): string {
+export function stripBrackets(host: string): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
@@ -202,37 +201,5 @@ export function guardedLookup(policy: EgressPolicy, lookup: LookupFunction = dns
       if (options.all) callback(null, permitted);
       else callback(null, first.address, first.family);
     });
-  };
-}
-
-export interface GuardedConnectorOptions {
-  /** Connect timeout in milliseconds. */
-  timeout: number;
-  lookup?: LookupFunction;
-}
-
-/**
- * An undici `connect` function that refuses forbidden addresses before any packet leaves:
- * net.connect skips lookup for IP literals, so those are judged here; names go through
- * guardedLookup unless the operator allowed the name itself.
- */
-export function guardedConnector(
-  policy: EgressPolicy,
-  opts: GuardedConnectorOptions,
-): buildConnector.connector {
-  const plain = buildConnector({ timeout: opts.timeout, ...(opts.lookup ? { lookup: opts.lookup } : {}) });
-  const guarded = buildConnector({ timeout: opts.timeout, lookup: guardedLookup(policy, opts.lookup) });
-  return (options, callback) => {
-    const host = stripBrackets(options.hostname);
-    if (net.isIP(host) !== 0) {
-      const reason = policy.checkAddress(host);
-      if (reason !== null) {
-        // Asynchronously, as a real connect failure would be reported.
-        queueMicrotask(() => callback(new EgressRefusedError(reason), null));
-        return;
-      }
-      return plain(options, callback);
-    }
-    return (policy.allowsHost(host) ? plain : guarded)(options, callback);
   };
 }

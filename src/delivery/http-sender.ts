@@ -1,6 +1,7 @@
 import { Agent } from 'undici';
 import type { RenderedRequest } from '../channels/channel.js';
-import { EgressRefusedError, guardedConnector } from './egress-guard.js';
+import { EgressRefusedError } from './egress-guard.js';
+import { guardedConnector } from './guarded-connector.js';
 import type { EgressPolicy, LookupFunction } from './egress-guard.js';
 import type { SendOutcome } from './sender.js';
 

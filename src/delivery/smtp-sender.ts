@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
 import type { RenderedMail } from '../channels/channel.js';
 import { isLoopbackHost, PLAINTEXT_AUTH_ENV } from '../channels/email-auth.js';
-import { EgressRefusedError, guardedConnector } from './egress-guard.js';
+import { EgressRefusedError } from './egress-guard.js';
 import type { EgressPolicy, LookupFunction } from './egress-guard.js';
+import type { Connector } from './guarded-connector.js';
 import type { SendOutcome } from './sender.js';
 
 export interface SmtpSenderOptions {
@@ -57,14 +58,24 @@ const OWN_FIELDS = new Set([
 export class SmtpSender {
   private readonly totalTimeoutMs: number;
   private readonly connectTimeoutMs: number;
-  private readonly connect: ReturnType<typeof guardedConnector>;
+  private connector: Connector | null = null;
   private readonly plaintextAuthLoopback: boolean;
 
-  constructor(opts: SmtpSenderOptions) {
+  constructor(private readonly opts: SmtpSenderOptions) {
     this.plaintextAuthLoopback = opts.plaintextAuthLoopback === true;
     this.totalTimeoutMs = opts.totalTimeoutMs ?? 15_000;
     this.connectTimeoutMs = Math.min(opts.connectTimeoutMs ?? 5000, this.totalTimeoutMs);
-    this.connect = guardedConnector(opts.policy, { timeout: this.connectTimeoutMs, lookup: opts.lookup });
+  }
+
+  /** The guarded connector, made on the first mail: it loads undici (see guarded-connector.ts). */
+  private async connect(): Promise<Connector> {
+    if (this.connector) return this.connector;
+    const { guardedConnector } = await import('./guarded-connector.js');
+    this.connector = guardedConnector(this.opts.policy, {
+      timeout: this.connectTimeoutMs,
+      lookup: this.opts.lookup,
+    });
+    return this.connector;
   }
 
   async send(mail: RenderedMail): Promise<SendOutcome> {
@@ -100,6 +111,7 @@ export class SmtpSender {
 
     // Loaded on the first mail: a service without e-mail channels never loads it.
     const { default: nodemailer } = await import('nodemailer');
+    const connect = await this.connect();
     const transport = nodemailer.createTransport({
       host,
       port,
@@ -115,7 +127,7 @@ export class SmtpSender {
       disableUrlAccess: true,
       logger: false,
       getSocket: (_options, callback) => {
-        this.connect(
+        connect(
           { hostname: host, host: where, protocol: 'http:', port: String(port), servername: undefined },
           (err, socket) => {
             if (err) return callback(err);
