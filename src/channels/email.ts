@@ -358,7 +358,7 @@ export const emailChannel: ChannelType = {
         label: 'Template language',
         options: [
           { value: '', label: 'Liquid' },
-          { value: 'jinja2', label: 'Jinja2 (as k6 Cloud)' },
+          { value: 'jinja2', label: 'Jinja2 (k6 Cloud templates)' },
         ],
         hint: 'The language of the subject and HTML templates below.',
       },
@@ -371,7 +371,7 @@ export const emailChannel: ChannelType = {
         label: 'HTML template (optional)',
         multiline: true,
         placeholder: '<p>{{ test.name }}: {{ test.status_text }}</p>',
-        hint: 'The mail’s HTML; its plain-text part is made from it. Escape values you show (| escape in Liquid, | e in Jinja2). Left empty: loadnotify’s mail.',
+        hint: 'The mail’s HTML; its plain-text part is made from it. Escape the values you show: | escape in Liquid; in Jinja2, replace & < > " as the Email notification starter’s h macro does. Left empty: loadnotify’s mail.',
       },
     },
     secret: ['password'],

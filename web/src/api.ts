@@ -136,6 +136,8 @@ export interface Channel {
   status_scheme: StatusScheme;
   project_ids: number[] | null;
   events: ChannelEvents;
+  /** k6 Cloud's notification event identifiers, when the channel picks runs by them; else null. */
+  event_types?: string[] | null;
   /** Set when the delivery engine turned the channel off after a permanent failure. */
   disabled_reason?: string | null;
   /** The type's own settings, without the secret ones. */
@@ -174,6 +176,8 @@ export interface ChannelInput {
   status_scheme?: StatusScheme;
   project_ids?: number[] | null;
   events?: ChannelEvents;
+  /** k6 Cloud's identifiers instead of `events`; null goes back to `events`. */
+  event_types?: string[] | null;
   /** A key set to null goes back to its default. */
   config?: Record<string, unknown>;
 }
@@ -217,6 +221,16 @@ export interface TestHookResult {
   attempt: { response_status: number | null; error: string | null; duration_ms: number | null } | null;
   outcome: DeliveryState;
   reason: string | null;
+}
+
+/** A starter template (GET /template-starters): the `config` keys it fills on its type. */
+export interface Starter {
+  id: string;
+  name: string;
+  description: string;
+  channel_type: string;
+  engine: 'jinja2' | 'liquid';
+  config: Record<string, string>;
 }
 
 export interface Member {
@@ -438,6 +452,7 @@ export const api = {
     get<Page<Delivery>>(`/runs/${id}/deliveries${qs(cursor)}`),
 
   channelTypes: () => get<{ items: ChannelTypeInfo[] }>('/channel-types'),
+  templateStarters: () => get<{ items: Starter[] }>('/template-starters'),
   channels: (orgId: number, cursor?: string | null, limit?: number) =>
     get<Page<Channel>>(`/organizations/${orgId}/notification-channels${qs(cursor, limit)}`),
   channel: (id: number) => get<Channel>(`/notification-channels/${id}`),
@@ -456,8 +471,8 @@ export const api = {
   delivery: (id: number) => get<DeliveryDetail>(`/deliveries/${id}`),
   redeliver: (id: number) => post<Delivery>(`/deliveries/${id}/redeliver`),
 
-  members: (orgId: number, cursor?: string | null) =>
-    get<Page<Member>>(`/organizations/${orgId}/members${qs(cursor)}`),
+  members: (orgId: number, cursor?: string | null, limit?: number) =>
+    get<Page<Member>>(`/organizations/${orgId}/members${qs(cursor, limit)}`),
   setMemberRole: (orgId: number, userId: number, role: Role) =>
     patch<Member>(`/organizations/${orgId}/members/${userId}`, { role }),
   removeMember: (orgId: number, userId: number) => del(`/organizations/${orgId}/members/${userId}`),

@@ -76,7 +76,15 @@ export function DestinationFields({
   readOnly,
   info,
   channel,
-}: PartProps & { info: ChannelTypeInfo; channel: Channel | null }) {
+  before,
+  after,
+}: PartProps & {
+  info: ChannelTypeInfo;
+  channel: Channel | null;
+  /** Drawn around the settings fields with those keys (see ConfigFields). */
+  before?: Record<string, ReactNode>;
+  after?: Record<string, ReactNode>;
+}) {
   const { s, set, setConfig, errors } = form;
   const hidden = channel ? splitRedacted(channel.url) : null;
   // Said beside the field while it still holds the saved URL's visible part.
@@ -119,6 +127,8 @@ export function DestinationFields({
         values={s.config}
         errors={errors}
         onChange={setConfig}
+        before={before}
+        after={after}
       />
     </>
   );

@@ -17,6 +17,8 @@ export interface FormState {
   allProjects: boolean;
   project_ids: number[];
   events: ChannelEvents;
+  /** k6 Cloud's identifiers the channel picks runs by, or null: by `events`. */
+  eventTypes: string[] | null;
   config: ConfigFormValues;
 }
 
@@ -38,6 +40,7 @@ export function initialState(info: ChannelTypeInfo, channel: Channel | null): Fo
       allProjects: true,
       project_ids: [],
       events: structuredClone(info.default_events) as ChannelEvents,
+      eventTypes: null,
       config: initialConfig(info.fields, null),
     };
   }
@@ -49,6 +52,7 @@ export function initialState(info: ChannelTypeInfo, channel: Channel | null): Fo
     allProjects: channel.project_ids === null,
     project_ids: channel.project_ids ?? [],
     events: structuredClone(channel.events),
+    eventTypes: channel.event_types ? [...channel.event_types] : null,
     config: initialConfig(info.fields, channel),
   };
 }
@@ -64,8 +68,13 @@ export function toInput(info: ChannelTypeInfo, channel: Channel | null, s: FormS
     enabled: s.enabled,
     status_scheme: s.status_scheme,
     project_ids: s.allProjects ? null : s.project_ids,
-    events: s.events,
   };
+  // One of the two ways to pick runs; leaving identifiers for `events` says so with null.
+  if (s.eventTypes !== null) input.event_types = s.eventTypes;
+  else {
+    input.events = s.events;
+    if (channel?.event_types) input.event_types = null;
+  }
   const config = configInput(info.fields, channel, s.config);
   if (config) input.config = config;
   if (!channel) input.type = info.type;
@@ -83,11 +92,16 @@ export function formProblems(info: ChannelTypeInfo, channel: Channel | null, s: 
   if (!s.name.trim()) e.name = 'Name is required.';
   if (!s.allProjects && s.project_ids.length === 0)
     e.project_ids = 'Choose at least one project, or all projects.';
+  if (s.eventTypes !== null && s.eventTypes.length === 0)
+    e.event_types = 'Choose at least one notification event.';
   return e;
 }
 
 /** The API field a part of the state is sent as, where the names differ. */
-const STATE_FIELD: Partial<Record<keyof FormState, string>> = { allProjects: 'project_ids' };
+const STATE_FIELD: Partial<Record<keyof FormState, string>> = {
+  allProjects: 'project_ids',
+  eventTypes: 'event_types',
+};
 
 /**
  * An error as shown under its field: the field's name is the label right above it, so a
@@ -139,6 +153,11 @@ export function useChannelFormState(
     // `config` alone: the address an e-mail channel's settings make.
     changedFields((f) => f === `config.${key}` || f === 'config');
   };
+  /** Several settings at once (a starter template's keys). */
+  const setConfigs = (values: Record<string, string>) => {
+    setS((old) => ({ ...old, config: { ...old.config, ...values } }));
+    changedFields((f) => Object.keys(values).some((key) => f === `config.${key}`));
+  };
   const setEvent = <K extends keyof ChannelEvents>(event: K, v: EventChange<K>) => {
     setS((old) => ({ ...old, events: { ...old.events, [event]: { ...old.events[event], ...v } } }));
     changedFields((f) => f.startsWith('events'));
@@ -152,7 +171,7 @@ export function useChannelFormState(
   };
 
   const input = useMemo(() => toInput(info, channel, s), [info, channel, s]);
-  return { s, set, setConfig, setEvent, dirty, errors, check, input };
+  return { s, set, setConfig, setConfigs, setEvent, dirty, errors, check, input };
 }
 
 export type ChannelFormState = ReturnType<typeof useChannelFormState>;

@@ -4,6 +4,7 @@ import type { ChannelTypeInfo } from '../channel-types.js';
 import { DestinationFields, EventFieldsets, GeneralFields, ProjectsFieldset } from './channel-fieldsets.js';
 import { useChannelFormState } from './channel-form-state.js';
 import { ChannelPreviewPanel } from './channel-preview.js';
+import { EventTypesFieldset, MemberRecipients, StarterPicker } from './k6cloud-fields.js';
 import { ErrorBanner } from './ui.js';
 
 export interface ChannelFormProps {
@@ -40,10 +41,15 @@ function showFirstProblem(form: HTMLFormElement | null): void {
   }
 }
 
+/** The settings a starter template fills in, on the types that have them. */
+const STARTER_KEYS = ['template_engine', 'template', 'subject_template', 'html_template'];
+
 export function ChannelForm(props: ChannelFormProps) {
   const { info, channel, readOnly, busy, fieldErrors, generalError } = props;
   const form = useChannelFormState(info, channel, fieldErrors);
   const parts = { form, readOnly };
+  // Starters fill in the type's template settings: offered right above the first of them.
+  const starterAt = info.fields.find((f) => STARTER_KEYS.includes(f.key))?.key;
   const ref = useRef<HTMLFormElement>(null);
   // Bumped when the form's own check fails; the server's errors arrive as new props.
   const [failedCheck, setFailedCheck] = useState(0);
@@ -81,10 +87,21 @@ export function ChannelForm(props: ChannelFormProps) {
         <ErrorBanner message={generalError} />
         <fieldset className="plain" disabled={readOnly}>
           <legend className="visually-hidden">{info.label} settings</legend>
-          <DestinationFields {...parts} info={info} channel={channel} />
+          <DestinationFields
+            {...parts}
+            info={info}
+            channel={channel}
+            before={starterAt ? { [starterAt]: <StarterPicker {...parts} info={info} /> } : {}}
+            after={
+              info.type === 'email'
+                ? { to: <MemberRecipients {...parts} organizationId={props.organizationId} /> }
+                : {}
+            }
+          />
           <GeneralFields {...parts} />
           <ProjectsFieldset {...parts} projects={props.projects} />
-          <EventFieldsets {...parts} info={info} />
+          <EventTypesFieldset {...parts} info={info} />
+          {form.s.eventTypes === null ? <EventFieldsets {...parts} info={info} /> : null}
         </fieldset>
 
         {readOnly ? (
@@ -105,8 +122,9 @@ export function ChannelForm(props: ChannelFormProps) {
             </button>
             {props.extraActions}
             <p className="hint" id="test-hook-hint">
-              Test Hook sends a <code>test.notification_channel</code> event
-              {!channel || form.dirty ? ' after saving your changes' : ''}.
+              Test Hook (k6 Cloud’s “Send test event”) sends a <code>test.notification_channel</code> event
+              {!channel || form.dirty ? ' after saving your changes' : ''}; a template is filled with mock
+              values in every field.
             </p>
           </div>
         )}

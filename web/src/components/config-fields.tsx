@@ -3,7 +3,7 @@
  * channel catalogue (`GET /api/v1/channel-types`). The form keeps every value as the input shows it (text, or a checkbox's
  * boolean) and turns them into API values only when it sends them.
  */
-import { useId } from 'react';
+import { Fragment, useId, type ReactNode } from 'react';
 import type { Channel } from '../api.js';
 import type { ConfigField } from '../channel-types.js';
 import { FieldError, TextField } from './ui.js';
@@ -15,7 +15,10 @@ function shown(field: ConfigField, value: unknown): string | boolean {
     case 'checkbox':
       return typeof value === 'boolean' ? value : field.default === true;
     case 'select':
-      return typeof value === 'string' ? value : typeof field.default === 'string' ? field.default : '';
+      return offeredValue(
+        field,
+        typeof value === 'string' ? value : typeof field.default === 'string' ? field.default : '',
+      );
     case 'secret':
       return '';
     case 'list':
@@ -23,6 +26,16 @@ function shown(field: ConfigField, value: unknown): string | boolean {
     default:
       return value === undefined || value === null ? '' : String(value);
   }
+}
+
+/**
+ * A select's value as the form offers it: a value the server takes but the form does not offer
+ * (`template_engine: "liquid"`, the default, offered as "leave it out") is shown as `''`.
+ */
+export function offeredValue(field: ConfigField, value: string): string {
+  const options = field.options ?? [];
+  if (field.kind !== 'select' || options.some((o) => o.value === value)) return value;
+  return options.some((o) => o.value === '') ? '' : value;
 }
 
 function numberLimit(field: ConfigField, limit: 'minimum' | 'maximum'): number | undefined {
@@ -99,107 +112,138 @@ export function ConfigFields({
   values,
   errors,
   onChange,
+  before = {},
+  after = {},
 }: {
   fields: readonly ConfigField[];
   channel: Channel | null;
   values: ConfigFormValues;
   errors: Record<string, string>;
   onChange(key: string, value: string | boolean): void;
+  /** Drawn right before / after the field with that key (a starter picker, a member list). */
+  before?: Record<string, ReactNode>;
+  after?: Record<string, ReactNode>;
 }) {
   const id = useId();
   return (
     <>
-      {fields.map((field) => {
-        const value = values[field.key];
-        const error = errors[`config.${field.key}`];
-        if (field.kind === 'checkbox') {
-          return (
-            <div className="field" key={field.key}>
-              <label className="check">
-                <input
-                  type="checkbox"
-                  aria-invalid={error ? true : undefined}
-                  checked={value === true}
-                  onChange={(e) => onChange(field.key, e.target.checked)}
-                />{' '}
-                {field.label}
-              </label>
-              {field.hint ? <p className="hint">{field.hint}</p> : null}
-              <FieldError message={error} />
-            </div>
-          );
-        }
-        if (field.kind === 'select') {
-          const selectId = `${id}-${field.key}`;
-          return (
-            <div className="field" key={field.key}>
-              <label htmlFor={selectId}>{field.label}</label>
-              <select
-                id={selectId}
-                value={String(value)}
-                onChange={(e) => onChange(field.key, e.target.value)}
-                aria-invalid={error ? true : undefined}
-                aria-describedby={field.hint ? `${selectId}-hint` : undefined}
-              >
-                {(field.options ?? []).map((o) => (
-                  <option key={o.value} value={o.value}>
-                    {o.label}
-                  </option>
-                ))}
-              </select>
-              {field.hint ? (
-                <p className="hint" id={`${selectId}-hint`}>
-                  {field.hint}
-                </p>
-              ) : null}
-              <FieldError message={error} />
-            </div>
-          );
-        }
-        if (field.kind === 'textarea') {
-          const areaId = `${id}-${field.key}`;
-          return (
-            <div className="field" key={field.key}>
-              <label htmlFor={areaId}>{field.label}</label>
-              <textarea
-                id={areaId}
-                className="mono"
-                rows={8}
-                spellCheck={false}
-                placeholder={field.placeholder ?? undefined}
-                value={String(value)}
-                onChange={(e) => onChange(field.key, e.target.value)}
-                aria-invalid={error ? true : undefined}
-                aria-describedby={field.hint ? `${areaId}-hint` : undefined}
-              />
-              {field.hint ? (
-                <p className="hint" id={`${areaId}-hint`}>
-                  {field.hint}
-                </p>
-              ) : null}
-              <FieldError message={error} />
-            </div>
-          );
-        }
-        const savedSecret = field.kind === 'secret' && channel?.secrets_set.includes(field.key);
-        return (
-          <TextField
-            key={field.key}
-            label={field.label}
-            type={field.kind === 'secret' ? 'password' : field.kind === 'number' ? 'number' : 'text'}
-            inputMode={field.kind === 'number' ? 'numeric' : undefined}
-            autoComplete={field.kind === 'secret' ? 'new-password' : 'off'}
-            spellCheck={false}
-            placeholder={savedSecret ? 'Saved; type to replace' : (field.placeholder ?? undefined)}
-            min={numberLimit(field, 'minimum')}
-            max={numberLimit(field, 'maximum')}
-            value={String(value)}
-            onChange={(v) => onChange(field.key, v)}
-            error={error}
-            hint={field.hint}
+      {fields.map((field) => (
+        <Fragment key={field.key}>
+          {before[field.key]}
+          <ConfigFieldInput
+            id={id}
+            field={field}
+            channel={channel}
+            value={values[field.key]}
+            error={errors[`config.${field.key}`]}
+            onChange={onChange}
           />
-        );
-      })}
+          {after[field.key]}
+        </Fragment>
+      ))}
     </>
+  );
+}
+
+function ConfigFieldInput({
+  id,
+  field,
+  channel,
+  value,
+  error,
+  onChange,
+}: {
+  id: string;
+  field: ConfigField;
+  channel: Channel | null;
+  value: string | boolean | undefined;
+  error: string | undefined;
+  onChange(key: string, value: string | boolean): void;
+}) {
+  if (field.kind === 'checkbox') {
+    return (
+      <div className="field">
+        <label className="check">
+          <input
+            type="checkbox"
+            aria-invalid={error ? true : undefined}
+            checked={value === true}
+            onChange={(e) => onChange(field.key, e.target.checked)}
+          />{' '}
+          {field.label}
+        </label>
+        {field.hint ? <p className="hint">{field.hint}</p> : null}
+        <FieldError message={error} />
+      </div>
+    );
+  }
+  if (field.kind === 'select') {
+    const selectId = `${id}-${field.key}`;
+    return (
+      <div className="field">
+        <label htmlFor={selectId}>{field.label}</label>
+        <select
+          id={selectId}
+          value={String(value)}
+          onChange={(e) => onChange(field.key, e.target.value)}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={field.hint ? `${selectId}-hint` : undefined}
+        >
+          {(field.options ?? []).map((o) => (
+            <option key={o.value} value={o.value}>
+              {o.label}
+            </option>
+          ))}
+        </select>
+        {field.hint ? (
+          <p className="hint" id={`${selectId}-hint`}>
+            {field.hint}
+          </p>
+        ) : null}
+        <FieldError message={error} />
+      </div>
+    );
+  }
+  if (field.kind === 'textarea') {
+    const areaId = `${id}-${field.key}`;
+    return (
+      <div className="field">
+        <label htmlFor={areaId}>{field.label}</label>
+        <textarea
+          id={areaId}
+          className="mono"
+          rows={8}
+          spellCheck={false}
+          placeholder={field.placeholder ?? undefined}
+          value={String(value)}
+          onChange={(e) => onChange(field.key, e.target.value)}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={field.hint ? `${areaId}-hint` : undefined}
+        />
+        {field.hint ? (
+          <p className="hint" id={`${areaId}-hint`}>
+            {field.hint}
+          </p>
+        ) : null}
+        <FieldError message={error} />
+      </div>
+    );
+  }
+  const savedSecret = field.kind === 'secret' && channel?.secrets_set.includes(field.key);
+  return (
+    <TextField
+      label={field.label}
+      type={field.kind === 'secret' ? 'password' : field.kind === 'number' ? 'number' : 'text'}
+      inputMode={field.kind === 'number' ? 'numeric' : undefined}
+      autoComplete={field.kind === 'secret' ? 'new-password' : 'off'}
+      spellCheck={false}
+      placeholder={savedSecret ? 'Saved; type to replace' : (field.placeholder ?? undefined)}
+      min={numberLimit(field, 'minimum')}
+      max={numberLimit(field, 'maximum')}
+      value={String(value)}
+      onChange={(v) => onChange(field.key, v)}
+      error={error}
+      hint={field.hint}
+    />
   );
 }

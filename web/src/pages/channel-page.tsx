@@ -13,6 +13,7 @@ import { canManage, useOrg } from '../session.js';
 const FORM_FIELDS = (f: string) =>
   ['name', 'url', 'status_scheme', 'project_ids'].includes(f) ||
   f.startsWith('events') ||
+  f.startsWith('event_types') ||
   f.startsWith('config.');
 
 /**
