@@ -11,6 +11,8 @@ export interface StatusReport {
   status: RunStatus;
   result?: RunResult | null;
   summary?: RunSummary;
+  /** What went wrong, with a terminal status: the run's `errors` in notifications. */
+  errors?: { code?: number | null; detail: string }[];
 }
 
 /** A run just created: its id, and its page in the web app when the server says (`url`). */

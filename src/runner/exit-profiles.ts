@@ -43,6 +43,31 @@ const K6_CODES: ReadonlyMap<number, ExitOutcome> = new Map([
   [108, { status: 'aborted_by_user', result: null }], // test.abort() in the script
 ]);
 
+/** What k6's documented exit codes say went wrong (99, failed thresholds, is a result, not an error). */
+const K6_CODE_TEXT: ReadonlyMap<number, string> = new Map([
+  [97, 'the cloud test run failed'],
+  [100, 'setup() timed out'],
+  [101, 'teardown() timed out'],
+  [102, 'the test timed out'],
+  [103, 'the test was stopped through the REST API'],
+  [104, 'the configuration is invalid'],
+  [105, 'the test was stopped by a signal'],
+  [107, 'the script threw an error'],
+  [108, 'the script called test.abort()'],
+  [109, 'k6 panicked'],
+  [110, 'the test run was marked as failed'],
+]);
+
+/**
+ * The error a normal exit reports, or null for a clean one (0, and k6's 99: its thresholds
+ * failed, which the result says).
+ */
+export function errorForExit(tool: Tool, exitCode: number): string | null {
+  if (exitCode === 0 || (tool === 'k6' && exitCode === 99)) return null;
+  const text = tool === 'k6' ? K6_CODE_TEXT.get(exitCode) : undefined;
+  return text ? `k6 exited with ${exitCode}: ${text}` : `the command exited with ${exitCode}`;
+}
+
 /** Maps a normal exit (a code, not a signal death) of the given tool. */
 export function outcomeForExit(tool: Tool, exitCode: number): ExitOutcome {
   if (tool === 'k6') return K6_CODES.get(exitCode) ?? SYSTEM;

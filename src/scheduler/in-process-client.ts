@@ -9,7 +9,7 @@ import type { Trigger } from '../core/run-status.js';
 import { ApiError, type RunApi } from '../runner/api-client.js';
 import type { Db } from '../storage/database.js';
 import { findLoadTest } from '../storage/load-tests-repo.js';
-import { createRun } from '../storage/runs-repo.js';
+import { createRun, summaryWithErrors } from '../storage/runs-repo.js';
 import { changeRunStatus } from '../queue/enqueue.js';
 import { handOff, type DeliveryTaker } from '../delivery/hand-off.js';
 
@@ -46,9 +46,10 @@ export function createInProcessClient(options: InProcessClientOptions): RunApi {
       }
       return { id: run.id };
     },
-    async reportStatus(runId, report) {
+    async reportStatus(runId, { errors, ...report }) {
+      const change = { ...report, summary: summaryWithErrors(report.summary, errors, new Date()) };
       const { waiting } = await translate(() =>
-        handOff(options.deliveryTaker, (offer) => changeRunStatus(db, runId, report, offer)),
+        handOff(options.deliveryTaker, (offer) => changeRunStatus(db, runId, change, offer)),
       );
       if (waiting > 0) options.onDeliveriesQueued();
     },

@@ -22,6 +22,20 @@ function summaryParts(row: Pick<RunRow, 'summary'>): { summary: RunSummary | nul
   return { summary: Object.keys(figures).length > 0 ? figures : null, errors };
 }
 
+/**
+ * The summary to store with what the run reported going wrong: the errors live beside the
+ * figures (summaryParts splits them again), each stamped with `now`, when it was reported.
+ */
+export function summaryWithErrors(
+  summary: RunSummary | null | undefined,
+  errors: readonly { code?: number | null; detail: string }[] | undefined,
+  now: Date,
+): RunSummary | undefined {
+  if (!errors?.length) return summary ?? undefined;
+  const created = now.toISOString();
+  return { ...summary, errors: errors.map((e) => ({ code: e.code ?? null, created, detail: e.detail })) };
+}
+
 export function runView(row: RunRow) {
   const { code, text } = statusCode('k6', row.status as RunStatus, row.result as RunResult | null);
   return {

@@ -13,7 +13,7 @@ import { seedLoadTest, startTestServer, type TestServer } from '../helpers/serve
 /** Generous: an idle service answers in about a millisecond; today's code took 0.5 to 88 s. */
 const HEALTHZ_BOUND_MS = 300;
 
-const HOSTILE: [string, string, RegExp][] = [
+const HOSTILE: [string, string, RegExp, ('liquid' | 'jinja2')?][] = [
   [
     'a range made into a sample (the issue’s)',
     '{% assign a = (1..4900000) | sample: 2 %}{{ a | size }}',
@@ -35,6 +35,38 @@ const HOSTILE: [string, string, RegExp][] = [
     'a list filter with a long condition',
     `{% assign a = (1..10000) %}{{ a | has_exp: "x", "${Array(1500).fill('x < 0').join(' or ')}" }}`,
     /^the template failed: line 1: time limit exceeded: a render may take 500 ms$/,
+  ],
+  // Jinja2 (issue 20): the same workers and limits.
+  [
+    'a deeply nested Jinja2 loop',
+    '{% for a in range(100) %}{% for b in range(100) %}{% for c in range(100) %}{% for d in range(100) %}' +
+      '{% endfor %}{% endfor %}{% endfor %}{% endfor %}x',
+    /^the template failed: time limit exceeded: a render may take 500 ms$/,
+    'jinja2',
+  ],
+  [
+    'a huge Jinja2 range',
+    '{% for i in range(4900000) %}{{ i }}{% endfor %}',
+    /^the template failed: memory limit exceeded: range\(\) may make 1000000 items, not 4900000$/,
+    'jinja2',
+  ],
+  [
+    'a huge Jinja2 string',
+    '{{ "x" | indent(400000000, true) }}',
+    /^the template failed: memory limit exceeded: one value may hold 1000000 items or characters$/,
+    'jinja2',
+  ],
+  [
+    'a string doubled in a Jinja2 loop',
+    '{% set ns = namespace(s="xxxxxxxxxx") %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}x',
+    /^the template failed: memory limit exceeded: one value may hold 1000000 items or characters$/,
+    'jinja2',
+  ],
+  [
+    'a Jinja2 walk from a value to Function',
+    '{{ test.constructor.constructor("return process")().env }}{{ "".__proto__.constructor }}',
+    /^the template failed: Cannot call something that is not a function/,
+    'jinja2',
   ],
 ];
 
@@ -126,13 +158,13 @@ describe.each(DIALECTS)('templates cannot stall the service (%s)', (dialect) => 
     await t?.close();
   });
 
-  const preview = (template: string) =>
+  const preview = (template: string, template_engine?: string) =>
     t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels/preview`, {
-      body: { type: 'webhook', url: r.url(), config: { template } },
+      body: { type: 'webhook', url: r.url(), config: { template, template_engine } },
     });
-  const createHook = async (template: string) => {
+  const createHook = async (template: string, template_engine?: string) => {
     const c = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
-      body: { type: 'webhook', name: 'hook', url: r.url(), config: { template } },
+      body: { type: 'webhook', name: 'hook', url: r.url(), config: { template, template_engine } },
     });
     expect(c.status, JSON.stringify(c.body)).toBe(201);
     return c.body.id as number;
@@ -140,8 +172,8 @@ describe.each(DIALECTS)('templates cannot stall the service (%s)', (dialect) => 
 
   it.each(HOSTILE)(
     'previews %s as a 422 naming the limit, and /healthz stays fast',
-    async (_, template, reason) => {
-      const [res, healthzMs] = await healthzDuring(t, () => preview(template));
+    async (_, template, reason, engine) => {
+      const [res, healthzMs] = await healthzDuring(t, () => preview(template, engine));
       expect(healthzMs).toBeLessThan(HEALTHZ_BOUND_MS);
       expect(res.status, JSON.stringify(res.body)).toBe(422);
       expect(res.body.error).toMatchObject({ code: 'render_failed', message: expect.stringMatching(reason) });
@@ -150,8 +182,8 @@ describe.each(DIALECTS)('templates cannot stall the service (%s)', (dialect) => 
 
   it.each(HOSTILE)(
     'fails a delivery of %s for good, the reason in the log, and /healthz stays fast',
-    async (_, template, reason) => {
-      const id = await createHook(template);
+    async (_, template, reason, engine) => {
+      const id = await createHook(template, engine);
       const before = r.requests.length;
       // The Test Hook: the real path (outbox, hand-off, render, attempt log).
       const [hook, healthzMs] = await healthzDuring(t, () =>

@@ -1,10 +1,17 @@
 import { Type } from 'typebox';
-import { notFound } from '../../core/errors.js';
+import { badRequest, notFound } from '../../core/errors.js';
 import { runUrl } from '../../core/message.js';
-import { RUN_RESULTS, RUN_STATUSES, TRIGGERS } from '../../core/run-status.js';
-import { createRun, findRun, listRuns, runView, type RunRow } from '../../storage/runs-repo.js';
+import { isTerminal, RUN_RESULTS, RUN_STATUSES, TRIGGERS } from '../../core/run-status.js';
+import {
+  createRun,
+  findRun,
+  listRuns,
+  runView,
+  summaryWithErrors,
+  type RunRow,
+} from '../../storage/runs-repo.js';
 import { mapPage } from '../../storage/keyset-page.js';
-import { changeRunStatus } from '../../queue/enqueue.js';
+import { changeRunStatus, type StatusChange } from '../../queue/enqueue.js';
 import { handOff } from '../../delivery/hand-off.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
@@ -25,6 +32,18 @@ const Summary = Type.Object(
     p95_ms: Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.Null()])),
   },
   { additionalProperties: false },
+);
+
+/** What went wrong, as the run reports it with its terminal status (k6 Cloud's `errors[]`). */
+const Errors = Type.Array(
+  Type.Object(
+    {
+      detail: Type.String({ minLength: 1, maxLength: 2000 }),
+      code: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+    },
+    { additionalProperties: false },
+  ),
+  { maxItems: 50 },
 );
 
 export function runRoutes(app: App, ctx: AppContext): void {
@@ -95,13 +114,22 @@ export function runRoutes(app: App, ctx: AppContext): void {
           status: literals(RUN_STATUSES),
           result: Type.Optional(Type.Union([literals(RUN_RESULTS), Type.Null()])),
           summary: Type.Optional(Summary),
+          errors: Type.Optional(Errors),
         }),
       },
     },
     async (req) => {
       await runFor(req, req.params.id);
+      const { errors, ...body } = req.body;
+      if (errors !== undefined && !isTerminal(body.status))
+        throw badRequest(
+          'validation_failed',
+          `errors can only be reported with a terminal status, not ${body.status}`,
+          'errors',
+        );
+      const change: StatusChange = { ...body, summary: summaryWithErrors(body.summary, errors, new Date()) };
       const { run, waiting } = await handOff(ctx.deliveryTaker, (offer) =>
-        changeRunStatus(ctx.db, req.params.id, req.body, offer),
+        changeRunStatus(ctx.db, req.params.id, change, offer),
       );
       if (waiting > 0) ctx.onDeliveriesQueued();
       return view(run);
