@@ -4,6 +4,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { STARTERS } from '../../src/channels/starters.js';
 import { addMember, startTestServer, type TestServer } from '../helpers/server.js';
+import { axeProblems } from './axe.js';
 import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT, signInAsOwner } from './web-build.js';
 
 /**
@@ -24,8 +25,8 @@ describe.skipIf(!existsSync(CHROMIUM))('k6 Cloud settings in the channel form', 
   let t: TestServer;
   let browser: Browser;
   let page: Page;
-  const shot = (name: string) =>
-    page.screenshot({ path: path.join(SHOTS, `k6cloud-form-${name}.png`), fullPage: true });
+  const shot = (name: string, p: Page = page) =>
+    p.screenshot({ path: path.join(SHOTS, `k6cloud-form-${name}.png`), fullPage: true });
   const channelsNamed = async (name: string) =>
     (await t.api('GET', `/api/v1/organizations/${t.organizationId}/notification-channels`)).body.items.filter(
       (c: any) => c.name === name,
@@ -158,5 +159,29 @@ describe.skipIf(!existsSync(CHROMIUM))('k6 Cloud settings in the channel form', 
     expect(await members.getByLabel('owner@example.com').isChecked()).toBe(true);
     expect(await members.getByLabel('dana@example.com').isChecked()).toBe(false);
     await shot('email-saved-1280');
+  });
+
+  it('reads on a phone and has no serious or critical axe violation with every k6 Cloud part open', async () => {
+    const c = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    c.setDefaultTimeout(10_000);
+    await c.addCookies(await page.context().cookies());
+    const p = await c.newPage();
+    for (const type of ['webhook', 'email']) {
+      await p.goto(`${t.url}/integrations/new/${type}`);
+      await p.getByRole('button', { name: 'Save Changes' }).waitFor();
+      await p.getByRole('button', { name: 'Use starter' }).click();
+      await p.getByLabel('By k6 Cloud notification event').check();
+      await p.getByLabel(/Test aborted by script error/).check();
+      if (type === 'email')
+        await p
+          .getByRole('group', { name: 'Recipients from your organization' })
+          .getByLabel('dana@example.com')
+          .waitFor();
+      expect(await axeProblems(p), type).toEqual([]);
+      // Nothing wider than the phone.
+      expect(await p.evaluate(() => document.documentElement.scrollWidth), type).toBeLessThanOrEqual(390);
+      await shot(`${type}-390`, p);
+    }
+    await c.close();
   });
 });
