@@ -325,4 +325,23 @@ describe.each(DIALECTS)("k6 Cloud's Jinja2 webhooks (%s)", (dialect) => {
       errors: [{ code: 107, created: expect.any(String), detail: 'ReferenceError: x is not defined' }],
     });
   });
+
+  it('describes the new fields in the OpenAPI document and the channel catalogue', async () => {
+    const doc = await t.api('GET', '/api/openapi.json', { token: null });
+    const schema =
+      doc.body.paths['/api/v1/organizations/{id}/notification-channels'].post.requestBody.content[
+        'application/json'
+      ].schema;
+    expect(JSON.stringify(schema.properties.event_types)).toContain('test.finished.aborted_limit');
+    expect(schema.properties.config.description).toContain('header_style (loadimpact | k6cloud)');
+    expect(schema.properties.config.description).toContain('template_engine (liquid | jinja2)');
+    const patch =
+      doc.body.paths['/api/v1/notification-channels/{id}'].patch.requestBody.content['application/json'];
+    expect(Object.keys(patch.schema.properties)).toContain('event_types');
+    const catalogue = await t.api('GET', '/api/v1/channel-types');
+    const webhook = catalogue.body.items.find((i: { type: string }) => i.type === 'webhook');
+    const fields = Object.fromEntries(webhook.fields.map((f: { key: string }) => [f.key, f]));
+    expect(fields.header_style).toMatchObject({ kind: 'select', required: false });
+    expect(fields.template_engine).toMatchObject({ kind: 'select', required: false });
+  });
 });

@@ -49,8 +49,28 @@ export const EventTypesInput = Type.Union([
 ]);
 
 const Url = Type.String({ minLength: 1, maxLength: 2048 });
-/** Checked against the channel type's own schema once the type is known (channel-config.ts). */
-const Config = Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { maxProperties: 50 });
+/** A config key as the OpenAPI document names it: `header_style (loadimpact | k6cloud)`. */
+function describeKey(key: string, schema: unknown): string {
+  const branches = (schema as { anyOf?: { const?: unknown }[] }).anyOf;
+  const values = branches?.map((b) => b.const).filter((v): v is string => typeof v === 'string');
+  return values?.length ? `${key} (${values.join(' | ')})` : key;
+}
+
+/**
+ * Checked against the channel type's own schema once the type is known (channel-config.ts);
+ * the OpenAPI document lists each type's keys, and GET /api/v1/channel-types their schemas.
+ */
+const Config = Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), {
+  maxProperties: 50,
+  description: `The type's own settings (GET /api/v1/channel-types has each one's JSON schema). ${CHANNEL_TYPES.map(
+    (t) =>
+      `${t.type}: ${
+        Object.entries(t.config?.schema.properties ?? {})
+          .map(([key, schema]) => describeKey(key, schema))
+          .join(', ') || 'none'
+      }`,
+  ).join('; ')}.`,
+});
 const ProjectIds = Type.Union([Type.Array(Id, { maxItems: 500, uniqueItems: true }), Type.Null()]);
 
 export const ChannelCreate = Type.Object(
