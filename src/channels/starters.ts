@@ -59,8 +59,10 @@ const GENERIC_LIQUID = GENERIC_JINJA2.replaceAll('| tojson', '| json').replace(
 );
 
 /**
- * `{"text": ...}` is the one body both Slack's and Teams' incoming webhooks take. Slack reads
+ * `{"text": ...}` is the one body both Slack's incoming webhooks and Teams' older
+ * incoming-webhook connectors (what k6 Cloud's Teams channel posted to) take. Slack reads
  * `<url|label>` links and `*bold*`; Teams shows them as written, which still reads well.
+ * Teams' Workflows URLs want an Adaptive Card: the `msteams` channel type sends one.
  */
 const CHAT_JINJA2 = `{%- if test.result == 1 or errors | length > 0 %}{% set mark = ":red_circle:" %}{% elif event.type.startswith("test.started") %}{% set mark = ":arrow_forward:" %}{% else %}{% set mark = ":large_green_circle:" %}{% endif -%}
 {%- set name = test.name | replace("&", "&amp;") | replace("<", "&lt;") | replace(">", "&gt;") -%}
@@ -164,7 +166,7 @@ export const STARTERS: readonly Starter[] = [
   ...both(
     'slack-teams',
     'Slack/Microsoft Teams',
-    'A webhook body for a Slack or Microsoft Teams incoming webhook URL: one message with the test, what happened, a link and any errors.',
+    'A webhook body for a Slack incoming webhook (or a Teams incoming-webhook connector, where one still works): one message with the test, what happened, a link and any errors. For a Teams Workflows URL, use the Microsoft Teams channel type.',
     'webhook',
     { jinja2: { template: CHAT_JINJA2 }, liquid: { template: CHAT_LIQUID } },
   ),
