@@ -30,12 +30,20 @@ describe('Jinja2 templates', () => {
   it.each([
     ['a\nb\n{% if %}', 'line 3: Unexpected token: CloseStatement'],
     ['a\n{% for x in errors %}', 'line 2: unexpected end of template'],
-    ['{\n  "a": "{{ test.name | shout }}"\n}', 'line 2: undefined filter: shout'],
+    ['{\n  "a": "{{ test.name | upcase }}"\n}', 'line 2: undefined filter: upcase'],
     ['ok\n{{ "unterminated }}\nz', 'line 2: Unexpected end of input'],
     ['q\n\n{{ a ! b }}', 'line 3: Unexpected character: !'],
   ])('refuse %j at save time, naming the line: %s', (source, problem) => {
     expect(checkTemplate(source, 'jinja2')).toBe(problem);
   });
+
+  it.each(['{% include "/etc/passwd" %}', '{% import "/etc/passwd" as x %}', '{% extends "/etc/passwd" %}'])(
+    'have no file system: %s is refused at save time',
+    (source) => {
+      expect(jinja('{{ "Jinja" ~ 2 }}')).toBe('Jinja2');
+      expect(checkTemplate(source, 'jinja2')).toMatch(/^line 1: /);
+    },
+  );
 
   it('keep Liquid the default engine', () => {
     expect(checkTemplate('{% if x %}{% endif %}')).toBeNull();
@@ -52,6 +60,7 @@ describe('Jinja2 templates', () => {
     ['{{ test.hasOwnProperty }}{{ test.toString }}{{ test.valueOf }}', ''],
     ['{{ range.constructor }}|{{ namespace.constructor }}', '|'],
   ])('reach nothing but the data they are given: %s', (source, expected) => {
+    expect(jinja('{{ "Jinja" ~ 2 }}')).toBe('Jinja2');
     if (typeof expected === 'string') expect(jinja(source)).toBe(expected);
     else expect(() => jinja(source)).toThrow(expected);
   });
