@@ -52,6 +52,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
+    poolSize: config.pgPoolSize,
     backgroundCheckpoint: true,
     onCheckpointError: (message) => checkpointFailed(message),
   });
@@ -64,7 +65,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const ctx: AppContext = {
     db,
     config,
-    box: new SecretBox(config.secretKey),
+    box: new SecretBox(config.secretKey, config.previousSecretKeys),
     egress,
     onDeliveriesQueued: () => engine?.wake(),
     onSchedulesChanged: (changedAt) => void scheduler?.refresh(changedAt),
@@ -80,7 +81,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const app = await buildApp(ctx, {
     logger: options.logger ?? { level: config.logLevel },
     health: { accepting: () => !draining, databaseReachable: () => databaseReachable(db) },
-    extraRoutes: [notificationChannelRoutes, channelPreviewRoutes, deliveryRoutes, metricsRoutes(metrics)],
+    // A worker answers its health and metrics only: nothing it serves needs a user.
+    api: config.role !== 'worker',
+    extraRoutes:
+      config.role === 'worker'
+        ? [metricsRoutes(metrics)]
+        : [notificationChannelRoutes, channelPreviewRoutes, deliveryRoutes, metricsRoutes(metrics)],
   });
   checkpointFailed = (message) => app.log.warn({ message }, 'background checkpoint failed; retrying');
   const sender = new RoutingSender(

@@ -66,6 +66,11 @@ function installRequestLog(app: App): void {
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   health: Health;
+  /**
+   * False for `serve --role worker`: only /healthz, /readyz and the extra routes (/metrics);
+   * no API, no web app, and every other path a 404 that says why.
+   */
+  api?: boolean;
   /** Further route sets (notification channels, schedules, metrics) contributed by features. */
   extraRoutes?: RouteInstaller[];
 }
@@ -108,21 +113,38 @@ export async function buildApp(ctx: AppContext, options: BuildOptions): Promise<
   installAuth(app, ctx);
   installTokenScopes(app);
 
-  for (const install of [
-    setupRoutes,
-    authRoutes,
-    tokenRoutes,
-    organizationRoutes,
-    memberRoutes,
-    invitationRoutes,
-    projectRoutes,
-    loadTestRoutes,
-    runRoutes,
-    ...(options.extraRoutes ?? []),
-  ]) {
+  const api = options.api ?? true;
+  const coreRoutes = api
+    ? [
+        setupRoutes,
+        authRoutes,
+        tokenRoutes,
+        organizationRoutes,
+        memberRoutes,
+        invitationRoutes,
+        projectRoutes,
+        loadTestRoutes,
+        runRoutes,
+      ]
+    : [];
+  for (const install of [...coreRoutes, ...(options.extraRoutes ?? [])]) {
     install(app, ctx);
   }
   healthRoutes(app, options.health);
+  if (!api) {
+    app.setNotFoundHandler((req, reply) =>
+      reply.code(404).send({
+        error: {
+          code: 'not_found',
+          message:
+            `no route ${req.method} ${req.url.split('?')[0]}: this process runs with --role worker, ` +
+            'which serves only /healthz, /readyz and /metrics; the API and the web app are served by ' +
+            'the api and all roles',
+        },
+      }),
+    );
+    return app;
+  }
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () =>
     app.swagger(),
   );
