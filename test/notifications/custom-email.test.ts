@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/db.js';
 import { seedLoadTest, startTestServer, type TestServer, runCalls } from '../helpers/server.js';
 import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp.js';
+import { STARTERS } from '../../src/channels/starters.js';
 
 const PUBLIC_URL = 'https://loadnotify.example.com';
 
@@ -76,6 +77,50 @@ describe.each(DIALECTS)('custom e-mail templates (%s)', (dialect) => {
     expect(mail.text).toContain(`Open the run [${PUBLIC_URL}/runs/${x.id}]`);
     expect(mail.text).not.toMatch(/<(h1|p|a)\b/);
     expect(end!.envelope.to).toEqual(['owner@example.com', 'typed@example.com']);
+  });
+
+  it('sends the Jinja2 Email notification starter for a failed run, escaping the test name and the errors', async () => {
+    p = await startSmtpPeer();
+    const starter = STARTERS.find((st) => st.id === 'email-jinja2')!.config;
+    const res = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+      body: {
+        type: 'email',
+        name: 'k6 Cloud mail',
+        event_types: ['test.finished.failed'],
+        config: {
+          host: '127.0.0.1',
+          port: p.port,
+          security: 'none',
+          from: 'loadnotify@example.com',
+          to: ['owner@example.com'],
+          ...starter,
+        },
+      },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const passed = await run();
+    await move(passed.id, { status: 'running' });
+    await move(passed.id, { status: 'finished', result: 'passed' });
+    const x = await run();
+    await move(x.id, { status: 'running' });
+    const ended = await move(x.id, {
+      status: 'aborted_by_script_error',
+      errors: [{ detail: 'ReferenceError: <img src=x> is not defined', code: 107 }],
+    });
+    expect(ended.status, JSON.stringify(ended.body)).toBe(200);
+    // Only the failed run's end reaches the channel: no start, nothing for the passing run
+    // (deliveries are recorded with the status change, so the list is complete now).
+    const deliveries = await t.api('GET', `/api/v1/notification-channels/${res.body.id}/deliveries`);
+    expect(deliveries.body.items.map((d: any) => [d.run_id, d.event_type])).toEqual([
+      [x.id, 'test.finished'],
+    ]);
+    const [mail] = await p.waitFor(1);
+    expect(mail!.parsed.subject).toBe('[Test failed] Checkout <b>: Failed');
+    const html = mail!.parsed.html as string;
+    expect(html).toContain('Checkout &lt;b&gt;: Test failed</h2>');
+    expect(html).toContain('(107): ReferenceError: &lt;img src=x&gt; is not defined</li>');
+    expect(html).not.toContain('<img');
+    expect(mail!.parsed.text).toContain('ReferenceError: <img src=x> is not defined');
   });
 
   it('keeps its own subject when only the HTML is custom, and its own mail when neither is', async () => {
