@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import type { RunResult, TerminalStatus } from '../core/run-status.js';
+import type { ChildEnd } from './supervise.js';
 
 export const TOOLS = ['k6', 'generic'] as const;
 export type Tool = (typeof TOOLS)[number];
@@ -72,4 +73,29 @@ export function errorForExit(tool: Tool, exitCode: number): string | null {
 export function outcomeForExit(tool: Tool, exitCode: number): ExitOutcome {
   if (tool === 'k6') return K6_CODES.get(exitCode) ?? SYSTEM;
   return exitCode === 0 ? FINISHED_PASSED : SYSTEM;
+}
+
+/**
+ * What the wrapper knows went wrong, for the run's `errors`: the command could not start, was
+ * stopped (timeout, user), was killed by a signal, or exited with an error code.
+ */
+export function errorsForEnd(
+  tool: Tool,
+  end: ChildEnd,
+  options: { command: string; timeoutMs?: number },
+): { code: number | null; detail: string }[] {
+  if (end.spawnError)
+    return [{ code: null, detail: `cannot start ${options.command}: ${end.spawnError.message}` }];
+  if (end.stoppedBy === 'timeout')
+    return [
+      {
+        code: null,
+        detail: `the command ran past its ${Math.round((options.timeoutMs ?? 0) / 1000)} s timeout and was stopped`,
+      },
+    ];
+  if (end.stoppedBy === 'user') return [{ code: null, detail: 'the run was stopped by the user' }];
+  if (end.code === null)
+    return [{ code: null, detail: `the command was killed by ${end.signal ?? 'a signal'}` }];
+  const detail = errorForExit(tool, end.code);
+  return detail ? [{ code: end.code, detail }] : [];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { outcomeForExit, toolFor } from '../../src/runner/exit-profiles.js';
+import { errorsForEnd, outcomeForExit, toolFor } from '../../src/runner/exit-profiles.js';
 
 describe('k6 exit profile', () => {
   it.each([
@@ -38,5 +38,59 @@ describe('toolFor', () => {
     expect(toolFor('/opt/k6/bin/artillery')).toBe('generic');
     expect(toolFor('node', 'k6')).toBe('k6');
     expect(toolFor('k6', 'generic')).toBe('generic');
+  });
+});
+
+describe("a run's errors, as the wrapper reports them", () => {
+  const end = (over: Record<string, unknown>) => ({
+    exitCode: 0,
+    code: 0,
+    signal: null,
+    stoppedBy: null,
+    ...over,
+  });
+  const opts = { command: 'k6', timeoutMs: 90_000 };
+  it.each([
+    ['a clean exit', 'k6', end({}), []],
+    ["k6's failed thresholds (a result, not an error)", 'k6', end({ code: 99 }), []],
+    [
+      'a script error',
+      'k6',
+      end({ code: 107 }),
+      [{ code: 107, detail: 'k6 exited with 107: the script threw an error' }],
+    ],
+    ['an unlisted k6 code', 'k6', end({ code: 255 }), [{ code: 255, detail: 'the command exited with 255' }]],
+    [
+      '99 from another tool',
+      'generic',
+      end({ code: 99 }),
+      [{ code: 99, detail: 'the command exited with 99' }],
+    ],
+    [
+      'a timeout',
+      'k6',
+      end({ code: null, signal: 'SIGTERM', stoppedBy: 'timeout' }),
+      [{ code: null, detail: 'the command ran past its 90 s timeout and was stopped' }],
+    ],
+    [
+      'a stop by the user',
+      'k6',
+      end({ code: 0, stoppedBy: 'user' }),
+      [{ code: null, detail: 'the run was stopped by the user' }],
+    ],
+    [
+      'a signal from elsewhere',
+      'k6',
+      end({ code: null, signal: 'SIGKILL' }),
+      [{ code: null, detail: 'the command was killed by SIGKILL' }],
+    ],
+    [
+      'a command that is not there',
+      'k6',
+      end({ code: null, spawnError: Object.assign(new Error('spawn k6 ENOENT'), { code: 'ENOENT' }) }),
+      [{ code: null, detail: 'cannot start k6: spawn k6 ENOENT' }],
+    ],
+  ] as const)('%s', (_, tool, ended, errors) => {
+    expect(errorsForEnd(tool, ended as never, opts)).toEqual(errors);
   });
 });
