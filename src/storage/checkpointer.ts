@@ -15,8 +15,16 @@ import { Worker } from 'node:worker_threads';
  * a quiet spell grow the WAL unchecked; parked, the first write wakes it at once. (Looking
  * every 100 ms cost an idle service 10 CPU ticks in 20 s, more than the rest of it.)
  *
- * The shared Int32Array: [0] writes seen by the service's connection, [1] 1 while parked,
- * [2] 1 once asked to stop.
+ * Parked for `leaveAfterMs` with no write, the thread ends: a thread of its own is a V8
+ * isolate, 6 to 13 MB of an idle service's memory, for a database nobody writes. The next
+ * write starts a new one (about 30 ms of CPU, once per burst of writes after a quiet spell).
+ *
+ * The shared Int32Array: [0] writes seen by the service's connection, [1] the thread's state
+ * (RUNNING, PARKED, LEAVING; CLAIMED once the service has started the next thread after a
+ * LEAVING one), [2] 1 once asked to stop. Whether a write that races with the thread's leaving
+ * is seen is settled by compare-and-swap on [1]: the thread stays if it takes LEAVING back
+ * first, otherwise the service has claimed it and started the next thread. Either way exactly
+ * one thread is there for the write.
  */
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
@@ -28,6 +36,10 @@ db.pragma('busy_timeout = 1000');
 let closed = false;
 let last = null;
 let seen = null;
+// The service's writes counted before the last checkpoint began: one counted since is not in
+// it for sure. (The WAL file's size and time alone missed some: its time moves in steps of a
+// few milliseconds, and a WAL started over keeps its size.)
+let writesBefore = -1;
 let quietSince = Date.now();
 // The WAL file as it looks: a checkpoint is only worth running once something was written.
 function walState() {
@@ -44,17 +56,29 @@ function close() {
   db.close();
   parentPort.postMessage({ stopped: true });
 }
+const RUNNING = 0, PARKED = 1, LEAVING = 2;
+function leave() {
+  closed = true;
+  db.close();
+  process.exit(0);
+}
 function park() {
-  const writes = Atomics.load(shared, 0);
-  Atomics.store(shared, 1, 1);
-  // Returns at once if the service wrote since 'writes' was read: no write is missed.
-  if (Atomics.load(shared, 2) === 0) Atomics.wait(shared, 0, writes);
-  Atomics.store(shared, 1, 0);
+  Atomics.store(shared, 1, PARKED);
+  // Returns at once if the service wrote since the last checkpoint began: no write is missed.
+  if (Atomics.load(shared, 2) === 0 && Atomics.wait(shared, 0, writesBefore, workerData.leaveAfterMs) === 'timed-out') {
+    Atomics.store(shared, 1, LEAVING);
+    // A write between the wait's end and LEAVING found the thread PARKED and only notified:
+    // stay for it, unless the service saw LEAVING first and claimed it (then its thread runs).
+    if (Atomics.load(shared, 0) === writesBefore) return leave();
+    if (Atomics.compareExchange(shared, 1, LEAVING, RUNNING) !== LEAVING) return leave();
+  }
+  Atomics.store(shared, 1, RUNNING);
   quietSince = Date.now();
 }
 function tick() {
   if (Atomics.load(shared, 2) === 1) return close();
-  if (last !== null && last.log === last.checkpointed && walState() === seen) {
+  const writes = Atomics.load(shared, 0);
+  if (last !== null && last.log === last.checkpointed && walState() === seen && writes === writesBefore) {
     if (Date.now() - quietSince >= workerData.parkAfterMs) {
       park();
       return tick();
@@ -63,6 +87,7 @@ function tick() {
     return;
   }
   quietSince = Date.now();
+  writesBefore = writes;
   try {
     let [r] = db.pragma('wal_checkpoint(PASSIVE)');
     // Under steady writes the WAL is never found fully copied when a writer begins, so SQLite
@@ -92,6 +117,8 @@ export interface CheckpointerOptions {
   restartPages?: number;
   /** Quiet time after which the thread parks until the next write (see `written`). */
   parkAfterMs?: number;
+  /** Time parked with no write after which the thread ends; the next write starts another. */
+  leaveAfterMs?: number;
   /** Told when a checkpoint fails (the file is busy or gone); the next try comes anyway. */
   onError?: (message: string) => void;
 }
@@ -110,71 +137,106 @@ type Message =
  * a safety net, should this thread fall behind or stop.
  */
 export class Checkpointer {
-  private readonly worker: Worker;
-  private readonly shared = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+  private thread: Thread;
   private stopped: Promise<void> | null = null;
-  private exited = false;
-  /** Resolves with the thread's first checkpoint. */
+  /** Resolves with the first thread's first checkpoint. */
   readonly ready: Promise<void>;
   /** Frames in the WAL and frames copied back, as of the last checkpoint. */
   last = { log: 0, checkpointed: 0 };
+  /** Threads started so far (for tests: a write after a quiet spell starts a new one). */
+  started = 0;
 
-  constructor(o: CheckpointerOptions) {
+  constructor(private readonly o: CheckpointerOptions) {
+    let first: () => void;
+    this.ready = new Promise<void>((resolve) => (first = resolve));
+    this.thread = this.start(() => first());
+  }
+
+  private start(onFirst?: () => void): Thread {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, {
+    const shared = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+    const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: {
-        file: o.file,
-        intervalMs: o.intervalMs ?? 100,
-        restartPages: o.restartPages ?? 16_000,
-        parkAfterMs: o.parkAfterMs ?? 1_000,
-        shared: this.shared.buffer,
+        file: this.o.file,
+        intervalMs: this.o.intervalMs ?? 100,
+        restartPages: this.o.restartPages ?? 16_000,
+        parkAfterMs: this.o.parkAfterMs ?? 1_000,
+        leaveAfterMs: this.o.leaveAfterMs ?? 30_000,
+        shared: shared.buffer,
         driver,
       },
       // It allocates next to nothing: a young generation of V8's default size (it grows to
       // 16 MB a half) would be memory held for nothing.
       resourceLimits: { maxYoungGenerationSizeMb: 2 },
     });
-    this.worker.unref();
-    this.worker.once('exit', () => (this.exited = true));
-    let first: () => void;
-    this.ready = new Promise<void>((resolve) => (first = resolve));
-    this.worker.on('message', (m: Message) => {
+    this.started++;
+    worker.unref();
+    const thread: Thread = { worker, shared, exited: false };
+    worker.once('exit', () => (thread.exited = true));
+    worker.on('message', (m: Message) => {
       if ('stopped' in m) return;
-      first();
+      onFirst?.();
       if (m.ok) this.last = { log: m.log, checkpointed: m.checkpointed };
-      else o.onError?.(m.error);
+      else this.o.onError?.(m.error);
     });
-    this.worker.on('error', (err: Error) => o.onError?.(err.message));
+    worker.on('error', (err: Error) => this.o.onError?.(err.message));
+    return thread;
   }
 
   /**
-   * The service's connection wrote: a parked thread wakes to checkpoint. Called for every
-   * writing statement; it costs an atomic add, and a wake-up only when the thread is parked.
+   * The service's connection wrote: a parked thread wakes to checkpoint, one that is leaving
+   * is followed by a new one. Called for every writing statement; it costs an atomic add and
+   * a load, and a wake-up only when the thread is parked.
    */
   written(): void {
-    Atomics.add(this.shared, 0, 1);
-    if (Atomics.load(this.shared, 1) === 1) Atomics.notify(this.shared, 0);
+    const { shared } = this.thread;
+    Atomics.add(shared, 0, 1);
+    const state = Atomics.load(shared, 1);
+    if (state === PARKED) Atomics.notify(shared, 0);
+    else if (
+      state === LEAVING &&
+      this.stopped === null &&
+      Atomics.compareExchange(shared, 1, LEAVING, CLAIMED) === LEAVING
+    )
+      this.thread = this.start();
   }
 
   /** Whether the thread is parked, waiting for a write (for tests). */
   get parked(): boolean {
-    return Atomics.load(this.shared, 1) === 1;
+    return Atomics.load(this.thread.shared, 1) === PARKED;
+  }
+
+  /** Whether a thread is there (it ends after `leaveAfterMs` parked). */
+  get running(): boolean {
+    return !this.thread.exited && Atomics.load(this.thread.shared, 1) < LEAVING;
   }
 
   /** Closes the thread's connection and ends the thread. */
   stop(): Promise<void> {
     this.stopped ??= new Promise<void>((resolve) => {
-      if (this.exited) return resolve();
-      this.worker.once('exit', () => resolve());
-      this.worker.on('message', (m: Message) => {
-        if ('stopped' in m) void this.worker.terminate();
+      const { worker, shared } = this.thread;
+      if (this.thread.exited) return resolve();
+      worker.once('exit', () => resolve());
+      worker.on('message', (m: Message) => {
+        if ('stopped' in m) void worker.terminate();
       });
       // A parked thread reads no messages: the flag and a notify reach it where it waits.
-      Atomics.store(this.shared, 2, 1);
-      Atomics.notify(this.shared, 0);
-      this.worker.postMessage('stop');
+      Atomics.store(shared, 2, 1);
+      Atomics.notify(shared, 0);
+      worker.postMessage('stop');
     });
     return this.stopped;
   }
+}
+
+/** The thread's states in the shared array's [1] (see WORKER_SOURCE). */
+const PARKED = 1;
+const LEAVING = 2;
+const CLAIMED = 3;
+
+interface Thread {
+  worker: Worker;
+  shared: Int32Array;
+  exited: boolean;
 }

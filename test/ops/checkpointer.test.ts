@@ -101,6 +101,70 @@ describe('background checkpoints (sqlite)', () => {
     }
   });
 
+  it('ends its thread after a quiet spell, and the next write starts another that checkpoints', async () => {
+    store = await createTestStore('sqlite');
+    const file = path.join(store.dataDir, 'asleep.sqlite');
+    const writer = new SQLite(file);
+    writer.pragma('journal_mode = WAL');
+    writer.pragma('wal_autocheckpoint = 0');
+    writer.exec('CREATE TABLE filler (id integer primary key, text text not null)');
+    const checkpointer = new Checkpointer({ file, intervalMs: 10, parkAfterMs: 50, leaveAfterMs: 200 });
+    try {
+      await checkpointer.ready;
+      await eventually(async () => (checkpointer.running ? undefined : true), 5_000);
+      expect(checkpointer.started).toBe(1);
+      const before = statSync(file).size;
+      const insert = writer.prepare('INSERT INTO filler (text) VALUES (?)');
+      writer.transaction(() => {
+        for (let j = 0; j < 500; j++) insert.run('x'.repeat(4000));
+      })();
+      checkpointer.written();
+      expect(checkpointer.started).toBe(2);
+      // Only the new thread can copy the 2 MB into the database file (SQLite's own is off).
+      await eventually(async () => (statSync(file).size > before + 1_500_000 ? true : undefined), 5_000);
+      // More writes while it runs start nothing more.
+      for (let i = 0; i < 100; i++) checkpointer.written();
+      expect(checkpointer.started).toBe(2);
+      await eventually(async () => (checkpointer.running ? undefined : true), 5_000);
+    } finally {
+      await checkpointer.stop();
+      writer.close();
+    }
+  });
+
+  it('misses no write that comes while its thread is leaving', async () => {
+    store = await createTestStore('sqlite');
+    const file = path.join(store.dataDir, 'racing.sqlite');
+    const writer = new SQLite(file);
+    writer.pragma('journal_mode = WAL');
+    writer.pragma('wal_autocheckpoint = 0');
+    writer.exec('CREATE TABLE filler (id integer primary key, text text not null)');
+    // Threads that leave after 15 ms parked, and writes that come at random around then.
+    const checkpointer = new Checkpointer({ file, intervalMs: 2, parkAfterMs: 2, leaveAfterMs: 15 });
+    try {
+      await checkpointer.ready;
+      const insert = writer.prepare('INSERT INTO filler (text) VALUES (?)');
+      for (let round = 0; round < 60; round++) {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 40));
+        const before = statSync(file).size;
+        writer.transaction(() => {
+          for (let j = 0; j < 25; j++) insert.run('x'.repeat(4000));
+        })();
+        checkpointer.written();
+        // Each write is copied into the database file by a thread that saw it.
+        await eventually(
+          async () => (statSync(file).size > before + 90_000 ? true : undefined),
+          5_000,
+          `round ${round}'s write to be checkpointed`,
+        );
+      }
+      expect(checkpointer.started).toBeGreaterThan(1);
+    } finally {
+      await checkpointer.stop();
+      writer.close();
+    }
+  });
+
   it('closes cleanly, and the file opens again with everything in it', async () => {
     const { db: d } = await open(true);
     await write(d);
