@@ -117,20 +117,32 @@ function previousSecretKeys(env: Env, current: Buffer): Buffer[] {
 }
 
 /**
+ * The keys in place, without making one: LOADNOTIFY_SECRET_KEY or else DATA_DIR/secret.key,
+ * and LOADNOTIFY_SECRET_KEY_PREVIOUS. Null when there is no key yet (a fresh DATA_DIR).
+ */
+export function existingSecretKeys(env: Env, dataDir: string): { key: Buffer; previous: Buffer[] } | null {
+  const value = env.LOADNOTIFY_SECRET_KEY;
+  const file = path.join(dataDir, SECRET_KEY_FILE);
+  const key = value ? decodeKey(value) : existsSync(file) ? decodeKey(readFileSync(file, 'utf8')) : null;
+  return key ? { key, previous: previousSecretKeys(env, key) } : null;
+}
+
+/**
  * The embedded default keeps its key beside the database, generated once; PostgreSQL
  * deployments share one database between processes, so they must share an explicit key.
  */
 function secretKey(env: Env, dataDir: string, databaseUrl: string | null): Buffer {
-  const value = env.LOADNOTIFY_SECRET_KEY;
-  if (value) return decodeKey(value);
-  if (databaseUrl) {
+  if (databaseUrl && !env.LOADNOTIFY_SECRET_KEY) {
     throw new ConfigError('LOADNOTIFY_SECRET_KEY is required with DATABASE_URL (openssl rand -base64 32)');
   }
-  const file = path.join(dataDir, SECRET_KEY_FILE);
-  if (existsSync(file)) return decodeKey(readFileSync(file, 'utf8'));
+  const existing = existingSecretKeys(env, dataDir);
+  if (existing) return existing.key;
   makeDataDir(dataDir);
   const key = randomBytes(32);
-  writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  writeFileSync(path.join(dataDir, SECRET_KEY_FILE), key.toString('base64') + '\n', {
+    mode: 0o600,
+    flag: 'wx',
+  });
   return key;
 }
 

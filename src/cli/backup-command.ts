@@ -3,7 +3,9 @@
  * whole. Run on the server with the service's own environment (DATA_DIR). A PostgreSQL
  * database has its own tools, pg_dump and pg_restore (README, Backups).
  */
-import { loadStorageConfig } from '../config.js';
+import type { Kysely } from 'kysely';
+import { existingSecretKeys, loadStorageConfig } from '../config.js';
+import type { Database } from '../storage/schema.js';
 
 const BACKUP_USAGE = 'usage: loadnotify backup <file>    a consistent copy of the database, while it runs';
 const RESTORE_USAGE = 'usage: loadnotify restore <file>   put a backup in place (stop the service first)';
@@ -61,9 +63,37 @@ export async function restoreCommand(args: string[]): Promise<number> {
   // Brings an older backup's schema up to date now rather than at the service's start.
   const { openDatabase } = await import('../storage/database.js');
   const db = await openDatabase({ databaseUrl: null, dataDir });
-  await db.close();
+  let keyWarning: string | null;
+  try {
+    keyWarning = await keyCheck(db.kysely, dataDir);
+  } finally {
+    await db.close();
+  }
   const upgraded = restored.schema === CURRENT_SCHEMA ? '' : `, upgraded from schema ${restored.schema}`;
   const kept = restored.kept ? `; the database it replaced is kept as ${restored.kept}` : '';
   process.stdout.write(`restored ${file} into ${dataDir} (schema ${CURRENT_SCHEMA}${upgraded})${kept}\n`);
+  if (keyWarning) process.stderr.write(`loadnotify: warning: ${keyWarning}\n`);
   return 0;
+}
+
+/**
+ * A backup holds no key: says so when the key in place (LOADNOTIFY_SECRET_KEY or
+ * DATA_DIR/secret.key, and LOADNOTIFY_SECRET_KEY_PREVIOUS) does not open the restored
+ * channels' secrets, before the service starts and fails to send to them.
+ */
+async function keyCheck(k: Kysely<Database>, dataDir: string) {
+  const keys = existingSecretKeys(process.env, dataDir);
+  const { unopenedChannels } = await import('../storage/reseal.js');
+  const { SecretBox } = await import('../security/secret-box.js');
+  // Without any key, one made up opens nothing: every channel with a secret is reported.
+  const box = new SecretBox(keys?.key ?? Buffer.alloc(32), keys?.previous ?? []);
+  const { total, failed } = await unopenedChannels(k, box);
+  if (failed.length === 0) return null;
+  const where = keys
+    ? 'the key in place (LOADNOTIFY_SECRET_KEY or DATA_DIR/secret.key)'
+    : 'no key in place yet';
+  return (
+    `${failed.length} of ${total} channel(s) cannot be opened with ${where}: ${failed[0]!.error}. ` +
+    'Put the key this backup was made with in DATA_DIR/secret.key (or LOADNOTIFY_SECRET_KEY) before starting the service'
+  );
 }

@@ -125,3 +125,27 @@ export async function resealChannels(
   }
   return progress;
 }
+
+/**
+ * The channels whose sealed values none of `box`'s keys opens, with why: after a restore, what
+ * the key in place leaves unreadable (a backup's key is not in it).
+ */
+export async function unopenedChannels(
+  k: Kysely<Database>,
+  box: SecretBox,
+): Promise<{ total: number; failed: { id: number; error: string }[] }> {
+  const rows: Row[] = await k
+    .selectFrom('notification_channels')
+    .select(['id', ...SINGLE, OBJECT])
+    .orderBy('id')
+    .execute();
+  const failed: { id: number; error: string }[] = [];
+  for (const row of rows) {
+    try {
+      resealed(row, box);
+    } catch (err) {
+      failed.push({ id: row.id, error: (err as Error).message });
+    }
+  }
+  return { total: rows.length, failed };
+}

@@ -13,6 +13,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATION_NAMES } from '../../src/storage/migrations/index.js';
+import { keyId } from '../../src/security/secret-box.js';
 import { buildServer } from '../helpers/build.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { startPrivatePg, type PrivatePg } from '../helpers/private-pg.js';
@@ -206,6 +207,26 @@ describe('SQLite: loadnotify backup while the service writes, loadnotify restore
     const restoredDeliveries = Object.values(after.logs).reduce((n, log) => n + log.length, 0);
     expect(restoredDeliveries).toBe(backedUpDeliveries);
     await expectEveryChannelSends(service.url, install, peers);
+  });
+
+  it('warns when the key in place does not open the restored secrets, since a backup holds no key', async () => {
+    const otherKey = randomBytes(32).toString('base64');
+    const elsewhere = await cli(['restore', backup], {
+      DATA_DIR: tempDir(),
+      LOADNOTIFY_SECRET_KEY: otherKey,
+    });
+    expect(elsewhere.status).toBe(0);
+    expect(elsewhere.stderr).toContain(
+      'warning: 4 of 4 channel(s) cannot be opened with the key in place (LOADNOTIFY_SECRET_KEY or DATA_DIR/secret.key): ' +
+        `this secret is sealed with key ${keyId(Buffer.from(key, 'base64'))}`,
+    );
+    expect(elsewhere.stderr).toContain('Put the key this backup was made with in DATA_DIR/secret.key');
+    const keyless = tempDir();
+    const fresh = await cli(['restore', backup], { DATA_DIR: keyless });
+    expect(fresh.status).toBe(0);
+    expect(fresh.stderr).toContain('warning: 4 of 4 channel(s) cannot be opened with no key in place yet');
+    // restore makes no key of its own: the service would otherwise start with a wrong one.
+    expect(existsSync(path.join(keyless, 'secret.key'))).toBe(false);
   });
 
   it('refuses a backup from a newer schema, naming both schema versions', async () => {
