@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
+import { trimWhenIdle } from '../idle-trim.js';
 import { startServer } from '../server.js';
 
 const USAGE = `usage: loadnotify <command>
@@ -29,6 +30,7 @@ function serveEnv(args: string[]): NodeJS.ProcessEnv {
 async function serve(args: string[]): Promise<number> {
   const config = loadConfig(serveEnv(args));
   const server = await startServer(config);
+  trimWhenIdle();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
