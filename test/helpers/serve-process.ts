@@ -22,6 +22,8 @@ export interface ServeOptions {
   env: Record<string, string>;
   /** Keep at most this many characters of output (a long fault run logs a lot). */
   keepOutput?: number;
+  /** How long it may take to answer /healthz; 30 s by default (several starting at once take longer). */
+  startTimeoutMs?: number;
 }
 
 /** Children still running, killed when the test process exits however it ends. */
@@ -73,7 +75,7 @@ export async function startServe(o: ServeOptions): Promise<ServeProcess> {
           return undefined;
         }
       },
-      30_000,
+      o.startTimeoutMs ?? 30_000,
       `serve --role ${role} to answer /healthz`,
     );
   } catch (err) {

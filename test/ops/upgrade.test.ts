@@ -429,7 +429,10 @@ describe('three serve processes started at once on a fresh PostgreSQL database',
       LOADNOTIFY_SECRET_KEY: randomBytes(32).toString('base64'),
       ...SEND_ENV,
     };
-    const started = await Promise.allSettled([0, 1, 2].map(() => startServe({ entry, env })));
+    // Three at once on a 2-core machine, each migrating or waiting its turn: time to start.
+    const started = await Promise.allSettled(
+      [0, 1, 2].map(() => startServe({ entry, env, startTimeoutMs: 90_000 })),
+    );
     services = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     expect(started.map((s) => (s.status === 'rejected' ? String(s.reason) : 'ok'))).toEqual([
       'ok',
@@ -457,5 +460,5 @@ describe('three serve processes started at once on a fresh PostgreSQL database',
     expect(setup.status).toBe(201);
     const other = await apiFor(services[2]!.url, setup.body.token)('GET', '/api/v1/organizations');
     expect(other.status).toBe(200);
-  }, 120_000);
+  }, 180_000);
 });
