@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { conflict } from '../core/errors.js';
 import type { Database, MembershipsTable } from './schema.js';
 import type { Dialect } from './database.js';
 import { keysetPage, type PageRequest } from './keyset-page.js';
@@ -31,12 +32,24 @@ export async function isMember(k: Kysely<Database>, orgId: number, userId: numbe
   return (await roleOf(k, orgId, userId)) !== null;
 }
 
+/**
+ * Adds the user to the organization. Two additions of one user at once (two links of one
+ * e-mail accepted together) both pass the caller's look; the primary key lets one in, and the
+ * other gets the 409 it would have got coming second, not the database's error.
+ */
 export async function addMembership(k: Kysely<Database>, orgId: number, userId: number, role: Role) {
   const created_at = Date.now();
-  await k
-    .insertInto('memberships')
-    .values({ organization_id: orgId, user_id: userId, role, created_at })
-    .execute();
+  try {
+    await k
+      .insertInto('memberships')
+      .values({ organization_id: orgId, user_id: userId, role, created_at })
+      .execute();
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    if (e.code === '23505' || /UNIQUE constraint failed: memberships\./.test(e.message ?? ''))
+      throw conflict('already_member', 'the user is already a member of the organization');
+    throw err;
+  }
   return created_at;
 }
 

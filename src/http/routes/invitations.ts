@@ -19,7 +19,7 @@ import { createUser, findUser, userView } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
 import { requireCsrf, userId } from '../auth-hooks.js';
 import { requireManager, roleIn } from '../access.js';
-import { checkOwnerRule } from '../member-rules.js';
+import { checkOwnerRule, managerNow } from '../member-rules.js';
 import { body, Email, Id, IdParams, ListQuery, Password, Role } from '../schemas.js';
 import { startSession } from './session-cookies.js';
 import type { App } from './route-types.js';
@@ -61,14 +61,20 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
       const pending = await findPendingInvitation(ctx.db.kysely, orgId, req.body.email);
       if (pending) checkOwnerRule(actor, pending.role, req.body.role);
       const org = (await findOrganization(ctx.db.kysely, orgId))!;
-      const { row, token } = await ctx.db.kysely.transaction().execute((trx) =>
-        createInvitation(trx, {
+      const { row, token } = await ctx.db.kysely.transaction().execute(async (trx) => {
+        // Again inside: the role may have changed since, and the lock makes two invitations of
+        // one e-mail take turns, so the second revokes the first and one link works.
+        const { actor: now } = await managerNow(trx, ctx.db.dialect, orgId, userId(req), 'invite members');
+        checkOwnerRule(now, null, req.body.role);
+        const stillPending = await findPendingInvitation(trx, orgId, req.body.email);
+        if (stillPending) checkOwnerRule(now, stillPending.role, req.body.role);
+        return createInvitation(trx, {
           organizationId: orgId,
           email: req.body.email,
           role: req.body.role,
           invitedBy: userId(req),
-        }),
-      );
+        });
+      });
       const acceptUrl = `${ctx.config.publicUrl}/invitations/accept#token=${token}`;
       let emailed = false;
       if (ctx.mailer) {
@@ -110,7 +116,13 @@ export function invitationRoutes(app: App, ctx: AppContext): void {
       const actor = await roleIn(ctx, req, invitation.organization_id, 'invitation');
       requireManager(actor, 'revoke invitations');
       checkOwnerRule(actor, invitation.role, null);
-      if (!(await revokeInvitation(ctx.db.kysely, invitation.id)))
+      const revoked = await ctx.db.kysely.transaction().execute(async (trx) => {
+        const orgId = invitation.organization_id;
+        const now = await managerNow(trx, ctx.db.dialect, orgId, userId(req), 'revoke invitations');
+        checkOwnerRule(now.actor, invitation.role, null);
+        return revokeInvitation(trx, invitation.id);
+      });
+      if (!revoked)
         throw conflict(
           'invitation_not_pending',
           `the invitation is ${invitationState(invitation)}, not pending`,

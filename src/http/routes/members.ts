@@ -1,13 +1,14 @@
 import { Type } from 'typebox';
 import type { Kysely } from 'kysely';
 import { AppError, notFound } from '../../core/errors.js';
-import { listMembers, lockOwners, removeMembership, roleOf, setRole } from '../../storage/members-repo.js';
+import { listMembers, removeMembership, roleOf, setRole } from '../../storage/members-repo.js';
 import { mapPage } from '../../storage/keyset-page.js';
 import type { Database } from '../../storage/schema.js';
 import { findUser } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
 import { requireManager, roleIn, type Role as RoleName } from '../access.js';
-import { checkOwnerRule } from '../member-rules.js';
+import { checkOwnerRule, managerNow } from '../member-rules.js';
+import { userId } from '../auth-hooks.js';
 import { body, Id, ListQuery, Role } from '../schemas.js';
 import type { App } from './route-types.js';
 import { iso } from '../../storage/time.js';
@@ -22,16 +23,18 @@ const MemberParams = Type.Object({ id: Id, user_id: Id });
 export function memberRoutes(app: App, ctx: AppContext): void {
   /**
    * The rules for changing (`to` a role) or removing (`to` null) a member, checked with the
-   * organization's owner rows locked so two demotions cannot both pass the last-owner check.
+   * organization's owner rows locked so two demotions cannot both pass the last-owner check,
+   * and with the actor's role as it is inside the transaction (see managerNow).
    */
   const checkChange = async (
     trx: Kysely<Database>,
     orgId: number,
+    actorId: number,
     userId: number,
-    actor: RoleName,
     to: RoleName | null,
+    action: string,
   ) => {
-    const owners = await lockOwners(trx, ctx.db.dialect, orgId);
+    const { actor, owners } = await managerNow(trx, ctx.db.dialect, orgId, actorId, action);
     const current = await roleOf(trx, orgId, userId);
     if (!current) throw notFound('member');
     checkOwnerRule(actor, current, to);
@@ -82,7 +85,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
       const actor = await roleIn(ctx, req, orgId);
       requireManager(actor, 'change roles');
       return ctx.db.kysely.transaction().execute(async (trx) => {
-        await checkChange(trx, orgId, req.params.user_id, actor, req.body.role);
+        await checkChange(trx, orgId, userId(req), req.params.user_id, req.body.role, 'change roles');
         await setRole(trx, orgId, req.params.user_id, req.body.role);
         const user = await findUser(trx, req.params.user_id);
         return { user_id: req.params.user_id, email: user!.email, role: req.body.role };
@@ -98,7 +101,7 @@ export function memberRoutes(app: App, ctx: AppContext): void {
       const actor = await roleIn(ctx, req, orgId);
       requireManager(actor, 'remove members');
       await ctx.db.kysely.transaction().execute(async (trx) => {
-        await checkChange(trx, orgId, req.params.user_id, actor, null);
+        await checkChange(trx, orgId, userId(req), req.params.user_id, null, 'remove members');
         await removeMembership(trx, orgId, req.params.user_id);
       });
       return reply.code(204).send();
