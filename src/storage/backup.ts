@@ -4,6 +4,7 @@
  */
 import {
   chmodSync,
+  chownSync,
   closeSync,
   copyFileSync,
   existsSync,
@@ -181,6 +182,12 @@ export function restoreSqlite(dataDir: string, file: string): { schema: string; 
     }
     copyFileSync(path.resolve(file), partial);
     chmodSync(partial, DATA_FILE_MODE);
+    // Run by root (sudo), the copy would be root's and the service's user could not open it:
+    // it belongs to whoever owns DATA_DIR, as the service's own files do.
+    if (process.getuid?.() === 0) {
+      const owner = statSync(dataDir);
+      chownSync(partial, owner.uid, owner.gid);
+    }
     syncFile(partial);
     if (kept) renameSync(live, kept);
     for (const leftover of [`${live}-wal`, `${live}-shm`, `${live}-journal`])

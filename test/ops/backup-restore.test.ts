@@ -7,7 +7,16 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  copyFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -228,6 +237,24 @@ describe('SQLite: loadnotify backup while the service writes, loadnotify restore
     // restore makes no key of its own: the service would otherwise start with a wrong one.
     expect(existsSync(path.join(keyless, 'secret.key'))).toBe(false);
   });
+
+  it.runIf(process.getuid?.() === 0)(
+    'run by root, gives the restored database to the owner of DATA_DIR, whom the service runs as',
+    async () => {
+      const dir = tempDir();
+      chownSync(dir, 65534, 65534);
+      const res = await cli(['restore', backup], { DATA_DIR: dir, LOADNOTIFY_SECRET_KEY: key });
+      expect(res.stderr).toBe('');
+      expect(res.status).toBe(0);
+      // Every file of the database, -wal and -shm included if left, is the service user's.
+      const files = readdirSync(dir).filter((f) => f.startsWith('loadnotify.sqlite'));
+      expect(files).toContain('loadnotify.sqlite');
+      for (const f of files) {
+        const st = statSync(path.join(dir, f));
+        expect([f, st.uid, st.gid, st.mode & 0o777]).toEqual([f, 65534, 65534, 0o600]);
+      }
+    },
+  );
 
   it('refuses a backup from a newer schema, naming both schema versions', async () => {
     const newer = path.join(tempDir(), 'newer.sqlite');
