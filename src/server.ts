@@ -129,6 +129,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       deliveryTaker: ctx.deliveryTaker,
       retentionDays: config.retentionDays,
       policy: config.schedules,
+      // A scheduled run's owner renews its claim like a delivery's: the same lease.
+      leaseMs: config.leaseMs,
     });
     await engine.start();
     // Other processes (api-role servers, other workers) commit deliveries and change schedules

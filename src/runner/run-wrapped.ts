@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream';
 import type { RunSummary } from '../core/events.js';
 import type { RunResult, TerminalStatus, Trigger } from '../core/run-status.js';
 import type { CreatedRun, RunApi, StatusReport } from './api-client.js';
-import { outcomeForExit, toolFor, type ExitOutcome, type Tool } from './exit-profiles.js';
+import { errorsForEnd, outcomeForExit, toolFor, type ExitOutcome, type Tool } from './exit-profiles.js';
 import { readK6Summary, summaryPathFromArgs } from './k6-summary.js';
 import { RunReporter, type BackoffOptions } from './run-reporter.js';
 import { exitCodeFor, StopRequest, supervise, type ChildEnd } from './supervise.js';
@@ -49,6 +49,10 @@ export interface RunWrappedOptions {
   backoff?: BackoffOptions;
   /** Called once the server has created the run (before the command starts, unless it is down). */
   onRunCreated?: (run: CreatedRun) => void;
+  /** The command leads a process group of its own (see supervise). */
+  ownProcessGroup?: boolean;
+  /** Told the command's pid once it has started. */
+  onCommandStarted?: (pid: number) => void;
 }
 
 export interface RunWrappedResult {
@@ -101,7 +105,11 @@ export async function runWrapped(options: RunWrappedOptions): Promise<RunWrapped
       abortGraceMs: options.abortGraceMs,
       signal: options.signal,
       killSignal: options.killSignal,
-      onSpawn: () => reporter.report({ status: 'running' }),
+      ownProcessGroup: options.ownProcessGroup,
+      onSpawn: (pid) => {
+        options.onCommandStarted?.(pid);
+        reporter.report({ status: 'running' });
+      },
     });
   }
 
@@ -115,6 +123,8 @@ export async function runWrapped(options: RunWrappedOptions): Promise<RunWrapped
   const terminal: StatusReport = { status: outcome.status };
   if (outcome.result) terminal.result = outcome.result;
   if (summary) terminal.summary = summary;
+  const errors = errorsForEnd(tool, end, options);
+  if (errors.length > 0) terminal.errors = errors;
   reporter.report(terminal);
   const delivered = await reporter.finish(options.retryWindowMs ?? 30_000, giveUpSignal(options));
 

@@ -36,6 +36,12 @@ export interface SuperviseOptions {
   abortGraceMs?: number;
   /** Immediate stop: SIGKILL (a second Ctrl-C). */
   killSignal?: AbortSignal;
+  /**
+   * The child leads a process group (and session) of its own, and stops reach the whole group:
+   * for the server's scheduled commands, whose group is killed by pid if the server dies. Not
+   * for `loadnotify run` in a terminal, where Ctrl-C must reach the command as it always does.
+   */
+  ownProcessGroup?: boolean;
   onSpawn?: (pid: number) => void;
 }
 
@@ -66,6 +72,7 @@ export function supervise(options: SuperviseOptions): Promise<ChildEnd> {
       env: options.env,
       cwd: options.cwd,
       ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
+      detached: options.ownProcessGroup === true,
       shell: false,
     });
     child.stdout?.pipe(options.stdout, { end: false });
@@ -77,7 +84,16 @@ export function supervise(options: SuperviseOptions): Promise<ChildEnd> {
     const timers: NodeJS.Timeout[] = [];
     const later = (ms: number, fn: () => void) => timers.push(setTimeout(fn, ms));
     const kill = (sig: NodeJS.Signals) => {
-      if (!exited) child.kill(sig);
+      if (exited) return;
+      if (options.ownProcessGroup && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, sig);
+          return;
+        } catch {
+          /* the group is gone but for the child: signal it alone */
+        }
+      }
+      child.kill(sig);
     };
 
     const stop = (by: 'timeout' | 'user', sig: NodeJS.Signals | null, graceMs: number | undefined) => {

@@ -15,20 +15,24 @@
  *   non-terminal scheduled run in the database), the tick is recorded `skipped` with a reason.
  * - Stop: aborts running commands gracefully (SIGTERM, the run ends aborted_by_user), SIGKILL
  *   after a grace period, and clears every timer.
+ * - Crashes: a started tick records its owner and, once started, its command's process group;
+ *   the owner renews a lease on it while the run goes. At start and at every reload, runs whose
+ *   owner died are ended and their commands killed (see crashed-runs.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Kysely } from 'kysely';
+import type { Kysely, Updateable } from 'kysely';
 import type { Cron } from 'croner';
 import { runWrapped, type RunWrappedResult } from '../runner/run-wrapped.js';
 import type { BackoffOptions } from '../runner/run-reporter.js';
 import type { Db } from '../storage/database.js';
-import type { Database, ScheduleTickOutcome } from '../storage/schema.js';
+import type { Database, ScheduleTickOutcome, ScheduleTicksTable } from '../storage/schema.js';
 import {
   claimTick,
   deleteTicksBefore,
   enabledSchedules,
   lockSchedule,
+  renewTickLeases,
   startingTick,
   updateTick,
 } from '../storage/load-tests-repo.js';
@@ -42,6 +46,8 @@ import { commandEnv, tickRefusal } from './command-policy.js';
 import type { ScheduleCommandPolicy } from '../config.js';
 import { cronFor, scheduleKey, scheduleOf, type Schedule } from './schedule-spec.js';
 import { iso } from '../storage/time.js';
+import { endCrashedRuns } from './crashed-runs.js';
+import { identityOf } from './process-identity.js';
 
 export interface SchedulerLog {
   debug(obj: object, msg: string): void;
@@ -70,6 +76,11 @@ export interface SchedulerOptions {
   misfireMs?: number;
   /** The operator's rules for commands: allowed programs, account, directory, environment. */
   policy: ScheduleCommandPolicy;
+  /**
+   * How long a running scheduled run stays this process's without a renewal (renewed every
+   * third of it); past it, processes on other machines take the owner for dead (default 60 s).
+   */
+  leaseMs?: number;
   /** The runner's reporting retries (tests shorten them). */
   backoff?: BackoffOptions;
   retryWindowMs?: number;
@@ -86,6 +97,7 @@ interface Plan {
 
 interface ActiveRun {
   tickAt: number;
+  tickId: number;
   runId: number | null;
 }
 
@@ -105,6 +117,7 @@ export class Scheduler {
   private readonly stopRequest = new AbortController();
   private readonly killRequest = new AbortController();
   private refreshTimer: NodeJS.Timeout | null = null;
+  private leaseTimer: NodeJS.Timeout | null = null;
   /** The chain of reloads (never rejects). */
   private reloads: Promise<void> = Promise.resolve();
   private lastPrune = 0;
@@ -118,6 +131,23 @@ export class Scheduler {
     this.started = true;
     await this.refresh();
     this.loop();
+    this.leaseTimer = setInterval(() => void this.renewLeases(), this.leaseMs / 3);
+    this.leaseTimer.unref();
+  }
+
+  private get leaseMs(): number {
+    return this.options.leaseMs ?? 60_000;
+  }
+
+  /** Keeps the ticks of the runs going here this process's (see crashed-runs.ts). */
+  private async renewLeases(): Promise<void> {
+    const ids = [...this.active.values()].map((run) => run.tickId);
+    if (ids.length === 0) return;
+    try {
+      await renewTickLeases(this.options.db.kysely, ids, Date.now() + this.leaseMs);
+    } catch (err) {
+      this.options.log.warn({ err }, 'cannot renew the leases of running scheduled runs');
+    }
   }
 
   /**
@@ -143,6 +173,7 @@ export class Scheduler {
     if (this.stopping) return;
     this.stopping = true;
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
     for (const plan of this.plans.values()) this.unplan(plan);
     this.plans.clear();
     await this.reloads;
@@ -176,6 +207,19 @@ export class Scheduler {
 
   private async reload(changedAt: number): Promise<void> {
     if (this.stopping) return;
+    // First: a run of a dead process that ends here no longer blocks its schedule's next tick.
+    try {
+      await endCrashedRuns({
+        db: this.options.db,
+        instanceId: this.instanceId,
+        leaseMs: this.leaseMs,
+        deliveryTaker: this.options.deliveryTaker,
+        onDeliveriesQueued: this.options.onDeliveriesQueued,
+        log: this.options.log,
+      });
+    } catch (err) {
+      this.options.log.warn({ err }, 'cannot look for crashed scheduled runs');
+    }
     let rows;
     try {
       rows = await enabledSchedules(this.options.db.kysely);
@@ -313,6 +357,7 @@ export class Scheduler {
             : `scheduled run ${local.runId} is still going`;
       } else reason = await overlapReason(trx, plan.loadTestId, current);
       const outcome: ScheduleTickOutcome = reason ? 'skipped' : 'started';
+      const owner = outcome === 'started' ? identityOf(process.pid) : null;
 
       const tickId = await claimTick(trx, {
         load_test_id: plan.loadTestId,
@@ -322,6 +367,14 @@ export class Scheduler {
         outcome,
         reason,
         created_at: Date.now(),
+        ...(outcome === 'started'
+          ? {
+              owner_pid: owner?.pid ?? process.pid,
+              owner_started: owner?.started ?? null,
+              owner_space: owner?.space ?? null,
+              owner_lease_until: Date.now() + this.leaseMs,
+            }
+          : {}),
       });
       if (tickId === undefined) return { kind: 'taken' } as const;
       return { kind: 'won', tickId, outcome, reason } as const;
@@ -331,7 +384,7 @@ export class Scheduler {
   private async runCommand(plan: Plan, tickAt: number, tickId: number): Promise<void> {
     const { db, log } = this.options;
     const loadTest = plan.loadTestId;
-    const entry: ActiveRun = { tickAt, runId: null };
+    const entry: ActiveRun = { tickAt, tickId, runId: null };
     this.active.set(loadTest, entry);
     const context = { loadTest, tick: iso(tickAt) };
     const stdout = new LineLog((line) => log.debug({ ...context, stream: 'stdout' }, line));
@@ -368,6 +421,12 @@ export class Scheduler {
         user: this.options.policy.user ?? undefined,
         signal: this.stopRequest.signal,
         killSignal: this.killRequest.signal,
+        // Its own group: if this process dies, the next one finds the group by the leader's pid.
+        ownProcessGroup: true,
+        onCommandStarted: (pid) => {
+          const child = identityOf(pid);
+          if (child) void this.setTick(tickId, { child_pid: child.pid, child_started: child.started });
+        },
         abortGraceMs: this.options.stopGraceMs ?? 10_000,
         backoff: this.options.backoff,
         retryWindowMs: this.options.retryWindowMs,
@@ -387,6 +446,8 @@ export class Scheduler {
       stdout.flush();
       stderr.flush();
       if (this.active.get(loadTest) === entry) this.active.delete(loadTest);
+      // The run has ended (or could not be ended from here) and its command has exited.
+      await this.setTick(tickId, { owner_lease_until: null, child_pid: null, child_started: null });
     }
     if (result) {
       log.info(
@@ -396,10 +457,7 @@ export class Scheduler {
     }
   }
 
-  private async setTick(
-    tickId: number,
-    set: { run_id?: number; outcome?: ScheduleTickOutcome; reason?: string },
-  ): Promise<void> {
+  private async setTick(tickId: number, set: Updateable<ScheduleTicksTable>): Promise<void> {
     try {
       await updateTick(this.options.db.kysely, tickId, set);
     } catch (err) {
@@ -428,8 +486,9 @@ type Lease =
 /**
  * Why a tick must not start a run: a scheduled run of the load test that has not ended (in any
  * process), or a tick that won its lease moments ago and is still creating its run. A run left
- * non-terminal by a crashed process stops blocking once its timeout (plus grace) has passed;
- * without a timeout it blocks until it is ended through the API.
+ * non-terminal by a crashed process is ended once its owner is found dead (crashed-runs.ts);
+ * failing that (a tick from before owners were recorded), it stops blocking once its timeout
+ * (plus grace) has passed, and without a timeout when it is ended through the API.
  */
 async function overlapReason(
   trx: Kysely<Database>,

@@ -114,3 +114,56 @@ export function startingTick(k: Kysely<Database>, loadTestId: number, since: num
 export async function deleteTicksBefore(k: Kysely<Database>, before: number): Promise<void> {
   await k.deleteFrom('schedule_ticks').where('created_at', '<', before).execute();
 }
+
+/**
+ * Ticks whose run may still be going or whose command may still run: a live owner renews
+ * their lease; the scheduler ends those of dead owners. Matches the partial index's predicate,
+ * so it never reads the ticks' history.
+ */
+export function ownedTicks(k: Kysely<Database>) {
+  return k
+    .selectFrom('schedule_ticks')
+    .select([
+      'id',
+      'run_id',
+      'fired_by',
+      'owner_pid',
+      'owner_started',
+      'owner_space',
+      'owner_lease_until',
+      'child_pid',
+      'child_started',
+    ])
+    .where((eb) => eb.or([eb('owner_lease_until', 'is not', null), eb('child_pid', 'is not', null)]))
+    .execute();
+}
+
+/** Extends the leases of the ticks whose runs this process is running. */
+export async function renewTickLeases(k: Kysely<Database>, ids: number[], until: number): Promise<void> {
+  if (ids.length === 0) return;
+  await k
+    .updateTable('schedule_ticks')
+    .set({ owner_lease_until: until })
+    .where('id', 'in', ids)
+    .where('owner_lease_until', 'is not', null)
+    .execute();
+}
+
+/**
+ * Takes a dead owner's tick over: only if its lease is still the one seen, so of several
+ * processes looking at once, one ends the run.
+ */
+export async function takeOverTick(
+  k: Kysely<Database>,
+  id: number,
+  seenLease: number,
+  set: Updateable<ScheduleTicksTable>,
+): Promise<boolean> {
+  const result = await k
+    .updateTable('schedule_ticks')
+    .set(set)
+    .where('id', '=', id)
+    .where('owner_lease_until', '=', seenLease)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}

@@ -116,6 +116,16 @@ export interface ScheduleTicksTable {
   outcome: ScheduleTickOutcome;
   reason: string | null;
   created_at: number;
+  /** The process running the tick's command (/proc start time and boot id tell a recycled pid). */
+  owner_pid: Generated<number | null>;
+  owner_started: Generated<string | null>;
+  /** Boot id and pid namespace: where owner_pid and child_pid mean those processes. */
+  owner_space: Generated<string | null>;
+  /** Set while the run goes: renewed by its owner; past it, the owner is taken for dead. */
+  owner_lease_until: Generated<number | null>;
+  /** The command's process group (its leader's pid) and the leader's start time, while it may run. */
+  child_pid: Generated<number | null>;
+  child_started: Generated<string | null>;
 }
 
 export interface RunsTable {

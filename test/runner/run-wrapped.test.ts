@@ -84,20 +84,27 @@ describe('runWrapped', () => {
   });
 
   it.each([
-    [0, 'finished', 'passed'],
-    [99, 'finished', 'failed'],
-    [107, 'aborted_by_script_error', undefined],
-    [108, 'aborted_by_user', undefined],
-    [105, 'aborted_by_user', undefined],
-    [100, 'timed_out', undefined],
-    [3, 'aborted_by_system', undefined],
-  ] as const)('k6 exit %i: reports %s and exits with the same code', async (code, status, result) => {
-    const { promise } = run(fakeK6, ['run', '--exit', String(code), 'script.js']);
-    const outcome = await promise;
-    expect(outcome.exitCode).toBe(code);
-    expect(outcome.status).toBe(status);
-    expect(terminalBody(receiver)).toEqual(result ? { status, result } : { status });
-  });
+    [0, 'finished', 'passed', null],
+    [99, 'finished', 'failed', null],
+    [107, 'aborted_by_script_error', undefined, 'k6 exited with 107: the script threw an error'],
+    [108, 'aborted_by_user', undefined, 'k6 exited with 108: the script called test.abort()'],
+    [105, 'aborted_by_user', undefined, 'k6 exited with 105: the test was stopped by a signal'],
+    [100, 'timed_out', undefined, 'k6 exited with 100: setup() timed out'],
+    [3, 'aborted_by_system', undefined, 'the command exited with 3'],
+  ] as const)(
+    'k6 exit %i: reports %s (and why, as the run’s errors) and exits with the same code',
+    async (code, status, result, error) => {
+      const { promise } = run(fakeK6, ['run', '--exit', String(code), 'script.js']);
+      const outcome = await promise;
+      expect(outcome.exitCode).toBe(code);
+      expect(outcome.status).toBe(status);
+      expect(terminalBody(receiver)).toEqual({
+        status,
+        ...(result ? { result } : {}),
+        ...(error ? { errors: [{ code, detail: error }] } : {}),
+      });
+    },
+  );
 
   it('uses the generic profile for other commands unless --tool says k6', async () => {
     const generic = await run(process.execPath, [fixture('exit-with.mjs'), '99']).promise;

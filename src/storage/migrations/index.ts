@@ -9,6 +9,7 @@ import { pendingIndex } from './006-pending-index.js';
 import { pendingPartialIndexes } from './007-pending-partial-indexes.js';
 import { security } from './008-security.js';
 import { eventTypes } from './009-event-types.js';
+import { scheduledRunOwners } from './010-scheduled-run-owners.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '007-pending-partial-indexes': pendingPartialIndexes,
   '008-security': security,
   '009-event-types': eventTypes,
+  '010-scheduled-run-owners': scheduledRunOwners,
 };
 
 /** This build's migrations in order; the last one's name is its schema version. */
