@@ -55,6 +55,8 @@ export interface TemplateJob {
   scope: Record<string, unknown>;
   /** The template's language; Liquid when left out. */
   engine?: TemplateEngine;
+  /** The output is HTML: the variables are HTML-escaped before they reach it (renderTemplate). */
+  html?: boolean;
 }
 
 /** An HTTP POST. `kind` may be left out: HTTP is what most channel types send. */

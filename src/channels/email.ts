@@ -35,7 +35,7 @@ import {
   type TemplateEngine,
 } from './webhook-template.js';
 import { checkPlaintextAuth } from './email-auth.js';
-import { escapeHtml } from './hipchat.js';
+import { escapeHtml } from '../core/html.js';
 
 export const MAX_RECIPIENTS = 50;
 /** A subject is one line; a template for one has no business being longer. */
@@ -261,7 +261,8 @@ function templateJobs(
   const engine = config.template_engine ?? 'liquid';
   if (config.subject_template !== undefined)
     jobs.subject = { source: config.subject_template, scope, engine };
-  if (config.html_template !== undefined) jobs.html = { source: config.html_template, scope, engine };
+  if (config.html_template !== undefined)
+    jobs.html = { source: config.html_template, scope, engine, html: true };
   return Object.keys(jobs).length === 0 ? null : jobs;
 }
 
@@ -371,7 +372,7 @@ export const emailChannel: ChannelType = {
         label: 'HTML template (optional)',
         multiline: true,
         placeholder: '<p>{{ test.name }}: {{ test.status_text }}</p>',
-        hint: 'The mail’s HTML; its plain-text part is made from it. Escape the values you show: | escape in Liquid; in Jinja2, replace & < > " as the Email notification starter’s h macro does. Left empty: loadnotify’s mail.',
+        hint: 'The mail’s HTML; its plain-text part is made from it. What {{ }} puts out is HTML-escaped for you (Liquid: | raw leaves your own markup as it is). Left empty: loadnotify’s mail.',
       },
     },
     secret: ['password'],

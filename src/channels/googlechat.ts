@@ -15,7 +15,7 @@
 import { buildMessage, truncateText } from '../core/message.js';
 import type { Message } from '../core/message.js';
 import type { ChannelType, Classification, ReceiverResponse } from './channel.js';
-import { escapeHtml } from './hipchat.js';
+import { escapeHtml } from '../core/html.js';
 import { checkHttpUrl, classifyWithPermanent, postJson } from './webhook.js';
 
 /** The most a Chat message may weigh, text and cards together, as UTF-8 JSON. */

@@ -4,13 +4,8 @@ import { CHECKOUT, runSnapshot, storedEvent } from '../core/run-snapshot.fixture
 import type { RunSnapshot, StoredEvent } from '../core/events.js';
 import type { Message } from '../core/message.js';
 import type { RunResult, RunStatus } from '../core/run-status.js';
-import {
-  HIPCHAT_MAX_MESSAGE_CHARS,
-  classifyHipchat,
-  escapeHtml,
-  hipchatBody,
-  hipchatChannel,
-} from './hipchat.js';
+import { escapeHtml } from '../core/html.js';
+import { HIPCHAT_MAX_MESSAGE_CHARS, classifyHipchat, hipchatBody, hipchatChannel } from './hipchat.js';
 
 function run(over: Partial<RunSnapshot> = {}): RunSnapshot {
   return runSnapshot({ ...CHECKOUT, trigger: 'scheduled', ...over });

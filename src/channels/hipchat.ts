@@ -7,6 +7,7 @@ import { buildMessage, truncateText } from '../core/message.js';
 import type { Message, MessageColor } from '../core/message.js';
 import type { ChannelType, Classification, ReceiverResponse } from './channel.js';
 import { checkHttpUrl, classifyWithPermanent, postJson } from './webhook.js';
+import { escapeHtml } from '../core/html.js';
 
 export const HIPCHAT_MAX_MESSAGE_CHARS = 10_000;
 
@@ -16,15 +17,6 @@ const COLORS: Record<MessageColor, string> = {
   danger: 'red',
   neutral: 'gray',
 };
-
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
 
 function html(message: Message): string {
   const title = escapeHtml(message.title);

@@ -9,9 +9,11 @@
  * Bounded like the Liquid engine (webhook-template.ts), whose limits it shares: the time limit
  * is checked at every node the interpreter evaluates, and no value one node makes (a list, a
  * string) may exceed the memory limit. The worker's wall clock and heap cap stay the backstop.
- * This module imports nothing but @huggingface/jinja, so the template workers load it alone.
+ * This module imports nothing but @huggingface/jinja (and an HTML escape), so the template
+ * workers load it alone.
  */
 import { Environment, Interpreter, parse, tokenize } from '@huggingface/jinja';
+import { escapeHtml } from '../core/html.js';
 
 // The package's declarations import their own files without extensions, which NodeNext
 // resolution does not follow: its classes reach TypeScript untyped. What is used is typed here.
@@ -25,7 +27,23 @@ export interface JinjaLimits {
   renderMs: number;
   /** Items in one list, or characters in one string, that one value may have. */
   memory: number;
+  /** The output is HTML: what `{{ }}` puts out is escaped (see BoundedInterpreter). */
+  html?: boolean;
 }
+
+/** Nodes whose output is markup as the template wrote it, never a value to escape. */
+const STATEMENTS = new Set([
+  'If',
+  'For',
+  'Break',
+  'Continue',
+  'Set',
+  'Macro',
+  'Comment',
+  'CallStatement',
+  'FilterStatement',
+]);
+
 
 /** The filters @huggingface/jinja knows; any other is refused when the template is saved. */
 const FILTERS = new Set(
@@ -180,6 +198,31 @@ class BoundedInterpreter extends Interpreter {
       );
     return value;
   }
+
+  /**
+   * With `html`, Jinja2's autoescape: a block's text (the lexer's text, which the library makes
+   * a string literal) and its statements' output stay as they are; what an expression puts out
+   * is escaped, unless it is itself such a block's output (a macro's or a `set` block's), which
+   * was escaped inside. The library has no Markup type: the blocks made here are remembered.
+   */
+  evaluateBlock(statements: { type: string }[], environment: Env): Value {
+    if (!this.limits.html) return super.evaluateBlock(statements, environment) as Value;
+    let result = '';
+    for (const statement of statements) {
+      const value = this.evaluate(statement, environment);
+      if (value.type === 'NullValue' || value.type === 'UndefinedValue') continue;
+      const text = String(value.toString());
+      const asWritten =
+        statement.type === 'StringLiteral' || STATEMENTS.has(statement.type) || this.markup.has(value);
+      result += asWritten ? text : escapeHtml(text);
+    }
+    const block = super.evaluateBlock([], environment) as Value;
+    block.value = result;
+    this.markup.add(block);
+    return block;
+  }
+
+  private readonly markup = new WeakSet<object>();
 }
 
 /** Jinja's range(), refusing to make more items than the memory limit allows. */

@@ -90,49 +90,46 @@ const SUBJECT_JINJA2 =
 const SUBJECT_LIQUID =
   '[{% if event.type == "<any>" %}{{ test.status_text }}{% else %}{{ event.text }}{% endif %}] {{ test.name }}{% if test.result_text %}: {{ test.result_text }}{% endif %}';
 
-/** Jinja2 as @huggingface/jinja speaks it has no `escape` filter: a macro does the same. */
-const EMAIL_JINJA2 = `{%- macro h(value) -%}
-{{ value | string | replace("&", "&amp;") | replace("<", "&lt;") | replace(">", "&gt;") | replace('"', "&quot;") }}
-{%- endmacro -%}
-<!DOCTYPE html>
+/** An HTML template's `{{ }}` output is escaped for it (see renderTemplate). */
+const EMAIL_JINJA2 = `<!DOCTYPE html>
 <html><body style="font-family: Helvetica, Arial, sans-serif; font-size: 14px; color: #222">
-<h2 style="color: {% if test.result == 1 %}#c62828{% else %}#2e7d32{% endif %}">{{ h(test.name) }}: {{ h(test.status_text if event.type == "<any>" else event.text) }}</h2>
+<h2 style="color: {% if test.result == 1 %}#c62828{% else %}#2e7d32{% endif %}">{{ test.name }}: {{ test.status_text if event.type == "<any>" else event.text }}</h2>
 <table cellpadding="4">
-<tr><th align="left">Status</th><td>{{ h(test.status_text) }}</td></tr>
-<tr><th align="left">Result</th><td>{{ h(test.result_text) }}</td></tr>
-<tr><th align="left">Started</th><td>{{ h(test.started) }}</td></tr>
-<tr><th align="left">Ended</th><td>{{ h(test.ended) }}</td></tr>
+<tr><th align="left">Status</th><td>{{ test.status_text }}</td></tr>
+<tr><th align="left">Result</th><td>{{ test.result_text }}</td></tr>
+<tr><th align="left">Started</th><td>{{ test.started }}</td></tr>
+<tr><th align="left">Ended</th><td>{{ test.ended }}</td></tr>
 <tr><th align="left">Scheduled</th><td>{% if test.was_scheduled == 1 %}yes{% else %}no{% endif %}</td></tr>
-<tr><th align="left">Started by</th><td>{{ h(user.name) }}</td></tr>
+<tr><th align="left">Started by</th><td>{{ user.name }}</td></tr>
 </table>
 {%- if errors | length > 0 %}
 <h3>Errors</h3>
 <ul>{% for error in errors %}
-<li>{{ h(error.created) }} ({{ h(error.code) }}): {{ h(error.detail) }}</li>{% endfor %}
+<li>{{ error.created }} ({{ error.code }}): {{ error.detail }}</li>{% endfor %}
 </ul>
 {%- endif %}
-<p><a href="{{ h(test.url) }}">Open run {{ h(test.id) }}</a> · <a href="{{ h(test.load_test_url) }}">Open the load test</a></p>
+<p><a href="{{ test.url }}">Open run {{ test.id }}</a> · <a href="{{ test.load_test_url }}">Open the load test</a></p>
 </body></html>
 `;
 
 const EMAIL_LIQUID = `<!DOCTYPE html>
 <html><body style="font-family: Helvetica, Arial, sans-serif; font-size: 14px; color: #222">
-<h2 style="color: {% if test.result == 1 %}#c62828{% else %}#2e7d32{% endif %}">{{ test.name | escape }}: {% if event.type == "<any>" %}{{ test.status_text | escape }}{% else %}{{ event.text | escape }}{% endif %}</h2>
+<h2 style="color: {% if test.result == 1 %}#c62828{% else %}#2e7d32{% endif %}">{{ test.name }}: {% if event.type == "<any>" %}{{ test.status_text }}{% else %}{{ event.text }}{% endif %}</h2>
 <table cellpadding="4">
-<tr><th align="left">Status</th><td>{{ test.status_text | escape }}</td></tr>
-<tr><th align="left">Result</th><td>{{ test.result_text | escape }}</td></tr>
-<tr><th align="left">Started</th><td>{{ test.started | escape }}</td></tr>
-<tr><th align="left">Ended</th><td>{{ test.ended | escape }}</td></tr>
+<tr><th align="left">Status</th><td>{{ test.status_text }}</td></tr>
+<tr><th align="left">Result</th><td>{{ test.result_text }}</td></tr>
+<tr><th align="left">Started</th><td>{{ test.started }}</td></tr>
+<tr><th align="left">Ended</th><td>{{ test.ended }}</td></tr>
 <tr><th align="left">Scheduled</th><td>{% if test.was_scheduled == 1 %}yes{% else %}no{% endif %}</td></tr>
-<tr><th align="left">Started by</th><td>{{ user.name | escape }}</td></tr>
+<tr><th align="left">Started by</th><td>{{ user.name }}</td></tr>
 </table>
 {%- if errors.size > 0 %}
 <h3>Errors</h3>
 <ul>{% for error in errors %}
-<li>{{ error.created | escape }} ({{ error.code | escape }}): {{ error.detail | escape }}</li>{% endfor %}
+<li>{{ error.created }} ({{ error.code }}): {{ error.detail }}</li>{% endfor %}
 </ul>
 {%- endif %}
-<p><a href="{{ test.url | escape }}">Open run {{ test.id }}</a> · <a href="{{ test.load_test_url | escape }}">Open the load test</a></p>
+<p><a href="{{ test.url }}">Open run {{ test.id }}</a> · <a href="{{ test.load_test_url }}">Open the load test</a></p>
 </body></html>
 `;
 

@@ -50,41 +50,56 @@ function listSize(v: unknown): number {
   return 0;
 }
 
-const engine = new Liquid({
-  // An in-memory file system with no files: nothing on disk can be read, even by a bug.
-  templates: {},
-  strictFilters: true,
-  ownPropertyOnly: true,
-  parseLimit: MAX_TEMPLATE_CHARS,
-  renderLimit: RENDER_LIMIT_MS,
-  memoryLimit: MEMORY_LIMIT,
-});
-for (const tag of ['include', 'render', 'layout']) {
-  engine.registerTag(tag, {
-    parse() {
-      throw new Error(`the ${tag} tag is not available: templates cannot read other files`);
-    },
-    render() {},
+/**
+ * A Liquid engine with the limits above. `html`: for an HTML template, every `{{ }}` output is
+ * HTML-escaped (liquidjs's outputEscape; `| raw` opts out, for the author's own markup), and
+ * `escape` and `escape_once` do nothing more, so a template written for plain Liquid, which
+ * escapes what it shows, does not escape twice.
+ */
+function makeLiquid(html: boolean): Liquid {
+  const engine = new Liquid({
+    // An in-memory file system with no files: nothing on disk can be read, even by a bug.
+    templates: {},
+    strictFilters: true,
+    ownPropertyOnly: true,
+    parseLimit: MAX_TEMPLATE_CHARS,
+    renderLimit: RENDER_LIMIT_MS,
+    memoryLimit: MEMORY_LIMIT,
+    ...(html ? { outputEscape: 'escape' as const } : {}),
   });
-}
-for (const name of LIST_FILTERS) {
-  const builtIn: FilterImplOptions | undefined = engine.filters[name];
-  if (!builtIn) throw new Error(`liquidjs has no ${name} filter`);
-  const handler = typeof builtIn === 'function' ? builtIn : builtIn.handler;
-  engine.registerFilter(name, function (this: unknown, value: unknown, ...args: unknown[]) {
-    // Strings count for sample, which shuffles their characters; elsewhere a string is one item.
-    const size = Math.max(
-      ...[value, ...args].map((v) => (typeof v === 'string' && name !== 'sample' ? 0 : listSize(v))),
-    );
-    if (size > MAX_LIST_ITEMS)
-      throw new Error(
-        `list limit exceeded: ${name} takes at most ${MAX_LIST_ITEMS} items, and was given ${size}`,
+  for (const tag of ['include', 'render', 'layout']) {
+    engine.registerTag(tag, {
+      parse() {
+        throw new Error(`the ${tag} tag is not available: templates cannot read other files`);
+      },
+      render() {},
+    });
+  }
+  for (const name of LIST_FILTERS) {
+    const builtIn: FilterImplOptions | undefined = engine.filters[name];
+    if (!builtIn) throw new Error(`liquidjs has no ${name} filter`);
+    const handler = typeof builtIn === 'function' ? builtIn : builtIn.handler;
+    engine.registerFilter(name, function (this: unknown, value: unknown, ...args: unknown[]) {
+      // Strings count for sample, which shuffles their characters; elsewhere a string is one item.
+      const size = Math.max(
+        ...[value, ...args].map((v) => (typeof v === 'string' && name !== 'sample' ? 0 : listSize(v))),
       );
-    const self = this as ThisParameterType<typeof handler>;
-    const result: unknown = handler.call(self, value, ...args);
-    return isSteps(result) ? timed(result, self.context.renderLimit) : result;
-  });
+      if (size > MAX_LIST_ITEMS)
+        throw new Error(
+          `list limit exceeded: ${name} takes at most ${MAX_LIST_ITEMS} items, and was given ${size}`,
+        );
+      const self = this as ThisParameterType<typeof handler>;
+      const result: unknown = handler.call(self, value, ...args);
+      return isSteps(result) ? timed(result, self.context.renderLimit) : result;
+    });
+  }
+  if (html) for (const name of ['escape', 'escape_once']) engine.registerFilter(name, (v: unknown) => v);
+  return engine;
 }
+
+const engine = makeLiquid(false);
+/** Made when an HTML template first renders. */
+let htmlEngine: Liquid | null = null;
 
 function isSteps(v: unknown): v is Generator<unknown, unknown, unknown> {
   const g = v as Partial<Generator> | null;
@@ -138,12 +153,13 @@ export class TemplateError extends Error {
 }
 
 type Parsed =
-  { engine: 'liquid'; templates: Template[] } | { engine: 'jinja2'; program: ReturnType<typeof parseJinja> };
+  | { engine: 'liquid'; templates: Template[]; liquid: Liquid }
+  | { engine: 'jinja2'; program: ReturnType<typeof parseJinja> };
 const parsed = new Map<string, Parsed>();
 const MAX_CACHED = 200;
 
-function parse(source: string, engineName: TemplateEngine): Parsed {
-  const key = `${engineName}\0${source}`;
+function parse(source: string, engineName: TemplateEngine, html = false): Parsed {
+  const key = `${engineName}${html ? '/html' : ''}\0${source}`;
   let found = parsed.get(key);
   if (!found) {
     try {
@@ -152,7 +168,7 @@ function parse(source: string, engineName: TemplateEngine): Parsed {
       found =
         engineName === 'jinja2'
           ? { engine: 'jinja2', program: parseJinja(source) }
-          : { engine: 'liquid', templates: engine.parse(source) };
+          : liquidParse(source, html ? (htmlEngine ??= makeLiquid(true)) : engine);
     } catch (err) {
       throw new TemplateError(engineName === 'jinja2' ? (err as Error).message : describe(err));
     }
@@ -161,6 +177,10 @@ function parse(source: string, engineName: TemplateEngine): Parsed {
     parsed.set(key, found);
   }
   return found;
+}
+
+function liquidParse(source: string, liquid: Liquid): Parsed {
+  return { engine: 'liquid', templates: liquid.parse(source), liquid };
 }
 
 /** Null when the template parses, else what is wrong and on which line. */
@@ -202,19 +222,25 @@ function liquidScope(scope: Record<string, unknown>): Record<string, unknown> {
  * Renders with `scope` as the variables; throws TemplateError saying what failed. Synchronous
  * and bounded only by the limits above: the service calls it in a template worker, never on
  * its own thread (see src/delivery/template-pool.ts).
+ *
+ * `html`: the output is HTML (an e-mail's body), so what the template puts out with `{{ }}` is
+ * HTML-escaped, as Jinja2's autoescape does: a load test's name, which any member may choose,
+ * cannot put markup into a mail that goes to others. The template's own text is markup as
+ * written, and comparisons see the values as they are (`event.type == "<any>"`).
  */
 export function renderTemplate(
   source: string,
   scope: Record<string, unknown>,
   engineName: TemplateEngine = 'liquid',
+  html = false,
 ): string {
-  const found = parse(source, engineName);
+  const found = parse(source, engineName, html);
   let output: string;
   try {
     output =
       found.engine === 'jinja2'
-        ? renderJinja(found.program, scope, { renderMs: RENDER_LIMIT_MS, memory: MEMORY_LIMIT })
-        : String(engine.renderSync(found.templates, liquidScope(scope)));
+        ? renderJinja(found.program, scope, { renderMs: RENDER_LIMIT_MS, memory: MEMORY_LIMIT, html })
+        : String(found.liquid.renderSync(found.templates, liquidScope(scope)));
   } catch (err) {
     throw new TemplateError(
       `the template failed: ${found.engine === 'jinja2' ? (err as Error).message : describe(err)}`,

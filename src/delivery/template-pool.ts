@@ -98,7 +98,13 @@ export async function renderInPool(job: TemplateJob, tenant: number): Promise<st
   let release = () => {};
   try {
     release = await gate.enter(tenant, abort.signal);
-    const task: TemplateTask = { source: job.source, scope: job.scope, engine: job.engine, started: port2 };
+    const task: TemplateTask = {
+      source: job.source,
+      scope: job.scope,
+      engine: job.engine,
+      html: job.html,
+      started: port2,
+    };
     // piscina infers its transferList type from MessagePort.postMessage, whose last overload in
     // this @types/node takes options instead of a list: the list is right, the inferred type not.
     const options = { transferList: [port2] as never, signal: abort.signal };

@@ -9,6 +9,7 @@ export interface TemplateTask {
   source: string;
   scope: Record<string, unknown>;
   engine?: TemplateEngine;
+  html?: boolean;
   /** Told when the render starts, so the pool's wall clock counts running, not queueing. */
   started: MessagePort;
 }
@@ -19,7 +20,7 @@ export type TemplateResult = { output: string } | { error: string };
 export default function renderTask(task: TemplateTask): TemplateResult {
   task.started.postMessage('started');
   try {
-    return { output: renderTemplate(task.source, task.scope, task.engine) };
+    return { output: renderTemplate(task.source, task.scope, task.engine, task.html) };
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
   }

@@ -79,6 +79,35 @@ describe.each(DIALECTS)('custom e-mail templates (%s)', (dialect) => {
     expect(end!.envelope.to).toEqual(['owner@example.com', 'typed@example.com']);
   });
 
+  it.each([
+    [
+      'liquid',
+      '{% if test.status_text == "Finished" %}<h1>{{ test.name }}</h1>{% endif %}<p>{{ test.name | escape }}</p><p>{{ "<i>ours</i>" | raw }}</p>',
+    ],
+    [
+      'jinja2',
+      '{% macro b(v) %}<b>{{ v }}</b>{% endmacro %}{% if event.type == "<any>" %}<h1>{{ test.name }}</h1>{% endif %}<p>{{ b(test.name) }}</p>',
+    ],
+  ])('escapes what a %s HTML template puts out, and only that', async (engine, html_template) => {
+    // The load test's name ("Checkout <b>") is chosen by any member; the mail goes to others.
+    p = await startSmtpPeer();
+    const res = await create({ template_engine: engine, html_template });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const x = await run();
+    await move(x.id, { status: 'running' });
+    await move(x.id, { status: 'finished', result: 'passed' });
+    const [, end] = await p.waitFor(2);
+    const html = end!.parsed.html as string;
+    // Escaped once where the template put the name out; the comparison saw the raw values.
+    expect(html).toContain('<h1>Checkout &lt;b&gt;</h1>');
+    expect(html).not.toContain('Checkout <b>');
+    expect(html).not.toContain('&amp;lt;');
+    if (engine === 'liquid') {
+      expect(html).toContain('<p>Checkout &lt;b&gt;</p>');
+      expect(html).toContain('<p><i>ours</i></p>');
+    } else expect(html).toContain('<p><b>Checkout &lt;b&gt;</b></p>');
+  });
+
   it('sends the Jinja2 Email notification starter for a failed run, escaping the test name and the errors', async () => {
     p = await startSmtpPeer();
     const starter = STARTERS.find((st) => st.id === 'email-jinja2')!.config;
@@ -130,8 +159,9 @@ describe.each(DIALECTS)('custom e-mail templates (%s)', (dialect) => {
     await move(x.id, { status: 'running' });
     const [start] = await p.waitFor(1);
     expect(start!.parsed.subject).toBe(`[STARTED] Checkout <b> — run #${x.id}`);
-    expect(start!.parsed.html).toBe('<p>Checkout <b></p>');
-    expect(start!.parsed.text?.trim()).toBe('Checkout');
+    // What {{ }} put out is escaped; the text part reads it as the name it is.
+    expect(start!.parsed.html).toBe('<p>Checkout &lt;b&gt;</p>');
+    expect(start!.parsed.text?.trim()).toBe('Checkout <b>');
   });
 
   it('refuses a template that does not parse, naming the field and the line', async () => {
