@@ -127,7 +127,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       log: app.log.child({ component: 'scheduler' }),
       onDeliveriesQueued: () => ctx.onDeliveriesQueued(),
       deliveryTaker: ctx.deliveryTaker,
-      retentionDays: config.retentionDays,
       policy: config.schedules,
       // A scheduled run's owner renews its claim like a delivery's: the same lease.
       leaseMs: config.leaseMs,

@@ -1,8 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../storage/database.js';
 import { deleteStaleFailures } from '../auth/login-throttle.js';
-import { deleteFinished, finishedBefore, lastDeliveryId } from '../storage/deliveries-repo.js';
+import { deleteFinished, finishedBefore } from '../storage/deliveries-repo.js';
+import { deleteUnreferencedEvents } from '../storage/events-repo.js';
 import { deleteSpentInvitations } from '../storage/invitations-repo.js';
+import { deleteTicksBefore } from '../storage/load-tests-repo.js';
 import { deleteExpiredSessions } from '../storage/sessions-repo.js';
 import { deleteExpiredTokens } from '../storage/tokens-repo.js';
 
@@ -20,10 +22,8 @@ export interface PrunerOptions {
    * work; and not within the first minute, which a quiet service should spend asleep).
    */
   initialDelayMs?: number;
-  /** Ids per DELETE statement. */
+  /** Rows per DELETE statement. */
   batchSize?: number;
-  /** Width of the id range each look covers (see pruneOnce). */
-  scanIds?: number;
   /** Pause between batches, so other writers get the database between them. */
   pauseMs?: number;
 }
@@ -31,6 +31,10 @@ export interface PrunerOptions {
 export interface PruneResult {
   deliveries: number;
   attempts: number;
+  /** Events older than the retention that no delivery refers to any more. */
+  events: number;
+  /** Schedule ticks older than the retention (never one whose run may still be going). */
+  scheduleTicks: number;
   /** Sign-in throttle rows whose window and lock had both passed. */
   loginFailures: number;
   /** Sessions past their expiry (they no longer sign anyone in). */
@@ -42,11 +46,12 @@ export interface PruneResult {
 }
 
 /**
- * Deletes finished (delivered or failed) deliveries, and their attempt logs, once they are older
- * than the retention. Pending deliveries are never touched, however old. Events and runs stay:
- * they belong to the run history, not to the delivery log. Also deletes what requests from
- * anyone, signed in or not, leave behind once it is spent: sign-in throttle rows and expired
- * sessions, so those tables cannot grow without bound.
+ * Deletes what grows with use once it is older than the retention: finished (delivered or
+ * failed) deliveries with their attempt logs (pending ones are never touched, however old),
+ * then the events no delivery refers to any more, and schedule ticks. Runs stay: they are the
+ * run history. Also deletes what requests from anyone, signed in or not, leave behind once it
+ * is spent: sign-in throttle rows, expired sessions, spent invitations and expired tokens, so
+ * no table grows without bound.
  *
  * Work is done in small batches, each its own short transaction with a pause after it, so a
  * large backlog never holds a long lock against the delivery engine or the API.
@@ -66,7 +71,6 @@ export class RetentionPruner {
       intervalMs: options.intervalMs ?? 60 * 60 * 1000,
       initialDelayMs: options.initialDelayMs ?? 10 * 60_000,
       batchSize: options.batchSize ?? 1000,
-      scanIds: options.scanIds ?? 2_000,
       pauseMs: options.pauseMs ?? 50,
     };
   }
@@ -93,10 +97,10 @@ export class RetentionPruner {
       this.timer = null;
       this.current = this.pruneOnce()
         .then((r) => {
-          if (r.deliveries + r.loginFailures + r.sessions + r.invitations + r.tokens > 0)
+          if (Object.values(r).some((n) => n > 0))
             this.o.log?.info(
               r,
-              'deleted old deliveries, spent sign-in rows, sessions, invitations and tokens',
+              'deleted old deliveries, events and schedule ticks, spent sign-in rows, sessions, invitations and tokens',
             );
         })
         .catch((err: unknown) =>
@@ -111,42 +115,35 @@ export class RetentionPruner {
   }
 
   /**
-   * One pass: deletes every finished delivery older than the retention at `now`, batch by
-   * batch. Stops early (between batches) when the pruner is stopped.
-   *
-   * Nothing indexes the age of finished rows (every completion would pay for it), so the pass
-   * walks the table in id ranges of `scanIds`, each look a bounded range read. One query for
-   * the whole table held the event loop for as long as SQLite took to read it all whenever
-   * little was old enough: with its cache cold, 75 ms for 100,000 deliveries and 353 ms for
-   * 1,000,000. Looks of 2,000 ids kept every wait under 15 ms on the same tables.
+   * One pass: deletes everything older than the retention at `now`, table by table, batch by
+   * batch: each batch a bounded index read and a short transaction of its own, with a pause
+   * after it, so the database is never held for long. Stops early (between batches) when the
+   * pruner is stopped. Deliveries go first, so their events are free to go after them.
    */
   async pruneOnce(now = Date.now()): Promise<PruneResult> {
-    const { db, batchSize, scanIds } = this.o;
+    const { db } = this.o;
     const cutoff = now - this.o.retentionDays * DAY_MS;
     const result: PruneResult = {
       deliveries: 0,
       attempts: 0,
+      events: 0,
+      scheduleTicks: 0,
       loginFailures: 0,
       sessions: 0,
       invitations: 0,
       tokens: 0,
     };
-    const lastId = await lastDeliveryId(db.kysely);
-    for (let after = 0; after < lastId && !this.stopping;) {
-      const upTo = after + scanIds;
-      const ids = await finishedBefore(db.kysely, { after, upTo }, cutoff, batchSize);
-      // A full batch may leave more in this range: the next look starts after its last id.
-      after = ids.length === batchSize ? ids[ids.length - 1]! : upTo;
-      if (ids.length === 0) {
-        // Other work gets the event loop between looks, as between deletes.
-        await new Promise((resolve) => setImmediate(resolve));
-        continue;
-      }
+    await this.inBatches(async (limit) => {
+      const ids = await finishedBefore(db.kysely, cutoff, limit);
+      if (ids.length === 0) return 0;
       const deleted = await deleteFinished(db.kysely, ids);
-      result.attempts += deleted.attempts;
       result.deliveries += deleted.deliveries;
-      await new Promise((resolve) => setTimeout(resolve, this.o.pauseMs));
-    }
+      result.attempts += deleted.attempts;
+      // A full batch of ids asks for another look, even if a row of it was no longer finished.
+      return ids.length;
+    });
+    result.events = await this.inBatches((limit) => deleteUnreferencedEvents(db.kysely, cutoff, limit));
+    result.scheduleTicks = await this.inBatches((limit) => deleteTicksBefore(db.kysely, cutoff, limit));
     result.loginFailures = await this.inBatches((limit) => deleteStaleFailures(db, now, limit));
     result.sessions = await this.inBatches((limit) => deleteExpiredSessions(db.kysely, now, limit));
     result.invitations = await this.inBatches((limit) =>

@@ -29,7 +29,6 @@ import type { Db } from '../storage/database.js';
 import type { Database, ScheduleTickOutcome, ScheduleTicksTable } from '../storage/schema.js';
 import {
   claimTick,
-  deleteTicksBefore,
   enabledSchedules,
   lockSchedule,
   renewTickLeases,
@@ -70,8 +69,6 @@ export interface SchedulerOptions {
   refreshMs?: number;
   /** After a graceful stop, how long a command has before SIGKILL (default 10 s). */
   stopGraceMs?: number;
-  /** Tick rows older than this are deleted (default 30 days). */
-  retentionDays?: number;
   /** A tick whose timer fires this late (a blocked or suspended process) is skipped (default 60 s). */
   misfireMs?: number;
   /** The operator's rules for commands: allowed programs, account, directory, environment. */
@@ -105,7 +102,6 @@ interface ActiveRun {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A started tick whose run is not created yet blocks the next ticks for at most this long. */
 const PENDING_CREATE_MS = 60_000;
-const PRUNE_EVERY_MS = 60 * 60_000;
 
 export class Scheduler {
   readonly instanceId = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
@@ -120,7 +116,6 @@ export class Scheduler {
   private leaseTimer: NodeJS.Timeout | null = null;
   /** The chain of reloads (never rejects). */
   private reloads: Promise<void> = Promise.resolve();
-  private lastPrune = 0;
   private started = false;
   private stopping = false;
 
@@ -259,7 +254,6 @@ export class Scheduler {
       this.unplan(plan);
       this.plans.delete(id);
     }
-    await this.prune();
   }
 
   private unplan(plan: Plan): void {
@@ -462,18 +456,6 @@ export class Scheduler {
       await updateTick(this.options.db.kysely, tickId, set);
     } catch (err) {
       this.options.log.warn({ err, tickId }, 'cannot update the schedule tick');
-    }
-  }
-
-  private async prune(): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastPrune < PRUNE_EVERY_MS) return;
-    this.lastPrune = now;
-    const keepMs = (this.options.retentionDays ?? 30) * 86_400_000;
-    try {
-      await deleteTicksBefore(this.options.db.kysely, now - keepMs);
-    } catch (err) {
-      this.options.log.warn({ err }, 'cannot prune old schedule ticks');
     }
   }
 }

@@ -137,32 +137,16 @@ export async function redeliveriesOf(k: Kysely<Database>, d: Pick<DeliveryRow, '
 }
 
 /** The highest delivery id so far (0 with none): where a retention pass stops looking. */
-export async function lastDeliveryId(k: Kysely<Database>): Promise<number> {
-  const last = await k
-    .selectFrom('deliveries')
-    .select((eb) => eb.fn.max('id').as('id'))
-    .executeTakeFirst();
-  return Number(last?.id ?? 0);
-}
-
 /**
- * Ids of finished deliveries last changed before `before`, in the id range (after, upTo], at
- * most `limit`: one bounded look of a retention pass (see RetentionPruner.pruneOnce).
+ * Ids of finished deliveries last changed before `before`, at most `limit`: one batch of a
+ * retention pass, a range read of deliveries_state_updated per finished state.
  */
-export async function finishedBefore(
-  k: Kysely<Database>,
-  range: { after: number; upTo: number },
-  before: number,
-  limit: number,
-): Promise<number[]> {
+export async function finishedBefore(k: Kysely<Database>, before: number, limit: number): Promise<number[]> {
   const rows = await k
     .selectFrom('deliveries')
     .select('id')
-    .where('id', '>', range.after)
-    .where('id', '<=', range.upTo)
-    .where('state', '!=', 'pending')
+    .where('state', 'in', ['delivered', 'failed'])
     .where('updated_at', '<', before)
-    .orderBy('id')
     .limit(limit)
     .execute();
   return rows.map((r) => Number(r.id));

@@ -111,8 +111,24 @@ export function startingTick(k: Kysely<Database>, loadTestId: number, since: num
     .executeTakeFirst();
 }
 
-export async function deleteTicksBefore(k: Kysely<Database>, before: number): Promise<void> {
-  await k.deleteFrom('schedule_ticks').where('created_at', '<', before).execute();
+/**
+ * Deletes up to `limit` ticks recorded before `before`: one batch of a retention pass. A tick
+ * whose run or command may still be going (owned, see crashed-runs.ts) stays, however old.
+ */
+export async function deleteTicksBefore(k: Kysely<Database>, before: number, limit: number): Promise<number> {
+  const ids = (
+    await k
+      .selectFrom('schedule_ticks')
+      .select('id')
+      .where('created_at', '<', before)
+      .where('owner_lease_until', 'is', null)
+      .where('child_pid', 'is', null)
+      .limit(limit)
+      .execute()
+  ).map((r) => Number(r.id));
+  if (ids.length === 0) return 0;
+  const deleted = await k.deleteFrom('schedule_ticks').where('id', 'in', ids).executeTakeFirst();
+  return Number(deleted.numDeletedRows);
 }
 
 /**

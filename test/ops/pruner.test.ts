@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, insertChannelRow, openTestDb } from '../helpers/db.js';
 import type { Db } from '../../src/storage/database.js';
@@ -11,6 +12,8 @@ const MINUTE = 60_000;
 const deleted = (deliveries: number, attempts: number) => ({
   deliveries,
   attempts,
+  events: 0,
+  scheduleTicks: 0,
   loginFailures: 0,
   sessions: 0,
   invitations: 0,
@@ -114,7 +117,7 @@ describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
     expect(await remaining()).toEqual([oldPending, recentDelivered, recentFailed]);
     expect(await attemptsOf([oldDelivered, oldFailed])).toBe(0);
     expect(await attemptsOf([oldPending, recentDelivered, recentFailed])).toBe(5);
-    // The event stays: events belong to the run history.
+    // The event stays: it is recent (and a delivery of it is left).
     const event = await db.kysely
       .selectFrom('events')
       .select('id')
@@ -136,16 +139,16 @@ describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
     expect(await remaining()).toEqual(before.filter((id) => !old.includes(id)));
   });
 
-  it('looks at the table range by range and misses none of them', async () => {
-    // Old and recent rows interleaved, ranges narrower than the run of ids, batches smaller
-    // than what a range holds: each range is finished before the next.
+  it('finds old rows among recent ones, batch by batch, and misses none of them', async () => {
+    // Old and recent rows interleaved, batches smaller than the old rows: each batch reads the
+    // (state, updated_at) index afresh.
     const old: number[] = [];
     for (let i = 0; i < 12; i++) {
       if (i % 3 === 2) await delivery('delivered', 5);
       else old.push(await delivery(i % 2 ? 'failed' : 'delivered', 45));
     }
     const before = await remaining();
-    const pruner = new RetentionPruner({ db, retentionDays: 30, batchSize: 2, scanIds: 3, pauseMs: 0 });
+    const pruner = new RetentionPruner({ db, retentionDays: 30, batchSize: 2, pauseMs: 0 });
     expect(await pruner.pruneOnce(now)).toEqual(deleted(old.length, old.length));
     expect(await remaining()).toEqual(before.filter((id) => !old.includes(id)));
   });
@@ -218,6 +221,8 @@ describe.each(DIALECTS)('retention pruner: sign-in leftovers (%s)', (dialect) =>
     expect(await pruner.pruneOnce(now)).toEqual({
       deliveries: 0,
       attempts: 0,
+      events: 0,
+      scheduleTicks: 0,
       loginFailures: 2,
       sessions: 1,
       invitations: 0,
@@ -293,5 +298,160 @@ describe.each(DIALECTS)('retention pruner: sign-in leftovers (%s)', (dialect) =>
     expect(left.map((r) => r.token_hash)).toEqual(['pending', 'recent-accepted']);
     const tokens = await db.kysely.selectFrom('api_tokens').select('name').orderBy('name').execute();
     expect(tokens.map((r) => r.name)).toEqual(['forever', 'just-expired']);
+  });
+});
+
+/** Events and schedule ticks grow with every run and tick; the pass deletes the old ones. */
+describe.each(DIALECTS)('retention pruner: events and schedule ticks (%s)', (dialect) => {
+  let db: Db;
+  let cleanup: () => Promise<void>;
+  let orgId: number;
+  let channelId: number;
+  let loadTestId: number;
+  const now = Date.now();
+
+  beforeAll(async () => {
+    ({ db, cleanup } = await openTestDb(dialect));
+    const org = await db.kysely
+      .insertInto('organizations')
+      .values({ name: 'Acme', created_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    orgId = org.id;
+    channelId = await insertChannelRow(db, orgId);
+    const project = await db.kysely
+      .insertInto('projects')
+      .values({ organization_id: orgId, name: 'Web', created_at: now })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const lt = await db.kysely
+      .insertInto('load_tests')
+      .values({
+        project_id: project.id,
+        organization_id: orgId,
+        name: 'LT',
+        created_at: now,
+        updated_at: now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    loadTestId = lt.id;
+  });
+  afterAll(() => cleanup());
+
+  const event = async (ageDays: number) =>
+    (
+      await db.kysely
+        .insertInto('events')
+        .values({
+          organization_id: orgId,
+          run_id: null,
+          type: 'test.started',
+          data: '{}',
+          created_at: now - ageDays * DAY,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
+  const deliveryOf = async (eventId: number, state: DeliveryState, ageDays: number) => {
+    const at = now - ageDays * DAY;
+    await db.kysely
+      .insertInto('deliveries')
+      .values({
+        event_id: eventId,
+        channel_id: channelId,
+        organization_id: orgId,
+        run_id: null,
+        event_type: 'test.started',
+        webhook_id: `msg_${Math.random()}`,
+        redelivery_of: null,
+        state,
+        attempts: 0,
+        next_attempt_at: at,
+        lease_until: null,
+        lease_owner: null,
+        last_error: null,
+        created_at: at,
+        updated_at: at,
+      })
+      .execute();
+  };
+  const events = async () =>
+    (await db.kysely.selectFrom('events').select('id').orderBy('id').execute()).map((r) => r.id);
+
+  it('deletes old events no delivery refers to any more, after their deliveries; keeps the rest', async () => {
+    const noDelivery = await event(40);
+    const deliveredLongAgo = await event(40);
+    await deliveryOf(deliveredLongAgo, 'delivered', 40);
+    const stillPending = await event(40);
+    await deliveryOf(stillPending, 'pending', 40);
+    const recentlyDelivered = await event(40);
+    await deliveryOf(recentlyDelivered, 'delivered', 1);
+    const recent = await event(1);
+
+    const pruner = new RetentionPruner({ db, retentionDays: 30, pauseMs: 0 });
+    expect(await pruner.pruneOnce(now)).toMatchObject({ deliveries: 1, events: 2 });
+    expect(await events()).toEqual([stillPending, recentlyDelivered, recent]);
+    expect(await events()).not.toContain(noDelivery);
+  });
+
+  it('deletes old events in batches', async () => {
+    const before = await events();
+    const old: number[] = [];
+    for (let i = 0; i < 5; i++) old.push(await event(60));
+    const pruner = new RetentionPruner({ db, retentionDays: 30, batchSize: 2, pauseMs: 0 });
+    expect(await pruner.pruneOnce(now)).toMatchObject({ events: 5 });
+    expect(await events()).toEqual(before);
+  });
+
+  const tick = async (tickAt: number, ageDays: number, owned = false) =>
+    (
+      await db.kysely
+        .insertInto('schedule_ticks')
+        .values({
+          load_test_id: loadTestId,
+          tick_at: tickAt,
+          fired_by: 'host/1/abcd',
+          run_id: null,
+          outcome: 'started',
+          reason: null,
+          created_at: now - ageDays * DAY,
+          ...(owned ? { owner_lease_until: now + 60_000 } : {}),
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
+  const ticks = async () =>
+    (await db.kysely.selectFrom('schedule_ticks').select('id').orderBy('id').execute()).map((r) => r.id);
+
+  it('deletes old schedule ticks in batches, keeps recent ones and any whose run may still be going', async () => {
+    for (let i = 0; i < 5; i++) await tick(i, 45);
+    const owned = await tick(100, 45, true);
+    const recent = await tick(101, 2);
+    const pruner = new RetentionPruner({ db, retentionDays: 30, batchSize: 2, pauseMs: 0 });
+    expect(await pruner.pruneOnce(now)).toMatchObject({ scheduleTicks: 5 });
+    expect(await ticks()).toEqual([owned, recent]);
+  });
+
+  it('has the indexes the pass reads: deliveries (state, updated_at) and events (created_at)', async () => {
+    const columns = async (index: string) => {
+      if (dialect === 'sqlite') {
+        const rows = await sql<{ name: string }>`select name from pragma_index_info(${index})`.execute(
+          db.kysely,
+        );
+        return rows.rows.map((r) => r.name);
+      }
+      const rows = await sql<{ column: string }>`
+        select a.attname as column
+        from pg_index i
+        join pg_class c on c.oid = i.indexrelid
+        join pg_namespace n on n.oid = c.relnamespace and n.nspname = current_schema()
+        join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+        where c.relname = ${index}
+        order by array_position(i.indkey, a.attnum)`.execute(db.kysely);
+      return rows.rows.map((r) => r.column);
+    };
+    expect(await columns('deliveries_state_updated')).toEqual(['state', 'updated_at']);
+    expect(await columns('events_created')).toEqual(['created_at']);
   });
 });

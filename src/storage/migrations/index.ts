@@ -10,6 +10,7 @@ import { pendingPartialIndexes } from './007-pending-partial-indexes.js';
 import { security } from './008-security.js';
 import { eventTypes } from './009-event-types.js';
 import { scheduledRunOwners } from './010-scheduled-run-owners.js';
+import { retentionIndexes } from './011-retention-indexes.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '008-security': security,
   '009-event-types': eventTypes,
   '010-scheduled-run-owners': scheduledRunOwners,
+  '011-retention-indexes': retentionIndexes,
 };
 
 /** This build's migrations in order; the last one's name is its schema version. */
