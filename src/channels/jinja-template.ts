@@ -44,7 +44,6 @@ const STATEMENTS = new Set([
   'FilterStatement',
 ]);
 
-
 /** The filters @huggingface/jinja knows; any other is refused when the template is saved. */
 const FILTERS = new Set(
   (
