@@ -8,11 +8,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/db.js';
 import { eventually } from '../helpers/receiver.js';
 import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
+import { scheduleEnv, scheduleFixtures } from '../helpers/schedules.js';
+
+const fixtures = scheduleFixtures();
+afterAll(() => fixtures.cleanup());
 
 describe.each(DIALECTS)('scheduled runs of an owner on another machine (%s)', (dialect) => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer(dialect);
+    // A short lease, renewed every 300 ms (the lease must outlast a delivery's timeout).
+    t = await startTestServer(dialect, {
+      env: {
+        LOADNOTIFY_DELIVERY_TIMEOUT_MS: '500',
+        LOADNOTIFY_LEASE_MS: '900',
+        ...scheduleEnv(fixtures.dir),
+      },
+    });
   });
   afterAll(() => t?.close());
 
@@ -92,4 +103,35 @@ describe.each(DIALECTS)('scheduled runs of an owner on another machine (%s)', (d
       }
     },
   );
+
+  it('the owner renews its lease while its run goes, and clears it and the command when it ends', async () => {
+    const { loadTestId } = await seedLoadTest(t, { project: 'Renewals', loadTest: 'Sleeps' });
+    const scheduled = await t.api('PATCH', `/api/v1/load-tests/${loadTestId}`, {
+      body: { schedule: { command: fixtures.SLEEP(3_000), cron: '* * * * * *' } },
+    });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(200);
+    const ticks = () =>
+      t.server.ctx.db.kysely
+        .selectFrom('schedule_ticks')
+        .selectAll()
+        .where('load_test_id', '=', loadTestId)
+        .where('outcome', '=', 'started')
+        .orderBy('id')
+        .execute();
+    const first = await eventually(async () => (await ticks()).find((k) => k.child_pid !== null), 10_000);
+    await t.api('PATCH', `/api/v1/load-tests/${loadTestId}`, { body: { schedule: { enabled: false } } });
+    const lease = first.owner_lease_until!;
+    // Renewed past the first lease while the command still sleeps.
+    await eventually(async () => {
+      const now = (await tickRow(first.id)).owner_lease_until;
+      return now !== null && now > lease ? true : undefined;
+    }, 5_000);
+    const ended = await eventually(async () => {
+      const row = await tickRow(first.id);
+      return row.owner_lease_until === null ? row : undefined;
+    }, 15_000);
+    expect(ended.child_pid).toBeNull();
+    const run = await t.api('GET', `/api/v1/runs/${ended.run_id}`);
+    expect(run.body.status).toBe('finished');
+  });
 });
