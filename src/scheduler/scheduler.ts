@@ -397,6 +397,7 @@ export class Scheduler {
       },
     });
     const [command, ...args] = plan.schedule.command as [string, ...string[]];
+    let recorded: Promise<void> = Promise.resolve();
     log.info({ ...context, command }, 'starting a scheduled run');
     let result: RunWrappedResult | null = null;
     try {
@@ -419,7 +420,7 @@ export class Scheduler {
         ownProcessGroup: true,
         onCommandStarted: (pid) => {
           const child = identityOf(pid);
-          if (child) void this.setTick(tickId, { child_pid: child.pid, child_started: child.started });
+          if (child) recorded = this.setTick(tickId, { child_pid: child.pid, child_started: child.started });
         },
         abortGraceMs: this.options.stopGraceMs ?? 10_000,
         backoff: this.options.backoff,
@@ -440,7 +441,9 @@ export class Scheduler {
       stdout.flush();
       stderr.flush();
       if (this.active.get(loadTest) === entry) this.active.delete(loadTest);
-      // The run has ended (or could not be ended from here) and its command has exited.
+      // The run has ended (or could not be ended from here) and its command has exited; a quick
+      // command may end before its pid is written, which must not land after this.
+      await recorded;
       await this.setTick(tickId, { owner_lease_until: null, child_pid: null, child_started: null });
     }
     if (result) {
