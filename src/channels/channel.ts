@@ -3,7 +3,7 @@ import type { StoredEvent } from '../core/events.js';
 import type { ChannelEvents } from '../core/filters.js';
 import type { K6CloudEventType } from '../core/k6cloud-events.js';
 import type { StatusScheme } from '../core/run-status.js';
-import type { TemplateEngine } from './webhook-template.js';
+import type { TemplateEngine } from './template-limits.js';
 
 /**
  * A channel as the delivery path sees it: the URL decrypted, the type-specific config parsed
@@ -55,8 +55,18 @@ export interface TemplateJob {
   scope: Record<string, unknown>;
   /** The template's language; Liquid when left out. */
   engine?: TemplateEngine;
-  /** The output is HTML: the variables are HTML-escaped before they reach it (renderTemplate). */
+  /** The output is HTML: what the template puts out is HTML-escaped (renderTemplate). */
   html?: boolean;
+  /** With `html`: the plain text a person reads of the rendered HTML instead (an e-mail's text part). */
+  text?: boolean;
+}
+
+/** A template a channel's settings hold, checked in a template worker when they are saved. */
+export interface TemplateSource {
+  /** Where it is, as error messages name it (`config.template`). */
+  field: string;
+  source: string;
+  engine?: TemplateEngine;
 }
 
 /** An HTTP POST. `kind` may be left out: HTTP is what most channel types send. */
@@ -160,10 +170,17 @@ export interface ChannelConfigSpec {
    */
   credentials?: readonly string[];
   /**
-   * Checks the schema cannot express (a template that does not compile, ...), with the
-   * channel's other settings the config may have to agree with.
+   * Values made from the secret settings that go out as they are made (an HTTP Basic
+   * Authorization header): the attempt log hides them like the secrets themselves.
+   */
+  derivedSecrets?(config: Record<string, unknown>): string[];
+  /**
+   * Checks the schema cannot express, with the channel's other settings the config may have
+   * to agree with.
    */
   check?(config: Record<string, unknown>, channel: ConfigContext): ConfigProblem | null;
+  /** The templates the config holds: each must parse (checked in a template worker on save). */
+  templates?(config: Record<string, unknown>): TemplateSource[];
 }
 
 /** A config key's words in a form: the rest of the field is read from the schema. */

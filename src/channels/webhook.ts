@@ -19,15 +19,15 @@ import type {
   RenderedRequest,
   SigningSecret,
   TemplateJob,
+  TemplateSource,
 } from './channel.js';
 import { templateScope } from './template-scope.js';
 import {
-  checkTemplate,
   MAX_TEMPLATE_CHARS,
   TEMPLATE_ENGINES,
   TemplateError,
   type TemplateEngine,
-} from './webhook-template.js';
+} from './template-limits.js';
 
 /** Product token for User-Agent headers. */
 export const PRODUCT = 'loadnotify/0.1';
@@ -183,6 +183,9 @@ export function signRequest(
   };
 }
 
+const MAX_CUSTOM_HEADERS = 20;
+const MAX_HEADER_VALUE_CHARS = 4000;
+
 /**
  * `payload_version` left out follows `status_scheme` (the documents' body in that numbering),
  * which stays the one place the numbering is chosen: `k6` or `loadimpact-v3` given here must
@@ -197,14 +200,124 @@ const WebhookConfig = Type.Object(
     ),
     template_engine: Type.Optional(Type.Union(TEMPLATE_ENGINES.map((v) => Type.Literal(v)))),
     header_style: Type.Optional(Type.Union(HEADER_STYLES.map((v) => Type.Literal(v)))),
+    headers: Type.Optional(
+      Type.Record(Type.String(), Type.String({ maxLength: MAX_HEADER_VALUE_CHARS }), {
+        maxProperties: MAX_CUSTOM_HEADERS,
+      }),
+    ),
+    basic_auth_username: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    basic_auth_password: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   },
   { additionalProperties: false },
 );
 
+/** RFC 9110's token: what a header name may be made of. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A field value: visible ASCII and Latin-1, spaces and tabs inside; never CR, LF or NUL. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * Headers the service sets itself or the connection owns, lower-cased: a custom header may not
+ * replace them (a receiver must be able to trust the signature and the k6 Cloud headers, and
+ * framing headers would break the request). Prefixes cover the k6 Cloud families.
+ */
+const RESERVED_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'transfer-encoding',
+  'host',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+  'proxy-authorization',
+  'user-agent',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+]);
+const RESERVED_PREFIXES = ['x-loadimpact-', 'x-k6cloud-'];
+
+function isReservedHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return RESERVED_HEADERS.has(lower) || RESERVED_PREFIXES.some((prefix) => lower.startsWith(prefix));
+}
+
+/** The custom headers' problems: syntax, reserved names, and a second Authorization. */
+function checkCustomHeaders(config: Record<string, unknown>): ConfigProblem | null {
+  const headers = (config.headers ?? {}) as Record<string, string>;
+  const names = Object.keys(headers);
+  const badName = names.find((name) => !HEADER_NAME.test(name));
+  if (badName !== undefined)
+    return {
+      field: 'config.headers',
+      message: `config.headers: ${JSON.stringify(badName)} is not a header name (letters, digits and !#$%&'*+-.^_\`|~ only, no spaces or colons)`,
+    };
+  const badValue = names.find((name) => !HEADER_VALUE.test(headers[name]!));
+  if (badValue !== undefined)
+    return {
+      field: 'config.headers',
+      message: `config.headers: the value of ${badValue} holds a line break or a control character; a header value is one line of text`,
+    };
+  const reserved = names.filter(isReservedHeader);
+  if (reserved.length > 0)
+    return {
+      field: 'config.headers',
+      message: `config.headers: ${reserved.join(', ')} ${reserved.length === 1 ? 'is' : 'are'} set by loadnotify itself and cannot be given (reserved: Content-Type, Content-Length, Host, User-Agent, webhook-id, webhook-timestamp, webhook-signature, X-LoadImpact-*, X-k6cloud-* and the connection's own headers)`,
+    };
+  const lower = new Set<string>();
+  for (const name of names) {
+    if (lower.has(name.toLowerCase()))
+      return {
+        field: 'config.headers',
+        message: `config.headers: ${name} is given twice (header names are not case-sensitive)`,
+      };
+    lower.add(name.toLowerCase());
+  }
+  const hasUser = config.basic_auth_username !== undefined;
+  if (hasUser !== (config.basic_auth_password !== undefined))
+    return {
+      field: hasUser ? 'config.basic_auth_password' : 'config.basic_auth_username',
+      message: hasUser
+        ? 'config.basic_auth_password: HTTP Basic auth needs a password with the username'
+        : 'config.basic_auth_username: HTTP Basic auth needs a username with the password',
+    };
+  if (hasUser && String(config.basic_auth_username).includes(':'))
+    return {
+      field: 'config.basic_auth_username',
+      message: 'config.basic_auth_username: HTTP Basic auth usernames cannot contain a colon',
+    };
+  const authorization = names.find((name) => name.toLowerCase() === 'authorization');
+  if (hasUser && authorization !== undefined)
+    return {
+      field: 'config.headers',
+      message: `config.headers: ${authorization} and HTTP Basic auth both set the Authorization header; use one of them`,
+    };
+  return null;
+}
+
+/** The Authorization header HTTP Basic auth sends, or null without it. */
+function basicAuthorization(config: Record<string, unknown>): string | null {
+  const { basic_auth_username: user, basic_auth_password: pass } = config;
+  if (typeof user !== 'string' || typeof pass !== 'string') return null;
+  return `Basic ${Buffer.from(`${user}:${pass}`, 'utf8').toString('base64')}`;
+}
+
+/** A webhook's body template, checked in a template worker when saved. */
+function webhookTemplates(config: Record<string, unknown>): TemplateSource[] {
+  return typeof config.template === 'string'
+    ? [{ field: 'config.template', source: config.template, engine: templateEngineOf(config) }]
+    : [];
+}
 function checkWebhookConfig(
   config: Record<string, unknown>,
   channel: { status_scheme: string },
 ): ConfigProblem | null {
+  const headerProblem = checkCustomHeaders(config);
+  if (headerProblem) return headerProblem;
   const version = config.payload_version;
   if ((version === 'k6' || version === 'loadimpact-v3') && version !== channel.status_scheme)
     return {
@@ -212,8 +325,7 @@ function checkWebhookConfig(
       message: `config.payload_version: ${version} contradicts status_scheme ${channel.status_scheme}; leave payload_version out to follow status_scheme, or use extended`,
     };
   if (typeof config.template === 'string') {
-    const problem = checkTemplate(config.template, templateEngineOf(config));
-    if (problem) return { field: 'config.template', message: `config.template: ${problem}` };
+    // Whether it parses is checked in a template worker (webhookTemplates).
   } else if (config.template_engine !== undefined) {
     return {
       field: 'config.template_engine',
@@ -322,8 +434,28 @@ export const webhookChannel: ChannelType = {
         ],
         hint: 'Which generation of k6 Cloud’s webhook headers to send; the User-Agent follows (LoadImpactWebHook or K6CloudWebHook).',
       },
+      headers: {
+        label: 'Custom headers (optional)',
+        hint: 'An object of header names and values sent with every request (an Authorization or an API key header); write-only. The headers loadnotify sets itself are refused.',
+      },
+      basic_auth_username: {
+        label: 'Basic auth username (optional)',
+        hint: 'HTTP Basic auth: sent with the password below as the Authorization header.',
+      },
+      basic_auth_password: {
+        label: 'Basic auth password (optional)',
+        hint: 'Write-only.',
+      },
+    },
+    // Both may hold a receiver's credentials; they stay with the URL they were given for.
+    secret: ['headers', 'basic_auth_password'],
+    credentials: ['headers', 'basic_auth_username', 'basic_auth_password'],
+    derivedSecrets: (config) => {
+      const authorization = basicAuthorization(config);
+      return authorization ? [authorization] : [];
     },
     check: checkWebhookConfig,
+    templates: webhookTemplates,
   },
   signing: true,
   checkUrl: checkHttpUrl,
@@ -331,7 +463,12 @@ export const webhookChannel: ChannelType = {
   render(event, channel, ctx) {
     const { body, contentType } = webhookBody(event, channel, ctx);
     const style: HeaderStyle = channel.config.header_style === 'k6cloud' ? 'k6cloud' : 'loadimpact';
+    const authorization = basicAuthorization(channel.config);
     const headers = {
+      // First, so that nothing of the service's own below can be replaced (they are refused at
+      // save; a row older than that check still cannot override them).
+      ...(channel.config.headers as Record<string, string> | undefined),
+      ...(authorization ? { Authorization: authorization } : {}),
       'Content-Type': contentType,
       ...styleHeaders(style, ctx.requestId, event.data.type),
       'webhook-id': ctx.webhookId,

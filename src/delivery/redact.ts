@@ -6,11 +6,19 @@ import type { ChannelForDelivery, ChannelType, Rendered } from '../channels/chan
 
 export const REDACTED = '****';
 
-/** The values of the type's secret settings that are set on this channel. */
+/**
+ * The values of the type's secret settings that are set on this channel (each value of a
+ * secret object, such as a webhook's custom headers), and what the type makes from them.
+ */
 export function secretValues(channelType: ChannelType, channel: ChannelForDelivery): string[] {
-  return (channelType.config?.secret ?? [])
-    .map((key) => channel.config[key])
-    .filter((value): value is string => typeof value === 'string' && value.length > 0);
+  const spec = channelType.config;
+  return [
+    ...(spec?.secret ?? []).flatMap((key) => {
+      const value = channel.config[key];
+      return value !== null && typeof value === 'object' ? Object.values(value) : [value];
+    }),
+    ...(spec?.derivedSecrets?.(channel.config) ?? []),
+  ].filter((value): value is string => typeof value === 'string' && value.length > 0);
 }
 
 function hide(text: string, secrets: readonly string[]): string {
