@@ -439,7 +439,7 @@ export const webhookChannel: ChannelType = {
         hint: 'An object of header names and values sent with every request (an Authorization or an API key header); write-only. The headers loadnotify sets itself are refused.',
       },
       basic_auth_username: {
-        label: 'Basic auth username (optional)',
+        label: 'Basic auth user (optional)',
         hint: 'HTTP Basic auth: sent with the password below as the Authorization header.',
       },
       basic_auth_password: {
