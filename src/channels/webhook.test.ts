@@ -302,6 +302,7 @@ describe('webhook payload versions', () => {
       ended_at: '2026-11-23T10:05:08.500Z',
       duration_seconds: 303.5,
       summary: { thresholds_passed: false, requests: 1200, failure_rate: 0.02, p95_ms: 321 },
+      comparison: null,
       url: 'https://loadnotify.example.com/runs/1',
     });
   });

@@ -1,3 +1,5 @@
+import type { RunComparison } from './comparison.js';
+import type { RunContext } from './run-context.js';
 import type { RunResult, RunStatus, Trigger } from './run-status.js';
 
 export const EVENT_TYPES = ['test.started', 'test.finished', 'test.notification_channel'] as const;
@@ -10,11 +12,20 @@ export interface RunSummary {
   requests?: number | null;
   failure_rate?: number | null;
   p95_ms?: number | null;
+  /** Requests per second, as the tool counted them (k6's http_reqs rate). */
+  request_rate?: number | null;
+  /** The share of checks that passed, 0..1 (k6's `checks` rate). */
+  checks?: number | null;
   /**
    * What the run reported going wrong (POST /runs/:id/status `errors`), kept with the figures
    * the run reported at its end; shown as the run's and the snapshot's `errors`.
    */
   errors?: RunError[];
+  /**
+   * How the figures compare with an earlier run's, worked out when the run finished and kept
+   * beside them like `errors`; shown as the run's and the snapshot's `comparison`.
+   */
+  comparison?: RunComparison;
 }
 
 /**
@@ -60,6 +71,10 @@ export interface RunSnapshot {
   user?: RunUser | null;
   /** What the run reported going wrong, oldest first; absent or empty when nothing. */
   errors?: RunError[];
+  /** Where the run came from: commit, branch, pull request, CI job, labels. Absent or null when unknown. */
+  context?: RunContext | null;
+  /** The figures next to an earlier run's (see comparison.ts); absent or null when none. */
+  comparison?: RunComparison | null;
 }
 
 export type EventData =

@@ -3,7 +3,9 @@
  * its own format (Slack attachment, HipChat HTML, ...). Text here is plain and unescaped: each
  * channel escapes for its own format.
  */
+import type { FigureDelta, RunComparison } from './comparison.js';
 import type { EventData, RunSnapshot, RunSummary } from './events.js';
+import { contextLinks, type RunContext } from './run-context.js';
 import { statusCode } from './run-status.js';
 import type { Trigger } from './run-status.js';
 
@@ -12,6 +14,8 @@ export type MessageColor = 'good' | 'warning' | 'danger' | 'neutral';
 export interface MessageFact {
   label: string;
   value: string;
+  /** Where the value links to (a commit, a CI job): always an http(s) URL; channels that can, link it. */
+  url?: string;
 }
 
 export interface Message {
@@ -65,17 +69,67 @@ export function formatDuration(ms: number): string {
 const isNumber = (value: number | null | undefined): value is number =>
   typeof value === 'number' && Number.isFinite(value);
 
-function figures(summary: RunSummary | null): MessageFact[] {
+const percent = (ratio: number) => `${(ratio * 100).toFixed(2)}%`;
+const ms = (value: number) => `${Number(value.toFixed(value < 100 ? 1 : 0))} ms`;
+const perSecond = (value: number) => `${Number(value.toFixed(value < 100 ? 1 : 0))}/s`;
+
+/** "+18%", "-3.5%", "±0%"; rates that were 0 have no percent: their change in points instead. */
+function change(delta: FigureDelta | undefined, ratio: boolean): string {
+  if (!delta) return '';
+  const sign = (n: number) => (n > 0 ? '+' : n < 0 ? '-' : '±');
+  if (delta.delta_percent !== null && !ratio) return `${sign(delta.delta)}${Math.abs(delta.delta_percent)}%`;
+  if (ratio) return `${sign(delta.delta)}${Math.abs(Number((delta.delta * 100).toFixed(2)))} pts`;
+  return '';
+}
+
+/** A figure, and when compared its change: "412 ms, +18% vs run #41". */
+function figure(
+  label: string,
+  value: string,
+  delta: FigureDelta | undefined,
+  ratio: boolean,
+  against: string,
+) {
+  const changed = change(delta, ratio);
+  return { label, value: changed ? `${value}, ${changed} vs ${against}` : value };
+}
+
+function figures(summary: RunSummary | null, comparison: RunComparison | null | undefined): MessageFact[] {
   if (!summary) return [];
   const facts: MessageFact[] = [];
+  const compared = comparison?.figures ?? {};
+  const against = comparison
+    ? `${comparison.against === 'baseline' ? 'baseline ' : ''}run #${comparison.run_id}`
+    : '';
   if (isNumber(summary.requests)) {
     facts.push({ label: 'Requests', value: Math.round(summary.requests).toLocaleString('en-US') });
   }
+  const rate = compared.request_rate?.value ?? summary.request_rate;
+  if (isNumber(rate))
+    facts.push(figure('Request rate', perSecond(rate), compared.request_rate, false, against));
   if (isNumber(summary.failure_rate)) {
-    facts.push({ label: 'Failure rate', value: `${(summary.failure_rate * 100).toFixed(2)}%` });
+    facts.push(figure('Failure rate', percent(summary.failure_rate), compared.failure_rate, true, against));
   }
-  if (isNumber(summary.p95_ms)) {
-    facts.push({ label: 'p95', value: `${Number(summary.p95_ms.toFixed(summary.p95_ms < 100 ? 1 : 0))} ms` });
+  if (isNumber(summary.checks))
+    facts.push(figure('Checks', percent(summary.checks), compared.checks, true, against));
+  if (isNumber(summary.p95_ms))
+    facts.push(figure('p95', ms(summary.p95_ms), compared.p95_ms, false, against));
+  return facts;
+}
+
+/** The commit, branch, pull request and CI job the run came from, and its labels. */
+function contextFacts(context: RunContext | null | undefined): MessageFact[] {
+  const links = contextLinks(context);
+  const facts: MessageFact[] = [];
+  const linked = (label: string, link: { text: string; url: string | null } | null) => {
+    if (link) facts.push({ label, value: oneLine(link.text), ...(link.url ? { url: link.url } : {}) });
+  };
+  linked('Commit', links.commit);
+  if (links.branch) facts.push({ label: 'Branch', value: oneLine(links.branch) });
+  linked('Pull request', links.pullRequest);
+  linked('CI job', links.job);
+  if (links.labels.length) {
+    facts.push({ label: 'Labels', value: oneLine(links.labels.map(([k, v]) => `${k}=${v}`).join(', ')) });
   }
   return facts;
 }
@@ -124,7 +178,7 @@ export function buildMessage(event: EventData, publicUrl: string): Message {
   const project = oneLine(run.project_name);
   const what = headline(event);
   const duration = durationMs(run);
-  const numbers = figures(run.summary);
+  const numbers = figures(run.summary, run.comparison);
 
   const facts: MessageFact[] = [
     { label: 'Test', value: name },
@@ -135,6 +189,7 @@ export function buildMessage(event: EventData, publicUrl: string): Message {
   facts.push({ label: 'Trigger', value: TRIGGER_LABELS[run.trigger] });
   if (duration !== null) facts.push({ label: 'Duration', value: formatDuration(duration) });
   facts.push(...numbers);
+  facts.push(...contextFacts(run.context));
 
   const after =
     duration !== null && event.type === 'test.finished' ? ` after ${formatDuration(duration)}` : '';

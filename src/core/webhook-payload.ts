@@ -2,8 +2,10 @@
  * The webhook body of the k6 Cloud / LoadImpact notification documents. Receivers written
  * against those documents parse it, so the keys, their order and their meaning are fixed.
  */
+import type { RunComparison } from './comparison.js';
 import type { EventData, RunSummary } from './events.js';
 import { runUrl } from './message.js';
+import { contextLinks, type RunContext } from './run-context.js';
 import { statusCode } from './run-status.js';
 import type { RunResult, RunStatus, StatusScheme, Trigger } from './run-status.js';
 
@@ -65,8 +67,14 @@ export interface ExtendedRunPayload extends RunEventPayload {
   duration_seconds: number | null;
   /** The runner's headline figures, or null when it sent none. */
   summary: RunSummary | null;
+  /** The figures next to the previous finished run's or the pinned baseline's, or null (comparison.ts). */
+  comparison: RunComparison | null;
   /** The run's page in the web app. */
   url: string;
+  /** Where the run came from (commit, branch, pull request, CI job, labels), or null when unknown. */
+  context: RunContext | null;
+  /** The context's links, made only from http(s) addresses; null where none can be made. */
+  context_links: { commit: string | null; pull_request: string | null; job: string | null };
 }
 
 export type ExtendedPayload = ExtendedRunPayload | TestEventPayload;
@@ -75,6 +83,7 @@ export function extendedPayload(event: EventData, scheme: StatusScheme, publicUr
   if (event.type === 'test.notification_channel') return { event: event.type };
   const documented = documentedPayload(event, scheme) as RunEventPayload;
   const { run } = event;
+  const links = contextLinks(run.context);
   const duration =
     run.started_at && run.ended_at ? (Date.parse(run.ended_at) - Date.parse(run.started_at)) / 1000 : null;
   return {
@@ -89,6 +98,13 @@ export function extendedPayload(event: EventData, scheme: StatusScheme, publicUr
     ended_at: run.ended_at,
     duration_seconds: duration !== null && Number.isFinite(duration) ? duration : null,
     summary: run.summary,
+    comparison: run.comparison ?? null,
     url: runUrl(publicUrl, run.run_id),
+    context: run.context ?? null,
+    context_links: {
+      commit: links.commit?.url ?? null,
+      pull_request: links.pullRequest?.url ?? null,
+      job: links.job?.url ?? null,
+    },
   };
 }

@@ -61,6 +61,9 @@ export function parseK6Summary(data: unknown): RunSummary {
     requests: stat(metrics.http_reqs, 'count'),
     failure_rate: failureRate,
     p95_ms: stat(metrics.http_req_duration, 'p(95)'),
+    request_rate: stat(metrics.http_reqs, 'rate'),
+    // Like http_req_failed: the ratio sits in `value` or `values.rate`.
+    checks: stat(metrics.checks, 'value') ?? stat(metrics.checks, 'rate'),
   };
 }
 

@@ -11,6 +11,7 @@ import type { Db } from '../storage/database.js';
 import { findLoadTest } from '../storage/load-tests-repo.js';
 import { createRun, summaryWithErrors } from '../storage/runs-repo.js';
 import { changeRunStatus } from '../queue/enqueue.js';
+import { summaryWithComparison } from '../storage/comparisons-repo.js';
 import { handOff, type DeliveryTaker } from '../delivery/hand-off.js';
 
 export interface InProcessClientOptions {
@@ -47,10 +48,18 @@ export function createInProcessClient(options: InProcessClientOptions): RunApi {
       return { id: run.id };
     },
     async reportStatus(runId, { errors, ...report }) {
-      const change = { ...report, summary: summaryWithErrors(report.summary, errors, new Date()) };
-      const { waiting } = await translate(() =>
-        handOff(options.deliveryTaker, (offer) => changeRunStatus(db, runId, change, offer)),
-      );
+      const now = new Date();
+      const { waiting } = await translate(async () => {
+        const summary = await summaryWithComparison(
+          db.kysely,
+          runId,
+          report.status,
+          summaryWithErrors(report.summary, errors, now),
+          now,
+        );
+        const change = { ...report, summary };
+        return handOff(options.deliveryTaker, (offer) => changeRunStatus(db, runId, change, offer));
+      });
       if (waiting > 0) options.onDeliveriesQueued();
     },
   };

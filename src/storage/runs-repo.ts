@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
+import { figuresOf, type Figures, type RunComparison } from '../core/comparison.js';
 import type { RunError, RunSnapshot, RunSummary } from '../core/events.js';
+import { isEmptyContext, type RunContext } from '../core/run-context.js';
 import {
   statusCode,
   TERMINAL_STATUSES,
@@ -15,11 +17,18 @@ import { keysetPage, type PageRequest } from './keyset-page.js';
 type Row = Omit<RunsTable, 'id'> & { id: number };
 export type RunRow = Row & { name: string; project_name: string; user_email: string | null };
 
-/** The stored summary split into the figures and the errors the run reported with them. */
-function summaryParts(row: Pick<RunRow, 'summary'>): { summary: RunSummary | null; errors: RunError[] } {
-  if (!row.summary) return { summary: null, errors: [] };
-  const { errors = [], ...figures } = JSON.parse(row.summary) as RunSummary;
-  return { summary: Object.keys(figures).length > 0 ? figures : null, errors };
+/**
+ * The stored summary split into the figures, the errors the run reported with them and how
+ * the figures compared with an earlier run's.
+ */
+function summaryParts(row: Pick<RunRow, 'summary'>): {
+  summary: RunSummary | null;
+  errors: RunError[];
+  comparison: RunComparison | null;
+} {
+  if (!row.summary) return { summary: null, errors: [], comparison: null };
+  const { errors = [], comparison = null, ...figures } = JSON.parse(row.summary) as RunSummary;
+  return { summary: Object.keys(figures).length > 0 ? figures : null, errors, comparison };
 }
 
 /**
@@ -34,6 +43,17 @@ export function summaryWithErrors(
   if (!errors?.length) return summary ?? undefined;
   const created = now.toISOString();
   return { ...summary, errors: errors.map((e) => ({ code: e.code ?? null, created, detail: e.detail })) };
+}
+
+/** The run's comparable figures (comparison.ts), from its stored summary and how long it ran. */
+export function runFigures(row: Pick<RunRow, 'summary' | 'started_at' | 'ended_at'>): Figures {
+  const ran = row.started_at !== null && row.ended_at !== null ? row.ended_at - row.started_at : null;
+  return figuresOf(summaryParts(row).summary, ran);
+}
+
+/** The stored context, or null when the run said nothing of where it came from. */
+function contextOf(row: Pick<RunRow, 'context'>): RunContext | null {
+  return row.context ? (JSON.parse(row.context) as RunContext) : null;
 }
 
 export function runView(row: RunRow) {
@@ -54,6 +74,7 @@ export function runView(row: RunRow) {
     started_at: isoOrNull(row.started_at),
     ended_at: isoOrNull(row.ended_at),
     ...summaryParts(row),
+    context: contextOf(row),
   };
 }
 export type RunView = ReturnType<typeof runView>;
@@ -105,6 +126,7 @@ export async function createRun(
     organizationId: number;
     userId: number | null;
     trigger: Trigger;
+    context?: RunContext | null;
   },
 ): Promise<RunRow> {
   const inserted = await db.kysely
@@ -118,6 +140,7 @@ export async function createRun(
       status: 'created',
       result: null,
       summary: null,
+      context: isEmptyContext(input.context) ? null : JSON.stringify(input.context),
       created_at: Date.now(),
       started_at: null,
       ended_at: null,
@@ -144,5 +167,6 @@ export function snapshot(row: RunRow): RunSnapshot {
     ended_at: isoOrNull(row.ended_at),
     ...summaryParts(row),
     user: row.user_id !== null && row.user_email ? { id: row.user_id, email: row.user_email } : null,
+    context: contextOf(row),
   };
 }

@@ -100,6 +100,8 @@ export interface LoadTestsTable {
   schedule_command_set_by: Generated<number | null>;
   /** Why the service (not a person) disabled the schedule. */
   schedule_disabled_reason: Generated<string | null>;
+  /** The run its finished runs are compared with; null: each with the previous one that has figures. */
+  baseline_run_id: Generated<number | null>;
 }
 
 export type ScheduleTickOutcome = 'started' | 'skipped';
@@ -138,6 +140,8 @@ export interface RunsTable {
   status: string;
   result: string | null;
   summary: string | null;
+  /** Where the run came from (core/run-context.ts) as JSON; null when it said nothing. */
+  context: string | null;
   created_at: number;
   started_at: number | null;
   ended_at: number | null;
@@ -182,11 +186,14 @@ export interface NotificationChannelsTable {
   signing_previous_expires_at: number | null;
   disabled_reason: string | null;
   consecutive_failures: number;
+  /** Muted until this time (epoch ms): its events are recorded as skipped. Null: not muted. */
+  muted_until: Generated<number | null>;
   created_at: number;
   updated_at: number;
 }
 
-export type DeliveryState = 'pending' | 'delivered' | 'failed';
+/** `skipped`: recorded, never sent (the channel was muted; `last_error` says why). */
+export type DeliveryState = 'pending' | 'delivered' | 'failed' | 'skipped';
 
 export interface DeliveriesTable {
   id: Generated<number>;

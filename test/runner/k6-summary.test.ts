@@ -25,6 +25,8 @@ describe('parseK6Summary', () => {
       requests: 1200,
       failure_rate: 0.016666666666666666,
       p95_ms: 312.86,
+      request_rate: 39.98,
+      checks: 0.9833333333333333,
     });
   });
 
@@ -36,6 +38,8 @@ describe('parseK6Summary', () => {
       requests: 900,
       failure_rate: 0,
       p95_ms: 210.5,
+      request_rate: 29.99,
+      checks: null,
     });
   });
 
@@ -46,6 +50,8 @@ describe('parseK6Summary', () => {
       requests: null,
       failure_rate: null,
       p95_ms: null,
+      request_rate: null,
+      checks: null,
     });
     // summaryTrendStats without p(95); a counter with a non-number count
     const odd = parseK6Summary({

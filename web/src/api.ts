@@ -5,10 +5,12 @@
 
 import type { RunResult, RunStatus, StatusScheme, Trigger } from '../../src/core/run-status.js';
 import type { RunSummary } from '../../src/core/events.js';
+import type { RunContext } from '../../src/core/run-context.js';
+import type { RunComparison } from '../../src/core/comparison.js';
 import type { CatalogueType as ChannelTypeInfo } from '../../src/channels/catalogue.js';
 
 export type Role = 'owner' | 'admin' | 'member';
-export type DeliveryState = 'pending' | 'delivered' | 'failed';
+export type DeliveryState = 'pending' | 'delivered' | 'failed' | 'skipped';
 
 // The run vocabulary comes from the server's pure core, so the two can never drift apart.
 export {
@@ -21,6 +23,7 @@ export {
 } from '../../src/core/run-status.js';
 export type { RunResult, RunStatus, StatusScheme, Trigger } from '../../src/core/run-status.js';
 export type { RunSummary } from '../../src/core/events.js';
+export type { RunComparison, FigureDelta } from '../../src/core/comparison.js';
 
 export interface Page<T> {
   items: T[];
@@ -101,6 +104,8 @@ export interface LoadTest {
   name: string;
   created_at?: string;
   schedule?: ScheduleView | null;
+  /** The run its finished runs are compared with; null: each with the previous finished one. */
+  baseline_run_id?: number | null;
 }
 export interface Run {
   id: number;
@@ -119,6 +124,10 @@ export interface Run {
   ended_at: string | null;
   /** Thresholds and headline figures the runner read from the tool's summary. */
   summary?: RunSummary | null;
+  /** Where the run came from: commit, branch, pull request, CI job, labels; null when unknown. */
+  context?: RunContext | null;
+  /** The figures next to an earlier run's, as worked out when it finished; null when none. */
+  comparison?: RunComparison | null;
 }
 
 export interface ChannelEvents {
@@ -140,6 +149,8 @@ export interface Channel {
   event_types?: string[] | null;
   /** Set when the delivery engine turned the channel off after a permanent failure. */
   disabled_reason?: string | null;
+  /** Muted until this time: its events are logged as skipped, not sent. Null: not muted. */
+  muted_until?: string | null;
   /** The type's own settings, without the secret ones. */
   config: Record<string, unknown>;
   /** Names of the secret settings that are set (their values never reach the browser). */
@@ -346,13 +357,13 @@ function readCookie(name: string): string | undefined {
   return undefined;
 }
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 async function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   let payload: string | undefined;
-  // Fastify refuses an empty JSON body, and DELETE carries none; POST/PATCH always send an object.
-  if (method === 'POST' || method === 'PATCH') {
+  // Fastify refuses an empty JSON body, and DELETE carries none; the others always send an object.
+  if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
     headers['content-type'] = 'application/json';
     payload = JSON.stringify(body ?? {});
   }
@@ -400,6 +411,7 @@ async function request<T>(method: Method, path: string, body?: unknown): Promise
 const get = <T>(path: string) => request<T>('GET', path);
 const post = <T>(path: string, body?: unknown) => request<T>('POST', path, body);
 const patch = <T>(path: string, body: unknown) => request<T>('PATCH', path, body);
+const put = <T>(path: string, body: unknown) => request<T>('PUT', path, body);
 const del = (path: string) => request<void>('DELETE', path);
 
 function qs(cursor?: string | null, limit?: number): string {
@@ -438,6 +450,9 @@ export const api = {
     get<Page<ScheduleTick>>(`/load-tests/${id}/schedule-ticks${qs(cursor)}`),
   updateLoadTest: (id: number, b: { name?: string; schedule?: ScheduleChange | null }) =>
     patch<LoadTest>(`/load-tests/${id}`, b),
+  pinBaseline: (loadTestId: number, runId: number) =>
+    put<LoadTest>(`/load-tests/${loadTestId}/baseline`, { run_id: runId }),
+  unpinBaseline: (loadTestId: number) => del(`/load-tests/${loadTestId}/baseline`),
 
   loadTestRuns: (loadTestId: number, cursor?: string | null) =>
     get<Page<Run>>(`/load-tests/${loadTestId}/runs${qs(cursor)}`),
@@ -459,6 +474,8 @@ export const api = {
   createChannel: (orgId: number, b: ChannelInput) =>
     post<Channel>(`/organizations/${orgId}/notification-channels`, b),
   updateChannel: (id: number, b: ChannelInput) => patch<Channel>(`/notification-channels/${id}`, b),
+  muteChannel: (id: number, mutedUntil: string | null) =>
+    patch<Channel>(`/notification-channels/${id}`, { muted_until: mutedUntil }),
   deleteChannel: (id: number) => del(`/notification-channels/${id}`),
   testChannel: (id: number) => post<TestHookResult>(`/notification-channels/${id}/test`),
   previewChannel: (orgId: number, b: ChannelInput & { channel_id?: number; event?: PreviewEvent }) =>

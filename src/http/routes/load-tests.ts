@@ -19,6 +19,8 @@ import {
   type LoadTestRow,
 } from '../../storage/load-tests-repo.js';
 import { iso } from '../../storage/time.js';
+import { findRun, runFigures } from '../../storage/runs-repo.js';
+import { hasFigures } from '../../core/comparison.js';
 import type { App } from './route-types.js';
 
 /** How many upcoming fire times the view shows. */
@@ -51,6 +53,8 @@ export const loadTestView = (t: LoadTestRow) => ({
   created_at: iso(t.created_at),
   updated_at: iso(t.updated_at),
   schedule: scheduleView(t),
+  /** The run its finished runs are compared with; null: each with the previous finished run with figures. */
+  baseline_run_id: t.baseline_run_id,
 });
 
 const tickView = (t: Selectable<ScheduleTicksTable>) => ({
@@ -88,7 +92,7 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
         updated_at: now,
       };
       const id = await createLoadTest(ctx.db.kysely, row);
-      return reply.code(201).send(loadTestView({ id, ...row, ...NO_SCHEDULE }));
+      return reply.code(201).send(loadTestView({ id, ...row, ...NO_SCHEDULE, baseline_run_id: null }));
     },
   );
 
@@ -136,6 +140,42 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
     async (req) => {
       const { loadTest } = await loadTestFor(ctx, req, req.params.id);
       return mapPage(await listScheduleTicks(ctx.db.kysely, loadTest.id, req.query), tickView);
+    },
+  );
+
+  /**
+   * Pins the run the load test's finished runs are compared with (API.md Roles: editing a load
+   * test, every member). It must be a finished run of this load test with figures, or there
+   * would be nothing to compare with; any other id, another organization's too, is the same 400.
+   */
+  app.put(
+    '/api/v1/load-tests/:id/baseline',
+    { schema: { tags: ['load tests'], params: IdParams, body: body({ run_id: Id }) } },
+    async (req) => {
+      const { loadTest } = await loadTestFor(ctx, req, req.params.id);
+      const run = await findRun(ctx.db.kysely, req.body.run_id);
+      const field = 'run_id';
+      if (!run || run.load_test_id !== loadTest.id)
+        throw badRequest('validation_failed', `run ${req.body.run_id} is not a run of this load test`, field);
+      if (run.status !== 'finished')
+        throw badRequest('validation_failed', `run ${run.id} has not finished (it is ${run.status})`, field);
+      if (!hasFigures(runFigures(run)))
+        throw badRequest('validation_failed', `run ${run.id} has no figures to compare with`, field);
+      const set = { baseline_run_id: run.id, updated_at: Date.now() };
+      await updateLoadTest(ctx.db.kysely, loadTest.id, set);
+      return loadTestView({ ...loadTest, ...set });
+    },
+  );
+
+  /** Unpins the baseline: runs are compared with the previous finished run again. */
+  app.delete(
+    '/api/v1/load-tests/:id/baseline',
+    { schema: { tags: ['load tests'], params: IdParams } },
+    async (req) => {
+      const { loadTest } = await loadTestFor(ctx, req, req.params.id);
+      const set = { baseline_run_id: null, updated_at: Date.now() };
+      await updateLoadTest(ctx.db.kysely, loadTest.id, set);
+      return loadTestView({ ...loadTest, ...set });
     },
   );
 

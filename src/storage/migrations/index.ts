@@ -11,6 +11,9 @@ import { security } from './008-security.js';
 import { eventTypes } from './009-event-types.js';
 import { scheduledRunOwners } from './010-scheduled-run-owners.js';
 import { retentionIndexes } from './011-retention-indexes.js';
+import { baselineRuns } from './012-baseline-runs.js';
+import { runContext } from './013-run-context.js';
+import { channelMutes } from './014-channel-mutes.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -27,6 +30,9 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '009-event-types': eventTypes,
   '010-scheduled-run-owners': scheduledRunOwners,
   '011-retention-indexes': retentionIndexes,
+  '012-baseline-runs': baselineRuns,
+  '013-run-context': runContext,
+  '014-channel-mutes': channelMutes,
 };
 
 /** This build's migrations in order; the last one's name is its schema version. */

@@ -150,6 +150,7 @@ export function DeliveryBadge({ state }: { state: DeliveryState }) {
     pending: ['warn', '…', 'Pending'],
     delivered: ['ok', '✓', 'Delivered'],
     failed: ['bad', '✕', 'Failed'],
+    skipped: ['neutral', '–', 'Skipped'],
   };
   const [tone, icon, text] = map[state] ?? ['neutral', '?', state];
   return (

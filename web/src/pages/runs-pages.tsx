@@ -1,4 +1,5 @@
 import { useMemo, useState, type FormEvent } from 'react';
+import { contextLinks, type ContextLink, type RunContext } from '../../../src/core/run-context.js';
 import {
   api,
   errorMessage,
@@ -11,6 +12,7 @@ import {
   type RunSummary,
 } from '../api.js';
 import { DeliveriesTable } from '../components/deliveries-table.js';
+import { ComparisonSection } from '../components/run-comparison.js';
 import { ProjectLink } from '../components/project-link.js';
 import { RunsTable, triggerText } from '../components/runs-table.js';
 import {
@@ -133,7 +135,9 @@ export function RunPage({ id }: { id: number }) {
         </dl>
         {live ? <StatusForm runId={r.id} status={r.status} onChanged={() => void reloadAll()} /> : null}
       </section>
+      {r.context ? <ContextSection context={r.context} /> : null}
       {r.summary ? <SummarySection summary={r.summary} /> : null}
+      {isTerminal(r.status) ? <ComparisonSection run={r} /> : null}
       <section aria-labelledby="run-notifications">
         <h2 id="run-notifications">Notifications</h2>
         <ErrorBanner message={deliveries.error} />
@@ -225,6 +229,73 @@ function StatusForm({ runId, status, onChanged }: { runId: number; status: RunSt
       </button>
       <ErrorBanner message={error} />
     </form>
+  );
+}
+
+/**
+ * Where the run came from. Links are made by contextLinks, only from http(s) addresses; React
+ * escapes every text. Links leave the app: rel="noopener noreferrer" keeps the run's URL to us.
+ */
+function ContextSection({ context }: { context: RunContext }) {
+  const links = contextLinks(context);
+  const linked = (link: ContextLink) =>
+    link.url ? (
+      <a href={link.url} rel="noopener noreferrer" target="_blank">
+        {link.text}
+      </a>
+    ) : (
+      link.text
+    );
+  return (
+    <section className="card" aria-labelledby="run-context">
+      <h2 id="run-context">Source</h2>
+      <dl className="facts">
+        {links.commit ? (
+          <>
+            <dt>Commit</dt>
+            <dd>
+              <code>{linked(links.commit)}</code>
+            </dd>
+          </>
+        ) : null}
+        {links.branch ? (
+          <>
+            <dt>Branch</dt>
+            <dd>
+              <code>{links.branch}</code>
+            </dd>
+          </>
+        ) : null}
+        {links.pullRequest ? (
+          <>
+            <dt>Pull request</dt>
+            <dd>{linked(links.pullRequest)}</dd>
+          </>
+        ) : null}
+        {links.job ? (
+          <>
+            <dt>CI job</dt>
+            <dd>{linked(links.job)}</dd>
+          </>
+        ) : null}
+        {links.labels.length ? (
+          <>
+            <dt>Labels</dt>
+            <dd>
+              <ul className="labels">
+                {links.labels.map(([key, value]) => (
+                  <li key={key}>
+                    <code>
+                      {key}={value}
+                    </code>
+                  </li>
+                ))}
+              </ul>
+            </dd>
+          </>
+        ) : null}
+      </dl>
+    </section>
   );
 }
 

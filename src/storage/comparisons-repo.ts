@@ -1,0 +1,68 @@
+import type { Kysely } from 'kysely';
+import { compareFigures, figuresOf, hasFigures, type RunComparison } from '../core/comparison.js';
+import type { RunSummary } from '../core/events.js';
+import type { RunStatus } from '../core/run-status.js';
+import { findLoadTest } from './load-tests-repo.js';
+import { findRun, runFigures } from './runs-repo.js';
+import type { Database } from './schema.js';
+
+/** How many earlier finished runs are looked through for one with figures. */
+const LOOK_BACK = 50;
+
+/**
+ * What a finishing run is compared with: the load test's pinned baseline while it is a
+ * finished run of that load test with figures, else the newest earlier finished run that has
+ * figures. Null when there is none, or the run itself has no figures.
+ */
+export async function comparisonFor(
+  k: Kysely<Database>,
+  runId: number,
+  summary: RunSummary,
+  now: number,
+): Promise<RunComparison | null> {
+  const run = await findRun(k, runId);
+  if (!run) return null;
+  const figures = figuresOf(summary, run.started_at === null ? null : now - run.started_at);
+  if (!hasFigures(figures)) return null;
+  const loadTest = await findLoadTest(k, run.load_test_id);
+  const baselineId = loadTest?.baseline_run_id ?? null;
+  if (baselineId !== null && baselineId !== runId) {
+    const baseline = await findRun(k, baselineId);
+    if (baseline && baseline.load_test_id === run.load_test_id && baseline.status === 'finished') {
+      const base = runFigures(baseline);
+      if (hasFigures(base)) return compareFigures(figures, base, 'baseline', baseline.id);
+    }
+  }
+  const earlier = await k
+    .selectFrom('runs')
+    .select(['id', 'summary', 'started_at', 'ended_at'])
+    .where('load_test_id', '=', run.load_test_id)
+    .where('id', '<', runId)
+    .where('status', '=', 'finished')
+    .where('summary', 'is not', null)
+    .orderBy('id', 'desc')
+    .limit(LOOK_BACK)
+    .execute();
+  for (const row of earlier) {
+    const base = runFigures(row);
+    if (hasFigures(base)) return compareFigures(figures, base, 'previous', row.id);
+  }
+  return null;
+}
+
+/**
+ * The summary to store for a status change: with its comparison when the run finishes with
+ * figures (see comparisonFor). Read before the change's transaction: two runs of one load test
+ * finishing at the same moment may both be compared with the same earlier run.
+ */
+export async function summaryWithComparison(
+  k: Kysely<Database>,
+  runId: number,
+  status: RunStatus,
+  summary: RunSummary | undefined,
+  now: Date,
+): Promise<RunSummary | undefined> {
+  if (status !== 'finished' || !summary) return summary;
+  const comparison = await comparisonFor(k, runId, summary, now.getTime());
+  return comparison ? { ...summary, comparison } : summary;
+}
