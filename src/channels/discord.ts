@@ -83,7 +83,10 @@ export function discordEmbed(message: Message): Embed {
     color: COLORS[message.color],
     fields: message.facts.slice(0, DISCORD_LIMITS.fields).map((f) => ({
       name: cut(f.label, DISCORD_LIMITS.fieldName),
-      value: cut(f.value, DISCORD_LIMITS.fieldValue),
+      // A fact with a link (a commit, a CI job) is Discord's masked link; the URL's own ( ) < > escaped.
+      value: f.url
+        ? `[${cut(f.value, 200)}](${f.url.replace(/[()<> ]/g, (c) => encodeURIComponent(c))})`
+        : cut(f.value, DISCORD_LIMITS.fieldValue),
       inline: f.value.length <= INLINE_FIELD_CHARS,
     })),
     footer: { text: FOOTER },

@@ -35,7 +35,10 @@ export function escapeGoogleChatText(text: string): string {
 function card(message: Message, factCount: number): Record<string, unknown> {
   const widgets: Record<string, unknown>[] = [{ textParagraph: { text: escapeHtml(message.summary) } }];
   for (const fact of message.facts.slice(0, factCount)) {
-    widgets.push({ decoratedText: { topLabel: fact.label, text: escapeHtml(fact.value), wrapText: true } });
+    const text = fact.url
+      ? `<a href="${escapeHtml(fact.url)}">${escapeHtml(fact.value)}</a>`
+      : escapeHtml(fact.value);
+    widgets.push({ decoratedText: { topLabel: fact.label, text, wrapText: true } });
   }
   if (message.link) {
     widgets.push({

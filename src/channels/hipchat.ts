@@ -21,7 +21,10 @@ const COLORS: Record<MessageColor, string> = {
 function html(message: Message): string {
   const title = escapeHtml(message.title);
   const heading = message.link ? `<a href="${escapeHtml(message.link.url)}">${title}</a>` : title;
-  const facts = message.facts.map((f) => `<b>${escapeHtml(f.label)}:</b> ${escapeHtml(f.value)}`);
+  const facts = message.facts.map(
+    (f) =>
+      `<b>${escapeHtml(f.label)}:</b> ${f.url ? `<a href="${escapeHtml(f.url)}">${escapeHtml(f.value)}</a>` : escapeHtml(f.value)}`,
+  );
   return [`<b>${heading}</b>`, escapeHtml(message.summary), ...facts].join('<br>');
 }
 

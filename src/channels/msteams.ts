@@ -42,6 +42,13 @@ export function adaptiveCard(message: Message): Record<string, unknown> {
     },
     { type: 'TextBlock', text: message.summary, wrap: true, isSubtle: true },
   ];
+  // The run's page, then each linked fact (commit, pull request, CI job) as a button of its own.
+  const actions = [
+    ...(message.link ? [{ type: 'Action.OpenUrl', title: message.link.text, url: message.link.url }] : []),
+    ...message.facts.flatMap((f) =>
+      f.url ? [{ type: 'Action.OpenUrl', title: `${f.label} ${f.value}`, url: f.url }] : [],
+    ),
+  ];
   if (message.facts.length) {
     body.push({ type: 'FactSet', facts: message.facts.map((f) => ({ title: f.label, value: f.value })) });
   }
@@ -50,9 +57,7 @@ export function adaptiveCard(message: Message): Record<string, unknown> {
     type: 'AdaptiveCard',
     version: '1.4',
     body,
-    ...(message.link
-      ? { actions: [{ type: 'Action.OpenUrl', title: message.link.text, url: message.link.url }] }
-      : {}),
+    ...(actions.length ? { actions } : {}),
     // Without this Teams draws the card at a fixed narrow width and long facts wrap early.
     msteams: { width: 'Full' },
   };

@@ -87,7 +87,7 @@ export function slackBody(message: Message, style: SlackStyle): Record<string, u
     text: summary,
     fields: message.facts.map((fact) => ({
       title: escape(fact.label),
-      value: escape(fact.value),
+      value: fact.url ? `<${linkUrl(fact.url)}|${escape(fact.value)}>` : escape(fact.value),
       short: fact.value.length <= SHORT_FIELD_CHARS,
     })),
     footer: 'loadnotify',

@@ -7,6 +7,8 @@ import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { statusCode, TRIGGERS, type Trigger } from '../core/run-status.js';
 import { createApiClient } from '../runner/api-client.js';
+import { LabelError, parseLabels, runContext } from '../runner/ci-context.js';
+import type { RunContext } from '../core/run-context.js';
 import { parseDuration } from '../runner/duration.js';
 import { TOOLS, type Tool } from '../runner/exit-profiles.js';
 import { runWrapped, type RunWrappedResult } from '../runner/run-wrapped.js';
@@ -31,7 +33,13 @@ Options:
   --trigger <trigger>    manual (default), scheduled or api
   --tool <tool>          exit-code profile: k6 or generic (default: k6 when the command is k6)
   --timeout <duration>   stop the command after this long: seconds, or e.g. 90s, 5m, 1h30m
-  --summary <path>       k6 --summary-export file to report (default: taken from the k6 arguments)
+  --summary <path>       k6 --summary-export file to report (default: taken from the k6 arguments;
+                         without one, \`k6 run\` is given --summary-export to a temporary file)
+  --no-summary           don't add --summary-export to a \`k6 run\` that has none
+  --label <key=value>    a label for the run, shown with it (repeatable; at most 20)
+  --no-ci-context        don't send the commit, branch, pull request and job link read from the
+                         CI's variables (GitHub Actions, GitLab CI, Jenkins, CircleCI, Buildkite,
+                         Azure Pipelines)
   -q, --quiet            don't print the run's number, link and outcome (problems are still said)
   -h, --help             show this help
 
@@ -46,9 +54,11 @@ interface Parsed {
   server: string;
   token: string | undefined;
   trigger: Trigger;
+  context: RunContext | null;
   tool: Tool | undefined;
   timeoutMs: number | undefined;
   summaryPath: string | undefined;
+  noSummary: boolean;
   retryWindowMs: number | undefined;
   quiet: boolean;
   command: string;
@@ -67,7 +77,7 @@ export async function runCommand(argv: string[], io: Partial<RunCommandIo> = {})
   try {
     parsed = parse(rest, env);
   } catch (err) {
-    if (!(err instanceof UsageError) && !isParseArgsError(err)) throw err;
+    if (!(err instanceof UsageError) && !(err instanceof LabelError) && !isParseArgsError(err)) throw err;
     stderr.write(`loadnotify run: ${(err as Error).message}\nRun 'loadnotify run --help' for usage.\n`);
     return 2;
   }
@@ -97,11 +107,13 @@ export async function runCommand(argv: string[], io: Partial<RunCommandIo> = {})
       client: createApiClient({ baseUrl: parsed.server, token: parsed.token }),
       loadTestId: parsed.loadTestId,
       trigger: parsed.trigger,
+      context: parsed.context,
       command: parsed.command,
       args: parsed.args,
       tool: parsed.tool,
       timeoutMs: parsed.timeoutMs,
       summaryPath: parsed.summaryPath,
+      noSummary: parsed.noSummary,
       retryWindowMs: parsed.retryWindowMs,
       stdout,
       stderr,
@@ -135,6 +147,9 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed | 'help' {
       tool: { type: 'string' },
       timeout: { type: 'string' },
       summary: { type: 'string' },
+      label: { type: 'string', multiple: true },
+      'no-ci-context': { type: 'boolean' },
+      'no-summary': { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -177,9 +192,11 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed | 'help' {
     server,
     token: values.token ?? (env.LOADNOTIFY_TOKEN || undefined),
     trigger: trigger as Trigger,
+    context: runContext(env, parseLabels(values.label ?? []), !values['no-ci-context']),
     tool: tool as Tool | undefined,
     timeoutMs,
     summaryPath: values.summary,
+    noSummary: values['no-summary'] ?? false,
     retryWindowMs,
     quiet: values.quiet ?? false,
     command: program,

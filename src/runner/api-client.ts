@@ -5,6 +5,7 @@
  * any other 4xx (bad token, unknown load test, invalid transition) is permanent.
  */
 import type { RunSummary } from '../core/events.js';
+import type { RunContext } from '../core/run-context.js';
 import type { RunResult, RunStatus, Trigger } from '../core/run-status.js';
 
 export interface StatusReport {
@@ -22,7 +23,8 @@ export interface CreatedRun {
 }
 
 export interface RunApi {
-  createRun(loadTestId: number, trigger: Trigger): Promise<CreatedRun>;
+  /** `context`: where the run came from (the CI's commit and job, labels); sent only when given. */
+  createRun(loadTestId: number, trigger: Trigger, context?: RunContext | null): Promise<CreatedRun>;
   reportStatus(runId: number, report: StatusReport): Promise<void>;
 }
 
@@ -76,8 +78,11 @@ export function createApiClient(options: ApiClientOptions): RunApi {
   }
 
   return {
-    async createRun(loadTestId, trigger) {
-      const run = await post(`/api/v1/load-tests/${loadTestId}/runs`, { trigger });
+    async createRun(loadTestId, trigger, context) {
+      const run = await post(
+        `/api/v1/load-tests/${loadTestId}/runs`,
+        context ? { trigger, context } : { trigger },
+      );
       const { id, url } = (run as { id?: unknown; url?: unknown } | null) ?? {};
       if (typeof id !== 'number' || !Number.isInteger(id) || id <= 0) {
         // A 2xx without a run id is not something a retry fixes (wrong URL behind a proxy, ...).

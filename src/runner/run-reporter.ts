@@ -5,6 +5,7 @@
  * gives them a bounded window. Permanent refusals (4xx) are said once and not retried.
  */
 import type { Writable } from 'node:stream';
+import type { RunContext } from '../core/run-context.js';
 import type { Trigger } from '../core/run-status.js';
 import { ApiError, type CreatedRun, type RunApi, type StatusReport } from './api-client.js';
 
@@ -17,6 +18,8 @@ export interface RunReporterOptions {
   api: RunApi;
   loadTestId: number;
   trigger: Trigger;
+  /** Sent with the run's creation: the CI's commit and job, labels. */
+  context?: RunContext | null;
   /** Where the reporter explains itself; every line starts with `loadnotify:`. */
   stderr: Writable;
   backoff?: BackoffOptions;
@@ -144,9 +147,9 @@ export class RunReporter {
   }
 
   private async send(op: Op): Promise<void> {
-    const { api, loadTestId, trigger } = this.options;
+    const { api, loadTestId, trigger, context } = this.options;
     if (op.kind === 'create') {
-      const run = await api.createRun(loadTestId, trigger);
+      const run = await api.createRun(loadTestId, trigger, context);
       this.runId = run.id;
       this.options.onCreated?.(run);
     } else {

@@ -10,9 +10,11 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { RunSummary } from '../core/events.js';
+import type { RunContext } from '../core/run-context.js';
 import type { RunResult, TerminalStatus, Trigger } from '../core/run-status.js';
 import type { CreatedRun, RunApi, StatusReport } from './api-client.js';
 import { errorsForEnd, outcomeForExit, toolFor, type ExitOutcome, type Tool } from './exit-profiles.js';
+import { autoSummary, type AutoSummary } from './k6-auto-summary.js';
 import { readK6Summary, summaryPathFromArgs } from './k6-summary.js';
 import { RunReporter, type BackoffOptions } from './run-reporter.js';
 import { exitCodeFor, StopRequest, supervise, type ChildEnd } from './supervise.js';
@@ -21,6 +23,8 @@ export interface RunWrappedOptions {
   client: RunApi;
   loadTestId: number;
   trigger?: Trigger;
+  /** Where the run came from (the CI's commit and job, labels), sent when the run is created. */
+  context?: RunContext | null;
   command: string;
   args?: readonly string[];
   /** Exit-code profile; by default k6 when the command's basename is `k6`, else generic. */
@@ -32,6 +36,11 @@ export interface RunWrappedOptions {
   abortGraceMs?: number;
   /** A k6 summary-export file; by default taken from `--summary-export` in args or K6_SUMMARY_EXPORT. */
   summaryPath?: string;
+  /**
+   * Don't add `--summary-export` to a `k6 run` that has no summary file of its own (by
+   * default the wrapper adds one pointing at a temporary file, so figures need no script change).
+   */
+  noSummary?: boolean;
   stdout: Writable;
   /** Receives the command's stderr and the wrapper's own `loadnotify:` lines. */
   stderr: Writable;
@@ -66,7 +75,19 @@ export interface RunWrappedResult {
 }
 
 export async function runWrapped(options: RunWrappedOptions): Promise<RunWrappedResult> {
-  const args = options.args ?? [];
+  let auto: AutoSummary | null = null;
+  try {
+    return await wrapped(options, (made) => (auto = made));
+  } finally {
+    await (auto as AutoSummary | null)?.remove();
+  }
+}
+
+async function wrapped(
+  options: RunWrappedOptions,
+  madeAutoSummary: (auto: AutoSummary) => void,
+): Promise<RunWrappedResult> {
+  let args = options.args ?? [];
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const tool = toolFor(options.command, options.tool);
@@ -74,13 +95,29 @@ export async function runWrapped(options: RunWrappedOptions): Promise<RunWrapped
     api: options.client,
     loadTestId: options.loadTestId,
     trigger: options.trigger ?? 'manual',
+    context: options.context,
     stderr: options.stderr,
     backoff: options.backoff,
     onCreated: options.onRunCreated,
   });
   reporter.report({ status: 'initializing' });
 
-  const summaryFile = resolveSummaryPath(options, args, env, tool, cwd);
+  let summaryFile = resolveSummaryPath(options, args, env, tool, cwd);
+  let autoFile = false;
+  if (summaryFile === null && tool === 'k6' && !options.noSummary) {
+    const auto = await autoSummary(args, options.user).catch((err: Error) => {
+      options.stderr.write(
+        `loadnotify: cannot make a summary file (${err.message}); no summary will be sent\n`,
+      );
+      return null;
+    });
+    if (auto) {
+      madeAutoSummary(auto);
+      args = auto.args;
+      summaryFile = auto.file;
+      autoFile = true;
+    }
+  }
   const before = summaryFile ? await stat(summaryFile).catch(() => null) : null;
 
   await untilSettledOrAborted(reporter, options.signal);
@@ -118,7 +155,7 @@ export async function runWrapped(options: RunWrappedOptions): Promise<RunWrapped
   }
   const outcome = outcomeFor(tool, end);
   const summary =
-    summaryFile && !end.spawnError ? await readSummary(summaryFile, before, options.stderr) : null;
+    summaryFile && !end.spawnError ? await readSummary(summaryFile, before, options.stderr, autoFile) : null;
 
   const terminal: StatusReport = { status: outcome.status };
   if (outcome.result) terminal.result = outcome.result;
@@ -168,8 +205,11 @@ async function readSummary(
   file: string,
   before: Awaited<ReturnType<typeof stat>> | null,
   stderr: Writable,
+  /** The wrapper asked for the file itself: k6 ending before it wrote one is not news. */
+  ownFile = false,
 ): Promise<RunSummary | null> {
   const after = await stat(file).catch(() => null);
+  if (ownFile && !after) return null;
   if (before && after && after.mtimeMs === before.mtimeMs && after.size === before.size) {
     stderr.write(`loadnotify: summary ${file} was not rewritten by this run; no summary sent\n`);
     return null;

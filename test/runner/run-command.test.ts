@@ -140,7 +140,11 @@ describe('loadnotify run', () => {
   });
 
   it('passes the command’s own options through untouched after --', async () => {
-    const args = ['--load-test', '1', '--server', receiver.url, '--token', 'env-token', '--tool', 'k6', '--'];
+    // --no-summary: nothing added to k6's arguments either (by default --summary-export would be).
+    const args = [
+      ...['--load-test', '1', '--server', receiver.url, '--token', 'env-token', '--tool', 'k6'],
+      ...['--no-summary', '--'],
+    ];
     const { code } = await cli([
       ...args,
       path.join(fixtures, 'bin/k6'),
