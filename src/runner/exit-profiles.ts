@@ -27,7 +27,10 @@ const SYSTEM: ExitOutcome = { status: 'aborted_by_system', result: null };
 
 /**
  * k6 codes not listed here (97 cloud run failed, 103 stopped through the REST API, 104 invalid
- * config, 109 panic, 110 marked as failed, 255, ...) are aborted_by_system.
+ * config, 109 panic, 255, ...) are aborted_by_system.
+ *
+ * 110 (`test.fail()` in the script: "marked as failed") is finished/failed: the test ran to
+ * its end and the script judged it, as thresholds do with 99; nothing stopped it.
  *
  * 99 is finished/failed even when `abortOnFail` stopped the test early: k6 uses the same code
  * for both, and its summary-export does not say which happened, so we never guess
@@ -42,9 +45,14 @@ const K6_CODES: ReadonlyMap<number, ExitOutcome> = new Map([
   [105, { status: 'aborted_by_user', result: null }], // SIGINT/SIGTERM reached k6
   [107, { status: 'aborted_by_script_error', result: null }],
   [108, { status: 'aborted_by_user', result: null }], // test.abort() in the script
+  [110, { status: 'finished', result: 'failed' }], // test.fail() in the script
 ]);
 
-/** What k6's documented exit codes say went wrong (99, failed thresholds, is a result, not an error). */
+/**
+ * What k6's documented exit codes say went wrong (99, failed thresholds, is a result, not an
+ * error). 110 is a result too, but it is said: the thresholds may all have held, and the
+ * reason the run failed is then only here.
+ */
 const K6_CODE_TEXT: ReadonlyMap<number, string> = new Map([
   [97, 'the cloud test run failed'],
   [100, 'setup() timed out'],
@@ -56,7 +64,7 @@ const K6_CODE_TEXT: ReadonlyMap<number, string> = new Map([
   [107, 'the script threw an error'],
   [108, 'the script called test.abort()'],
   [109, 'k6 panicked'],
-  [110, 'the test run was marked as failed'],
+  [110, 'the script marked the run as failed (test.fail()); it ran to its end'],
 ]);
 
 /**

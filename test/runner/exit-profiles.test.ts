@@ -11,11 +11,12 @@ describe('k6 exit profile', () => {
     [105, 'aborted_by_user', null],
     [107, 'aborted_by_script_error', null],
     [108, 'aborted_by_user', null],
+    [110, 'finished', 'failed'],
   ] as const)('maps exit %i to %s/%s', (code, status, result) => {
     expect(outcomeForExit('k6', code)).toEqual({ status, result });
   });
 
-  it.each([1, 3, 97, 103, 104, 109, 110, 255])('maps unlisted exit %i to aborted_by_system', (code) => {
+  it.each([1, 3, 97, 103, 104, 109, 255])('maps unlisted exit %i to aborted_by_system', (code) => {
     expect(outcomeForExit('k6', code)).toEqual({ status: 'aborted_by_system', result: null });
   });
 });
@@ -58,6 +59,17 @@ describe("a run's errors, as the wrapper reports them", () => {
       'k6',
       end({ code: 107 }),
       [{ code: 107, detail: 'k6 exited with 107: the script threw an error' }],
+    ],
+    [
+      'test.fail() (a result, said because the thresholds may have held)',
+      'k6',
+      end({ code: 110 }),
+      [
+        {
+          code: 110,
+          detail: 'k6 exited with 110: the script marked the run as failed (test.fail()); it ran to its end',
+        },
+      ],
     ],
     ['an unlisted k6 code', 'k6', end({ code: 255 }), [{ code: 255, detail: 'the command exited with 255' }]],
     [

@@ -71,6 +71,27 @@ describe('loadnotify run against the real server', () => {
     );
   });
 
+  it('ends a k6 run that exits 110 (test.fail()) finished/failed, saying why in its errors', async () => {
+    const k6 = path.join(fixtures, 'bin/k6');
+    const { code, stderr } = await cli([
+      '--load-test',
+      String(loadTestId),
+      '--',
+      k6,
+      'run',
+      '--exit',
+      '110',
+      's.js',
+    ]);
+    expect(code).toBe(110);
+    const run = await latestRun();
+    expect(run).toMatchObject({ status: 'finished', result: 'failed', status_code: 3 });
+    expect(run.errors).toEqual([
+      expect.objectContaining({ code: 110, detail: expect.stringContaining('test.fail()') }),
+    ]);
+    expect(stderr).toMatch(new RegExp(`loadnotify: run ${run.id} ended: Finished, failed\n$`));
+  });
+
   it('says nothing of its own with --quiet', async () => {
     const quiet = await cli(['--load-test', String(loadTestId), '-q', '--', process.execPath, '-e', '']);
     expect(quiet.code).toBe(0);

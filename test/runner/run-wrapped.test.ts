@@ -91,10 +91,17 @@ describe('runWrapped', () => {
     [105, 'aborted_by_user', undefined, 'k6 exited with 105: the test was stopped by a signal'],
     [100, 'timed_out', undefined, 'k6 exited with 100: setup() timed out'],
     [3, 'aborted_by_system', undefined, 'the command exited with 3'],
+    [
+      110,
+      'finished',
+      'failed',
+      'k6 exited with 110: the script marked the run as failed (test.fail()); it ran to its end',
+    ],
   ] as const)(
     'k6 exit %i: reports %s (and why, as the run’s errors) and exits with the same code',
     async (code, status, result, error) => {
-      const { promise } = run(fakeK6, ['run', '--exit', String(code), 'script.js']);
+      // The exit code alone: no summary file added (the summary has tests of its own).
+      const { promise } = run(fakeK6, ['run', '--exit', String(code), 'script.js'], { noSummary: true });
       const outcome = await promise;
       expect(outcome.exitCode).toBe(code);
       expect(outcome.status).toBe(status);
