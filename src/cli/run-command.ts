@@ -32,6 +32,9 @@ Options:
   --token <token>        API token (env LOADNOTIFY_TOKEN)
   --trigger <trigger>    manual (default), scheduled or api
   --tool <tool>          exit-code profile: k6 or generic (default: k6 when the command is k6)
+  --failed-exit-codes <codes>
+                         exit codes (e.g. 1,2) that mean the tool ran and its checks failed:
+                         finished/failed instead of aborted_by_system
   --timeout <duration>   stop the command after this long: seconds, or e.g. 90s, 5m, 1h30m
   --summary <path>       k6 --summary-export file to report (default: taken from the k6 arguments;
                          without one, \`k6 run\` is given --summary-export to a temporary file)
@@ -56,6 +59,7 @@ interface Parsed {
   trigger: Trigger;
   context: RunContext | null;
   tool: Tool | undefined;
+  failedExitCodes: number[];
   timeoutMs: number | undefined;
   summaryPath: string | undefined;
   noSummary: boolean;
@@ -111,6 +115,7 @@ export async function runCommand(argv: string[], io: Partial<RunCommandIo> = {})
       command: parsed.command,
       args: parsed.args,
       tool: parsed.tool,
+      failedExitCodes: parsed.failedExitCodes,
       timeoutMs: parsed.timeoutMs,
       summaryPath: parsed.summaryPath,
       noSummary: parsed.noSummary,
@@ -145,6 +150,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed | 'help' {
       token: { type: 'string' },
       trigger: { type: 'string' },
       tool: { type: 'string' },
+      'failed-exit-codes': { type: 'string' },
       timeout: { type: 'string' },
       summary: { type: 'string' },
       label: { type: 'string', multiple: true },
@@ -194,6 +200,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed | 'help' {
     trigger: trigger as Trigger,
     context: runContext(env, parseLabels(values.label ?? []), !values['no-ci-context']),
     tool: tool as Tool | undefined,
+    failedExitCodes: exitCodes(values['failed-exit-codes']),
     timeoutMs,
     summaryPath: values.summary,
     noSummary: values['no-summary'] ?? false,
@@ -210,6 +217,19 @@ function ending(outcome: RunWrappedResult): string {
   const result = outcome.result ? `, ${outcome.result}` : '';
   const heard = outcome.reported ? '' : ' (not every report reached the server; it may show otherwise)';
   return `run ${outcome.runId} ended: ${text}${result}${heard}`;
+}
+
+/** `1,2`: exit codes 1 to 255, comma-separated. */
+function exitCodes(text: string | undefined): number[] {
+  if (text === undefined) return [];
+  const codes = text.split(',').map((part) => part.trim());
+  for (const code of codes) {
+    if (!/^\d+$/.test(code) || Number(code) < 1 || Number(code) > 255)
+      throw new UsageError(
+        `--failed-exit-codes: '${code}' is not an exit code from 1 to 255 (give them comma-separated, e.g. 1,2)`,
+      );
+  }
+  return codes.map(Number);
 }
 
 function optionalDuration(name: string, text: string | undefined): number | undefined {

@@ -77,8 +77,17 @@ export function errorForExit(tool: Tool, exitCode: number): string | null {
   return text ? `k6 exited with ${exitCode}: ${text}` : `the command exited with ${exitCode}`;
 }
 
-/** Maps a normal exit (a code, not a signal death) of the given tool. */
-export function outcomeForExit(tool: Tool, exitCode: number): ExitOutcome {
+/**
+ * Maps a normal exit (a code, not a signal death) of the given tool. `failedExitCodes`
+ * (`--failed-exit-codes`): codes the user says mean "ran, and failed its checks", for tools
+ * whose codes we do not know; they are finished/failed instead of aborted_by_system.
+ */
+export function outcomeForExit(
+  tool: Tool,
+  exitCode: number,
+  failedExitCodes: readonly number[] = [],
+): ExitOutcome {
+  if (exitCode !== 0 && failedExitCodes.includes(exitCode)) return { status: 'finished', result: 'failed' };
   if (tool === 'k6') return K6_CODES.get(exitCode) ?? SYSTEM;
   return exitCode === 0 ? FINISHED_PASSED : SYSTEM;
 }

@@ -29,6 +29,8 @@ export interface RunWrappedOptions {
   args?: readonly string[];
   /** Exit-code profile; by default k6 when the command's basename is `k6`, else generic. */
   tool?: Tool;
+  /** Exit codes that mean finished/failed for this command (`--failed-exit-codes`), whatever the tool. */
+  failedExitCodes?: readonly number[];
   timeoutMs?: number;
   /** After the timeout's SIGTERM, how long before SIGKILL (default 10 s). */
   killGraceMs?: number;
@@ -153,7 +155,7 @@ async function wrapped(
   if (end.spawnError) {
     options.stderr.write(`loadnotify: cannot start ${options.command}: ${end.spawnError.message}\n`);
   }
-  const outcome = outcomeFor(tool, end);
+  const outcome = outcomeFor(tool, end, options.failedExitCodes);
   const summary =
     summaryFile && !end.spawnError ? await readSummary(summaryFile, before, options.stderr, autoFile) : null;
 
@@ -176,12 +178,12 @@ async function wrapped(
 }
 
 /** Who stopped the command outranks how it ended: a child may exit 0 after a stop request too. */
-function outcomeFor(tool: Tool, end: ChildEnd): ExitOutcome {
+function outcomeFor(tool: Tool, end: ChildEnd, failedExitCodes: readonly number[] | undefined): ExitOutcome {
   if (end.stoppedBy === 'timeout') return { status: 'timed_out', result: null };
   if (end.stoppedBy === 'user') return { status: 'aborted_by_user', result: null };
   // A death by a signal nobody here sent: the OOM killer, a kill from elsewhere.
   if (end.spawnError || end.code === null) return { status: 'aborted_by_system', result: null };
-  return outcomeForExit(tool, end.code);
+  return outcomeForExit(tool, end.code, failedExitCodes);
 }
 
 function resolveSummaryPath(

@@ -30,6 +30,15 @@ describe('generic exit profile', () => {
   });
 });
 
+describe('failed exit codes (--failed-exit-codes)', () => {
+  it('maps the listed codes to finished/failed for any tool, never 0, and leaves the others', () => {
+    expect(outcomeForExit('generic', 2, [1, 2])).toEqual({ status: 'finished', result: 'failed' });
+    expect(outcomeForExit('generic', 3, [1, 2])).toEqual({ status: 'aborted_by_system', result: null });
+    expect(outcomeForExit('generic', 0, [0])).toEqual({ status: 'finished', result: 'passed' });
+    expect(outcomeForExit('k6', 109, [109])).toEqual({ status: 'finished', result: 'failed' });
+  });
+});
+
 describe('toolFor', () => {
   it('picks k6 by the basename only, and lets --tool win', () => {
     expect(toolFor('k6')).toBe('k6');

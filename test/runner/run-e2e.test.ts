@@ -92,6 +92,22 @@ describe('loadnotify run against the real server', () => {
     expect(stderr).toMatch(new RegExp(`loadnotify: run ${run.id} ended: Finished, failed\n$`));
   });
 
+  it('--failed-exit-codes: those codes of another tool end finished/failed, the rest aborted_by_system', async () => {
+    const exitWith = path.join(fixtures, 'exit-with.mjs');
+    const lt = ['--load-test', String(loadTestId), '--failed-exit-codes', '1, 2', '--'];
+    const failed = await cli([...lt, process.execPath, exitWith, '2']);
+    expect(failed.code).toBe(2);
+    const run = await latestRun();
+    expect(run).toMatchObject({ status: 'finished', result: 'failed' });
+    expect(failed.stderr).toMatch(new RegExp(`loadnotify: run ${run.id} ended: Finished, failed\n$`));
+    const other = await cli([...lt, process.execPath, exitWith, '3']);
+    expect(other.code).toBe(3);
+    expect(await latestRun()).toMatchObject({ status: 'aborted_by_system', result: null });
+    const bad = await cli(['--load-test', String(loadTestId), '--failed-exit-codes', '1,x', '--', 'true']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^loadnotify run: --failed-exit-codes: 'x' is not an exit code from 1 to 255/);
+  });
+
   it('says nothing of its own with --quiet', async () => {
     const quiet = await cli(['--load-test', String(loadTestId), '-q', '--', process.execPath, '-e', '']);
     expect(quiet.code).toBe(0);
