@@ -9,7 +9,6 @@
  * like a webhook's body.
  */
 import net from 'node:net';
-import { convert } from 'html-to-text';
 import { Type } from 'typebox';
 import { buildMessage, oneLine, truncateText } from '../core/message.js';
 import type { Message, MessageColor, MessageFact } from '../core/message.js';
@@ -25,15 +24,15 @@ import type {
   RenderContext,
   RenderedMail,
   TemplateJob,
+  TemplateSource,
 } from './channel.js';
 import { templateScope } from './template-scope.js';
 import {
-  checkTemplate,
   MAX_TEMPLATE_CHARS,
   TEMPLATE_ENGINES,
   TemplateError,
   type TemplateEngine,
-} from './webhook-template.js';
+} from './template-limits.js';
 import { checkPlaintextAuth } from './email-auth.js';
 import { escapeHtml } from '../core/html.js';
 
@@ -117,13 +116,16 @@ function checkEmailConfig(c: Record<string, unknown>, context: ConfigContext): C
     return { field: 'config.username', message: 'config.username is required when config.password is set' };
   if (config.username !== undefined && config.password === undefined)
     return { field: 'config.password', message: 'config.password is required when config.username is set' };
-  for (const key of TEMPLATE_KEYS) {
-    const source = config[key];
-    if (source === undefined) continue;
-    const problem = checkTemplate(source, config.template_engine);
-    if (problem) return { field: `config.${key}`, message: `config.${key}: ${problem}` };
-  }
   return checkPlaintextAuth(config, context);
+}
+
+/** The custom e-mail's templates, checked in a template worker when saved. */
+function emailTemplates(c: Record<string, unknown>): TemplateSource[] {
+  const config = c as unknown as EmailSettings;
+  return TEMPLATE_KEYS.flatMap((key) => {
+    const source = config[key];
+    return source === undefined ? [] : [{ field: `config.${key}`, source, engine: config.template_engine }];
+  });
 }
 
 export function smtpUrl(config: Record<string, unknown>): string {
@@ -203,7 +205,7 @@ function textPart(message: Message, rows: MessageFact[]): string {
     '',
     message.summary,
     '',
-    ...rows.map((f) => `${`${f.label}:`.padEnd(width)} ${f.value}`),
+    ...rows.map((f) => `${`${f.label}:`.padEnd(width)} ${f.value}${f.url ? ` <${f.url}>` : ''}`),
     ...(message.link ? ['', `${message.link.text}: ${message.link.url}`] : []),
     '',
     '-- ',
@@ -224,7 +226,7 @@ function htmlPart(message: Message, rows: MessageFact[]): string {
   const cells = rows
     .map(
       (f) =>
-        `<tr><th align="left" style="padding:2px 12px 2px 0;color:#555">${e(f.label)}</th><td style="padding:2px 0">${e(f.value)}</td></tr>`,
+        `<tr><th align="left" style="padding:2px 12px 2px 0;color:#555">${e(f.label)}</th><td style="padding:2px 0">${f.url ? `<a href="${e(f.url)}">${e(f.value)}</a>` : e(f.value)}</td></tr>`,
     )
     .join('\n');
   const link = message.link
@@ -261,8 +263,11 @@ function templateJobs(
   const engine = config.template_engine ?? 'liquid';
   if (config.subject_template !== undefined)
     jobs.subject = { source: config.subject_template, scope, engine };
-  if (config.html_template !== undefined)
+  if (config.html_template !== undefined) {
     jobs.html = { source: config.html_template, scope, engine, html: true };
+    // Its plain-text part, made in the worker too (html-to-text stays out of this thread).
+    jobs.text = { source: config.html_template, scope, engine, html: true, text: true };
+  }
   return Object.keys(jobs).length === 0 ? null : jobs;
 }
 
@@ -272,19 +277,6 @@ function rendered(ctx: RenderContext, name: string): string {
   if (output === undefined)
     throw new TemplateError('the template was not rendered: templates render in the template workers');
   return output;
-}
-
-/** The plain-text part of a custom HTML mail: what a person reads of it, links written out. */
-export function textFromHtml(html: string): string {
-  return convert(html, {
-    wordwrap: 78,
-    selectors: [
-      { selector: 'img', format: 'skip' },
-      // Layout tables are rare in notification mails; a table here is label and value rows.
-      { selector: 'table', format: 'dataTable' },
-      { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
-    ],
-  });
 }
 
 const MAX_REASON_CHARS = 200;
@@ -380,6 +372,7 @@ export const emailChannel: ChannelType = {
     destination: ['host', 'port', 'security'],
     credentials: ['username', 'password'],
     check: checkEmailConfig,
+    templates: emailTemplates,
   },
   urlFromConfig: smtpUrl,
   checkUrl(url) {
@@ -412,7 +405,7 @@ export const emailChannel: ChannelType = {
         'X-Auto-Response-Suppress': 'All',
         'X-Loadnotify-Event': event.data.type,
       },
-      body: config.html_template === undefined ? textPart(message, rows) : textFromHtml(html),
+      body: config.html_template === undefined ? textPart(message, rows) : rendered(ctx, 'text'),
       html,
       envelope: { from: config.from, to: [...config.to] },
       security: config.security,

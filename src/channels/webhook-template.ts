@@ -8,8 +8,8 @@
  * only the built-in filters (strictFilters), only an object's own properties, and limits on
  * template size, render time, allocations, list sizes and output size.
  *
- * The service's thread only parses (at save time: linear in the 16 KiB a template may have).
- * Rendering runs in the template workers (src/delivery/template-pool.ts): liquidjs checks its
+ * Only the template workers (src/delivery/template-pool.ts) load this module: they check a
+ * template when it is saved and render it when it is sent. liquidjs checks its
  * time limit only between nodes, so one filter over a huge list, or a regular expression on
  * a long string, could hold whatever thread runs it for seconds. The bounds below make such
  * templates fail fast inside the engine; the worker's wall clock and heap cap are the backstop.
@@ -18,21 +18,17 @@
  */
 import { Drop, Liquid, type FilterImplOptions, type Template } from 'liquidjs';
 import { parseJinja, renderJinja } from './jinja-template.js';
+import {
+  MAX_LIST_ITEMS,
+  MAX_OUTPUT_BYTES,
+  MAX_TEMPLATE_CHARS,
+  MEMORY_LIMIT,
+  RENDER_LIMIT_MS,
+  TemplateError,
+  type TemplateEngine,
+} from './template-limits.js';
 
-export const TEMPLATE_ENGINES = ['liquid', 'jinja2'] as const;
-export type TemplateEngine = (typeof TEMPLATE_ENGINES)[number];
-
-export const MAX_TEMPLATE_CHARS = 16 * 1024;
-export const MAX_OUTPUT_BYTES = 64 * 1024;
-/** Per render; a webhook body that takes longer is a loop, not a message. */
-export const RENDER_LIMIT_MS = 500;
-/**
- * Ranges, lists and text one render makes, counted as liquidjs counts them (an item or a
- * character each). A range is counted before it is made, so `(1..4900000)` fails at once.
- */
-export const MEMORY_LIMIT = 1_000_000;
-/** Items one filter may take in a list: a webhook's payload has a few dozen. */
-export const MAX_LIST_ITEMS = 10_000;
+export * from './template-limits.js';
 
 /**
  * Filters whose cost grows with the list they get (sort, sample and uniq also copy it): with
@@ -146,10 +142,6 @@ export function describe(err: unknown): string {
   if (at) message = message.slice(0, at.index);
   for (const [pattern, words] of LIMITS) if (pattern.test(message)) message = words;
   return at ? `line ${at[1]}: ${message}` : message;
-}
-
-export class TemplateError extends Error {
-  override name = 'TemplateError';
 }
 
 type Parsed =

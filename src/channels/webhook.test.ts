@@ -13,7 +13,7 @@ import {
   postJson,
   webhookChannel,
 } from './webhook.js';
-import { renderTemplate } from './webhook-template.js';
+import { checkTemplate, renderTemplate } from './webhook-template.js';
 
 const runEvent = (type: 'test.started' | 'test.finished'): EventData => ({
   type,
@@ -303,6 +303,8 @@ describe('webhook payload versions', () => {
       duration_seconds: 303.5,
       summary: { thresholds_passed: false, requests: 1200, failure_rate: 0.02, p95_ms: 321 },
       comparison: null,
+      context: null,
+      context_links: { commit: null, pull_request: null, job: null },
       url: 'https://loadnotify.example.com/runs/1',
     });
   });
@@ -361,20 +363,28 @@ describe('webhook templates', () => {
     expect(verifyWebhook(secret, request.headers, 'hi Load test', { now: ctx.now }).id).toBe(ctx.webhookId);
   });
 
+  // What a save checks, in a template worker (src/http/channel-config.ts, checkTemplates).
+  const saveProblem = (config: Record<string, unknown>) => {
+    for (const t of webhookChannel.config!.templates!(config)) {
+      const problem = checkTemplate(t.source, t.engine);
+      if (problem) return `${t.field}: ${problem}`;
+    }
+    return null;
+  };
+
   it('refuses at save time a template that does not parse, naming the line', () => {
-    expect(check({ template: 'a\nb\n{{ name | nope }}' })).toEqual({
-      field: 'config.template',
-      message: 'config.template: line 3: undefined filter: nope',
-    });
-    expect(check({ template: '{% if x %}\n' })?.message).toMatch(
-      /^config\.template: line 1: tag .* not closed/,
+    expect(saveProblem({ template: 'a\nb\n{{ name | nope }}' })).toBe(
+      'config.template: line 3: undefined filter: nope',
     );
-    expect(check({ template: '{{ name }}' })).toBeNull();
+    expect(saveProblem({ template: '{% if x %}\n' })).toMatch(/^config\.template: line 1: tag .* not closed/);
+    expect(saveProblem({ template: '{{ name }}' })).toBeNull();
+    expect(saveProblem({ template: '{{ x | tojson }}', template_engine: 'jinja2' })).toBeNull();
+    expect(saveProblem({})).toBeNull();
   });
 
   it('refuses file access at save time', () => {
     for (const tag of ['include', 'render', 'layout'])
-      expect(check({ template: `ok\n{% ${tag} "/etc/passwd" %}` })?.message).toMatch(
+      expect(saveProblem({ template: `ok\n{% ${tag} "/etc/passwd" %}` })).toMatch(
         new RegExp(`line 2: the ${tag} tag is not available`),
       );
   });

@@ -16,7 +16,7 @@ import type {
   TemplateJob,
 } from '../channels/channel.js';
 import type { StoredEvent } from '../core/events.js';
-import { RENDER_LIMIT_MS, TemplateError } from '../channels/webhook-template.js';
+import { RENDER_LIMIT_MS, TemplateError, type TemplateEngine } from '../channels/template-limits.js';
 import type { TemplateResult, TemplateTask } from './template-worker.js';
 import { workerFile } from './worker-file.js';
 import { FairGate } from './fair-gate.js';
@@ -77,7 +77,30 @@ function templatePool(): Promise<Piscina> {
  * Renders a template job in a worker for an organization (`tenant`): its output, or a
  * TemplateError / TemplateBusyError.
  */
-export async function renderInPool(job: TemplateJob, tenant: number): Promise<string> {
+export function renderInPool(job: TemplateJob, tenant: number): Promise<string> {
+  return runInPool({ mode: 'render', ...job }, tenant);
+}
+
+/**
+ * Checks a template being saved, in a worker (the engines are never loaded on the service's
+ * thread): null when it parses, else what is wrong and on which line. TemplateBusyError when
+ * no worker was free.
+ */
+export async function checkInPool(
+  source: string,
+  engine: TemplateEngine | undefined,
+  tenant: number,
+): Promise<string | null> {
+  try {
+    await runInPool({ mode: 'check', source, scope: {}, engine }, tenant);
+    return null;
+  } catch (err) {
+    if (err instanceof TemplateError) return err.message;
+    throw err;
+  }
+}
+
+async function runInPool(job: Omit<TemplateTask, 'started'>, tenant: number): Promise<string> {
   const p = await templatePool().catch((err: unknown) => {
     throw new TemplateBusyError(`the template workers could not start: ${(err as Error).message}`);
   });
@@ -98,13 +121,7 @@ export async function renderInPool(job: TemplateJob, tenant: number): Promise<st
   let release = () => {};
   try {
     release = await gate.enter(tenant, abort.signal);
-    const task: TemplateTask = {
-      source: job.source,
-      scope: job.scope,
-      engine: job.engine,
-      html: job.html,
-      started: port2,
-    };
+    const task: TemplateTask = { ...job, started: port2 };
     // piscina infers its transferList type from MessagePort.postMessage, whose last overload in
     // this @types/node takes options instead of a list: the list is right, the inferred type not.
     const options = { transferList: [port2] as never, signal: abort.signal };

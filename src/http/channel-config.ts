@@ -5,6 +5,7 @@
  */
 import type { ChannelType, ConfigContext } from '../channels/channel.js';
 import { AppError, badRequest } from '../core/errors.js';
+import { checkInPool, TemplateBusyError } from '../delivery/template-pool.js';
 import { checkNested } from './validation.js';
 
 export type ConfigValues = Record<string, unknown>;
@@ -55,6 +56,28 @@ export function resolveChannelConfig(
   const secrets: ConfigValues = {};
   for (const [key, value] of Object.entries(values)) (secretKeys.has(key) ? secrets : config)[key] = value;
   return { config, secrets };
+}
+
+/**
+ * The templates a channel's settings hold must parse: each is checked in a template worker
+ * (the engines are never loaded on the service's thread), for the organization `tenant`. A
+ * 400 names the field and the line; a 503 when no worker was free.
+ */
+export async function checkTemplates(
+  channelType: ChannelType,
+  config: ConfigValues,
+  tenant: number,
+): Promise<void> {
+  for (const t of channelType.config?.templates?.(config) ?? []) {
+    let problem: string | null;
+    try {
+      problem = await checkInPool(t.source, t.engine, tenant);
+    } catch (err) {
+      if (err instanceof TemplateBusyError) throw new AppError(503, 'unavailable', err.message);
+      throw err;
+    }
+    if (problem !== null) throw badRequest('validation_failed', `${t.field}: ${problem}`, t.field);
+  }
 }
 
 /** Where a channel sends: its URL and the settings its type counts as part of the address. */

@@ -17,6 +17,7 @@ import { generateSigningSecret } from '../../core/signing.js';
 import { eventTypesOf, findChannel, openSecrets, redactUrl } from '../../storage/channels-repo.js';
 import {
   requireCredentialsForDestination,
+  checkTemplates,
   resolveChannelConfig,
   type ConfigValues,
 } from '../channel-config.js';
@@ -71,6 +72,7 @@ export function channelPreviewRoutes(app: App, ctx: AppContext): void {
       status_scheme,
       policy: channelPolicy(ctx),
     });
+    await checkTemplates(channelType, config, orgId);
     const values = { ...config, ...secrets };
     const savedUrl = saved ? ctx.box.open(saved.url_sealed) : undefined;
     const url =

@@ -26,6 +26,7 @@ import { projectsAmong } from '../../storage/projects-repo.js';
 import { mapPage } from '../../storage/keyset-page.js';
 import {
   requireCredentialsForDestination,
+  checkTemplates,
   resolveChannelConfig,
   type ConfigValues,
 } from '../channel-config.js';
@@ -183,6 +184,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         {},
         { status_scheme: req.body.status_scheme ?? 'k6', policy: channelPolicy(ctx) },
       );
+      await checkTemplates(channelType, config, orgId);
       const url = channelUrl(ctx, channelType, req.body.url, { ...config, ...secrets });
       oneFilterForm(req.body);
       const typed = req.body.event_types ? channelEventTypes(channelType, req.body.event_types) : null;
@@ -248,6 +250,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
           status_scheme: b.status_scheme ?? (channel.status_scheme as StatusScheme),
           policy: channelPolicy(ctx),
         });
+        await checkTemplates(channelType, config, channel.organization_id);
         set.config = JSON.stringify(config);
         set.secrets_sealed = sealSecrets(secrets, ctx.box);
         values = { ...config, ...secrets };
