@@ -1,4 +1,5 @@
 import type { RunComparison } from './comparison.js';
+import type { PreviousRun } from './run-change.js';
 import type { RunContext } from './run-context.js';
 import type { RunResult, RunStatus, Trigger } from './run-status.js';
 
@@ -26,6 +27,8 @@ export interface RunSummary {
    * beside them like `errors`; shown as the run's and the snapshot's `comparison`.
    */
   comparison?: RunComparison;
+  /** The previous ended run of the load test when this one ended (null: none), kept like `errors`. */
+  previous?: PreviousRun | null;
 }
 
 /**
@@ -75,6 +78,11 @@ export interface RunSnapshot {
   context?: RunContext | null;
   /** The figures next to an earlier run's (see comparison.ts); absent or null when none. */
   comparison?: RunComparison | null;
+  /**
+   * The previous ended run of the same load test, when this one ended: null for the first run,
+   * absent when unknown (events recorded before it was kept, runs the service itself ended).
+   */
+  previous?: PreviousRun | null;
 }
 
 export type EventData =

@@ -2,7 +2,9 @@
  * Which events reach which channel: API.md's filter rules, decided once when the event is
  * recorded (one delivery row per matching channel).
  */
+import type { ComparedFigure, RunComparison } from './comparison.js';
 import type { EventData } from './events.js';
+import { outcomeChangedOrFirst } from './run-change.js';
 import { firstMatchingEventType, type K6CloudEventType } from './k6cloud-events.js';
 import { TERMINAL_STATUSES, effectiveResult } from './run-status.js';
 import type { RunResult, RunStatus, TerminalStatus, Trigger } from './run-status.js';
@@ -12,7 +14,43 @@ export { effectiveResult };
 /** Which events reach a channel (API.md's `events` object). Empty lists mean "all". */
 export interface ChannelEvents {
   'test.started': { enabled: boolean; triggers: Trigger[] };
-  'test.finished': { enabled: boolean; triggers: Trigger[]; statuses: RunStatus[]; results: RunResult[] };
+  'test.finished': {
+    enabled: boolean;
+    triggers: Trigger[];
+    statuses: RunStatus[];
+    results: RunResult[];
+    /** Only runs whose outcome differs from the previous ended run's (and the first run). */
+    only_changes?: boolean;
+    /** Only runs with a compared figure worse than its comparison's by more than this percent. */
+    worse_by_percent?: WorseByPercent | null;
+  };
+}
+
+/** Per compared figure, how many percent worse it may get before the channel hears of it. */
+export type WorseByPercent = Partial<Record<ComparedFigure, number>>;
+
+/** Which way is worse for each figure: slower, more failures, fewer requests, fewer checks passing. */
+const WORSE_WHEN_HIGHER: Record<ComparedFigure, boolean> = {
+  p95_ms: true,
+  failure_rate: true,
+  request_rate: false,
+  checks: false,
+};
+
+/**
+ * Whether a compared figure got worse by more than its limit. A base of 0 has no percent: any
+ * worsening from 0 (a first failure) counts as more than every limit.
+ */
+export function worseBy(comparison: RunComparison | null | undefined, limits: WorseByPercent): boolean {
+  if (!comparison) return false;
+  return (Object.keys(limits) as ComparedFigure[]).some((name) => {
+    const d = comparison.figures[name];
+    const limit = limits[name];
+    if (!d || limit === undefined) return false;
+    const worse = WORSE_WHEN_HIGHER[name] ? d.delta > 0 : d.delta < 0;
+    if (!worse) return false;
+    return d.delta_percent === null || Math.abs(d.delta_percent) > limit;
+  });
 }
 
 export interface ChannelFilter {
@@ -67,7 +105,14 @@ export function channelMatches(event: EventData, channel: ChannelFilter): boolea
   const rule = channel.events['test.finished'];
   if (!rule.enabled || !allows(rule.triggers, run.trigger) || !allows(rule.statuses, run.status))
     return false;
-  if (rule.results.length === 0) return true;
-  const result = effectiveResult(run);
-  return result !== null && rule.results.includes(result);
+  if (rule.results.length > 0) {
+    const result = effectiveResult(run);
+    if (result === null || !rule.results.includes(result)) return false;
+  }
+  // The quiet filters: with either set, the run's end notifies when one of them holds.
+  const limits = rule.worse_by_percent ?? null;
+  const hasLimits = limits !== null && Object.keys(limits).length > 0;
+  if (!rule.only_changes && !hasLimits) return true;
+  if (rule.only_changes && outcomeChangedOrFirst(run)) return true;
+  return hasLimits && worseBy(run.comparison, limits);
 }

@@ -6,6 +6,7 @@
 import type { FigureDelta, RunComparison } from './comparison.js';
 import type { EventData, RunSnapshot, RunSummary } from './events.js';
 import { contextLinks, type RunContext } from './run-context.js';
+import { outcomeChange } from './run-change.js';
 import { statusCode } from './run-status.js';
 import type { Trigger } from './run-status.js';
 
@@ -176,7 +177,9 @@ export function buildMessage(event: EventData, publicUrl: string): Message {
   const { run } = event;
   const name = oneLine(run.load_test_name);
   const project = oneLine(run.project_name);
-  const what = headline(event);
+  const change = event.type === 'test.finished' ? outcomeChange(run) : null;
+  // "broke (failed its thresholds)": the change from the previous run first, what happened after.
+  const what = change ? `${change} (${headline(event)})` : headline(event);
   const duration = durationMs(run);
   const numbers = figures(run.summary, run.comparison);
 

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import { compareFigures, figuresOf, hasFigures, type RunComparison } from '../core/comparison.js';
 import type { RunSummary } from '../core/events.js';
-import type { RunStatus } from '../core/run-status.js';
+import { isTerminal, TERMINAL_STATUSES, type RunResult, type RunStatus } from '../core/run-status.js';
+import type { PreviousRun } from '../core/run-change.js';
 import { findLoadTest } from './load-tests-repo.js';
 import { findRun, runFigures } from './runs-repo.js';
 import type { Database } from './schema.js';
@@ -50,10 +51,30 @@ export async function comparisonFor(
   return null;
 }
 
+/** The newest run of the load test before `runId` that has ended, or null when there is none. */
+export async function previousEnded(
+  k: Kysely<Database>,
+  loadTestId: number,
+  runId: number,
+): Promise<PreviousRun | null> {
+  const row = await k
+    .selectFrom('runs')
+    .select(['id', 'status', 'result'])
+    .where('load_test_id', '=', loadTestId)
+    .where('id', '<', runId)
+    .where('status', 'in', [...TERMINAL_STATUSES])
+    .orderBy('id', 'desc')
+    .executeTakeFirst();
+  return row
+    ? { run_id: row.id, status: row.status as RunStatus, result: row.result as RunResult | null }
+    : null;
+}
+
 /**
- * The summary to store for a status change: with its comparison when the run finishes with
- * figures (see comparisonFor). Read before the change's transaction: two runs of one load test
- * finishing at the same moment may both be compared with the same earlier run.
+ * The summary to store for a status change: when the run ends, with the previous ended run
+ * (for only_changes and "broke"/"recovered"), and when it finishes with figures, with their
+ * comparison (see comparisonFor). Read before the change's transaction: two runs of one load
+ * test ending at the same moment may both be compared with the same earlier run.
  */
 export async function summaryWithComparison(
   k: Kysely<Database>,
@@ -62,7 +83,11 @@ export async function summaryWithComparison(
   summary: RunSummary | undefined,
   now: Date,
 ): Promise<RunSummary | undefined> {
-  if (status !== 'finished' || !summary) return summary;
-  const comparison = await comparisonFor(k, runId, summary, now.getTime());
-  return comparison ? { ...summary, comparison } : summary;
+  if (!isTerminal(status)) return summary;
+  const run = await findRun(k, runId);
+  if (!run || isTerminal(run.status as RunStatus)) return summary;
+  const previous = await previousEnded(k, run.load_test_id, runId);
+  const comparison =
+    status === 'finished' && summary ? await comparisonFor(k, runId, summary, now.getTime()) : null;
+  return { ...summary, previous, ...(comparison ? { comparison } : {}) };
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { figuresOf, type Figures, type RunComparison } from '../core/comparison.js';
 import type { RunError, RunSnapshot, RunSummary } from '../core/events.js';
+import type { PreviousRun } from '../core/run-change.js';
 import { isEmptyContext, type RunContext } from '../core/run-context.js';
 import {
   statusCode,
@@ -25,10 +26,12 @@ function summaryParts(row: Pick<RunRow, 'summary'>): {
   summary: RunSummary | null;
   errors: RunError[];
   comparison: RunComparison | null;
+  previous?: PreviousRun | null;
 } {
   if (!row.summary) return { summary: null, errors: [], comparison: null };
-  const { errors = [], comparison = null, ...figures } = JSON.parse(row.summary) as RunSummary;
-  return { summary: Object.keys(figures).length > 0 ? figures : null, errors, comparison };
+  const { errors = [], comparison = null, previous, ...figures } = JSON.parse(row.summary) as RunSummary;
+  const parts = { summary: Object.keys(figures).length > 0 ? figures : null, errors, comparison };
+  return previous === undefined ? parts : { ...parts, previous };
 }
 
 /**

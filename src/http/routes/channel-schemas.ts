@@ -10,6 +10,18 @@ const uniqueList = <T extends readonly string[]>(values: T) =>
 
 export const ChannelTypeName = literals(CHANNEL_TYPES.map((t) => t.type));
 
+/** Per compared figure (core/comparison.ts), the percent it may get worse by unheard. */
+const Percent = Type.Number({ minimum: 0, maximum: 100000 });
+const WorseByPercentInput = Type.Object(
+  {
+    p95_ms: Type.Optional(Percent),
+    failure_rate: Type.Optional(Percent),
+    request_rate: Type.Optional(Percent),
+    checks: Type.Optional(Percent),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
 export const EventsInput = Type.Object(
   {
     'test.started': Type.Optional(
@@ -25,6 +37,8 @@ export const EventsInput = Type.Object(
           triggers: Type.Optional(uniqueList(TRIGGERS)),
           statuses: Type.Optional(uniqueList(TERMINAL_STATUSES)),
           results: Type.Optional(uniqueList(RUN_RESULTS)),
+          only_changes: Type.Optional(Type.Boolean()),
+          worse_by_percent: Type.Optional(Type.Union([WorseByPercentInput, Type.Null()])),
         },
         { additionalProperties: false },
       ),
@@ -71,6 +85,10 @@ const Config = Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), {
       }`,
   ).join('; ')}.`,
 });
+/** Until when the channel is muted (its events recorded as skipped), or null to unmute. */
+const MutedUntil = Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+  description: 'Muted until this time: events are recorded as skipped (muted), not sent. null unmutes.',
+});
 const ProjectIds = Type.Union([Type.Array(Id, { maxItems: 500, uniqueItems: true }), Type.Null()]);
 
 export const ChannelCreate = Type.Object(
@@ -84,6 +102,7 @@ export const ChannelCreate = Type.Object(
     events: Type.Optional(EventsInput),
     event_types: Type.Optional(EventTypesInput),
     config: Type.Optional(Config),
+    muted_until: Type.Optional(MutedUntil),
   },
   { additionalProperties: false },
 );
@@ -99,6 +118,7 @@ export const ChannelPatch = Type.Object(
     events: Type.Optional(EventsInput),
     event_types: Type.Optional(EventTypesInput),
     config: Type.Optional(Config),
+    muted_until: Type.Optional(MutedUntil),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -108,7 +128,7 @@ export const DeliveryListQuery = Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
     cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,16}$' })),
-    state: Type.Optional(literals(['pending', 'delivered', 'failed'] as const)),
+    state: Type.Optional(literals(['pending', 'delivered', 'failed', 'skipped'] as const)),
   },
   { additionalProperties: false },
 );
