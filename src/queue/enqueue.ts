@@ -124,22 +124,27 @@ export async function recordEvent(
     channelMatches(data, channelFilter(c)),
   );
   if (matching.length === 0) return { eventId, deliveryIds: [], waiting: 0, handed: null };
+  // A muted channel's delivery is written skipped, to be seen in its log, and goes no further.
+  // The Test Hook (one channel named) is the person trying it: it goes out muted or not.
+  const muted = (c: (typeof matching)[number]) =>
+    onlyChannelId === undefined && c.muted_until !== null && c.muted_until > now;
+  const live = matching.filter((c) => !muted(c));
   const dialect = trx.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
   let pendingAhead = new Map<number, number>();
-  if (runId !== null) {
+  if (runId !== null && live.length > 0) {
     const { rows } = await sql<{ channel_id: number; n: number }>`
       SELECT channel_id, COUNT(*) AS n FROM ${dialect === 'sqlite' ? sql`deliveries INDEXED BY deliveries_pending_order` : sql`deliveries`}
       WHERE ${inIds(
         dialect,
         'channel_id',
-        matching.map((c) => c.id),
+        live.map((c) => c.id),
       )} AND run_id = ${runId} AND state = 'pending'
       GROUP BY channel_id`.execute(trx);
     pendingAhead = new Map(rows.map((r) => [Number(r.channel_id), Number(r.n)]));
   }
   const placed = place(
     offer,
-    matching.map((c) => c.id),
+    live.map((c) => c.id),
     runId,
     pendingAhead,
   );
@@ -151,23 +156,22 @@ export async function recordEvent(
     trx,
     'deliveries',
     DELIVERY_COLUMNS,
-    matching.map((c) =>
-      deliveryValues(
-        pendingDelivery(
-          {
-            event_id: eventId,
-            channel_id: c.id,
-            organization_id: organizationId,
-            run_id: runId,
-            event_type: data.type,
-            webhook_id: webhookIds.get(c.id)!,
-            redelivery_of: null,
-          },
-          now,
-          lease && leased(c.id) ? lease : null,
-        ),
-      ),
-    ),
+    matching.map((c) => {
+      const row = pendingDelivery(
+        {
+          event_id: eventId,
+          channel_id: c.id,
+          organization_id: organizationId,
+          run_id: runId,
+          event_type: data.type,
+          webhook_id: webhookIds.get(c.id)!,
+          redelivery_of: null,
+        },
+        now,
+        lease && leased(c.id) ? lease : null,
+      );
+      return deliveryValues(muted(c) ? { ...row, state: 'skipped', last_error: 'muted' } : row);
+    }),
     ['id', 'channel_id'],
   );
   const ids = new Map(rows.map((r) => [Number(r.channel_id), Number(r.id)]));

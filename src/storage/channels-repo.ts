@@ -91,6 +91,8 @@ export function channelView(row: ChannelRow, box: SecretBox) {
         row.signing_previous_sealed !== null ? isoOrNull(row.signing_previous_expires_at) : null,
     },
     disabled_reason: row.disabled_reason,
+    /** Until when its events are recorded as skipped (muted) instead of sent; null: not muted. */
+    muted_until: row.muted_until !== null && row.muted_until > Date.now() ? iso(row.muted_until) : null,
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
   };

@@ -92,6 +92,28 @@ function checkUrl(ctx: AppContext, channelType: ChannelType, raw: string, field 
   return url.toString();
 }
 
+/**
+ * `muted_until` as stored: epoch ms, or null to unmute. A time already past would mute
+ * nothing, so it is refused rather than taken for an unmute.
+ */
+function mutedUntil(given: string | null): number | null {
+  if (given === null) return null;
+  const at = Date.parse(given);
+  if (Number.isNaN(at))
+    throw badRequest(
+      'validation_failed',
+      'muted_until must be a date and time such as 2027-01-31T12:00:00Z, or null to unmute',
+      'muted_until',
+    );
+  if (at <= Date.now())
+    throw badRequest(
+      'validation_failed',
+      'muted_until must be in the future; null unmutes the channel',
+      'muted_until',
+    );
+  return at;
+}
+
 /** The events as they will be saved, checked against what the type can send. */
 function channelEvents(
   channelType: ChannelType,
@@ -210,6 +232,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         secrets_sealed: sealSecrets(secrets, ctx.box),
         disabled_reason: null,
         consecutive_failures: 0,
+        muted_until: req.body.muted_until === undefined ? null : mutedUntil(req.body.muted_until),
         created_at: now,
         updated_at: now,
         ...signing?.columns,
@@ -272,6 +295,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         );
       }
       if (b.status_scheme !== undefined) set.status_scheme = b.status_scheme;
+      if (b.muted_until !== undefined) set.muted_until = mutedUntil(b.muted_until);
       if (b.project_ids !== undefined) {
         await checkProjects(ctx, channel.organization_id, b.project_ids);
         set.project_ids = b.project_ids ? JSON.stringify(b.project_ids) : null;

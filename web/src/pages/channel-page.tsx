@@ -3,9 +3,10 @@ import { api, errorMessage, type Channel, type ChannelInput, type TestHookResult
 import { useChannelTypes } from '../channel-types.js';
 import { DeleteChannelButton, TestOutcome } from '../components/channel-actions.js';
 import { ChannelForm } from '../components/channel-form.js';
+import { MutePanel } from '../components/mute-panel.js';
 import { NewSigningSecret, SigningPanel } from '../components/signing-secret.js';
 import { useFormErrors } from '../components/forms.js';
-import { ErrorBanner, Loading, Notice, PageHeader } from '../components/ui.js';
+import { ErrorBanner, Loading, Notice, PageHeader, Time } from '../components/ui.js';
 import { usePaged } from '../hooks.js';
 import { Link, navigate } from '../router.js';
 import { canManage, useOrg } from '../session.js';
@@ -164,6 +165,12 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
           {manage ? ' Fix the URL or the receiver, then tick “Enabled” and save to turn it back on.' : null}
         </div>
       ) : null}
+      {channel?.muted_until ? (
+        <div className="banner banner-warning">
+          <strong>Muted</strong> until <Time value={channel.muted_until} />: events are logged as skipped, not
+          sent. <a href="#mute-heading">Mute settings</a>
+        </div>
+      ) : null}
       {!channel ? <p className="muted">{info.description}</p> : null}
       {saved ? <Notice tone="success">Saved.</Notice> : null}
       {secret ? <NewSigningSecret secret={secret} onDismiss={() => setSecret(null)} /> : null}
@@ -185,6 +192,7 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
         }
         status={<TestOutcome result={test} error={testError} />}
       />
+      {channel ? <MutePanel channel={channel} manage={manage} onChanged={setChannel} /> : null}
       {channel && info.signing && channel.signing ? (
         <SigningPanel
           channel={channel}

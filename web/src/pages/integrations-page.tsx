@@ -139,6 +139,17 @@ function ChannelRow({
             <span aria-hidden="true">○</span> Disabled
           </span>
         )}
+        {c.muted_until ? (
+          <>
+            {' '}
+            <span
+              className="badge badge-warn"
+              title={`Muted until ${new Date(c.muted_until).toLocaleString()}`}
+            >
+              <span aria-hidden="true">–</span> Muted
+            </span>
+          </>
+        ) : null}
         <p className="wrap-text">
           <RedactedUrl url={c.url} />
         </p>
