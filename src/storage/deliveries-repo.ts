@@ -77,6 +77,28 @@ export function listChannelDeliveries(
 }
 
 /**
+ * A channel's finished deliveries created in [since, until) in one of `states`, oldest first,
+ * at most `limit` of them: what a replay sends again.
+ */
+export function channelDeliveriesBetween(
+  k: Kysely<Database>,
+  channelId: number,
+  range: { since: number; until: number; states: readonly Exclude<DeliveryState, 'pending'>[] },
+  limit: number,
+) {
+  return k
+    .selectFrom('deliveries')
+    .selectAll()
+    .where('channel_id', '=', channelId)
+    .where('created_at', '>=', range.since)
+    .where('created_at', '<', range.until)
+    .where('state', 'in', [...range.states])
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+/**
  * A run's deliveries (the first 500), oldest first. Through the run's events (events_run, then
  * deliveries_event): no index of deliveries starts with run_id, and a scan of the whole
  * delivery history would answer as well.
@@ -145,7 +167,7 @@ export async function finishedBefore(k: Kysely<Database>, before: number, limit:
   const rows = await k
     .selectFrom('deliveries')
     .select('id')
-    .where('state', 'in', ['delivered', 'failed'])
+    .where('state', 'in', ['delivered', 'failed', 'skipped'])
     .where('updated_at', '<', before)
     .limit(limit)
     .execute();

@@ -132,7 +132,16 @@ export interface Run {
 
 export interface ChannelEvents {
   'test.started': { enabled: boolean; triggers: Trigger[] };
-  'test.finished': { enabled: boolean; triggers: Trigger[]; statuses: RunStatus[]; results: RunResult[] };
+  'test.finished': {
+    enabled: boolean;
+    triggers: Trigger[];
+    statuses: RunStatus[];
+    results: RunResult[];
+    /** Only when the outcome differs from the previous ended run's (and the first run). */
+    only_changes?: boolean;
+    /** Only when a compared figure got worse by more than this percent; null: not set. */
+    worse_by_percent?: Partial<Record<keyof RunComparison['figures'], number>> | null;
+  };
 }
 export interface Channel {
   id: number;
@@ -159,6 +168,17 @@ export interface Channel {
   signing: SigningState;
   /** Only in the create answer of a signing type: shown once. */
   signing_secret?: string;
+}
+export interface ReplayInput {
+  since: string;
+  until: string;
+  states: Exclude<DeliveryState, 'pending'>[];
+  dry_run: boolean;
+}
+export interface ReplayResult {
+  dry_run: boolean;
+  count: number;
+  delivery_ids: number[];
 }
 export interface SigningState {
   enabled: boolean;
@@ -487,6 +507,9 @@ export const api = {
     get<Page<Delivery>>(`/notification-channels/${id}/deliveries${qs(cursor)}`),
   delivery: (id: number) => get<DeliveryDetail>(`/deliveries/${id}`),
   redeliver: (id: number) => post<Delivery>(`/deliveries/${id}/redeliver`),
+  /** Every finished delivery of a time range again; `dry_run` counts them. */
+  replayChannel: (id: number, b: ReplayInput) =>
+    post<ReplayResult>(`/notification-channels/${id}/redeliver`, b),
 
   members: (orgId: number, cursor?: string | null, limit?: number) =>
     get<Page<Member>>(`/organizations/${orgId}/members${qs(cursor, limit)}`),

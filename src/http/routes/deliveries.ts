@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
-import { AppError, notFound } from '../../core/errors.js';
+import { AppError, badRequest, notFound } from '../../core/errors.js';
 import { findChannel } from '../../storage/channels-repo.js';
 import {
+  channelDeliveriesBetween,
   attemptView,
   attemptsOf,
   deliveryView,
@@ -12,13 +13,47 @@ import {
   waitingBehind,
 } from '../../storage/deliveries-repo.js';
 import { findRun } from '../../storage/runs-repo.js';
-import { redeliver } from '../../queue/redeliver.js';
+import { redeliver, redeliverAll } from '../../queue/redeliver.js';
 import type { AppContext } from '../context.js';
 import { requireManager, roleIn } from '../access.js';
 import { Id, IdParams } from '../schemas.js';
 import { mapPage } from '../../storage/keyset-page.js';
 import { DeliveryListQuery } from './channel-schemas.js';
 import type { App } from './route-types.js';
+
+/** A replay's bounds: what one request may send again. */
+export const MAX_REPLAY_DELIVERIES = 500;
+export const MAX_REPLAY_RANGE_MS = 31 * 24 * 3_600_000;
+
+const ReplayBody = Type.Object(
+  {
+    since: Type.String({ format: 'date-time', description: 'deliveries created at or after this time' }),
+    until: Type.String({ format: 'date-time', description: 'and before this time' }),
+    states: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('failed'), Type.Literal('delivered'), Type.Literal('skipped')]), {
+        minItems: 1,
+        uniqueItems: true,
+        description: 'which finished deliveries: failed (given up) by default',
+      }),
+    ),
+    dry_run: Type.Optional(Type.Boolean({ description: 'count them, send nothing' })),
+  },
+  { additionalProperties: false },
+);
+
+/** The time range of a replay, checked: ISO times, until after since, at most 31 days. */
+function replayRange(body: { since: string; until: string }): { since: number; until: number } {
+  const since = Date.parse(body.since);
+  const until = Date.parse(body.until);
+  if (until <= since) throw badRequest('validation_failed', 'until must be after since', 'until');
+  if (until - since > MAX_REPLAY_RANGE_MS)
+    throw badRequest(
+      'validation_failed',
+      `until: a replay covers at most 31 days; split the range into several requests`,
+      'until',
+    );
+  return { since, until };
+}
 
 export function deliveryRoutes(app: App, ctx: AppContext): void {
   app.get(
@@ -62,6 +97,37 @@ export function deliveryRoutes(app: App, ctx: AppContext): void {
       attempts: (await attemptsOf(ctx.db.kysely, delivery.id)).map(attemptView),
     };
   });
+
+  /**
+   * Replay: every finished delivery of the channel in a time range, in the given states, sent
+   * again as redeliveries (owners and admins, as a single redelivery). `dry_run` counts them.
+   */
+  app.post(
+    '/api/v1/notification-channels/:id/redeliver',
+    { schema: { tags: ['deliveries'], params: IdParams, body: ReplayBody } },
+    async (req, reply) => {
+      const channel = await findChannel(ctx.db.kysely, req.params.id);
+      if (!channel) throw notFound('notification channel');
+      requireManager(await roleIn(ctx, req, channel.organization_id, 'notification channel'), 'redeliver');
+      const range = { ...replayRange(req.body), states: req.body.states ?? (['failed'] as const) };
+      const matching = await channelDeliveriesBetween(
+        ctx.db.kysely,
+        channel.id,
+        range,
+        MAX_REPLAY_DELIVERIES + 1,
+      );
+      if (matching.length > MAX_REPLAY_DELIVERIES)
+        throw badRequest(
+          'too_many_deliveries',
+          `more than ${MAX_REPLAY_DELIVERIES} deliveries match; a replay sends at most ${MAX_REPLAY_DELIVERIES}, so narrow since and until`,
+          'until',
+        );
+      if (req.body.dry_run) return { dry_run: true, count: matching.length, delivery_ids: [] };
+      const ids = await ctx.db.kysely.transaction().execute((trx) => redeliverAll(trx, matching));
+      if (ids.length > 0) ctx.onDeliveriesQueued();
+      return reply.code(202).send({ dry_run: false, count: ids.length, delivery_ids: ids });
+    },
+  );
 
   app.post(
     '/api/v1/deliveries/:id/redeliver',

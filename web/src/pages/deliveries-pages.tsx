@@ -14,6 +14,7 @@ import {
 } from '../components/ui.js';
 import { usePaged, usePoll, useResource } from '../hooks.js';
 import { RedactedUrl } from '../components/redacted-url.js';
+import { ReplayButton } from '../components/replay-button.js';
 import { Link } from '../router.js';
 import { canManage, useOrg } from '../session.js';
 
@@ -24,6 +25,8 @@ export function ChannelDeliveriesPage({ id }: { id: number }) {
   const pending = list.items.some((d) => d.state === 'pending');
   usePoll(pending, 2000, () => list.refresh());
   const name = channel.data?.name ?? `Channel #${id}`;
+  const manage = canManage(useOrg().role);
+  const [queued, setQueued] = useState<number | null>(null);
   return (
     <>
       <nav aria-label="Breadcrumb" className="breadcrumb">
@@ -32,10 +35,22 @@ export function ChannelDeliveriesPage({ id }: { id: number }) {
         <span>Delivery log</span>
       </nav>
       <PageHeader title={`Delivery log: ${name}`}>
+        {manage ? (
+          <ReplayButton
+            channelId={id}
+            onQueued={(n) => {
+              setQueued(n);
+              void list.refresh();
+            }}
+          />
+        ) : null}
         <button type="button" className="btn" onClick={() => void list.refresh()}>
           Refresh
         </button>
       </PageHeader>
+      {queued !== null ? (
+        <Notice tone="success">{`${queued} ${queued === 1 ? 'redelivery' : 'redeliveries'} queued.`}</Notice>
+      ) : null}
       {channel.data ? (
         <p className="muted">
           {typeLabel(types, channel.data.type)} · <RedactedUrl url={channel.data.url} />
