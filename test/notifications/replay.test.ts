@@ -124,4 +124,35 @@ describe.each(DIALECTS)('replaying a time range (%s)', (dialect) => {
     expect((await replay({ ...body, dry_run: false }, stranger)).status).toBe(404);
     expect((await replay(body, undefined, 999_999)).status).toBe(404);
   });
+
+  it('more than 500 matching deliveries is a 400 that says to narrow the range; 500 are taken', async () => {
+    const made = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+      body: { type: 'webhook', name: 'busy', url: r.url('/busy') },
+    });
+    const db = t.server.ctx.db.kysely;
+    const model = await db
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('channel_id', '=', channelId)
+      .executeTakeFirstOrThrow();
+    const { id: _id, ...row } = model;
+    const copies = (n: number) =>
+      Array.from({ length: n }, () => ({
+        ...row,
+        channel_id: made.body.id,
+        state: 'failed' as const,
+        redelivery_of: null,
+      }));
+    for (let i = 0; i < 5; i++) await db.insertInto('deliveries').values(copies(100)).execute();
+    const body = { since, until: later(), dry_run: true };
+    const full = await replay(body, undefined, made.body.id);
+    expect(full.status, JSON.stringify(full.body)).toBe(200);
+    expect(full.body.count).toBe(500);
+    await db.insertInto('deliveries').values(copies(1)).execute();
+    const over = await replay(body, undefined, made.body.id);
+    expect(over.status).toBe(400);
+    expect(over.body.error.code).toBe('too_many_deliveries');
+    expect(over.body.error.message).toContain('more than 500');
+    expect(over.body.error.message).toContain('narrow');
+  });
 });
