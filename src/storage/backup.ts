@@ -3,17 +3,18 @@
  * putting one back in place while it is stopped. (PostgreSQL has pg_dump and pg_restore.)
  */
 import {
-  chmodSync,
-  chownSync,
   closeSync,
-  copyFileSync,
+  constants,
   existsSync,
+  fchmodSync,
+  fchownSync,
   fsyncSync,
   openSync,
   readSync,
   renameSync,
   rmSync,
   statSync,
+  writeSync,
 } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -35,6 +36,38 @@ export const CURRENT_SCHEMA = MIGRATION_NAMES[MIGRATION_NAMES.length - 1]!;
 function migrationsOf(db: SQLite.Database): string[] {
   const rows = db.prepare('select name from kysely_migration order by name').all() as { name: string }[];
   return rows.map((r) => r.name);
+}
+
+/**
+ * Copies `from` into a new file `to`, made here: created exclusively and never through a
+ * symbolic link (O_EXCL, O_NOFOLLOW), its mode and owner set on the open file, synced. Run by
+ * root, a path the service's user could swap for a link between steps (to /etc/ld.so.preload,
+ * say) would otherwise have root write the copy there and hand the file to that user.
+ */
+function copyIntoNewFile(from: string, to: string, owner: { uid: number; gid: number } | null): void {
+  const out = openSync(
+    to,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    DATA_FILE_MODE,
+  );
+  try {
+    const input = openSync(from, 'r');
+    try {
+      const buffer = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const n = readSync(input, buffer, 0, buffer.length, null);
+        if (n === 0) break;
+        for (let done = 0; done < n;) done += writeSync(out, buffer, done, n - done);
+      }
+    } finally {
+      closeSync(input);
+    }
+    fchmodSync(out, DATA_FILE_MODE);
+    if (owner) fchownSync(out, owner.uid, owner.gid);
+    fsyncSync(out);
+  } finally {
+    closeSync(out);
+  }
 }
 
 function syncFile(file: string): void {
@@ -180,15 +213,10 @@ export function restoreSqlite(dataDir: string, file: string): { schema: string; 
       // Folds the write-ahead log into the file, so the kept copy is complete on its own.
       old.pragma('journal_mode = DELETE');
     }
-    copyFileSync(path.resolve(file), partial);
-    chmodSync(partial, DATA_FILE_MODE);
     // Run by root (sudo), the copy would be root's and the service's user could not open it:
     // it belongs to whoever owns DATA_DIR, as the service's own files do.
-    if (process.getuid?.() === 0) {
-      const owner = statSync(dataDir);
-      chownSync(partial, owner.uid, owner.gid);
-    }
-    syncFile(partial);
+    const owner = process.getuid?.() === 0 ? statSync(dataDir) : null;
+    copyIntoNewFile(path.resolve(file), partial, owner);
     if (kept) renameSync(live, kept);
     for (const leftover of [`${live}-wal`, `${live}-shm`, `${live}-journal`])
       rmSync(leftover, { force: true });

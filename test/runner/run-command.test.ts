@@ -172,6 +172,10 @@ describe('loadnotify run', () => {
       ...['--', process.execPath, path.join(fixtures, 'sleeper.mjs'), '30000'],
     ]);
     expect(slow.code).toBe(143);
-    expect(receiver.requests.at(-1)?.body).toEqual({ status: 'timed_out' });
+    // The run says why it ended (its errors), as every run the wrapper ends does.
+    expect(receiver.requests.at(-1)?.body).toEqual({
+      status: 'timed_out',
+      errors: [{ code: null, detail: 'the command ran past its 1 s timeout and was stopped' }],
+    });
   });
 });
