@@ -306,10 +306,74 @@ export function EventFieldsets({ form, readOnly, info }: PartProps & { info: Cha
                 </p>
               </div>
             )}
+            <QuietFilters form={form} readOnly={readOnly} />
           </>
         ) : null}
       </fieldset>
       {eventErrors.length ? <FieldError message={eventErrors.join('; ')} /> : null}
     </>
+  );
+}
+
+const WORSE_FIGURES = [
+  ['p95_ms', 'p95 duration (up)'],
+  ['failure_rate', 'Failure rate (up)'],
+  ['request_rate', 'Request rate (down)'],
+  ['checks', 'Checks passed (down)'],
+] as const;
+
+/**
+ * The quiet filters of test.finished (README, Less noise): only changes of outcome, and figures
+ * worse than the compared run's by more than a percent. An empty percent is no limit.
+ */
+function QuietFilters({ form, readOnly }: Pick<PartProps, 'form' | 'readOnly'>) {
+  const { s, setEvent } = form;
+  const finished = s.events['test.finished'];
+  const limits = finished.worse_by_percent ?? {};
+  const setLimit = (key: (typeof WORSE_FIGURES)[number][0], text: string) => {
+    const next: Record<string, number> = { ...limits };
+    if (text.trim() === '') delete next[key];
+    else next[key] = Number(text);
+    setEvent('test.finished', { worse_by_percent: Object.keys(next).length ? next : null });
+  };
+  return (
+    <fieldset className="group">
+      <legend>Less noise</legend>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={finished.only_changes === true}
+          disabled={readOnly}
+          aria-describedby="only-changes-hint"
+          onChange={(e) => setEvent('test.finished', { only_changes: e.target.checked })}
+        />{' '}
+        Only when the outcome changes
+      </label>
+      <p className="hint" id="only-changes-hint">
+        Notifies when a run broke (passed before, fails now) or recovered, and for the first run; runs that
+        keep passing or keep failing stay quiet.
+      </p>
+      <p className="hint" id="worse-hint">
+        Or notify when a figure got worse than the run it is compared with (the previous run or the baseline)
+        by more than a percent. Empty: no limit.
+      </p>
+      {WORSE_FIGURES.map(([key, label]) => (
+        <div className="field" key={key}>
+          <label htmlFor={`worse-${key}`}>{label}, worse by more than (%)</label>
+          <input
+            id={`worse-${key}`}
+            type="number"
+            min={0}
+            max={100000}
+            step="any"
+            inputMode="decimal"
+            disabled={readOnly}
+            aria-describedby="worse-hint"
+            value={limits[key] ?? ''}
+            onChange={(e) => setLimit(key, e.target.value)}
+          />
+        </div>
+      ))}
+    </fieldset>
   );
 }
