@@ -111,7 +111,10 @@ describe('loadnotify run as a process', () => {
     expect((await w.exited).code).toBe(130);
     expect(w.stdout()).toContain('got SIGINT');
     expect(w.stdout()).not.toContain('got SIGTERM');
-    expect(receiver.requests.at(-1)?.body).toEqual({ status: 'aborted_by_user' });
+    expect(receiver.requests.at(-1)?.body).toEqual({
+      status: 'aborted_by_user',
+      errors: [{ code: null, detail: 'the run was stopped by the user' }],
+    });
   });
 
   it('kills a command that ignores the first signal on the second', async () => {
@@ -123,7 +126,10 @@ describe('loadnotify run as a process', () => {
     const { code } = await w.exited;
     expect(code).toBe(137);
     expect(w.stderr()).toMatch(/^loadnotify: SIGTERM again; killing the command/m);
-    expect(receiver.requests.at(-1)?.body).toEqual({ status: 'aborted_by_user' });
+    expect(receiver.requests.at(-1)?.body).toEqual({
+      status: 'aborted_by_user',
+      errors: [{ code: null, detail: 'the run was stopped by the user' }],
+    });
   });
 
   it('with the server down: runs the command, keeps its exit code, exits after the retry window', async () => {
