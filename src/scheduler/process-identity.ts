@@ -63,10 +63,13 @@ export function isAlive(who: ProcessIdentity): boolean {
 
 /**
  * SIGKILLs the process group led by `leader` when the leader is still the process that was
- * recorded (same pid space, same start time): a recycled pid is never killed. Answers whether it
- * sent the signal.
+ * recorded (same pid space, same start time): a recycled pid is never killed, nor pid 1 or this
+ * service's own group. Answers whether it sent the signal.
  */
 export function killGroupOf(leader: ProcessIdentity): boolean {
+  // Never init's group nor this service's own, whatever a row says (a row edited by hand, or
+  // a service restarted under the pid it had): only a scheduled command leads its own group.
+  if (!Number.isInteger(leader.pid) || leader.pid <= 1 || leader.pid === process.pid) return false;
   if (!isAlive(leader)) return false;
   try {
     process.kill(-leader.pid, 'SIGKILL');
