@@ -156,7 +156,8 @@ describe('requireCredentialsForDestination', () => {
         }),
       ),
     ).toEqual([]);
-    // Signing secrets are not settings: a webhook moves freely (see the function's comment).
-    expect(credentialKeys(webhookChannel)).toEqual([]);
+    // Signing secrets are not settings (see the function's comment): of a webhook's settings,
+    // only its custom headers and its Basic login follow its destination.
+    expect(credentialKeys(webhookChannel)).toEqual(['headers', 'basic_auth_username', 'basic_auth_password']);
   });
 });
