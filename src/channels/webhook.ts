@@ -324,21 +324,21 @@ function checkWebhookConfig(
       field: 'config.payload_version',
       message: `config.payload_version: ${version} contradicts status_scheme ${channel.status_scheme}; leave payload_version out to follow status_scheme, or use extended`,
     };
-  if (typeof config.template === 'string') {
-    // Whether it parses is checked in a template worker (webhookTemplates).
-  } else if (config.template_engine !== undefined) {
+  // A template itself is checked in a template worker (webhookTemplates); without one, the
+  // settings that only a template uses have nothing to apply to.
+  if (typeof config.template === 'string') return null;
+  if (config.template_engine !== undefined)
     return {
       field: 'config.template_engine',
       message:
         'config.template_engine: it says which language config.template is in; set config.template too',
     };
-  } else if (config.content_type !== undefined) {
+  if (config.content_type !== undefined)
     return {
       field: 'config.content_type',
       message:
         'config.content_type: only a template can make a body that is not JSON; set config.template too',
     };
-  }
   return null;
 }
 
