@@ -1,5 +1,5 @@
 import type { TObject } from 'typebox';
-import type { StoredEvent } from '../core/events.js';
+import type { EventData, StoredEvent } from '../core/events.js';
 import type { ChannelEvents } from '../core/filters.js';
 import type { K6CloudEventType } from '../core/k6cloud-events.js';
 import type { StatusScheme } from '../core/run-status.js';
@@ -47,7 +47,25 @@ export interface RenderContext {
   templateOutput?: string;
   /** The outputs of the type's `templates` jobs, by the same names, rendered the same way. */
   templateOutputs?: Record<string, string>;
+  /**
+   * What the channel remembered under the type's `stateKey` for this event, or null when it
+   * has nothing there (or the type keeps nothing).
+   */
+  remembered?: string | null;
 }
+
+/** One request of a notification made of several, and the answer it got. */
+export interface Exchange {
+  request: Rendered;
+  response: ReceiverResponse;
+}
+
+/**
+ * What a notification of several requests does after an answer: send another request, or end
+ * with the verdict on the whole notification and, for a type with a `stateKey`, what to
+ * remember under it (a string; null forgets it; left out keeps what was there).
+ */
+export type NextStep = { request: Rendered } | { end: Classification; remember?: string | null };
 
 /** A user's template and its variables, for a template worker to render. */
 export interface TemplateJob {
@@ -247,4 +265,35 @@ export interface ChannelType {
   ): Record<string, TemplateJob> | null;
   render(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext): Rendered;
   classify(response: ReceiverResponse): Classification;
+  /**
+   * Why this event cannot be sent to a channel of this type at all (a commit status for a run
+   * that names no commit), or null. Such a delivery is written skipped with the reason, as a
+   * muted channel's are: it is not sent, not retried, and does not count against the channel.
+   */
+  skip?(data: EventData): string | null;
+  /**
+   * The key under which a channel of this type remembers something for this event between
+   * notifications (Grafana: the annotation its run's start created, for the end to close;
+   * GitHub: the pull-request comment it edits in place), or null. The delivery path reads the
+   * value before rendering (`ctx.remembered`) and writes what `next` returns with the
+   * delivery's outcome, in the same transaction.
+   */
+  stateKey?(event: StoredEvent, channel: ChannelForDelivery): string | null;
+  /**
+   * A notification of several requests. After `render`'s request is answered, and after each
+   * later one, the next request or the end (see NextStep). Every request goes through the same
+   * sender and egress guard, at most MAX_EXCHANGES in all; the attempt log keeps the last
+   * request and its answer, and the steps before it in the error when it fails. A connection
+   * failure or refusal on any step ends the attempt as it would a single request (retried or
+   * failed), so a step must be safe to send again. Left out: one request, judged by `classify`.
+   */
+  next?(
+    event: StoredEvent,
+    channel: ChannelForDelivery,
+    ctx: RenderContext,
+    answered: readonly Exchange[],
+  ): NextStep;
 }
+
+/** The most requests one notification may take (ChannelType.next). */
+export const MAX_EXCHANGES = 5;

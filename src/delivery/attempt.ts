@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { Classification, Rendered, RenderedRequest } from '../channels/channel.js';
+import {
+  MAX_EXCHANGES,
+  type Classification,
+  type Exchange,
+  type NextStep,
+  type Rendered,
+  type RenderContext,
+  type RenderedRequest,
+} from '../channels/channel.js';
 import { getChannelType } from '../channels/registry.js';
 import { MAX_ATTEMPTS, nextAttemptDelay } from '../core/backoff.js';
 import type { EventData, StoredEvent } from '../core/events.js';
@@ -26,6 +34,8 @@ export interface AttemptDeps {
   /** Multiplies retry delays (tests and demos only). */
   delayScale: number;
   metrics?: DeliveryMetrics;
+  /** What a channel remembered under a key (ChannelType.stateKey), or null. */
+  readState: (channelId: number, key: string) => Promise<string | null>;
 }
 
 export type AttemptResult = {
@@ -43,16 +53,42 @@ function classify(type: string, outcome: SendOutcome): Classification {
   return channelType.classify({ status: outcome.status, headers: outcome.headers, body: outcome.body });
 }
 
+/** The channel's state could not be read: the attempt is tried again later. */
+class StateUnavailable extends Error {}
+
+async function readState(deps: AttemptDeps, channelId: number, key: string): Promise<string | null> {
+  try {
+    return await deps.readState(channelId, key);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new StateUnavailable(`the channel's saved state could not be read: ${reason}`);
+  }
+}
+
 /**
  * A leased delivery's request, or why nothing can be sent (the channel's type is unknown, it
  * was disabled, render failed); with the request as the log will keep it. A channel with a
  * template renders in a template worker (`render`), just before it is sent.
  */
 export type PreparedAttempt = { start: AttemptStart } & (
-  | { request: Rendered }
-  | { failure: string }
-  | { render: () => Promise<{ request: Rendered; start: AttemptStart }> }
+  Ready | { failure: string } | { render: () => Promise<Ready> }
 );
+
+/** A request ready to send, the log's copy of it, and for a type of several requests the rest. */
+interface Ready {
+  request: Rendered;
+  start: AttemptStart;
+  conversation?: Conversation;
+}
+
+/** A notification of several requests (ChannelType.next), and where it keeps its state. */
+interface Conversation {
+  next: (answered: readonly Exchange[]) => NextStep;
+  /** The log's copy of a later request. */
+  logged: (request: Rendered) => AttemptStart;
+  /** The channel's state key for this event, or null. */
+  stateKey: string | null;
+}
 
 const PLACEHOLDER: RenderedRequest = { method: 'POST', url: 'http://invalid/', headers: {}, body: '' };
 
@@ -88,19 +124,41 @@ export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedA
       data: JSON.parse(d.event_data) as EventData,
       created_at: iso(d.event_created_at),
     };
-    const ctx = { webhookId: d.webhook_id, requestId, publicUrl: deps.publicUrl(), now: new Date() };
-    const ready = (request: Rendered) => ({
-      request,
-      start: logged(redactForLog(request, opened.secrets), opened.redactUrl(request.url)),
-    });
+    const ctx: RenderContext = {
+      webhookId: d.webhook_id,
+      requestId,
+      publicUrl: deps.publicUrl(),
+      now: new Date(),
+    };
+    const log = (request: Rendered) =>
+      logged(redactForLog(request, opened.secrets), opened.redactUrl(request.url));
+    const stateKey = channelType.stateKey?.(event, opened.channel) ?? null;
+    const ready = (rendered: RenderContext): Ready => {
+      const request = channelType.render(event, opened.channel, rendered);
+      const next = channelType.next;
+      return {
+        request,
+        start: log(request),
+        ...(next && {
+          conversation: {
+            next: (answered) => next(event, opened.channel, { ...rendered, now: new Date() }, answered),
+            logged: log,
+            stateKey,
+          },
+        }),
+      };
+    };
     const jobs = templateJobs(channelType, event, opened.channel, ctx);
-    if (jobs === null) return ready(channelType.render(event, opened.channel, ctx));
+    if (jobs === null && stateKey === null) return ready(ctx);
+    // A template renders in a worker, and a channel's state is read from the database: both
+    // just before the attempt is sent.
     const url = opened.channel.url;
     return {
       start: logged({ ...PLACEHOLDER, url }, opened.redactUrl(url)),
       render: async () => {
-        const outputs = await renderJobs(jobs, d.channel.organization_id);
-        return ready(channelType.render(event, opened.channel, { ...ctx, now: new Date(), ...outputs }));
+        const outputs = jobs === null ? {} : await renderJobs(jobs, d.channel.organization_id);
+        const remembered = stateKey === null ? null : await readState(deps, d.channel_id, stateKey);
+        return ready({ ...ctx, now: new Date(), ...outputs, remembered });
       },
     };
   } catch (err) {
@@ -122,6 +180,7 @@ export async function sendAttempt(
 ): Promise<AttemptResult> {
   const number = d.attempts + 1;
   let start = prepared.start;
+  let remember: Completion['remember'];
   const finish = async (
     state: AttemptResult['state'],
     answer: Omit<Completion['attempt'], keyof AttemptStart>,
@@ -144,6 +203,7 @@ export async function sendAttempt(
         effect: !counts ? 'none' : state === 'delivered' ? 'reset' : state === 'failed' ? 'count' : 'none',
         reason: lastError,
       },
+      ...(remember && { remember }),
     });
     if (held) {
       const counted: DeliveryOutcome =
@@ -170,24 +230,77 @@ export async function sendAttempt(
     },
   });
   const { verdict, attempt } = await (async () => {
-    let request: Rendered;
+    let ready: Ready;
     if ('failure' in prepared) return unsent({ kind: 'permanent', reason: prepared.failure });
     if ('render' in prepared) {
-      // A template (see prepareAttempt): one that fails or runs out of limits fails the
-      // delivery for good, as any render failure; a pool with no worker free is retried.
-      let rendered;
+      // A template or a channel's state (see prepareAttempt): a template that fails or runs
+      // out of limits fails the delivery for good, as any render failure; a pool with no
+      // worker free, or a database that did not answer, is retried.
       try {
-        rendered = await prepared.render();
+        ready = await prepared.render();
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
-        return unsent({ kind: err instanceof TemplateBusyError ? 'retry' : 'permanent', reason });
+        const busy = err instanceof TemplateBusyError || err instanceof StateUnavailable;
+        return unsent({ kind: busy ? 'retry' : 'permanent', reason });
       }
-      start = rendered.start;
-      request = rendered.request;
-    } else request = prepared.request;
-    const outcome = await deps.sender.send(request);
-    deps.metrics?.attemptFinished(d.channel.type, outcome.durationMs / 1000);
-    const verdict = classify(d.channel.type, outcome);
+    } else ready = prepared;
+    start = ready.start;
+    const first = await deps.sender.send(ready.request);
+    deps.metrics?.attemptFinished(d.channel.type, first.durationMs / 1000);
+    let outcome = first;
+    let verdict: Classification;
+    if (!ready.conversation) verdict = classify(d.channel.type, outcome);
+    else {
+      // Several requests (ChannelType.next): each answer decides the next, until the end.
+      const { conversation } = ready;
+      const exchanges: Exchange[] = [];
+      let request = ready.request;
+      let durationMs = 0;
+      for (;;) {
+        durationMs += outcome.durationMs;
+        if (outcome.kind !== 'response') {
+          verdict = classify(d.channel.type, outcome);
+          break;
+        }
+        exchanges.push({
+          request,
+          response: { status: outcome.status, headers: outcome.headers, body: outcome.body },
+        });
+        let step: NextStep;
+        try {
+          step = conversation.next(exchanges);
+        } catch (err) {
+          verdict = { kind: 'permanent', reason: err instanceof Error ? err.message : String(err) };
+          break;
+        }
+        if ('end' in step) {
+          verdict = step.end;
+          if (step.remember !== undefined && conversation.stateKey !== null)
+            remember = { channelId: d.channel_id, key: conversation.stateKey, value: step.remember };
+          break;
+        }
+        if (exchanges.length >= MAX_EXCHANGES) {
+          verdict = {
+            kind: 'permanent',
+            reason: `the notification took more than ${MAX_EXCHANGES} requests`,
+          };
+          break;
+        }
+        request = step.request;
+        start = { ...conversation.logged(request), started_at: start.started_at };
+        outcome = await deps.sender.send(request);
+        deps.metrics?.attemptFinished(d.channel.type, outcome.durationMs / 1000);
+      }
+      outcome = { ...outcome, durationMs };
+      if (verdict.kind !== 'delivered' && exchanges.length > 1) {
+        // The log keeps the last request; the steps before it are named in the error.
+        const before = exchanges
+          .slice(0, outcome.kind === 'response' ? -1 : undefined)
+          .map((a) => `${conversation.logged(a.request).request_url} answered ${a.response.status}`);
+        if (before.length > 0)
+          verdict = { ...verdict, reason: `${verdict.reason} (after ${before.join(', ')})` };
+      }
+    }
     return {
       verdict,
       attempt: {

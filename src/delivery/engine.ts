@@ -6,6 +6,7 @@ import { WriteBatcher } from '../storage/write-batch.js';
 import { prepareAttempt, sendAttempt, type AttemptDeps, type PreparedAttempt } from './attempt.js';
 import { claimDue } from '../queue/claim.js';
 import { writeCompletions, type Completion, type CompletionWritten } from '../queue/complete.js';
+import { readChannelState } from '../storage/channel-state-repo.js';
 import { nextLookAt } from '../queue/due.js';
 import { runKey, type ClaimedDelivery, type Handed, type HandoffOffer } from '../queue/handoff.js';
 import type { DeliveryTaker } from './hand-off.js';
@@ -151,6 +152,7 @@ export class DeliveryEngine implements DeliveryTaker {
       random,
       delayScale: scale,
       metrics: options.metrics,
+      readState: (channelId, key) => readChannelState(options.db.kysely, channelId, key),
     };
   }
 

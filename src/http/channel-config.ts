@@ -106,7 +106,8 @@ function destinationChanges(channelType: ChannelType, saved: Destination, next: 
  * given for the server they were saved with; a request that points the channel elsewhere must
  * give each of them again or remove it (null), or anyone allowed to edit the channel could
  * have them sent to a server of their own. `input` is the request's `config`. Throws a `400`
- * naming every credential to re-enter; the caller has written nothing yet.
+ * naming every credential to re-enter; the caller has written nothing yet. Returns whether the
+ * channel moves (what it remembered for the old destination is then forgotten).
  *
  * The Standard Webhooks signing secret is not among them: it never leaves the service (the
  * receiver gets an HMAC, which does not reveal the key), so a new receiver learns nothing it
@@ -119,13 +120,13 @@ export function requireCredentialsForDestination(
   input: ConfigValues | undefined,
   saved: Destination,
   next: Destination,
-): void {
+): boolean {
   const changes = destinationChanges(channelType, saved, next);
-  if (changes.length === 0) return;
+  if (changes.length === 0) return false;
   const missing = credentialKeys(channelType)
     .filter((key) => saved.values[key] !== undefined && input?.[key] === undefined)
     .map((key) => `config.${key}`);
-  if (missing.length === 0) return;
+  if (missing.length === 0) return true;
   const message = `this request changes where the channel sends (${changes.join(', ')}), and saved secrets stay with the destination they were given for: give ${missing.join(' and ')} again, or null to remove them`;
   throw new AppError(
     400,

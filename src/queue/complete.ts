@@ -3,6 +3,7 @@ import { inIds, perRow, unnestTable } from '../storage/bulk-params.js';
 import type { Dialect } from '../storage/database.js';
 import type { Database, DeliveryState } from '../storage/schema.js';
 import type { AttemptStart } from './handoff.js';
+import { writeChannelStates, type RememberedState } from '../storage/channel-state-repo.js';
 
 export interface Completion {
   deliveryId: number;
@@ -25,6 +26,8 @@ export interface Completion {
    * the channel switched off after DISABLE_AFTER_PERMANENT_FAILURES), left alone otherwise.
    */
   account: { channelId: number; effect: 'reset' | 'count' | 'none'; reason: string | null };
+  /** What the channel keeps for later notifications (ChannelType.stateKey), written alongside. */
+  remember?: RememberedState;
 }
 
 export interface CompletionWritten {
@@ -155,6 +158,10 @@ export async function writeCompletions(
     trx,
     cs.filter((c) => ended.has(c.deliveryId)).map((c) => c.account),
   );
+  // Kept even when the lease was lost: it records what the receiver now holds (an annotation
+  // this attempt created), whoever goes on with the delivery.
+  const remembered = cs.flatMap((c) => (c.remember ? [c.remember] : []));
+  if (remembered.length > 0) await writeChannelStates(trx, remembered);
   return cs.map((c) => ({ held: ended.has(c.deliveryId), unblocks: ended.get(c.deliveryId) ?? false }));
 }
 

@@ -1,6 +1,7 @@
 import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import type { EventData } from '../core/events.js';
 import { channelMatches } from '../core/filters.js';
+import { getChannelType } from '../channels/registry.js';
 import { channelFilter } from '../storage/channels-repo.js';
 import type { Database } from '../storage/schema.js';
 import type { Db } from '../storage/database.js';
@@ -125,10 +126,18 @@ export async function recordEvent(
   );
   if (matching.length === 0) return { eventId, deliveryIds: [], waiting: 0, handed: null };
   // A muted channel's delivery is written skipped, to be seen in its log, and goes no further.
-  // The Test Hook (one channel named) is the person trying it: it goes out muted or not.
-  const muted = (c: (typeof matching)[number]) =>
-    onlyChannelId === undefined && c.muted_until !== null && c.muted_until > now;
-  const live = matching.filter((c) => !muted(c));
+  // The Test Hook (one channel named) is the person trying it: it goes out muted or not. An
+  // event the channel's type cannot send at all (a commit status for a run without a commit)
+  // is written skipped the same way, with the type's reason, Test Hook or not.
+  const skipped = new Map<number, string>();
+  for (const c of matching) {
+    const reason =
+      onlyChannelId === undefined && c.muted_until !== null && c.muted_until > now
+        ? 'muted'
+        : (getChannelType(c.type)?.skip?.(data) ?? null);
+    if (reason !== null) skipped.set(c.id, reason);
+  }
+  const live = skipped.size === 0 ? matching : matching.filter((c) => !skipped.has(c.id));
   const dialect = trx.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
   let pendingAhead = new Map<number, number>();
   if (runId !== null && live.length > 0) {
@@ -170,7 +179,8 @@ export async function recordEvent(
         now,
         lease && leased(c.id) ? lease : null,
       );
-      return deliveryValues(muted(c) ? { ...row, state: 'skipped', last_error: 'muted' } : row);
+      const reason = skipped.get(c.id);
+      return deliveryValues(reason === undefined ? row : { ...row, state: 'skipped', last_error: reason });
     }),
     ['id', 'channel_id'],
   );

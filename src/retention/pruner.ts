@@ -7,6 +7,7 @@ import { deleteSpentInvitations } from '../storage/invitations-repo.js';
 import { deleteTicksBefore } from '../storage/load-tests-repo.js';
 import { deleteExpiredSessions } from '../storage/sessions-repo.js';
 import { deleteExpiredTokens } from '../storage/tokens-repo.js';
+import { deleteStaleChannelState } from '../storage/channel-state-repo.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -43,6 +44,8 @@ export interface PruneResult {
   invitations: number;
   /** API tokens expired longer ago than the retention. */
   tokens: number;
+  /** What channels remembered (ChannelType.stateKey) and did not write again within the retention. */
+  channelState: number;
 }
 
 /**
@@ -100,7 +103,7 @@ export class RetentionPruner {
           if (Object.values(r).some((n) => n > 0))
             this.o.log?.info(
               r,
-              'deleted old deliveries, events and schedule ticks, spent sign-in rows, sessions, invitations and tokens',
+              'deleted old deliveries, events and schedule ticks, spent sign-in rows, sessions, invitations, tokens and channel state',
             );
         })
         .catch((err: unknown) =>
@@ -132,6 +135,7 @@ export class RetentionPruner {
       sessions: 0,
       invitations: 0,
       tokens: 0,
+      channelState: 0,
     };
     await this.inBatches(async (limit) => {
       const ids = await finishedBefore(db.kysely, cutoff, limit);
@@ -150,6 +154,7 @@ export class RetentionPruner {
       deleteSpentInvitations(db.kysely, now, cutoff, limit),
     );
     result.tokens = await this.inBatches((limit) => deleteExpiredTokens(db.kysely, cutoff, limit));
+    result.channelState = await this.inBatches((limit) => deleteStaleChannelState(db.kysely, cutoff, limit));
     return result;
   }
 

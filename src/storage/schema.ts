@@ -232,6 +232,14 @@ export interface DeliveryAttemptsTable {
   error: string | null;
 }
 
+/** What a channel remembers between notifications, under a key its type chose (migration 015). */
+export interface ChannelStateTable {
+  channel_id: number;
+  state_key: string;
+  value: string;
+  updated_at: number;
+}
+
 export interface Database {
   notification_channels: NotificationChannelsTable;
   deliveries: DeliveriesTable;
@@ -248,4 +256,5 @@ export interface Database {
   schedule_ticks: ScheduleTicksTable;
   runs: RunsTable;
   events: EventsTable;
+  channel_state: ChannelStateTable;
 }

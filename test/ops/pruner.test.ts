@@ -18,6 +18,7 @@ const deleted = (deliveries: number, attempts: number) => ({
   sessions: 0,
   invitations: 0,
   tokens: 0,
+  channelState: 0,
 });
 
 describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
@@ -43,6 +44,21 @@ describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
     eventId = event.id;
   });
   afterAll(() => cleanup());
+
+  it('forgets what a channel remembered and did not write again within the retention', async () => {
+    const remember = (key: string, ageDays: number) =>
+      db.kysely
+        .insertInto('channel_state')
+        .values({ channel_id: channelId, state_key: key, value: '1', updated_at: now - ageDays * DAY })
+        .execute();
+    await remember('run:old', 31);
+    await remember('run:recent', 29);
+    const pruner = new RetentionPruner({ db, retentionDays: 30, pauseMs: 0 });
+    expect((await pruner.pruneOnce(now)).channelState).toBe(1);
+    const left = await db.kysely.selectFrom('channel_state').select('state_key').execute();
+    expect(left.map((r) => r.state_key)).toEqual(['run:recent']);
+    await db.kysely.deleteFrom('channel_state').execute();
+  });
 
   /** A delivery with `attempts` attempt rows, created and last updated `ageDays` ago. */
   const delivery = async (state: DeliveryState, ageDays: number, attempts = 1) => {
@@ -227,6 +243,7 @@ describe.each(DIALECTS)('retention pruner: sign-in leftovers (%s)', (dialect) =>
       sessions: 1,
       invitations: 0,
       tokens: 0,
+      channelState: 0,
     });
     expect(await keys()).toEqual(['email:in-window', 'ip:still-locked']);
     expect(await sessions()).toEqual(['live']);

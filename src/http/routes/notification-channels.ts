@@ -1,3 +1,4 @@
+import { forgetChannelState } from '../../storage/channel-state-repo.js';
 import { Type } from 'typebox';
 import type { ChannelPolicy, ChannelType } from '../../channels/channel.js';
 import { getChannelType } from '../../channels/registry.js';
@@ -285,9 +286,10 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         set.url_sealed = ctx.box.seal(url);
         set.url_redacted = redactUrl(url);
       }
+      let moved = false;
       if (touched) {
         const savedUrl = ctx.box.open(channel.url_sealed);
-        requireCredentialsForDestination(
+        moved = requireCredentialsForDestination(
           channelType,
           b.config,
           { url: savedUrl, values: saved },
@@ -320,7 +322,13 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
         if (b.enabled) Object.assign(set, { disabled_reason: null, consecutive_failures: 0 });
       }
       // Only over the destination and secrets the checks above read (see updateChannel).
-      if (!(await updateChannel(ctx.db.kysely, channel.id, set, touched ? channel : null)))
+      // What the channel remembered (an annotation's id) belongs to where it sent: a move forgets it.
+      const updated = await ctx.db.kysely.transaction().execute(async (trx) => {
+        const done = await updateChannel(trx, channel.id, set, touched ? channel : null);
+        if (done && moved) await forgetChannelState(trx, channel.id);
+        return done;
+      });
+      if (!updated)
         throw conflict(
           'concurrent_update',
           'the channel was changed at the same time; load it again and retry',

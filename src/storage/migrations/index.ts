@@ -14,6 +14,7 @@ import { retentionIndexes } from './011-retention-indexes.js';
 import { baselineRuns } from './012-baseline-runs.js';
 import { runContext } from './013-run-context.js';
 import { channelMutes } from './014-channel-mutes.js';
+import { channelState } from './015-channel-state.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '012-baseline-runs': baselineRuns,
   '013-run-context': runContext,
   '014-channel-mutes': channelMutes,
+  '015-channel-state': channelState,
 };
 
 /** This build's migrations in order; the last one's name is its schema version. */
