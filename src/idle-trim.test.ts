@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { trimWhenIdle } from './idle-trim.js';
@@ -36,6 +37,26 @@ describe('trimWhenIdle', () => {
     } finally {
       trim.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('runs full collections, not young-generation scavenges', async () => {
+    const kinds: number[] = [];
+    const observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) kinds.push((e.detail as { kind: number }).kind);
+    });
+    observer.observe({ entryTypes: ['gc'] });
+    const trim = trimWhenIdle(50);
+    try {
+      await until(() => trim.trims === 1, 'the trim');
+      // GC entries are delivered asynchronously.
+      await until(
+        () => kinds.filter((k) => k === constants.NODE_PERFORMANCE_GC_MAJOR).length >= 2,
+        'two major GCs',
+      );
+    } finally {
+      trim.stop();
+      observer.disconnect();
     }
   });
 
