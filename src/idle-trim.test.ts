@@ -43,7 +43,8 @@ describe('trimWhenIdle', () => {
   it('runs full collections, not young-generation scavenges', async () => {
     const kinds: number[] = [];
     const observer = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) kinds.push((e.detail as { kind: number }).kind);
+      for (const e of list.getEntries())
+        kinds.push((e as unknown as { detail: { kind: number } }).detail.kind);
     });
     observer.observe({ entryTypes: ['gc'] });
     const trim = trimWhenIdle(50);
