@@ -15,6 +15,7 @@ import type {
   Rendered,
   TemplateJob,
 } from '../channels/channel.js';
+import { AppError } from '../core/errors.js';
 import type { StoredEvent } from '../core/events.js';
 import { RENDER_LIMIT_MS, TemplateError, type TemplateEngine } from '../channels/template-limits.js';
 import type { TemplateResult, TemplateTask } from './template-worker.js';
@@ -36,10 +37,13 @@ export const TEMPLATE_WORKERS = {
 
 /**
  * No worker could take the render in time (or the pool itself failed): nothing is wrong with
- * the template, so a delivery is retried and a preview answers 503.
+ * the template, so a delivery is retried, and a request (a save, a preview) answers 503.
  */
-export class TemplateBusyError extends Error {
-  override name = 'TemplateBusyError';
+export class TemplateBusyError extends AppError {
+  constructor(message: string) {
+    super(503, 'unavailable', message);
+    this.name = 'TemplateBusyError';
+  }
 }
 
 let pool: Promise<Piscina> | null = null;

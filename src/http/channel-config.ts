@@ -5,7 +5,7 @@
  */
 import type { ChannelType, ConfigContext } from '../channels/channel.js';
 import { AppError, badRequest } from '../core/errors.js';
-import { checkInPool, TemplateBusyError } from '../delivery/template-pool.js';
+import { checkInPool } from '../delivery/template-pool.js';
 import { checkNested } from './validation.js';
 
 export type ConfigValues = Record<string, unknown>;
@@ -69,13 +69,8 @@ export async function checkTemplates(
   tenant: number,
 ): Promise<void> {
   for (const t of channelType.config?.templates?.(config) ?? []) {
-    let problem: string | null;
-    try {
-      problem = await checkInPool(t.source, t.engine, tenant);
-    } catch (err) {
-      if (err instanceof TemplateBusyError) throw new AppError(503, 'unavailable', err.message);
-      throw err;
-    }
+    // No worker free: a TemplateBusyError, answered 503 like any AppError.
+    const problem = await checkInPool(t.source, t.engine, tenant);
     if (problem !== null) throw badRequest('validation_failed', `${t.field}: ${problem}`, t.field);
   }
 }

@@ -5,7 +5,7 @@
  * URL and secret settings the form never has.
  */
 import { redactForLog, secretValues } from '../../delivery/redact.js';
-import { renderChannel, TemplateBusyError } from '../../delivery/template-pool.js';
+import { renderChannel } from '../../delivery/template-pool.js';
 import { Type, type Static } from 'typebox';
 import type { ChannelForDelivery } from '../../channels/channel.js';
 import { getChannelType } from '../../channels/registry.js';
@@ -120,7 +120,8 @@ export function channelPreviewRoutes(app: App, ctx: AppContext): void {
         now,
       });
     } catch (err) {
-      if (err instanceof TemplateBusyError) throw new AppError(503, 'unavailable', err.message);
+      // No worker free (TemplateBusyError) is already a 503.
+      if (err instanceof AppError) throw err;
       throw new AppError(422, 'render_failed', err instanceof Error ? err.message : String(err));
     }
     // Secret settings the type puts in the request (PagerDuty's routing key) stay write-only.
