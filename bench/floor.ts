@@ -465,10 +465,15 @@ async function openFloorStore(m: Extract<FloorMessage, { cmd: 'start' }>): Promi
   // The service's schema, by its own migrations.
   await (await openDatabase({ databaseUrl: m.databaseUrl, dataDir: m.dataDir })).close();
   if (m.databaseUrl === null) return new SqliteFloorStore(path.join(m.dataDir, 'loadnotify.sqlite'));
-  const pool = new pg.Pool({ connectionString: m.databaseUrl, max: 10 });
   // Foreign keys off, as on SQLite: the floor writes no organizations, channels or load tests.
-  // (A superuser's setting: the bench's database is a local test one.)
-  pool.on('connect', (client) => void client.query('SET session_replication_role = replica'));
+  // (A superuser's setting: the bench's database is a local test one.) Set at connection start:
+  // a SET sent from the pool's 'connect' event raced the first query on the same client, which
+  // pg reports as a DeprecationWarning (the one the PostgreSQL bench printed).
+  const pool = new pg.Pool({
+    connectionString: m.databaseUrl,
+    max: 10,
+    options: '-c session_replication_role=replica',
+  });
   return new PostgresFloorStore(pool);
 }
 
