@@ -11,6 +11,19 @@ import type { Database } from './schema.js';
 const LOOK_BACK = 50;
 
 /**
+ * The load test's pinned baseline run while it is a finished run of that load test with
+ * figures; undefined when none is pinned or the pinned run no longer qualifies.
+ */
+export async function pinnedBaseline(k: Kysely<Database>, loadTestId: number) {
+  const loadTest = await findLoadTest(k, loadTestId);
+  const baselineId = loadTest?.baseline_run_id ?? null;
+  if (baselineId === null) return undefined;
+  const baseline = await findRun(k, baselineId);
+  if (!baseline || baseline.load_test_id !== loadTestId || baseline.status !== 'finished') return undefined;
+  return hasFigures(runFigures(baseline)) ? baseline : undefined;
+}
+
+/**
  * What a finishing run is compared with: the load test's pinned baseline while it is a
  * finished run of that load test with figures, else the newest earlier finished run that has
  * figures. Null when there is none, or the run itself has no figures.
@@ -25,15 +38,9 @@ export async function comparisonFor(
   if (!run) return null;
   const figures = figuresOf(summary, run.started_at === null ? null : now - run.started_at);
   if (!hasFigures(figures)) return null;
-  const loadTest = await findLoadTest(k, run.load_test_id);
-  const baselineId = loadTest?.baseline_run_id ?? null;
-  if (baselineId !== null && baselineId !== runId) {
-    const baseline = await findRun(k, baselineId);
-    if (baseline && baseline.load_test_id === run.load_test_id && baseline.status === 'finished') {
-      const base = runFigures(baseline);
-      if (hasFigures(base)) return compareFigures(figures, base, 'baseline', baseline.id);
-    }
-  }
+  const baseline = await pinnedBaseline(k, run.load_test_id);
+  if (baseline && baseline.id !== runId)
+    return compareFigures(figures, runFigures(baseline), 'baseline', baseline.id);
   const earlier = await k
     .selectFrom('runs')
     .select(['id', 'summary', 'started_at', 'ended_at'])

@@ -18,9 +18,10 @@ import {
   updateLoadTest,
   type LoadTestRow,
 } from '../../storage/load-tests-repo.js';
-import { iso } from '../../storage/time.js';
+import { iso, isoOrNull } from '../../storage/time.js';
 import { findRun, runFigures } from '../../storage/runs-repo.js';
 import { hasFigures } from '../../core/comparison.js';
+import { loadTestTrend, TREND_MAX, type TrendRun } from '../../storage/trend-repo.js';
 import type { App } from './route-types.js';
 
 /** How many upcoming fire times the view shows. */
@@ -55,6 +56,26 @@ export const loadTestView = (t: LoadTestRow) => ({
   schedule: scheduleView(t),
   /** The run its finished runs are compared with; null: each with the previous finished run with figures. */
   baseline_run_id: t.baseline_run_id,
+});
+
+/** How many runs the trend shows when the request does not say. */
+const TREND_DEFAULT = 20;
+
+const TrendQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 2, maximum: TREND_MAX, default: TREND_DEFAULT }),
+    until_run_id: Type.Optional(Id),
+  },
+  { additionalProperties: false },
+);
+
+const trendRunView = (r: TrendRun) => ({
+  run_id: r.run_id,
+  status: r.status,
+  result: r.result,
+  created_at: iso(r.created_at),
+  ended_at: isoOrNull(r.ended_at),
+  figures: r.figures,
 });
 
 const tickView = (t: Selectable<ScheduleTicksTable>) => ({
@@ -140,6 +161,29 @@ export function loadTestRoutes(app: App, ctx: AppContext): void {
     async (req) => {
       const { loadTest } = await loadTestFor(ctx, req, req.params.id);
       return mapPage(await listScheduleTicks(ctx.db.kysely, loadTest.id, req.query), tickView);
+    },
+  );
+
+  /**
+   * The figures of the load test's last ended runs, oldest first, for its trend chart (web app:
+   * the load test and run pages); `until_run_id` ends the window at that run. Who may read the
+   * load test's runs may read it (API.md Roles: every member; any token scope).
+   */
+  app.get(
+    '/api/v1/load-tests/:id/trend',
+    { schema: { tags: ['load tests'], params: IdParams, querystring: TrendQuery } },
+    async (req) => {
+      const { loadTest } = await loadTestFor(ctx, req, req.params.id);
+      const { limit, until_run_id } = req.query;
+      const trend = await loadTestTrend(ctx.db.kysely, loadTest.id, {
+        limit,
+        ...(until_run_id === undefined ? {} : { untilRunId: until_run_id }),
+      });
+      return {
+        load_test_id: loadTest.id,
+        baseline: trend.baseline,
+        runs: trend.runs.map(trendRunView),
+      };
     },
   );
 
