@@ -6,7 +6,7 @@
 import type { RunResult, RunStatus, StatusScheme, Trigger } from '../../src/core/run-status.js';
 import type { RunSummary } from '../../src/core/events.js';
 import type { RunContext } from '../../src/core/run-context.js';
-import type { RunComparison } from '../../src/core/comparison.js';
+import type { Figures, RunComparison } from '../../src/core/comparison.js';
 import type { CatalogueType as ChannelTypeInfo } from '../../src/channels/catalogue.js';
 
 export type Role = 'owner' | 'admin' | 'member';
@@ -23,7 +23,7 @@ export {
 } from '../../src/core/run-status.js';
 export type { RunResult, RunStatus, StatusScheme, Trigger } from '../../src/core/run-status.js';
 export type { RunSummary } from '../../src/core/events.js';
-export type { RunComparison, FigureDelta } from '../../src/core/comparison.js';
+export type { RunComparison, FigureDelta, Figures } from '../../src/core/comparison.js';
 
 export interface Page<T> {
   items: T[];
@@ -106,6 +106,21 @@ export interface LoadTest {
   schedule?: ScheduleView | null;
   /** The run its finished runs are compared with; null: each with the previous finished one. */
   baseline_run_id?: number | null;
+}
+/** One ended run on the load test's trend: its figures (comparison.ts), result and times. */
+export interface TrendRun {
+  run_id: number;
+  status: RunStatus;
+  result: RunResult | null;
+  created_at: string;
+  ended_at: string | null;
+  figures: Figures;
+}
+/** GET /load-tests/:id/trend: the last ended runs with figures, oldest first, and the pinned baseline. */
+export interface Trend {
+  load_test_id: number;
+  baseline: { run_id: number; figures: Figures } | null;
+  runs: TrendRun[];
 }
 export interface Run {
   id: number;
@@ -474,6 +489,11 @@ export const api = {
     put<LoadTest>(`/load-tests/${loadTestId}/baseline`, { run_id: runId }),
   unpinBaseline: (loadTestId: number) => del(`/load-tests/${loadTestId}/baseline`),
 
+  /** The last `limit` ended runs with figures, up to and including `untilRunId` when given. */
+  trend: (loadTestId: number, limit: number, untilRunId?: number) =>
+    get<Trend>(
+      `/load-tests/${loadTestId}/trend?limit=${limit}${untilRunId ? `&until_run_id=${untilRunId}` : ''}`,
+    ),
   loadTestRuns: (loadTestId: number, cursor?: string | null) =>
     get<Page<Run>>(`/load-tests/${loadTestId}/runs${qs(cursor)}`),
   createRun: (loadTestId: number, trigger: Trigger) =>

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { api, errorMessage, type FigureDelta, type Run, type RunComparison } from '../api.js';
 import { useResource } from '../hooks.js';
 import { Link } from '../router.js';
-import { ErrorBanner } from './ui.js';
+import { ErrorBanner, TableWrap } from './ui.js';
 
 const FIGURES: {
   key: keyof RunComparison['figures'];
@@ -61,30 +61,32 @@ export function ComparisonSection({ run }: { run: Run }) {
             </Link>
             , when this run finished.
           </p>
-          <table>
-            <caption className="visually-hidden">This run’s figures next to run #{c.run_id}’s</caption>
-            <thead>
-              <tr>
-                <th scope="col">Figure</th>
-                <th scope="col">This run</th>
-                <th scope="col">Run #{c.run_id}</th>
-                <th scope="col">Change</th>
-              </tr>
-            </thead>
-            <tbody>
-              {FIGURES.filter((f) => c.figures[f.key]).map((f) => {
-                const d = c.figures[f.key]!;
-                return (
-                  <tr key={f.key}>
-                    <th scope="row">{f.label}</th>
-                    <td>{f.format(d.value)}</td>
-                    <td>{f.format(d.base)}</td>
-                    <td>{changeText(d, f.format, f.ratio)}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
+          <TableWrap label={`This run’s figures next to run #${c.run_id}’s`}>
+            <table>
+              <caption className="visually-hidden">This run’s figures next to run #{c.run_id}’s</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Figure</th>
+                  <th scope="col">This run</th>
+                  <th scope="col">Run #{c.run_id}</th>
+                  <th scope="col">Change</th>
+                </tr>
+              </thead>
+              <tbody>
+                {FIGURES.filter((f) => c.figures[f.key]).map((f) => {
+                  const d = c.figures[f.key]!;
+                  return (
+                    <tr key={f.key}>
+                      <th scope="row">{f.label}</th>
+                      <td>{f.format(d.value)}</td>
+                      <td>{f.format(d.base)}</td>
+                      <td>{changeText(d, f.format, f.ratio)}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </TableWrap>
         </>
       ) : (
         <p className="muted">No earlier finished run of this load test had figures to compare with.</p>

@@ -9,6 +9,7 @@ import { Link, navigate } from '../router.js';
 import { canManage, useOrg } from '../session.js';
 import { ScheduleSection } from '../components/schedule-form.js';
 import { ScheduleTicks } from '../components/schedule-ticks.js';
+import { TrendSection } from '../components/trend-chart.js';
 
 export function ProjectsPage() {
   const org = useOrg();
@@ -152,6 +153,14 @@ export function LoadTestPage({ id }: { id: number }) {
         </div>
       </PageHeader>
       <ErrorBanner message={error ?? loadTest.error} />
+      <TrendSection
+        loadTestId={id}
+        refreshKey={
+          runs.loading || !loadTest.data
+            ? null
+            : `${runs.items.filter((r) => isTerminal(r.status)).length}:${loadTest.data.baseline_run_id ?? ''}`
+        }
+      />
       <section aria-labelledby="runs-title">
         <h2 id="runs-title">Runs</h2>
         <ErrorBanner message={runs.error} />

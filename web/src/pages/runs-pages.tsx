@@ -13,6 +13,7 @@ import {
 } from '../api.js';
 import { DeliveriesTable } from '../components/deliveries-table.js';
 import { ComparisonSection } from '../components/run-comparison.js';
+import { TrendSection } from '../components/trend-chart.js';
 import { ProjectLink } from '../components/project-link.js';
 import { RunsTable, triggerText } from '../components/runs-table.js';
 import {
@@ -138,6 +139,7 @@ export function RunPage({ id }: { id: number }) {
       {r.context ? <ContextSection context={r.context} /> : null}
       {r.summary ? <SummarySection summary={r.summary} /> : null}
       {isTerminal(r.status) ? <ComparisonSection run={r} /> : null}
+      {isTerminal(r.status) ? <TrendSection loadTestId={r.load_test_id} highlightRunId={r.id} /> : null}
       <section aria-labelledby="run-notifications">
         <h2 id="run-notifications">Notifications</h2>
         <ErrorBanner message={deliveries.error} />
