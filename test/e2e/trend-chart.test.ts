@@ -223,6 +223,29 @@ describe.skipIf(!existsSync(CHROMIUM))('trend chart in the web app', () => {
       if (p !== page) await p.context().close();
     }
 
+    // Pinned here, the baseline moves on the chart below at once.
+    await page.goto(`${t.url}/runs/${failed}`);
+    const here = page.getByRole('region', { name: 'Where this run sits' });
+    await here.locator('canvas').first().waitFor();
+    await page
+      .getByRole('region', { name: 'Compared with an earlier run' })
+      .getByRole('button', { name: 'Pin as baseline' })
+      .click();
+    await here
+      .getByRole('list', { name: 'Markers' })
+      .getByRole('link', { name: `run #${failed}` })
+      .waitFor();
+    expect(await here.locator('.trend-caption').innerText()).toContain(
+      `Baseline: run #${failed}, p95 352.0 ms.`,
+    );
+
+    // A run without figures sits nowhere: its page has no trend.
+    const read = page.waitForResponse((r) => r.url().includes('/trend'));
+    await page.goto(`${t.url}/runs/${ids[4]}`);
+    expect((await read).status()).toBe(200);
+    await page.getByRole('heading', { name: 'Notifications' }).waitFor();
+    expect(await page.getByRole('region', { name: 'Where this run sits' }).count()).toBe(0);
+
     // Older than the last 20 runs: the chart ends at it.
     for (let i = 0; i < 20; i++)
       await ended(loadTestId, { status: 'finished', result: 'passed', summary: summary(410 + i, 0.01, 41) });

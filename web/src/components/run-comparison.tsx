@@ -28,7 +28,7 @@ function changeText(d: FigureDelta, format: (n: number) => string, ratio: boolea
  * The run's figures next to those of the run it was compared with when it finished, and the
  * load test's baseline: pin this run as the one later runs are compared with, or unpin it.
  */
-export function ComparisonSection({ run }: { run: Run }) {
+export function ComparisonSection({ run, onBaselineChanged }: { run: Run; onBaselineChanged?(): void }) {
   const loadTest = useResource(`load-test:${run.load_test_id}`, () => api.loadTest(run.load_test_id));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -43,6 +43,7 @@ export function ComparisonSection({ run }: { run: Run }) {
       if (pin) await api.pinBaseline(run.load_test_id, run.id);
       else await api.unpinBaseline(run.load_test_id);
       await loadTest.reload();
+      onBaselineChanged?.();
     } catch (err) {
       setError(errorMessage(err));
     } finally {

@@ -100,7 +100,8 @@ export function TrendSection({
   const title = onRunPage ? 'Where this run sits' : 'Trend';
   const titleId = useId();
   const runs = trend.data?.runs ?? [];
-  if (onRunPage && (trend.loading || runs.length < 2)) return null;
+  // A run page shows the trend only when the run is on it: one without figures sits nowhere.
+  if (onRunPage && (runs.length < 2 || !runs.some((r) => r.run_id === highlightRunId))) return null;
   return (
     <section className="card trend" aria-labelledby={titleId}>
       <h2 id={titleId}>{title}</h2>

@@ -70,6 +70,8 @@ export function RunPage({ id }: { id: number }) {
     api.channels(org.organization_id, c, 500),
   );
   const channelNames = useMemo(() => new Map(channels.items.map((c) => [c.id, c.name])), [channels.items]);
+  // Pinning or unpinning the baseline here moves its line on the trend below.
+  const [baselineChanges, setBaselineChanges] = useState(0);
 
   const live = run.data !== null && !isTerminal(run.data.status);
   const pending = deliveries.items.some((d) => d.state === 'pending');
@@ -138,8 +140,16 @@ export function RunPage({ id }: { id: number }) {
       </section>
       {r.context ? <ContextSection context={r.context} /> : null}
       {r.summary ? <SummarySection summary={r.summary} /> : null}
-      {isTerminal(r.status) ? <ComparisonSection run={r} /> : null}
-      {isTerminal(r.status) ? <TrendSection loadTestId={r.load_test_id} highlightRunId={r.id} /> : null}
+      {isTerminal(r.status) ? (
+        <ComparisonSection run={r} onBaselineChanged={() => setBaselineChanges((n) => n + 1)} />
+      ) : null}
+      {isTerminal(r.status) ? (
+        <TrendSection
+          loadTestId={r.load_test_id}
+          highlightRunId={r.id}
+          refreshKey={String(baselineChanges)}
+        />
+      ) : null}
       <section aria-labelledby="run-notifications">
         <h2 id="run-notifications">Notifications</h2>
         <ErrorBanner message={deliveries.error} />
