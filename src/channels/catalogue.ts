@@ -10,7 +10,9 @@ import type { ChannelType } from './channel.js';
 import { CHANNEL_TYPES } from './registry.js';
 
 /** How a form shows a setting; read from the schema (and `secret`, `multiline`, `options`). */
-export type FieldKind = 'text' | 'textarea' | 'number' | 'select' | 'list' | 'secret' | 'checkbox';
+/** `headers`: an object of names and values (a webhook's custom headers), written as `Name: value` lines. */
+export type FieldKind =
+  'text' | 'textarea' | 'number' | 'select' | 'list' | 'secret' | 'checkbox' | 'headers';
 
 export interface CatalogueField {
   /** The key in the API's `config`. */
@@ -71,7 +73,14 @@ function literals(schema: Record<string, unknown>): string[] | null {
   return anyOf.map((s) => s.const as string);
 }
 
-function fieldKind(schema: Record<string, unknown>, secret: boolean, multiline: boolean, select: boolean) {
+function fieldKind(
+  schema: Record<string, unknown>,
+  secret: boolean,
+  multiline: boolean,
+  select: boolean,
+): FieldKind {
+  // An object of names and values, secret or not: the field says which.
+  if (schema.type === 'object') return 'headers';
   if (secret) return 'secret';
   if (multiline) return 'textarea';
   if (select) return 'select';

@@ -436,7 +436,8 @@ export const webhookChannel: ChannelType = {
       },
       headers: {
         label: 'Custom headers (optional)',
-        hint: 'An object of header names and values sent with every request (an Authorization or an API key header); write-only. The headers loadnotify sets itself are refused.',
+        hint: 'Sent with every request, one per line as Name: value (an Authorization or an API key header); write-only, and given again as a whole to change them. The headers loadnotify sets itself are refused.',
+        placeholder: 'Authorization: Bearer …',
       },
       basic_auth_username: {
         label: 'Basic auth user (optional)',

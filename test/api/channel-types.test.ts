@@ -71,7 +71,12 @@ describe('channel type catalogue', () => {
       expect(entry.fields.filter((f: any) => f.secret).map((f: any) => f.key)).toEqual([
         ...(server.config?.secret ?? []),
       ]);
-      expect(entry.fields.filter((f: any) => f.secret).every((f: any) => f.kind === 'secret')).toBe(true);
+      // A secret is a password field, or (a webhook's custom headers) write-only header lines.
+      expect(
+        entry.fields
+          .filter((f: any) => f.secret)
+          .every((f: any) => f.kind === 'secret' || f.kind === 'headers'),
+      ).toBe(true);
       if (entry.url.mode !== 'none') expect(entry.url.placeholder, server.type).toBeTruthy();
     }
     const email = catalogue.find((c) => c.type === 'email');

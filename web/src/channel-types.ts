@@ -13,9 +13,7 @@ let loading: Promise<ChannelTypeInfo[]> | null = null;
 
 function loadCatalogue(): Promise<ChannelTypeInfo[]> {
   loading ??= api.channelTypes().then(
-    // A form has no input for a setting that is an object (a webhook's custom headers): those
-    // are set through the API, and the form leaves them as they are.
-    (r) => r.items.map((t) => ({ ...t, fields: t.fields.filter((f) => f.schema.type !== 'object') })),
+    (r) => r.items,
     (err: unknown) => {
       loading = null; // the next page that asks tries again
       throw err;

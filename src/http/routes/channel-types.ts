@@ -17,6 +17,7 @@ const CatalogueField = Type.Object({
     Type.Literal('list'),
     Type.Literal('secret'),
     Type.Literal('checkbox'),
+    Type.Literal('headers'),
   ]),
   required: Type.Boolean({ description: 'must be given on create (required, no default)' }),
   secret: Type.Boolean({ description: 'write-only: never shown, listed in `secrets_set`' }),

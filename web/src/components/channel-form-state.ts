@@ -6,7 +6,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { Channel, ChannelEvents, ChannelInput, StatusScheme } from '../api.js';
 import type { ChannelTypeInfo } from '../channel-types.js';
-import { configInput, initialConfig, missingConfig, type ConfigFormValues } from './config-fields.js';
+import { configInput, initialConfig, configProblems, type ConfigFormValues } from './config-fields.js';
 import { splitRedacted } from './redacted-url.js';
 
 export interface FormState {
@@ -88,7 +88,7 @@ export function formProblems(info: ChannelTypeInfo, channel: Channel | null, s: 
   const e: Record<string, string> = {};
   if (!channel && info.url.mode === 'required' && !s.url.trim())
     e.url = 'Paste the URL to send notifications to.';
-  Object.assign(e, missingConfig(info.fields, channel, s.config));
+  Object.assign(e, configProblems(info.fields, channel, s.config));
   if (!s.name.trim()) e.name = 'Name is required.';
   if (!s.allProjects && s.project_ids.length === 0)
     e.project_ids = 'Choose at least one project, or all projects.';

@@ -21,6 +21,13 @@ function shown(field: ConfigField, value: unknown): string | boolean {
       );
     case 'secret':
       return '';
+    case 'headers':
+      // Write-only when secret (a webhook's custom headers): never shown, typed anew to replace.
+      return field.secret || !value || typeof value !== 'object'
+        ? ''
+        : Object.entries(value as Record<string, string>)
+            .map(([name, v]) => `${name}: ${v}`)
+            .join('\n');
     case 'list':
       return Array.isArray(value) ? value.join(', ') : '';
     default:
@@ -47,9 +54,31 @@ export function initialConfig(fields: readonly ConfigField[], channel: Channel |
   return Object.fromEntries(fields.map((f) => [f.key, shown(f, channel?.config[f.key])]));
 }
 
+/**
+ * `Name: value` lines as the object the API takes, or the first line that is not one. Blank
+ * lines are skipped; a value may itself hold colons (a URL, a Basic credential).
+ */
+export function headerLines(text: string): { value: Record<string, string> } | { error: string } {
+  const value: Record<string, string> = {};
+  const lines = text.split(/\r?\n/);
+  for (const [i, line] of lines.entries()) {
+    if (line.trim() === '') continue;
+    const colon = line.indexOf(':');
+    const name = colon < 0 ? '' : line.slice(0, colon).trim();
+    if (name === '')
+      return { error: `Line ${i + 1} is not a header: write each as Name: value, one per line.` };
+    value[name] = line.slice(colon + 1).trim();
+  }
+  return { value };
+}
+
 function apiValue(field: ConfigField, value: string | boolean): unknown {
   if (typeof value === 'boolean') return value;
   switch (field.kind) {
+    case 'headers': {
+      const parsed = headerLines(value);
+      return 'value' in parsed ? parsed.value : {};
+    }
     case 'number':
       return Number(value.trim());
     case 'list':
@@ -79,8 +108,8 @@ export function configInput(
   for (const field of fields) {
     const value = values[field.key] ?? initial[field.key]!;
     const empty = typeof value === 'string' && value.trim() === '';
-    if (field.kind === 'secret') {
-      if (!empty) out[field.key] = value;
+    if (field.secret) {
+      if (!empty) out[field.key] = apiValue(field, value);
     } else if (!channel) {
       if (!empty) out[field.key] = apiValue(field, value);
     } else if (value !== initial[field.key]) {
@@ -90,8 +119,11 @@ export function configInput(
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-/** Required fields left empty, as the form's own errors keyed like the API's (`config.host`). */
-export function missingConfig(
+/**
+ * Required fields left empty and header lines that are not headers, as the form's own errors
+ * keyed like the API's (`config.host`).
+ */
+export function configProblems(
   fields: readonly ConfigField[],
   channel: Channel | null,
   values: ConfigFormValues,
@@ -99,9 +131,13 @@ export function missingConfig(
   const errors: Record<string, string> = {};
   for (const field of fields) {
     const value = values[field.key];
-    const saved = field.kind === 'secret' && channel?.secrets_set.includes(field.key);
+    const saved = field.secret && channel?.secrets_set.includes(field.key);
     if (field.required && !saved && typeof value === 'string' && value.trim() === '')
       errors[`config.${field.key}`] = `${field.label} is required.`;
+    if (field.kind === 'headers' && typeof value === 'string') {
+      const parsed = headerLines(value);
+      if ('error' in parsed) errors[`config.${field.key}`] = parsed.error;
+    }
   }
   return errors;
 }
@@ -204,17 +240,21 @@ function ConfigFieldInput({
       </div>
     );
   }
-  if (field.kind === 'textarea') {
+  if (field.kind === 'textarea' || field.kind === 'headers') {
     const areaId = `${id}-${field.key}`;
+    const saved = field.secret && channel?.secrets_set.includes(field.key);
     return (
       <div className="field">
         <label htmlFor={areaId}>{field.label}</label>
         <textarea
           id={areaId}
           className="mono"
-          rows={8}
+          rows={field.kind === 'headers' ? 3 : 8}
           spellCheck={false}
-          placeholder={field.placeholder ?? undefined}
+          autoComplete="off"
+          placeholder={
+            saved ? 'Saved; type them all again to replace them' : (field.placeholder ?? undefined)
+          }
           value={String(value)}
           onChange={(e) => onChange(field.key, e.target.value)}
           aria-invalid={error ? true : undefined}
