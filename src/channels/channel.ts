@@ -87,10 +87,16 @@ export interface TemplateSource {
   engine?: TemplateEngine;
 }
 
-/** An HTTP POST. `kind` may be left out: HTTP is what most channel types send. */
+/**
+ * The HTTP methods a channel type may send: POST for nearly all; PATCH and PUT for types that
+ * change what an earlier request created (a Grafana annotation closed at a run's end).
+ */
+export type HttpMethod = 'POST' | 'PUT' | 'PATCH';
+
+/** An HTTP request. `kind` may be left out: HTTP is what most channel types send. */
 export interface RenderedRequest {
   kind?: 'http';
-  method: 'POST';
+  method: HttpMethod;
   url: string;
   headers: Record<string, string>;
   body: string;

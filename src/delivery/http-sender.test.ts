@@ -215,6 +215,16 @@ describe('HttpSender delivery', () => {
     });
   });
 
+  it.each(['PATCH', 'PUT'] as const)('sends a %s with its body, as rendered', async (method) => {
+    const body = '{"timeEnd":1507180805056}';
+    const outcome = await sender().send({
+      ...post(`http://127.0.0.1:${allowed.port}/api/annotations/17`, body),
+      method,
+    });
+    expect(outcome).toMatchObject({ kind: 'response', status: 200 });
+    expect(allowed.received).toEqual([expect.objectContaining({ method, url: '/api/annotations/17', body })]);
+  });
+
   it('sends URL credentials as basic auth', async () => {
     await sender().send(post(`http://us%40er:p%3Ass@127.0.0.1:${allowed.port}/`));
     expect(allowed.received[0]?.headers.authorization).toBe(

@@ -36,6 +36,17 @@ describe('sends on a thread of their own', () => {
     expect(receiver.requests[0]!.body).toBe('{"a":1}');
   });
 
+  it('sends the method the channel type rendered (a PATCH closing an annotation)', async () => {
+    receiver = await startReceiver(() => ({ status: 200, body: '{"message":"Annotation patched"}' }));
+    const outcome = await open().send({ ...request(receiver.url('/api/annotations/17')), method: 'PATCH' });
+    expect(outcome).toMatchObject({ kind: 'response', status: 200 });
+    expect(receiver.requests[0]).toMatchObject({
+      method: 'PATCH',
+      url: '/api/annotations/17',
+      body: '{"a":1}',
+    });
+  });
+
   it('refuses what the egress guard refuses, and nothing reaches the address', async () => {
     receiver = await startReceiver(undefined, '127.0.0.2');
     const outcome = await open('').send(request(receiver.url()));
