@@ -2,6 +2,7 @@
 import type { ChannelType } from './channel.js';
 import { discordChannel } from './discord.js';
 import { googleChatChannel } from './googlechat.js';
+import { grafanaChannel } from './grafana.js';
 import { hipchatChannel } from './hipchat.js';
 import { mattermostChannel } from './mattermost.js';
 import { msteamsChannel } from './msteams.js';
@@ -20,6 +21,7 @@ export const CHANNEL_TYPES: readonly ChannelType[] = [
   mattermostChannel,
   emailChannel,
   pagerdutyChannel,
+  grafanaChannel,
 ];
 
 const BY_TYPE = new Map(CHANNEL_TYPES.map((channelType) => [channelType.type, channelType]));

@@ -13,6 +13,12 @@ export const SAMPLE_CONFIG: Record<string, Record<string, unknown>> = {
   googlechat: {},
   mattermost: {},
   pagerduty: { routing_key: 'R0UTINGKEY0123456789abcdefABCDEF' },
+  grafana: {
+    token: 'glsa_HOJzSoCkLRnGdLFQGMvzwbcBYGcy9TAz_3fa29c07',
+    dashboard_uid: 'cLV5GDCkz',
+    panel_id: 2,
+    tags: ['env:staging', 'team:web'],
+  },
   email: { host: '127.0.0.1', port: 2525, security: 'none', from: 'ln@example.com', to: ['ops@example.com'] },
 };
 

@@ -24,7 +24,15 @@ const ANSWERS: Record<string, Answer> = {
     headers: { 'content-type': 'application/json' },
     body: '{"status":"success","message":"Event processed","dedup_key":"k"}',
   },
+  grafana: {
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body: '{"message":"Annotation added","id":1}',
+  },
 };
+
+/** Where each type's request lands under its receiver's `/<type>/hook`: Grafana adds its API's path. */
+const PATHS: Record<string, string> = { grafana: '/api/annotations' };
 
 /**
  * The issue's "show": one run's finish reaches every kind of channel at once, each at a real
@@ -67,7 +75,7 @@ describe.each(DIALECTS)("one run's finish reaches every channel type (%s)", (dia
       expect(res.status, `${type}: ${JSON.stringify(res.body)}`).toBe(201);
       ids.set(type, res.body.id);
     }
-    expect(ids.size).toBeGreaterThanOrEqual(9);
+    expect(ids.size).toBeGreaterThanOrEqual(10);
 
     const run = (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} })).body;
     expect(
@@ -83,7 +91,7 @@ describe.each(DIALECTS)("one run's finish reaches every channel type (%s)", (dia
     for (const [type, r] of receivers) {
       const [req] = await r.waitFor(1);
       expect(req!.method).toBe('POST');
-      expect(req!.url).toBe(`/${type}/hook`);
+      expect(req!.url).toBe(`/${type}/hook${PATHS[type] ?? ''}`);
       got.set(type, JSON.parse(req!.body));
     }
     expect(got.get('webhook')).toMatchObject({ event: 'test.finished', load_test_run_id: run.id, status: 3 });
@@ -101,8 +109,16 @@ describe.each(DIALECTS)("one run's finish reaches every channel type (%s)", (dia
       routing_key: 'R0UTINGKEY0123456789abcdefABCDEF',
       dedup_key: `loadnotify-${t.organizationId}-${loadTestId}`,
     });
+    // Grafana: the run's whole region at once (the start was not sent to it), on its dashboard.
+    expect(got.get('grafana')).toMatchObject({
+      dashboardUID: 'cLV5GDCkz',
+      panelId: 2,
+      tags: expect.arrayContaining(['loadnotify', 'result:failed', 'env:staging']),
+    });
+    expect(receivers.get('grafana')!.requests[0]!.headers.authorization).toMatch(/^Bearer glsa_/);
     // The test name is escaped in every format that would otherwise render it.
-    expect(JSON.stringify(got.get('hipchat'))).toContain('Checkout &lt;b&gt;&amp;&lt;/b&gt;');
+    for (const type of ['hipchat', 'grafana'])
+      expect(JSON.stringify(got.get(type)), type).toContain('Checkout &lt;b&gt;&amp;&lt;/b&gt;');
 
     const [mail] = await smtp.waitFor(1);
     expect(mail!.envelope.to).toEqual(['ops@example.com']);
