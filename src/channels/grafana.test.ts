@@ -276,7 +276,7 @@ describe('grafana settings', () => {
     ['no token', {}, 'config.token'],
     ['a token with a line break', { token: `${TOKEN}\n` }, 'config.token'],
     ['a dashboard UID with a slash', { token: TOKEN, dashboard_uid: 'd/abc' }, 'config.dashboard_uid'],
-    ['a panel without a dashboard', { token: TOKEN, panel_id: 2 }, 'config.panel_id'],
+    ['a panel without a dashboard', { token: TOKEN, panel_id: 2 }, 'config.dashboard_uid'],
     ['a panel id of 0', { token: TOKEN, dashboard_uid: 'a', panel_id: 0 }, 'config.panel_id'],
     ['a tag of two lines', { token: TOKEN, tags: ['a\nb'] }, 'config.tags'],
     ['eleven tags', { token: TOKEN, tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }, 'config.tags'],

@@ -69,11 +69,11 @@ function checkGrafanaConfig(config: Record<string, unknown>): ConfigProblem | nu
       message:
         'config.dashboard_uid: a dashboard UID is letters, digits, - and _ only, the part after /d/ in the dashboard’s address',
     };
+  // Named on the dashboard's field: giving it is the usual fix (and a form clears the error there).
   if (c.panel_id !== undefined && c.dashboard_uid === undefined)
     return {
-      field: 'config.panel_id',
-      message:
-        'config.panel_id: a panel belongs to a dashboard; set config.dashboard_uid too, or leave the panel out',
+      field: 'config.dashboard_uid',
+      message: `config.dashboard_uid: panel ${c.panel_id} is on a dashboard; give that dashboard’s UID too, or leave config.panel_id out`,
     };
   const bad = (c.tags ?? []).find((tag) => !ONE_LINE.test(tag) || tag.trim() === '');
   if (bad !== undefined)
