@@ -259,6 +259,23 @@ describe.each(DIALECTS)('Grafana annotation channels (%s)', (dialect) => {
     expect(attempt.response_body).toContain('"id":2');
   });
 
+  it('edits the same annotation when a run’s end is redelivered, adding none', async () => {
+    const g = await grafana();
+    const c = await channel(g.base);
+    const run = await newRun();
+    await move(run.id, { status: 'running' });
+    await move(run.id, finish);
+    await g.receiver.waitFor(2);
+    const [, end] = await settled(c.id, 2);
+    const again = await api('POST', `/api/v1/deliveries/${end.id}/redeliver`);
+    expect(again.status).toBe(202);
+    const [, , replayed] = await g.receiver.waitFor(3);
+    expect(replayed).toMatchObject({ method: 'PATCH', url: '/grafana/api/annotations/1' });
+    expect(JSON.parse(replayed!.body)).toHaveProperty('timeEnd');
+    expect([...g.annotations.keys()]).toEqual([1]);
+    expect((await settled(c.id, 3)).map((d) => d.state)).toEqual(['delivered', 'delivered', 'delivered']);
+  });
+
   it('forgets the remembered annotation when the channel moves to another Grafana', async () => {
     const first = await grafana();
     const second = await grafana();
