@@ -89,7 +89,8 @@ export interface TemplateSource {
 
 /**
  * The HTTP methods a channel type may send: POST for nearly all; PATCH and PUT for types that
- * change what an earlier request created (a Grafana annotation closed at a run's end).
+ * change what an earlier request created (a Grafana annotation closed at a run's end, a
+ * pull-request comment edited in place).
  */
 export type HttpMethod = 'POST' | 'PUT' | 'PATCH';
 

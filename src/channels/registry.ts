@@ -7,6 +7,7 @@ import { hipchatChannel } from './hipchat.js';
 import { mattermostChannel } from './mattermost.js';
 import { msteamsChannel } from './msteams.js';
 import { emailChannel } from './email.js';
+import { githubChannel } from './github.js';
 import { pagerdutyChannel } from './pagerduty.js';
 import { slackChannel } from './slack.js';
 import { webhookChannel } from './webhook.js';
@@ -22,6 +23,7 @@ export const CHANNEL_TYPES: readonly ChannelType[] = [
   emailChannel,
   pagerdutyChannel,
   grafanaChannel,
+  githubChannel,
 ];
 
 const BY_TYPE = new Map(CHANNEL_TYPES.map((channelType) => [channelType.type, channelType]));

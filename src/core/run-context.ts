@@ -46,7 +46,7 @@ export function httpUrl(text: string | undefined | null): string | null {
 }
 
 /** Whether the repository is on GitLab (its web paths have `/-/`). */
-function onGitLab(context: RunContext, repository: URL): boolean {
+export function onGitLab(context: RunContext, repository: URL): boolean {
   return context.ci?.provider === 'gitlab_ci' || /(^|\.)gitlab\./.test(repository.hostname);
 }
 

@@ -4,6 +4,7 @@
  * The Test Hook's template gets `testHookRun`'s mock values (k6 Cloud's "Send test event").
  */
 import type { EventData, EventType, RunSnapshot, StoredEvent } from './events.js';
+import type { RunContext } from './run-context.js';
 
 export function sampleRun(organizationId: number, now: Date): RunSnapshot {
   const at = (secondsAgo: number) => new Date(now.getTime() - secondsAgo * 1000).toISOString();
@@ -71,10 +72,22 @@ export function templateEventData(event: StoredEvent): Extract<EventData, { run:
   };
 }
 
+/** A pull request's CI run: what `loadnotify run` sends from GitHub Actions. */
+const SAMPLE_CONTEXT: RunContext = {
+  vcs: {
+    sha: '3f786850e387550fdab836ed7e6dc881de23001b',
+    branch: 'faster-cart',
+    repository: 'https://github.com/acme/shop',
+    pull_request: 7,
+  },
+  ci: { provider: 'github_actions', job_url: 'https://github.com/acme/shop/actions/runs/4242' },
+};
+
 export function sampleEvent(type: EventType, organizationId: number, now: Date): StoredEvent {
   const base = { id: 0, organization_id: organizationId, created_at: now.toISOString() };
   if (type === 'test.notification_channel') return { ...base, data: { type, run: null } };
-  const run = sampleRun(organizationId, now);
+  // Where a CI run comes from, so the types that need a commit (GitHub, GitLab) have one to show.
+  const run: RunSnapshot = { ...sampleRun(organizationId, now), context: SAMPLE_CONTEXT };
   if (type === 'test.started')
     return { ...base, data: { type, run: { ...run, started_at: now.toISOString() } } };
   return {
