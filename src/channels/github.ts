@@ -85,7 +85,15 @@ const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/i;
  * The commit a run's status goes on, or why there is none (the reason the delivery log shows).
  * `forge` decides what a repository address must look like.
  */
-export function commitTarget(run: RunSnapshot, forge: 'github' | 'gitlab'): CommitTarget | string {
+export function commitTarget(
+  run: RunSnapshot,
+  forge: 'github' | 'gitlab',
+  /**
+   * Also refuse repositories on another forge's host. The skip at enqueue decides that; a
+   * render (a preview's sample run, a delivery already decided) only needs the address's parts.
+   */
+  strict = true,
+): CommitTarget | string {
   const name = forge === 'github' ? 'GitHub' : 'GitLab';
   const context = run.context ?? {};
   const vcs = context.vcs ?? {};
@@ -104,10 +112,10 @@ export function commitTarget(run: RunSnapshot, forge: 'github' | 'gitlab'): Comm
   const gitlab = onGitLab(context, url) || context.ci?.provider === 'gitlab_ci';
   const elsewhere =
     url.hostname === 'bitbucket.org' ? 'Bitbucket' : forge === 'github' && gitlab ? 'GitLab' : null;
-  if (elsewhere || (forge === 'gitlab' && context.ci?.provider === 'github_actions'))
+  const github =
+    forge === 'gitlab' && (url.hostname === 'github.com' || context.ci?.provider === 'github_actions');
+  if (strict && (elsewhere || github))
     return `the run's repository ${vcs.repository} is on ${elsewhere ?? 'GitHub'}, not ${name}`;
-  if (forge === 'gitlab' && url.hostname === 'github.com')
-    return `the run's repository ${vcs.repository} is on GitHub, not GitLab`;
   const shape = forge === 'github' ? path.length === 2 : path.length >= 2 && !path.includes('-');
   if (!shape)
     return forge === 'github'
@@ -325,8 +333,8 @@ function githubHeaders(channel: ChannelForDelivery): Record<string, string> {
 }
 
 /** The run's commit, or the reason there is none as an error (render is only reached with one). */
-function targetOf(event: RunEvent, forge: 'github' | 'gitlab'): CommitTarget {
-  const target = commitTarget(event.run, forge);
+export function targetOf(event: RunEvent, forge: 'github' | 'gitlab'): CommitTarget {
+  const target = commitTarget(event.run, forge, false);
   if (typeof target === 'string') throw new Error(target);
   return target;
 }
@@ -345,9 +353,13 @@ export function createdId(response: ReceiverResponse): string | null {
 }
 
 /** Whether the channel comments on this event's pull request: its end, with one, when asked to. */
-function commentsOn(event: StoredEvent, channel: ChannelForDelivery, key: string): CommitTarget | null {
+export function commentsOn(
+  event: StoredEvent,
+  channel: ChannelForDelivery,
+  key: string,
+): CommitTarget | null {
   if (event.data.type !== 'test.finished' || channel.config[key] !== true) return null;
-  const target = commitTarget(event.data.run, channel.type === 'gitlab' ? 'gitlab' : 'github');
+  const target = commitTarget(event.data.run, channel.type === 'gitlab' ? 'gitlab' : 'github', false);
   return typeof target === 'string' || target.pullRequest === null ? null : target;
 }
 
@@ -377,33 +389,56 @@ const GITHUB_STATES: Record<RunOutcome, string> = {
   canceled: 'error',
 };
 
+/** Which request of a forge notification an answer is to. */
+export type ForgeStep = 'status' | 'create' | 'edit';
+
 /**
- * After the status: the comment, edited in place when one is remembered (posted anew when it
- * was deleted or can no longer be edited), created otherwise and its id remembered.
+ * After the status: the comment (GitHub) or note (GitLab), edited in place when one is
+ * remembered (posted anew when it was deleted or can no longer be edited), created otherwise
+ * and its id remembered. Without a comment to write, the status's answer ends it.
  */
-function githubNext(
-  event: StoredEvent,
-  channel: ChannelForDelivery,
-  ctx: RenderContext,
+export function commentStep(
   answered: readonly Exchange[],
+  ctx: RenderContext,
+  forge: {
+    classify: (response: ReceiverResponse) => Classification;
+    step: (request: Exchange['request']) => ForgeStep;
+    /** The comment's request (a new one for null), or null when this event gets none. */
+    comment: (id: string | null) => RenderedRequest | null;
+  },
 ): NextStep {
   const last = answered[answered.length - 1]!;
-  const verdict = classifyGitHub(last.response);
-  const target = commentsOn(event, channel, 'pull_request_comments');
-  if (!target || event.data.type === 'test.notification_channel') return { end: verdict };
-  const run = event.data;
-  const step =
-    last.request.method === 'PATCH' ? 'edit' : /\/comments$/.test(last.request.url) ? 'create' : 'status';
+  const verdict = forge.classify(last.response);
+  if (!forge.comment(null)) return { end: verdict };
+  const step = forge.step(last.request);
   if (step === 'edit' && (last.response.status === 404 || last.response.status === 403))
-    return { request: githubComment(run, channel, ctx, target, null) };
+    return { request: forge.comment(null)! };
   if (verdict.kind !== 'delivered') return { end: verdict };
-  if (step === 'status') return { request: githubComment(run, channel, ctx, target, rememberedId(ctx)) };
+  if (step === 'status') return { request: forge.comment(rememberedId(ctx))! };
   if (step === 'create') {
     const id = createdId(last.response);
     return id ? { end: verdict, remember: id } : { end: verdict };
   }
   // Written again: the comment stays remembered as long as runs keep editing it.
   return { end: verdict, remember: rememberedId(ctx) };
+}
+
+function githubNext(
+  event: StoredEvent,
+  channel: ChannelForDelivery,
+  ctx: RenderContext,
+  answered: readonly Exchange[],
+): NextStep {
+  const target = commentsOn(event, channel, 'pull_request_comments');
+  return commentStep(answered, ctx, {
+    classify: classifyGitHub,
+    step: (request) =>
+      request.method === 'PATCH' ? 'edit' : /\/comments$/.test(request.url) ? 'create' : 'status',
+    comment: (id) =>
+      target && event.data.type !== 'test.notification_channel'
+        ? githubComment(event.data, channel, ctx, target, id)
+        : null,
+  });
 }
 
 export const githubChannel: ChannelType = {

@@ -8,6 +8,7 @@ import { mattermostChannel } from './mattermost.js';
 import { msteamsChannel } from './msteams.js';
 import { emailChannel } from './email.js';
 import { githubChannel } from './github.js';
+import { gitlabChannel } from './gitlab.js';
 import { pagerdutyChannel } from './pagerduty.js';
 import { slackChannel } from './slack.js';
 import { webhookChannel } from './webhook.js';
@@ -24,6 +25,7 @@ export const CHANNEL_TYPES: readonly ChannelType[] = [
   pagerdutyChannel,
   grafanaChannel,
   githubChannel,
+  gitlabChannel,
 ];
 
 const BY_TYPE = new Map(CHANNEL_TYPES.map((channelType) => [channelType.type, channelType]));

@@ -20,6 +20,7 @@ export const SAMPLE_CONFIG: Record<string, Record<string, unknown>> = {
     tags: ['env:staging', 'team:web'],
   },
   github: { token: 'github_pat_SAMPLE0token0for0tests' },
+  gitlab: { token: 'glpat-SAMPLE0token0for0tests' },
   email: { host: '127.0.0.1', port: 2525, security: 'none', from: 'ln@example.com', to: ['ops@example.com'] },
 };
 

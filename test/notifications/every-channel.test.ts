@@ -34,15 +34,21 @@ const ANSWERS: Record<string, Answer> = {
     headers: { 'content-type': 'application/json' },
     body: '{"id":1,"state":"failure"}',
   },
+  gitlab: {
+    status: 201,
+    headers: { 'content-type': 'application/json' },
+    body: '{"id":1,"status":"failed"}',
+  },
 };
 
 const SHA = 'a94a8fe5ccb19ba61c4c0873d391e987982fbbd3';
-/** The run comes from CI: the types that put a status on its commit (GitHub) need one. */
-const CONTEXT = { vcs: { sha: SHA, repository: 'https://github.com/acme/shop' } };
+/** The run comes from CI: the types that put a status on its commit (GitHub, GitLab) need one. */
+const CONTEXT = { vcs: { sha: SHA, repository: 'https://git.example.com/acme/shop' } };
 /** Where each type's request lands under its receiver's `/<type>/hook`, when not the URL itself. */
 const PATHS: Record<string, string> = {
   grafana: '/api/annotations',
   github: `/repos/acme/shop/statuses/${SHA}`,
+  gitlab: `/api/v4/projects/acme%2Fshop/statuses/${SHA}`,
 };
 
 /**
@@ -86,7 +92,7 @@ describe.each(DIALECTS)("one run's finish reaches every channel type (%s)", (dia
       expect(res.status, `${type}: ${JSON.stringify(res.body)}`).toBe(201);
       ids.set(type, res.body.id);
     }
-    expect(ids.size).toBeGreaterThanOrEqual(11);
+    expect(ids.size).toBeGreaterThanOrEqual(12);
 
     const run = (await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: { context: CONTEXT } }))
       .body;
@@ -129,6 +135,7 @@ describe.each(DIALECTS)("one run's finish reaches every channel type (%s)", (dia
     });
     expect(receivers.get('grafana')!.requests[0]!.headers.authorization).toMatch(/^Bearer glsa_/);
     expect(got.get('github')).toMatchObject({ state: 'failure', context: 'loadnotify/Checkout <b>&</b>' });
+    expect(got.get('gitlab')).toMatchObject({ state: 'failed', name: 'loadnotify/Checkout <b>&</b>' });
     // The test name is escaped in every format that would otherwise render it.
     for (const type of ['hipchat', 'grafana'])
       expect(JSON.stringify(got.get(type)), type).toContain('Checkout &lt;b&gt;&amp;&lt;/b&gt;');
