@@ -100,6 +100,20 @@ describe('channel type catalogue', () => {
     });
     expect(pagerduty.refused_events).toEqual(['test.started']);
     expect(pagerduty.default_events['test.started'].enabled).toBe(false);
+    // The forges (issue 22): an optional API URL with its default, a write-only token that
+    // follows the destination, and the comment setting as a checkbox that is off.
+    for (const [type, base, comments] of [
+      ['github', 'https://api.github.com', 'pull_request_comments'],
+      ['gitlab', 'https://gitlab.com', 'merge_request_notes'],
+    ]) {
+      const forge = catalogue.find((c) => c.type === type);
+      expect(forge.url, type).toMatchObject({ mode: 'optional', default: base });
+      expect(forge.refused_events).toEqual([]);
+      expect(forge.fields).toEqual([
+        expect.objectContaining({ key: 'token', kind: 'secret', required: true, credential: true }),
+        expect.objectContaining({ key: comments, kind: 'checkbox', required: false, default: false }),
+      ]);
+    }
     expect(catalogue.find((c) => c.type === 'webhook').fields[1]).toMatchObject({
       key: 'template',
       kind: 'textarea',
