@@ -3,6 +3,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { axeProblems } from './axe.js';
 import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT, signInAsOwner } from './web-build.js';
 
 /**
@@ -43,6 +44,13 @@ describe.skipIf(!existsSync(CHROMIUM))('GitHub and GitLab in the web app', () =>
     await page.getByText('A commit status on the run’s commit (running, then success or failed').waitFor();
     await shot('integrations');
 
+    // GitLab's form reads the same way, with its own words.
+    await page.goto(`${t.url}/integrations/new/gitlab`);
+    await page.getByText('The GitLab instance’s address, without /api/v4. Left empty: gitlab.com.').waitFor();
+    await page.getByLabel('Comment on merge requests').waitFor();
+    expect(await axeProblems(page), 'gitlab form').toEqual([]);
+    await shot('gitlab-form');
+
     await page.goto(`${t.url}/integrations/new/github`);
     await page.getByRole('button', { name: 'Save Changes' }).waitFor();
     await page.getByText('GitHub Enterprise Server: https://HOST/api/v3').waitFor();
@@ -50,6 +58,7 @@ describe.skipIf(!existsSync(CHROMIUM))('GitHub and GitLab in the web app', () =>
     await page.getByLabel('Access token').fill(TOKEN);
     await page.getByLabel('Comment on pull requests').check();
     await shot('github-form');
+    expect(await axeProblems(page), 'github form').toEqual([]);
     await page.getByRole('button', { name: 'Save Changes' }).click();
 
     const saved = await (async () => {
