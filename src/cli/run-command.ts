@@ -31,14 +31,19 @@ Options:
   --server <url>         loadnotify server (env LOADNOTIFY_URL, default http://127.0.0.1:8080)
   --token <token>        API token (env LOADNOTIFY_TOKEN)
   --trigger <trigger>    manual (default), scheduled or api
-  --tool <tool>          exit-code profile: k6 or generic (default: k6 when the command is k6)
+  --tool <tool>          k6, artillery, autocannon, locust or generic: how the command's exit code
+                         and figures are read (default: the command's name, e.g. k6 or autocannon;
+                         generic for anything else, such as npx)
   --failed-exit-codes <codes>
                          exit codes (e.g. 1,2) that mean the tool ran and its checks failed:
                          finished/failed instead of aborted_by_system
   --timeout <duration>   stop the command after this long: seconds, or e.g. 90s, 5m, 1h30m
-  --summary <path>       k6 --summary-export file to report (default: taken from the k6 arguments;
-                         without one, \`k6 run\` is given --summary-export to a temporary file)
-  --no-summary           don't add --summary-export to a \`k6 run\` that has none
+  --summary <path>       a file with the tool's figures (k6 --summary-export, Artillery --output);
+                         by default taken from the command's arguments, or asked for: \`k6 run\`
+                         gets --summary-export and \`artillery run\` --output to a temporary file,
+                         autocannon and locust get --json (read from their stdout, which still
+                         reaches you)
+  --no-summary           don't add any of those to the command
   --label <key=value>    a label for the run, shown with it (repeatable; at most 20)
   --no-ci-context        don't send the commit, branch, pull request and job link read from the
                          CI's variables (GitHub Actions, GitLab CI, Jenkins, CircleCI, Buildkite,

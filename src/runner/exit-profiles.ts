@@ -1,12 +1,15 @@
 /**
  * How a tool's exit maps to a run's terminal status and result. k6 documents its exit codes
- * (channel-formats.md, "k6 (for the runner)"); any other tool only tells success from failure.
+ * (channel-formats.md, "k6 (for the runner)"); Artillery, autocannon and Locust are read from
+ * their documentation and sources (see each below); any other tool only tells success from
+ * failure, unless `--failed-exit-codes` says more.
  */
 import path from 'node:path';
+import type { RunSummary } from '../core/events.js';
 import type { RunResult, TerminalStatus } from '../core/run-status.js';
 import type { ChildEnd } from './supervise.js';
 
-export const TOOLS = ['k6', 'generic'] as const;
+export const TOOLS = ['k6', 'artillery', 'autocannon', 'locust', 'generic'] as const;
 export type Tool = (typeof TOOLS)[number];
 
 export interface ExitOutcome {
@@ -15,11 +18,33 @@ export interface ExitOutcome {
   result: RunResult | null;
 }
 
-/** `--tool` wins; otherwise a command whose basename is `k6` (k6.exe on Windows) is k6. */
+/**
+ * What the tool left besides its exit code, for tools whose codes mean two things: Artillery
+ * and Locust exit 1 both for failed checks (after reporting) and for a test that never ran
+ * (before reporting); autocannon exits 0 whatever its requests did.
+ */
+export interface ExitEvidence {
+  /** The tool was asked for its figures (a report file, JSON on stdout). */
+  asked: boolean;
+  /** What it reported at its end, or null when nothing readable came. */
+  summary: RunSummary | null;
+  /** Locust's code for failed requests (`--exit-code-on-error`; 1 when not given). */
+  locustFailureCode?: number;
+}
+
+const NO_EVIDENCE: ExitEvidence = { asked: false, summary: null };
+
+/**
+ * `--tool` wins; otherwise the command's basename (without a Windows .exe or .cmd) names the
+ * tool: k6, artillery, autocannon, locust. Anything else (npx, a script) is generic.
+ */
 export function toolFor(command: string, explicit?: Tool): Tool {
   if (explicit) return explicit;
-  const base = path.basename(command).toLowerCase();
-  return base === 'k6' || base === 'k6.exe' ? 'k6' : 'generic';
+  const base = path
+    .basename(command)
+    .toLowerCase()
+    .replace(/\.(exe|cmd)$/, '');
+  return (TOOLS as readonly string[]).includes(base) && base !== 'generic' ? (base as Tool) : 'generic';
 }
 
 const FINISHED_PASSED: ExitOutcome = { status: 'finished', result: 'passed' };
@@ -68,13 +93,83 @@ const K6_CODE_TEXT: ReadonlyMap<number, string> = new Map([
 ]);
 
 /**
- * The error a normal exit reports, or null for a clean one (0, and k6's 99: its thresholds
- * failed, which the result says).
+ * Artillery (https://www.artillery.io/docs/reference/cli/exit-codes, and lib/cmds/run.js of
+ * artillery 2.0.21): 0 when the test ran to its end and no strict `ensure` check failed; 1 when
+ * one did (https://www.artillery.io/docs/reference/extensions/ensure) — and also when the
+ * script is invalid or the test could not start, before any report is written; 7 when it
+ * could not record to Artillery Cloud; 130 and 143 on SIGINT and SIGTERM.
  */
-export function errorForExit(tool: Tool, exitCode: number): string | null {
+function artilleryOutcome(code: number, evidence: ExitEvidence): ExitOutcome {
+  if (code === 0) return FINISHED_PASSED;
+  if (code === 1) {
+    // Its report is written only when the test ran to its end: none means it never did. Not
+    // asked for one (--no-summary), 1 is taken for what the documentation says: failed checks.
+    return evidence.asked && !evidence.summary ? SYSTEM : { status: 'finished', result: 'failed' };
+  }
+  if (code === 130 || code === 143) return { status: 'aborted_by_user', result: null };
+  return SYSTEM;
+}
+
+/**
+ * autocannon has no checks and exits 0 however its requests went (1 only for bad options or
+ * a bad URL, before sending any): a run whose result shows failed requests (errors, timeouts,
+ * non-2xx, body mismatches) is finished/failed, one without is finished/passed.
+ */
+function autocannonOutcome(code: number, evidence: ExitEvidence): ExitOutcome {
+  if (code !== 0) return SYSTEM;
+  const failed = (evidence.summary?.failure_rate ?? 0) > 0;
+  return { status: 'finished', result: failed ? 'failed' : 'passed' };
+}
+
+/** Locust (see locust-summary.ts for the codes); its stats tell a failed test from one that never ran. */
+function locustOutcome(code: number, evidence: ExitEvidence): ExitOutcome {
+  if (code === 0) return FINISHED_PASSED;
+  const ran = !evidence.asked || evidence.summary !== null;
+  if (code === (evidence.locustFailureCode ?? 1) && ran) return { status: 'finished', result: 'failed' };
+  if (code === 2 && evidence.summary) return { status: 'aborted_by_script_error', result: null };
+  return SYSTEM;
+}
+
+/**
+ * The error a normal exit reports, or null for a clean one (0, and exits that are a result the
+ * figures already say: k6's 99, Artillery's failed checks, Locust's failed requests).
+ */
+export function errorForExit(
+  tool: Tool,
+  exitCode: number,
+  evidence: ExitEvidence = NO_EVIDENCE,
+): string | null {
   if (exitCode === 0 || (tool === 'k6' && exitCode === 99)) return null;
-  const text = tool === 'k6' ? K6_CODE_TEXT.get(exitCode) : undefined;
-  return text ? `k6 exited with ${exitCode}: ${text}` : `the command exited with ${exitCode}`;
+  const text = toolCodeText(tool, exitCode, evidence);
+  if (text === null) return null;
+  return text ? `${tool} exited with ${exitCode}: ${text}` : `the command exited with ${exitCode}`;
+}
+
+/** null: the exit is a result, not an error; '': nothing known about the code. */
+function toolCodeText(tool: Tool, code: number, evidence: ExitEvidence): string | null {
+  const reported = evidence.summary !== null;
+  switch (tool) {
+    case 'k6':
+      return K6_CODE_TEXT.get(code) ?? '';
+    case 'artillery':
+      if (code === 1) {
+        if (!evidence.asked || reported) return null;
+        return 'it stopped before writing its report (an invalid script, or the test could not start)';
+      }
+      if (code === 7) return 'it could not record the test to Artillery Cloud';
+      if (code === 130 || code === 143) return `it was interrupted (${code === 130 ? 'SIGINT' : 'SIGTERM'})`;
+      return '';
+    case 'autocannon':
+      return reported ? '' : 'it sent no requests (invalid options or URL)';
+    case 'locust':
+      if (code === (evidence.locustFailureCode ?? 1) && (!evidence.asked || reported)) return null;
+      if (code === 2 && reported) return 'an exception escaped a greenlet (an error in the locustfile)';
+      if (evidence.asked && !reported)
+        return 'it stopped before printing its stats (bad options or locustfile)';
+      return '';
+    case 'generic':
+      return '';
+  }
 }
 
 /**
@@ -86,10 +181,21 @@ export function outcomeForExit(
   tool: Tool,
   exitCode: number,
   failedExitCodes: readonly number[] = [],
+  evidence: ExitEvidence = NO_EVIDENCE,
 ): ExitOutcome {
   if (exitCode !== 0 && failedExitCodes.includes(exitCode)) return { status: 'finished', result: 'failed' };
-  if (tool === 'k6') return K6_CODES.get(exitCode) ?? SYSTEM;
-  return exitCode === 0 ? FINISHED_PASSED : SYSTEM;
+  switch (tool) {
+    case 'k6':
+      return K6_CODES.get(exitCode) ?? SYSTEM;
+    case 'artillery':
+      return artilleryOutcome(exitCode, evidence);
+    case 'autocannon':
+      return autocannonOutcome(exitCode, evidence);
+    case 'locust':
+      return locustOutcome(exitCode, evidence);
+    case 'generic':
+      return exitCode === 0 ? FINISHED_PASSED : SYSTEM;
+  }
 }
 
 /**
@@ -99,7 +205,7 @@ export function outcomeForExit(
 export function errorsForEnd(
   tool: Tool,
   end: ChildEnd,
-  options: { command: string; timeoutMs?: number },
+  options: { command: string; timeoutMs?: number; evidence?: ExitEvidence },
 ): { code: number | null; detail: string }[] {
   if (end.spawnError)
     return [{ code: null, detail: `cannot start ${options.command}: ${end.spawnError.message}` }];
@@ -113,6 +219,6 @@ export function errorsForEnd(
   if (end.stoppedBy === 'user') return [{ code: null, detail: 'the run was stopped by the user' }];
   if (end.code === null)
     return [{ code: null, detail: `the command was killed by ${end.signal ?? 'a signal'}` }];
-  const detail = errorForExit(tool, end.code);
+  const detail = errorForExit(tool, end.code, options.evidence);
   return detail ? [{ code: end.code, detail }] : [];
 }

@@ -30,20 +30,22 @@ export interface AutoSummary {
 }
 
 /**
- * A temporary summary file for this run and the arguments that ask k6 for it, or null when
- * the command is not one to add it to. `user`: the account the command runs as gets the
- * directory, so k6 can write there.
+ * A temporary summary file for this run and the arguments that ask the tool for it (by default
+ * k6's --summary-export; Artillery's --output is given as `withFile`), or null when the command
+ * is not one to add it to. `user`: the account the command runs as gets the directory, so the
+ * tool can write there.
  */
 export async function autoSummary(
   args: readonly string[],
   user: { uid: number; gid: number } | undefined,
+  withFile: (args: readonly string[], file: string) => string[] | null = withSummaryExport,
 ): Promise<AutoSummary | null> {
-  if (withSummaryExport(args, 'x') === null) return null;
+  if (withFile(args, 'x') === null) return null;
   const dir = await mkdtemp(path.join(tmpdir(), 'loadnotify-summary-'));
   if (user) await chown(dir, user.uid, user.gid);
   const file = path.join(dir, 'summary.json');
   return {
-    args: withSummaryExport(args, file) as string[],
+    args: withFile(args, file) as string[],
     file,
     remove: () => rm(dir, { recursive: true, force: true }),
   };

@@ -7,20 +7,10 @@
  *   with `ok: true` when passed.
  * RunSummary.thresholds always means "passed" (true = the threshold held).
  */
-import { readFile } from 'node:fs/promises';
 import type { RunSummary } from '../core/events.js';
+import { finiteOrNull, isObject, readJsonSummary, SummaryError } from './summary-json.js';
 
-export class SummaryError extends Error {}
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function finiteOrNull(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}
+export { SummaryError };
 
 /** A metric's stat, wherever this shape keeps it. */
 function stat(metric: unknown, key: string): number | null {
@@ -68,21 +58,8 @@ export function parseK6Summary(data: unknown): RunSummary {
 }
 
 /** Reads and parses a summary file; every failure (missing, unreadable, malformed) is a SummaryError. */
-export async function readK6Summary(file: string): Promise<RunSummary> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new SummaryError(code === 'ENOENT' ? 'the file does not exist' : `cannot read it (${code ?? err})`);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    throw new SummaryError(`malformed JSON (${(err as Error).message})`);
-  }
-  return parseK6Summary(data);
+export function readK6Summary(file: string): Promise<RunSummary> {
+  return readJsonSummary(file, parseK6Summary);
 }
 
 /**

@@ -6,16 +6,21 @@
  * Reporting never holds up the load test: a server that is down or failing only delays the
  * reports, which are retried in order for a bounded window after the command ends.
  */
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { RunSummary } from '../core/events.js';
 import type { RunContext } from '../core/run-context.js';
 import type { RunResult, TerminalStatus, Trigger } from '../core/run-status.js';
 import type { CreatedRun, RunApi, StatusReport } from './api-client.js';
-import { errorsForEnd, outcomeForExit, toolFor, type ExitOutcome, type Tool } from './exit-profiles.js';
-import { autoSummary, type AutoSummary } from './k6-auto-summary.js';
-import { readK6Summary, summaryPathFromArgs } from './k6-summary.js';
+import {
+  errorsForEnd,
+  outcomeForExit,
+  toolFor,
+  type ExitEvidence,
+  type ExitOutcome,
+  type Tool,
+} from './exit-profiles.js';
+import { planFigures, type FiguresPlan } from './figures.js';
+import { exitCodeOnError } from './locust-summary.js';
 import { RunReporter, type BackoffOptions } from './run-reporter.js';
 import { exitCodeFor, StopRequest, supervise, type ChildEnd } from './supervise.js';
 
@@ -27,7 +32,7 @@ export interface RunWrappedOptions {
   context?: RunContext | null;
   command: string;
   args?: readonly string[];
-  /** Exit-code profile; by default k6 when the command's basename is `k6`, else generic. */
+  /** Exit-code and figures profile; by default from the command's basename (k6, artillery, ...), else generic. */
   tool?: Tool;
   /** Exit codes that mean finished/failed for this command (`--failed-exit-codes`), whatever the tool. */
   failedExitCodes?: readonly number[];
@@ -36,11 +41,15 @@ export interface RunWrappedOptions {
   killGraceMs?: number;
   /** After a graceful user stop, SIGKILL once this passes (default: never; see supervise.ts). */
   abortGraceMs?: number;
-  /** A k6 summary-export file; by default taken from `--summary-export` in args or K6_SUMMARY_EXPORT. */
+  /**
+   * A file with the tool's figures (k6 summary-export, Artillery report, ...); by default taken
+   * from the arguments (`--summary-export`, `--output`) or K6_SUMMARY_EXPORT (see figures.ts).
+   */
   summaryPath?: string;
   /**
-   * Don't add `--summary-export` to a `k6 run` that has no summary file of its own (by
-   * default the wrapper adds one pointing at a temporary file, so figures need no script change).
+   * Don't ask the tool for figures the command does not ask for (by default the wrapper adds
+   * k6's --summary-export or Artillery's --output to a temporary file, and autocannon's and
+   * Locust's --json, so figures need no script change).
    */
   noSummary?: boolean;
   stdout: Writable;
@@ -77,19 +86,18 @@ export interface RunWrappedResult {
 }
 
 export async function runWrapped(options: RunWrappedOptions): Promise<RunWrappedResult> {
-  let auto: AutoSummary | null = null;
+  let figures: FiguresPlan | null = null;
   try {
-    return await wrapped(options, (made) => (auto = made));
+    return await wrapped(options, (made) => (figures = made));
   } finally {
-    await (auto as AutoSummary | null)?.remove();
+    await (figures as FiguresPlan | null)?.remove();
   }
 }
 
 async function wrapped(
   options: RunWrappedOptions,
-  madeAutoSummary: (auto: AutoSummary) => void,
+  planned: (figures: FiguresPlan) => void,
 ): Promise<RunWrappedResult> {
-  let args = options.args ?? [];
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const tool = toolFor(options.command, options.tool);
@@ -104,23 +112,19 @@ async function wrapped(
   });
   reporter.report({ status: 'initializing' });
 
-  let summaryFile = resolveSummaryPath(options, args, env, tool, cwd);
-  let autoFile = false;
-  if (summaryFile === null && tool === 'k6' && !options.noSummary) {
-    const auto = await autoSummary(args, options.user).catch((err: Error) => {
-      options.stderr.write(
-        `loadnotify: cannot make a summary file (${err.message}); no summary will be sent\n`,
-      );
-      return null;
-    });
-    if (auto) {
-      madeAutoSummary(auto);
-      args = auto.args;
-      summaryFile = auto.file;
-      autoFile = true;
-    }
-  }
-  const before = summaryFile ? await stat(summaryFile).catch(() => null) : null;
+  const figures = await planFigures({
+    tool,
+    args: options.args ?? [],
+    env,
+    cwd,
+    summaryPath: options.summaryPath,
+    noSummary: options.noSummary,
+    user: options.user,
+    stdout: options.stdout,
+    stderr: options.stderr,
+  });
+  planned(figures);
+  const args = figures.args;
 
   await untilSettledOrAborted(reporter, options.signal);
   let end: ChildEnd;
@@ -137,7 +141,7 @@ async function wrapped(
       cwd,
       user: options.user,
       stdin: options.stdin,
-      stdout: options.stdout,
+      stdout: figures.stdout ?? options.stdout,
       stderr: options.stderr,
       timeoutMs: options.timeoutMs,
       killGraceMs: options.killGraceMs,
@@ -155,14 +159,18 @@ async function wrapped(
   if (end.spawnError) {
     options.stderr.write(`loadnotify: cannot start ${options.command}: ${end.spawnError.message}\n`);
   }
-  const outcome = outcomeFor(tool, end, options.failedExitCodes);
-  const summary =
-    summaryFile && !end.spawnError ? await readSummary(summaryFile, before, options.stderr, autoFile) : null;
+  const summary = end.spawnError ? null : await figures.collect();
+  const evidence: ExitEvidence = {
+    asked: figures.asked,
+    summary,
+    locustFailureCode: tool === 'locust' ? exitCodeOnError(args, env) : undefined,
+  };
+  const outcome = outcomeFor(tool, end, options.failedExitCodes, evidence);
 
   const terminal: StatusReport = { status: outcome.status };
   if (outcome.result) terminal.result = outcome.result;
   if (summary) terminal.summary = summary;
-  const errors = errorsForEnd(tool, end, options);
+  const errors = errorsForEnd(tool, end, { ...options, evidence });
   if (errors.length > 0) terminal.errors = errors;
   reporter.report(terminal);
   const delivered = await reporter.finish(options.retryWindowMs ?? 30_000, giveUpSignal(options));
@@ -178,50 +186,17 @@ async function wrapped(
 }
 
 /** Who stopped the command outranks how it ended: a child may exit 0 after a stop request too. */
-function outcomeFor(tool: Tool, end: ChildEnd, failedExitCodes: readonly number[] | undefined): ExitOutcome {
+function outcomeFor(
+  tool: Tool,
+  end: ChildEnd,
+  failedExitCodes: readonly number[] | undefined,
+  evidence: ExitEvidence,
+): ExitOutcome {
   if (end.stoppedBy === 'timeout') return { status: 'timed_out', result: null };
   if (end.stoppedBy === 'user') return { status: 'aborted_by_user', result: null };
   // A death by a signal nobody here sent: the OOM killer, a kill from elsewhere.
   if (end.spawnError || end.code === null) return { status: 'aborted_by_system', result: null };
-  return outcomeForExit(tool, end.code, failedExitCodes);
-}
-
-function resolveSummaryPath(
-  options: RunWrappedOptions,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv,
-  tool: Tool,
-  cwd: string,
-): string | null {
-  // The flag outranks the environment in k6, as it does here.
-  const fromTool = summaryPathFromArgs(args) ?? (tool === 'k6' ? env.K6_SUMMARY_EXPORT || null : null);
-  const chosen = options.summaryPath ?? fromTool;
-  return chosen ? path.resolve(cwd, chosen) : null;
-}
-
-/**
- * A summary left by an earlier run must not be sent as this run's: when the file was there
- * before the command started and was not rewritten, it is ignored.
- */
-async function readSummary(
-  file: string,
-  before: Awaited<ReturnType<typeof stat>> | null,
-  stderr: Writable,
-  /** The wrapper asked for the file itself: k6 ending before it wrote one is not news. */
-  ownFile = false,
-): Promise<RunSummary | null> {
-  const after = await stat(file).catch(() => null);
-  if (ownFile && !after) return null;
-  if (before && after && after.mtimeMs === before.mtimeMs && after.size === before.size) {
-    stderr.write(`loadnotify: summary ${file} was not rewritten by this run; no summary sent\n`);
-    return null;
-  }
-  try {
-    return await readK6Summary(file);
-  } catch (err) {
-    stderr.write(`loadnotify: cannot use summary ${file}: ${(err as Error).message}; no summary sent\n`);
-    return null;
-  }
+  return outcomeForExit(tool, end.code, failedExitCodes, evidence);
 }
 
 /**

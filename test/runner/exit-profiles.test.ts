@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorsForEnd, outcomeForExit, toolFor } from '../../src/runner/exit-profiles.js';
+import { errorForExit, errorsForEnd, outcomeForExit, toolFor } from '../../src/runner/exit-profiles.js';
 
 describe('k6 exit profile', () => {
   it.each([
@@ -30,6 +30,48 @@ describe('generic exit profile', () => {
   });
 });
 
+describe('Artillery, autocannon and Locust exit profiles', () => {
+  const figures = { requests: 10, failure_rate: 0 };
+  const reported = { asked: true, summary: figures };
+  const silent = { asked: true, summary: null };
+  const notAsked = { asked: false, summary: null };
+  it.each([
+    ['artillery', 0, reported, 'finished', 'passed'],
+    ['artillery', 1, reported, 'finished', 'failed'], // a strict ensure check failed
+    ['artillery', 1, silent, 'aborted_by_system', null], // no report: it never ran
+    ['artillery', 1, notAsked, 'finished', 'failed'], // --no-summary: taken as documented
+    ['artillery', 7, reported, 'aborted_by_system', null],
+    ['artillery', 130, silent, 'aborted_by_user', null],
+    ['artillery', 143, silent, 'aborted_by_user', null],
+    ['autocannon', 0, reported, 'finished', 'passed'],
+    ['autocannon', 0, { asked: true, summary: { failure_rate: 0.01 } }, 'finished', 'failed'],
+    ['autocannon', 0, notAsked, 'finished', 'passed'],
+    ['autocannon', 1, silent, 'aborted_by_system', null],
+    ['locust', 0, reported, 'finished', 'passed'],
+    ['locust', 1, reported, 'finished', 'failed'],
+    ['locust', 1, silent, 'aborted_by_system', null], // bad options: no stats printed
+    ['locust', 3, { ...reported, locustFailureCode: 3 }, 'finished', 'failed'],
+    ['locust', 1, { ...reported, locustFailureCode: 3 }, 'aborted_by_system', null],
+    ['locust', 2, reported, 'aborted_by_script_error', null],
+    ['locust', 2, silent, 'aborted_by_system', null], // argparse's usage error
+    ['locust', 1, notAsked, 'finished', 'failed'],
+  ] as const)('%s exit %i (%j) is %s/%s', (tool, code, evidence, status, result) => {
+    expect(outcomeForExit(tool, code, [], evidence)).toEqual({ status, result });
+  });
+
+  it('says what an exit meant, and nothing for one that is a result', () => {
+    expect(errorForExit('artillery', 1, { asked: true, summary: {} })).toBeNull();
+    expect(errorForExit('artillery', 1, { asked: true, summary: null })).toMatch(
+      /^artillery exited with 1: it stopped before writing its report/,
+    );
+    expect(errorForExit('artillery', 7)).toMatch(/Artillery Cloud/);
+    expect(errorForExit('locust', 1, { asked: true, summary: {} })).toBeNull();
+    expect(errorForExit('locust', 2, { asked: true, summary: {} })).toMatch(/exception escaped a greenlet/);
+    expect(errorForExit('autocannon', 1, { asked: true, summary: null })).toMatch(/invalid options or URL/);
+    expect(errorForExit('generic', 4)).toBe('the command exited with 4');
+  });
+});
+
 describe('failed exit codes (--failed-exit-codes)', () => {
   it('maps the listed codes to finished/failed for any tool, never 0, and leaves the others', () => {
     expect(outcomeForExit('generic', 2, [1, 2])).toEqual({ status: 'finished', result: 'failed' });
@@ -40,13 +82,20 @@ describe('failed exit codes (--failed-exit-codes)', () => {
 });
 
 describe('toolFor', () => {
-  it('picks k6 by the basename only, and lets --tool win', () => {
+  it('picks the tool by the basename only, and lets --tool win', () => {
     expect(toolFor('k6')).toBe('k6');
     expect(toolFor('/usr/local/bin/k6')).toBe('k6');
     expect(toolFor('C:\\tools\\K6.exe'.replaceAll('\\', '/'))).toBe('k6');
     expect(toolFor('k6-wrapper')).toBe('generic');
-    expect(toolFor('/opt/k6/bin/artillery')).toBe('generic');
+    expect(toolFor('/opt/k6/bin/artillery')).toBe('artillery');
+    expect(toolFor('node_modules/.bin/autocannon')).toBe('autocannon');
+    expect(toolFor('/venv/bin/locust')).toBe('locust');
+    expect(toolFor('C:/npm/artillery.cmd')).toBe('artillery');
+    expect(toolFor('npx')).toBe('generic');
+    expect(toolFor('generic')).toBe('generic');
+    expect(toolFor('locust-plugins')).toBe('generic');
     expect(toolFor('node', 'k6')).toBe('k6');
+    expect(toolFor('npx', 'autocannon')).toBe('autocannon');
     expect(toolFor('k6', 'generic')).toBe('generic');
   });
 });

@@ -55,7 +55,10 @@ describe('loadnotify run: bad arguments', () => {
       ['--load-test', '1', '--trigger', 'cron', '--', 'true'],
       /--trigger: 'cron' is not one of manual, scheduled, api/,
     ],
-    [['--load-test', '1', '--tool', 'jmeter', '--', 'true'], /--tool: 'jmeter' is not one of k6, generic/],
+    [
+      ['--load-test', '1', '--tool', 'jmeter', '--', 'true'],
+      /--tool: 'jmeter' is not one of k6, artillery, autocannon, locust, generic/,
+    ],
     [['--load-test', '1', '--timeout', 'soon', '--', 'true'], /--timeout: 'soon' is not a duration/],
     [['--load-test', '1', '--timeout', '0', '--', 'true'], /--timeout: '0' is not a duration/],
     [

@@ -1,0 +1,94 @@
+/**
+ * The tool profiles through the real CLI against a real `loadnotify serve`: the real
+ * autocannon against a local HTTP server (a passing and a failing run, and one that never
+ * starts), each run ending with the status, result and figures the API then shows.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/build.js';
+import { startRealServe, type RealServe } from './real-serve.js';
+
+let t: RealServe;
+let target: http.Server;
+let targetUrl: string;
+beforeAll(async () => {
+  t = await startRealServe();
+  // The system under load: 200 on /ok, 500 on /fail.
+  target = http.createServer((req, res) => {
+    res.statusCode = req.url?.startsWith('/fail') ? 500 : 200;
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+  targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
+}, 120_000);
+afterAll(async () => {
+  await new Promise((resolve) => target?.close(resolve));
+  await t?.close();
+});
+
+const autocannon = path.join(ROOT, 'node_modules/.bin/autocannon');
+
+describe('autocannon', () => {
+  it('passing: --json is added, its result read from stdout, the run finished/passed with its figures', async () => {
+    const { code, stdout, stderr } = await t.run([
+      ...['--load-test', String(t.loadTestId), '--'],
+      ...[autocannon, '-a', '200', '-c', '2', `${targetUrl}/ok`],
+    ]);
+    expect(code, stderr).toBe(0);
+    const run = await t.latestRun();
+    expect(run).toMatchObject({ status: 'finished', result: 'passed' });
+    expect(stderr).toContain(`loadnotify: run ${run.id} ended: Finished, passed\n`);
+    // Its output still reaches the user: the JSON line it printed because it was asked for it.
+    const printed = JSON.parse(stdout.trim().split('\n').at(-1) as string);
+    expect(printed.requests.total).toBe(200);
+    expect(run.summary).toMatchObject({ requests: 200, failure_rate: 0 });
+    expect(run.summary.request_rate).toBeGreaterThan(0);
+    expect(run.summary.request_rate).toBeCloseTo(200 / printed.duration, 6);
+    // No p95 in autocannon's result: two thirds of the way from its p90 to its p97.5.
+    const { p90, p97_5 } = printed.latency;
+    expect(run.summary.p95_ms).toBeCloseTo(p90 + ((p97_5 - p90) * 2) / 3, 6);
+    console.log('autocannon passing run summary:', JSON.stringify(run.summary));
+  });
+
+  it('failing: 500s make the run finished/failed, with the failure rate', async () => {
+    const { code, stderr } = await t.run([
+      ...['--load-test', String(t.loadTestId), '--'],
+      ...[autocannon, '-a', '100', '-c', '2', `${targetUrl}/fail`],
+    ]);
+    // autocannon itself exits 0 whatever the responses were.
+    expect(code).toBe(0);
+    const run = await t.latestRun();
+    expect(run).toMatchObject({ status: 'finished', result: 'failed' });
+    expect(run.summary).toMatchObject({ requests: 100, failure_rate: 1 });
+    expect(stderr).toContain(`loadnotify: run ${run.id} ended: Finished, failed\n`);
+    console.log('autocannon failing run summary:', JSON.stringify(run.summary));
+  });
+
+  it('--no-summary: no --json is added, the tables reach stderr, no figures are sent', async () => {
+    const { code, stdout, stderr } = await t.run([
+      ...['--load-test', String(t.loadTestId), '--no-summary', '--'],
+      ...[autocannon, '-a', '20', '-c', '1', `${targetUrl}/ok`],
+    ]);
+    expect(code).toBe(0);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/Latency/);
+    const run = await t.latestRun();
+    expect(run).toMatchObject({ status: 'finished', result: 'passed' });
+    expect(run.summary?.requests ?? null).toBeNull();
+  });
+
+  it('an invalid URL: autocannon exits 1 before sending anything, the run is aborted_by_system', async () => {
+    const { code } = await t.run([
+      ...['--load-test', String(t.loadTestId), '--'],
+      ...[autocannon, '-a', '1', 'not a url'],
+    ]);
+    expect(code).toBe(1);
+    const run = await t.latestRun();
+    expect(run).toMatchObject({ status: 'aborted_by_system', result: null });
+    expect(run.errors).toContainEqual(
+      expect.objectContaining({ code: 1, detail: expect.stringContaining('autocannon exited with 1') }),
+    );
+  });
+});
