@@ -1,14 +1,17 @@
 /**
  * The tool profiles through the real CLI against a real `loadnotify serve`: the real
- * autocannon against a local HTTP server (a passing and a failing run, and one that never
- * starts), each run ending with the status, result and figures the API then shows.
+ * autocannon and the real Artillery against a local HTTP server (passing and failing runs,
+ * and ones that never start), each run ending with the status, result and figures the API
+ * then shows.
  */
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/build.js';
 import { startRealServe, type RealServe } from './real-serve.js';
+import { installTool, type Installed } from './tool-install.js';
 
 let t: RealServe;
 let target: http.Server;
@@ -91,4 +94,96 @@ describe('autocannon', () => {
       expect.objectContaining({ code: 1, detail: expect.stringContaining('autocannon exited with 1') }),
     );
   });
+});
+
+describe('Artillery', () => {
+  let artillery: Installed;
+  beforeAll(async () => {
+    artillery = await installTool('artillery', '2.0.21', 'artillery');
+    if ('skip' in artillery) console.warn(`Artillery tests skipped: ${artillery.skip}`);
+  }, 330_000);
+
+  // Nothing the tool does may leave the machine (it posts telemetry even when told not to).
+  const env = {
+    ARTILLERY_DISABLE_TELEMETRY: 'true',
+    NODE_OPTIONS: `--import ${path.join(ROOT, 'test/runner/fixtures/loopback-only.mjs')}`,
+  };
+  /** A script of 5 virtual users, each asking for `paths` once, with these ensure checks. */
+  async function script(name: string, paths: string[], ensure: string): Promise<string> {
+    const file = path.join(t.dir, name);
+    const flow = paths.map((p) => `      - get:\n          url: "${p}"`).join('\n');
+    await writeFile(
+      file,
+      `config:\n  target: "${targetUrl}"\n  phases:\n    - duration: 1\n      arrivalCount: 5\n` +
+        `  plugins:\n    ensure: {}\n  ensure:\n${ensure}\nscenarios:\n  - flow:\n${flow}\n`,
+    );
+    return file;
+  }
+  const bin = (ctx: { skip(note?: string): void }) => {
+    if ('skip' in artillery) ctx.skip(artillery.skip);
+    return (artillery as { bin: string }).bin;
+  };
+
+  it('a failing ensure check: --output is added, the run ends finished/failed with its figures and checks', async (ctx) => {
+    const file = await script(
+      'failing.yml',
+      ['/ok', '/fail'],
+      '    thresholds:\n      - http.requests: 5\n      - http.response_time.p99: 10000',
+    );
+    const { code, stdout, stderr } = await t.run(
+      ['--load-test', String(t.loadTestId), '--', bin(ctx), 'run', file],
+      env,
+      120_000,
+    );
+    expect(code, stderr).toBe(1);
+    // Its own output still reaches the user, verdicts included.
+    expect(stdout).toContain('fail: http.requests < 5');
+    const run = await t.latestRun();
+    expect(run).toMatchObject({ status: 'finished', result: 'failed' });
+    expect(run.summary).toMatchObject({
+      requests: 10,
+      failure_rate: 0.5, // every /fail answered 500
+      thresholds_passed: false,
+      thresholds: { 'http.requests < 5': false, 'http.response_time.p99 < 10000': true },
+    });
+    expect(run.summary.p95_ms).toBeGreaterThanOrEqual(0);
+    expect(run.summary.request_rate).toBeGreaterThan(0);
+    // A failed check is the run's result, not an error.
+    expect(run.errors ?? []).toEqual([]);
+    expect(stderr).toContain(`loadnotify: run ${run.id} ended: Finished, failed\n`);
+    console.log('Artillery failing run summary:', JSON.stringify(run.summary));
+  }, 150_000);
+
+  it('checks that hold: finished/passed', async (ctx) => {
+    const file = await script(
+      'passing.yml',
+      ['/ok'],
+      '    thresholds:\n      - http.response_time.p99: 10000',
+    );
+    const { code, stderr } = await t.run(
+      ['--load-test', String(t.loadTestId), '--', bin(ctx), 'run', file],
+      env,
+      120_000,
+    );
+    expect(code, stderr).toBe(0);
+    const run = await t.latestRun();
+    expect(run).toMatchObject({ status: 'finished', result: 'passed' });
+    expect(run.summary).toMatchObject({ requests: 5, failure_rate: 0, thresholds_passed: true });
+  }, 150_000);
+
+  it('an invalid script: exit 1 with no report is aborted_by_system, not a failed test', async (ctx) => {
+    const file = path.join(t.dir, 'broken.yml');
+    await writeFile(file, 'config:\n  target: [unclosed\n');
+    const { code } = await t.run(
+      ['--load-test', String(t.loadTestId), '--', bin(ctx), 'run', file],
+      env,
+      120_000,
+    );
+    expect(code).toBe(1);
+    const run = await t.latestRun();
+    expect(run).toMatchObject({ status: 'aborted_by_system', result: null });
+    expect(run.errors).toContainEqual(
+      expect.objectContaining({ code: 1, detail: expect.stringContaining('before writing its report') }),
+    );
+  }, 150_000);
 });
