@@ -1,8 +1,9 @@
 /**
  * The tool profiles through the real CLI against a real `loadnotify serve`: the real
  * autocannon and the real Artillery against a local HTTP server (passing and failing runs,
- * and ones that never start), each run ending with the status, result and figures the API
- * then shows.
+ * and ones that never start), and Locust — which cannot be installed here — as a stand-in
+ * named `locust` on PATH that prints output of its documented format and exits by its
+ * documented codes; each run ending with the status, result and figures the API then shows.
  */
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -186,4 +187,52 @@ describe('Artillery', () => {
       expect.objectContaining({ code: 1, detail: expect.stringContaining('before writing its report') }),
     );
   }, 150_000);
+});
+
+describe('Locust (a stand-in printing its documented output)', () => {
+  const bin = path.join(ROOT, 'test/runner/fixtures/bin');
+  const env = { PATH: `${bin}${path.delimiter}${process.env.PATH}` };
+  const locust = (...args: string[]) =>
+    t.run(
+      ['--load-test', String(t.loadTestId), '--', 'locust', '-f', 'locustfile.py', '--headless', ...args],
+      env,
+    );
+
+  it('failed requests: --json is added, its stats read, exit 1 is finished/failed with the figures', async () => {
+    const { code, stdout, stderr } = await locust();
+    expect(code).toBe(1);
+    // Its tables and the JSON it was asked for still reach the user.
+    expect(stdout).toContain('Aggregated');
+    expect(stdout).toContain('"num_failures": 3');
+    const run = await t.latestRun();
+    expect(run).toMatchObject({ status: 'finished', result: 'failed' });
+    expect(run.summary).toMatchObject({ requests: 20, failure_rate: 0.15, p95_ms: 120 });
+    expect(run.summary.request_rate).toBeCloseTo(5, 6);
+    expect(stderr).toContain(`loadnotify: run ${run.id} ended: Finished, failed\n`);
+  });
+
+  it('no failures: exit 0 is finished/passed', async () => {
+    expect((await locust('--fake-sample', 'passing')).code).toBe(0);
+    const run = await t.latestRun();
+    expect(run).toMatchObject({ status: 'finished', result: 'passed' });
+    expect(run.summary).toMatchObject({ requests: 20, failure_rate: 0 });
+  });
+
+  it('--exit-code-on-error 3: its own code for failed requests is finished/failed too', async () => {
+    expect((await locust('--exit-code-on-error', '3')).code).toBe(3);
+    expect(await t.latestRun()).toMatchObject({ status: 'finished', result: 'failed' });
+  });
+
+  it('exit 1 before any stats (bad options) is aborted_by_system; 2 after them is a script error', async () => {
+    expect((await locust('--fake-bad-options')).code).toBe(1);
+    const bad = await t.latestRun();
+    expect(bad).toMatchObject({ status: 'aborted_by_system', result: null });
+    expect(bad.errors).toContainEqual(
+      expect.objectContaining({ code: 1, detail: expect.stringContaining('before printing its stats') }),
+    );
+    expect((await locust('--fake-exit', '2')).code).toBe(2);
+    const crashed = await t.latestRun();
+    expect(crashed).toMatchObject({ status: 'aborted_by_script_error', result: null });
+    expect(crashed.summary).toMatchObject({ requests: 20 });
+  });
 });
