@@ -125,6 +125,7 @@ export async function runCommand(argv: string[], io: Partial<RunCommandIo> = {})
       summaryPath: parsed.summaryPath,
       noSummary: parsed.noSummary,
       retryWindowMs: parsed.retryWindowMs,
+      secrets: parsed.token ? [parsed.token] : [],
       stdout,
       stderr,
       stdin: 'inherit',

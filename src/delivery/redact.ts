@@ -3,8 +3,9 @@
  * the body (PagerDuty's routing_key); the request goes out with it, the log shows `****`.
  */
 import type { ChannelForDelivery, ChannelType, Rendered } from '../channels/channel.js';
+import { REDACTED, redactSecrets } from '../core/redact.js';
 
-export const REDACTED = '****';
+export { REDACTED };
 
 /**
  * The values of the type's secret settings that are set on this channel (each value of a
@@ -21,21 +22,11 @@ export function secretValues(channelType: ChannelType, channel: ChannelForDelive
   ].filter((value): value is string => typeof value === 'string' && value.length > 0);
 }
 
-function hide(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    // As written, and as it appears inside a JSON string.
-    for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1)]))
-      out = out.split(form).join(REDACTED);
-  }
-  return out;
-}
-
 /** The request as the attempt log keeps it: headers and body with every secret value replaced. */
 export function redactForLog<R extends Rendered>(request: R, secrets: readonly string[]): R {
   if (secrets.length === 0) return request;
   const headers = Object.fromEntries(
-    Object.entries(request.headers).map(([name, value]) => [name, hide(value, secrets)]),
+    Object.entries(request.headers).map(([name, value]) => [name, redactSecrets(value, secrets)]),
   );
-  return { ...request, headers, body: hide(request.body, secrets) };
+  return { ...request, headers, body: redactSecrets(request.body, secrets) };
 }

@@ -20,7 +20,9 @@ import {
   type Tool,
 } from './exit-profiles.js';
 import { planFigures, type FiguresPlan } from './figures.js';
+import { ERROR_LINES, lastErrorLines, maskSecrets, secretValues } from './error-lines.js';
 import { exitCodeOnError } from './locust-summary.js';
+import { OutputTail } from './output-tail.js';
 import { RunReporter, type BackoffOptions } from './run-reporter.js';
 import { exitCodeFor, StopRequest, supervise, type ChildEnd } from './supervise.js';
 
@@ -53,8 +55,14 @@ export interface RunWrappedOptions {
    */
   noSummary?: boolean;
   stdout: Writable;
-  /** Receives the command's stderr and the wrapper's own `loadnotify:` lines. */
+  /**
+   * Receives the command's stderr and the wrapper's own `loadnotify:` lines. The command's last
+   * lines are sent with a failed or aborted run, unless this is a terminal (the command then
+   * keeps it, for its progress bar and colours).
+   */
   stderr: Writable;
+  /** Values masked in the lines sent (the API token); secret-looking variables of `env` are masked too. */
+  secrets?: readonly string[];
   stdin?: 'inherit' | 'ignore';
   env?: NodeJS.ProcessEnv;
   cwd?: string;
@@ -125,6 +133,8 @@ async function wrapped(
   });
   planned(figures);
   const args = figures.args;
+  const keepsTerminal = options.stderr === process.stderr && process.stderr.isTTY === true;
+  const stderrTail = keepsTerminal ? null : new OutputTail(options.stderr, ERROR_LINES.tailBytes);
 
   await untilSettledOrAborted(reporter, options.signal);
   let end: ChildEnd;
@@ -142,7 +152,7 @@ async function wrapped(
       user: options.user,
       stdin: options.stdin,
       stdout: figures.stdout ?? options.stdout,
-      stderr: options.stderr,
+      stderr: stderrTail ?? options.stderr,
       timeoutMs: options.timeoutMs,
       killGraceMs: options.killGraceMs,
       abortGraceMs: options.abortGraceMs,
@@ -170,7 +180,16 @@ async function wrapped(
   const terminal: StatusReport = { status: outcome.status };
   if (outcome.result) terminal.result = outcome.result;
   if (summary) terminal.summary = summary;
-  const errors = errorsForEnd(tool, end, { ...options, evidence });
+  const secrets = secretValues(env, options.secrets ?? []);
+  const passed = outcome.status === 'finished' && outcome.result !== 'failed';
+  const lines = passed || !stderrTail ? [] : lastErrorLines(wholeLines(stderrTail), secrets);
+  const errors = [
+    ...lines.map((detail) => ({ code: null, detail })),
+    ...errorsForEnd(tool, end, { ...options, evidence }).map((e) => ({
+      ...e,
+      detail: maskSecrets(e.detail, secrets),
+    })),
+  ];
   if (errors.length > 0) terminal.errors = errors;
   reporter.report(terminal);
   const delivered = await reporter.finish(options.retryWindowMs ?? 30_000, giveUpSignal(options));
@@ -197,6 +216,12 @@ function outcomeFor(
   // A death by a signal nobody here sent: the OOM killer, a kill from elsewhere.
   if (end.spawnError || end.code === null) return { status: 'aborted_by_system', result: null };
   return outcomeForExit(tool, end.code, failedExitCodes, evidence);
+}
+
+/** What the tail kept, without a first line cut in two by its limit. */
+function wholeLines(tail: OutputTail): string {
+  const text = tail.text();
+  return tail.truncated ? text.slice(text.indexOf('\n') + 1) : text;
 }
 
 /**

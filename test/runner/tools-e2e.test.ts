@@ -236,3 +236,57 @@ describe('Locust (a stand-in printing its documented output)', () => {
     expect(crashed.summary).toMatchObject({ requests: 20 });
   });
 });
+
+describe("a failed or aborted run's errors: the command's last stderr lines, masked", () => {
+  const node = (code: string) => ['--load-test', String(t.loadTestId), '--', process.execPath, '-e', code];
+
+  it('sends the error a command wrote before exiting 1, with the token and secret values masked', async () => {
+    const { code, stderr } = await t.run(
+      node(
+        [
+          "console.log('to stdout: not an error line');",
+          "console.error('connecting to ' + process.env.LOADNOTIFY_URL + ' with ' + process.env.LOADNOTIFY_TOKEN);",
+          "console.error('DB at postgres://app:' + process.env.DB_PASSWORD + '@127.0.0.1/app');",
+          "console.error('Error: connect ECONNREFUSED 127.0.0.1:9');",
+          'process.exit(1);',
+        ].join(''),
+      ),
+      { DB_PASSWORD: 'hunter2-but-longer' },
+    );
+    expect(code).toBe(1);
+    // The user still sees the lines unmasked, as the command wrote them.
+    expect(stderr).toContain(t.token);
+    const run = await t.latestRun();
+    expect(run).toMatchObject({ status: 'aborted_by_system', result: null });
+    expect(run.errors.map((e: { code: number | null; detail: string }) => [e.code, e.detail])).toEqual([
+      [null, `connecting to ${t.url} with ****`],
+      [null, 'DB at postgres://app:****@127.0.0.1/app'],
+      [null, 'Error: connect ECONNREFUSED 127.0.0.1:9'],
+      [1, 'the command exited with 1'],
+    ]);
+    expect(Date.parse(run.errors[0].created)).toBeGreaterThan(Date.parse(run.started_at));
+    const everything = JSON.stringify(await t.api('GET', `/api/v1/runs/${run.id}`));
+    expect(everything).not.toContain(t.token);
+    expect(everything).not.toContain('hunter2-but-longer');
+  });
+
+  it('bounded: the last 20 lines, each cut at 300 characters', async () => {
+    await t.run(
+      // exitCode, not exit(): node's exit() would cut its own stderr short.
+      node("for (let i = 1; i <= 500; i++) console.error(i + ' ' + 'x'.repeat(1000)); process.exitCode = 3"),
+    );
+    const run = await t.latestRun();
+    const lines = run.errors.filter((e: { code: number | null }) => e.code === null);
+    expect(lines).toHaveLength(13); // 20 lines of 300 are over the 4000 in all: the newest 13 kept
+    expect(lines.at(-1).detail).toMatch(/^500 x+…$/);
+    expect(lines.every((e: { detail: string }) => e.detail.length === 300)).toBe(true);
+    expect(run.errors.at(-1)).toMatchObject({ code: 3, detail: 'the command exited with 3' });
+  });
+
+  it('a run that passed sends none of its stderr', async () => {
+    await t.run(node("console.error('warning: deprecated option')"));
+    const run = await t.latestRun();
+    expect(run).toMatchObject({ status: 'finished', result: 'passed' });
+    expect(run.errors ?? []).toEqual([]);
+  });
+});
