@@ -80,7 +80,8 @@ export interface RunSnapshot {
   comparison?: RunComparison | null;
   /**
    * The previous ended run of the same load test, when this one ended: null for the first run,
-   * absent when unknown (events recorded before it was kept, runs the service itself ended).
+   * absent when unknown (events recorded before it was kept). Runs the service itself ends
+   * (a crashed server's, a runner that failed) carry it too.
    */
   previous?: PreviousRun | null;
 }

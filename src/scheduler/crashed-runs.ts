@@ -22,6 +22,7 @@ import { isTerminal, type RunStatus } from '../core/run-status.js';
 import { handOff, type DeliveryTaker } from '../delivery/hand-off.js';
 import { changeRunStatus } from '../queue/enqueue.js';
 import type { Db } from '../storage/database.js';
+import { summaryWithComparison } from '../storage/comparisons-repo.js';
 import { ownedTicks, takeOverTick, updateTick } from '../storage/load-tests-repo.js';
 import { findRun } from '../storage/runs-repo.js';
 import { iso } from '../storage/time.js';
@@ -128,16 +129,17 @@ async function abortRun(o: CrashedRunsOptions, runId: number, why: string): Prom
   const run = await findRun(o.db.kysely, runId);
   if (!run || isTerminal(run.status as RunStatus)) return false;
   try {
+    const now = new Date();
+    // Like an end a runner reports: the previous ended run of the load test goes with it.
+    const summary = await summaryWithComparison(
+      o.db.kysely,
+      runId,
+      'aborted_by_system',
+      { errors: [{ code: null, created: iso(now.getTime()), detail: why }] },
+      now,
+    );
     const { waiting } = await handOff(o.deliveryTaker, (offer) =>
-      changeRunStatus(
-        o.db,
-        runId,
-        {
-          status: 'aborted_by_system',
-          summary: { errors: [{ code: null, created: iso(Date.now()), detail: why }] },
-        },
-        offer,
-      ),
+      changeRunStatus(o.db, runId, { status: 'aborted_by_system', summary }, offer),
     );
     if (waiting > 0) o.onDeliveriesQueued();
     return true;

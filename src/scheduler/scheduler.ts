@@ -35,6 +35,7 @@ import {
   startingTick,
   updateTick,
 } from '../storage/load-tests-repo.js';
+import { summaryWithComparison } from '../storage/comparisons-repo.js';
 import { unendedScheduledRun } from '../storage/runs-repo.js';
 import { isInstanceAdmin } from '../storage/users-repo.js';
 import { changeRunStatus } from '../queue/enqueue.js';
@@ -431,9 +432,13 @@ export class Scheduler {
       // The runner could not report an end: say it here so the run does not stay "running".
       if (entry.runId !== null) {
         const runId = entry.runId;
-        await handOff(this.options.deliveryTaker, (offer) =>
-          changeRunStatus(db, runId, { status: 'aborted_by_system' }, offer),
-        )
+        const now = new Date();
+        await summaryWithComparison(db.kysely, runId, 'aborted_by_system', undefined, now)
+          .then((summary) =>
+            handOff(this.options.deliveryTaker, (offer) =>
+              changeRunStatus(db, runId, { status: 'aborted_by_system', summary }, offer),
+            ),
+          )
           .then(({ waiting }) => waiting > 0 && this.options.onDeliveriesQueued())
           .catch(() => {});
       }

@@ -93,6 +93,12 @@ describe.each(DIALECTS)('a scheduled run whose server died (%s)', (dialect) => {
       body: { type: 'webhook', name: 'hook', url: receiver.url() },
     });
     expect(channel.status).toBe(201);
+    // An earlier run that ended: the crashed run names it as its previous, like any other end.
+    const earlier = await api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: { trigger: 'api' } });
+    const earlierEnd = await api('POST', `/api/v1/runs/${earlier.body.id}/status`, {
+      body: { status: 'finished', result: 'passed' },
+    });
+    expect(earlierEnd.status, JSON.stringify(earlierEnd.body)).toBe(200);
     const scheduled = await api('PATCH', `/api/v1/load-tests/${loadTestId}`, {
       body: { schedule: { command: sleeper, cron: '* * * * * *' } },
     });
@@ -147,6 +153,7 @@ describe.each(DIALECTS)('a scheduled run whose server died (%s)', (dialect) => {
       'the crashed run to end',
     );
     expect(ended).toMatchObject({ status: 'aborted_by_system', status_text: 'Aborted by system' });
+    expect(ended.previous).toEqual({ run_id: earlier.body.id, status: 'finished', result: 'passed' });
     expect(ended.errors).toEqual([
       expect.objectContaining({
         detail: expect.stringMatching(/^the loadnotify server running it \(.+\) stopped while it ran$/),
