@@ -4,7 +4,7 @@
  */
 
 import type { RunResult, RunStatus, StatusScheme, Trigger } from '../../src/core/run-status.js';
-import type { RunSummary } from '../../src/core/events.js';
+import type { RunError, RunSummary } from '../../src/core/events.js';
 import type { RunContext } from '../../src/core/run-context.js';
 import type { Figures, RunComparison } from '../../src/core/comparison.js';
 import type { CatalogueType as ChannelTypeInfo } from '../../src/channels/catalogue.js';
@@ -22,7 +22,7 @@ export {
   isTerminal,
 } from '../../src/core/run-status.js';
 export type { RunResult, RunStatus, StatusScheme, Trigger } from '../../src/core/run-status.js';
-export type { RunSummary } from '../../src/core/events.js';
+export type { RunError, RunSummary } from '../../src/core/events.js';
 export type { RunComparison, FigureDelta, Figures } from '../../src/core/comparison.js';
 
 export interface Page<T> {
@@ -143,6 +143,8 @@ export interface Run {
   context?: RunContext | null;
   /** The figures next to an earlier run's, as worked out when it finished; null when none. */
   comparison?: RunComparison | null;
+  /** What the run reported going wrong (a runner's last error lines, what its exit meant), oldest first. */
+  errors?: RunError[];
 }
 
 export interface ChannelEvents {

@@ -9,6 +9,7 @@ import {
   TERMINAL_STATUSES,
   type RunResult,
   type RunStatus,
+  type RunError,
   type RunSummary,
 } from '../api.js';
 import { DeliveriesTable } from '../components/deliveries-table.js';
@@ -138,6 +139,7 @@ export function RunPage({ id }: { id: number }) {
         </dl>
         {live ? <StatusForm runId={r.id} status={r.status} onChanged={() => void reloadAll()} /> : null}
       </section>
+      {r.errors?.length ? <ErrorsSection errors={r.errors} /> : null}
       {r.context ? <ContextSection context={r.context} /> : null}
       {r.summary ? <SummarySection summary={r.summary} /> : null}
       {isTerminal(r.status) ? (
@@ -312,6 +314,26 @@ function ContextSection({ context }: { context: RunContext }) {
 }
 
 /** What the runner read from the tool's summary: thresholds (words, not only colour) and figures. */
+/**
+ * What the run reported going wrong, oldest first: for `loadnotify run`, the command's last
+ * stderr lines (secrets masked) and then what its exit meant, with the exit code. Text only.
+ */
+function ErrorsSection({ errors }: { errors: RunError[] }) {
+  return (
+    <section className="card" aria-labelledby="run-errors">
+      <h2 id="run-errors">Errors</h2>
+      <ol className="run-errors" aria-label="Errors, oldest first">
+        {errors.map((e, i) => (
+          <li key={i}>
+            <code>{e.detail}</code>
+            {e.code !== null ? <span className="muted small"> (code {e.code})</span> : null}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
 function SummarySection({ summary }: { summary: RunSummary }) {
   const thresholds = Object.entries(summary.thresholds ?? {});
   const figure = (v: number | null | undefined, format: (n: number) => string) =>
