@@ -65,6 +65,11 @@ export interface Config {
   schedules: ScheduleCommandPolicy;
   /** The operator's own mail server for the service's mail (invitations); null: none. */
   systemMail: { url: string; from: string } | null;
+  /**
+   * How a channel's failures are gathered into operator alerts' mails (a minute's grace, then
+   * at most one an hour); not from the environment: tests shorten it.
+   */
+  alertTiming?: { windowMs: number; graceMs: number };
 }
 
 /** Commands are the operator's to allow; by default no schedule runs a command. */

@@ -19,6 +19,7 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { createMetrics } from './metrics/metrics.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { RetentionPruner } from './retention/pruner.js';
+import { AlertDispatcher } from './alerts/dispatcher.js';
 
 export interface RunningServer {
   app: App;
@@ -60,6 +61,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let engine: DeliveryEngine | null = null;
   let scheduler: Scheduler | null = null;
   let pruner: RetentionPruner | null = null;
+  let alerts: AlertDispatcher | null = null;
   let listener: Listener | null = null;
   const metrics = createMetrics(db);
   const ctx: AppContext = {
@@ -121,6 +123,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       // PostgreSQL's processes tell each other while the listener is up (SQLite: see Db).
       hearsNewWork: () => listener?.listening ?? false,
       metrics,
+      alertTiming: config.alertTiming,
+      // Alerts its failures wrote are dispatched from here once they have committed.
+      onAlerts: () => alerts?.kick(),
+    });
+    alerts = new AlertDispatcher({
+      db,
+      mailer: ctx.mailer,
+      publicUrl: () => config.publicUrl,
+      log: app.log.child({ component: 'alerts' }),
+      onDeliveriesQueued: () => ctx.onDeliveriesQueued(),
+      retryScale: config.retryScale,
     });
     scheduler = new Scheduler({
       db,
@@ -150,6 +163,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await scheduler.start();
     pruner = new RetentionPruner({ db, retentionDays: config.retentionDays, log: app.log });
     pruner.start();
+    alerts.start();
   }
   let url = '';
   if (options.listen !== false) {
@@ -167,6 +181,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       // Before the engine: the runs it stops still report their end (and queue its events).
       await scheduler?.stop();
       await pruner?.stop();
+      await alerts?.stop();
       await listener?.stop();
       await engine?.stop(config.deliveryTimeoutMs);
       await sender.close();

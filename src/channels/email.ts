@@ -10,7 +10,7 @@
  */
 import net from 'node:net';
 import { Type } from 'typebox';
-import { buildMessage, oneLine, truncateText } from '../core/message.js';
+import { alertMessage, buildMessage, oneLine, truncateText } from '../core/message.js';
 import type { Message, MessageColor, MessageFact } from '../core/message.js';
 import type { EventData, StoredEvent } from '../core/events.js';
 import type {
@@ -140,6 +140,7 @@ type RunEvent = Extract<EventData, { run: object }>;
 /** The tag at the start of the subject: what happened, readable in a list of subjects. */
 export function subjectTag(event: EventData): string {
   if (event.type === 'test.notification_channel') return '[TEST]';
+  if (event.type === 'notification_channel.alert') return '[ALERT]';
   if (event.type === 'test.started') return '[STARTED]';
   const { status, result } = event.run;
   if (status === 'finished')
@@ -151,6 +152,7 @@ export function subjectTag(event: EventData): string {
 function subject(event: EventData, channel: ChannelForDelivery): string {
   if (event.type === 'test.notification_channel')
     return `[TEST] loadnotify test notification — ${oneLine(channel.name)}`;
+  if (event.type === 'notification_channel.alert') return `[ALERT] ${alertMessage(event.alert).title}`;
   return `${subjectTag(event)} ${oneLine(event.run.load_test_name)} — run #${event.run.run_id}`;
 }
 
@@ -177,6 +179,8 @@ function threading(
   const domain = idDomain(ctx.publicUrl);
   if (event.type === 'test.notification_channel')
     return { 'Message-ID': `<loadnotify.test-${ctx.webhookId}@${domain}>` };
+  if (event.type === 'notification_channel.alert')
+    return { 'Message-ID': `<loadnotify.alert-${event.alert.id}.channel-${channel.id}@${domain}>` };
   const started = startedMessageId(event.run.run_id, channel.id, ctx.publicUrl);
   if (event.type === 'test.started') return { 'Message-ID': started };
   return {
@@ -188,7 +192,7 @@ function threading(
 
 /** The message's facts plus the run's times, which a mail has room for. */
 function facts(event: EventData, message: Message): MessageFact[] {
-  if (event.type === 'test.notification_channel') return message.facts;
+  if (event.run === null) return message.facts;
   const { run } = event as RunEvent;
   const times: MessageFact[] = [{ label: 'Run', value: `#${run.run_id}` }];
   if (run.started_at) times.push({ label: 'Started', value: run.started_at });
@@ -257,6 +261,8 @@ function templateJobs(
   channel: ChannelForDelivery,
   ctx: RenderContext,
 ): Record<string, TemplateJob> | null {
+  // An operator alert goes in our own words: the templates are written for runs.
+  if (event.data.type === 'notification_channel.alert') return null;
   const config = channel.config as unknown as EmailSettings;
   const jobs: Record<string, TemplateJob> = {};
   const scope = templateScope(event, channel, ctx);
@@ -382,7 +388,12 @@ export const emailChannel: ChannelType = {
   },
   templates: templateJobs,
   render(event, channel, ctx): RenderedMail {
-    const config = channel.config as unknown as EmailSettings;
+    const settings = channel.config as unknown as EmailSettings;
+    // An operator alert goes in our own words: the templates are written for runs.
+    const config: EmailSettings =
+      event.data.type === 'notification_channel.alert'
+        ? { ...settings, subject_template: undefined, html_template: undefined }
+        : settings;
     const message = buildMessage(event.data, ctx.publicUrl);
     const rows = facts(event.data, message);
     // A subject template that renders to nothing falls back to ours: a mail needs a subject.

@@ -126,7 +126,9 @@ export function commitTarget(
 
 /** Why a forge channel cannot send this event at all (ChannelType.skip), or null. */
 export function forgeSkip(data: EventData, forge: 'github' | 'gitlab'): string | null {
-  if (data.type === 'test.notification_channel') return null;
+  if (data.type === 'notification_channel.alert')
+    return 'operator alerts go to chat, e-mail, PagerDuty and webhook channels, not to commit statuses';
+  if (data.run === null) return null;
   const target = commitTarget(data.run, forge);
   return typeof target === 'string' ? target : null;
 }
@@ -435,9 +437,7 @@ function githubNext(
     step: (request) =>
       request.method === 'PATCH' ? 'edit' : /\/comments$/.test(request.url) ? 'create' : 'status',
     comment: (id) =>
-      target && event.data.type !== 'test.notification_channel'
-        ? githubComment(event.data, channel, ctx, target, id)
-        : null,
+      target && event.data.run !== null ? githubComment(event.data, channel, ctx, target, id) : null,
   });
 }
 
@@ -478,11 +478,11 @@ export const githubChannel: ChannelType = {
   skip: (data) => forgeSkip(data, 'github'),
   stateKey(event, channel) {
     const target = commentsOn(event, channel, 'pull_request_comments');
-    if (!target || event.data.type === 'test.notification_channel') return null;
+    if (!target || event.data.run === null) return null;
     return `pr:${target.path.join('/').toLowerCase()}#${target.pullRequest}:lt:${event.data.run.load_test_id}`;
   },
   render(event, channel, ctx): RenderedRequest {
-    if (event.data.type === 'test.notification_channel') {
+    if (event.data.run === null) {
       // Nothing to put a status on: the Test Hook shows that the API answers and takes the
       // token, with a request that writes nothing (GitHub's "Render a Markdown document").
       return {

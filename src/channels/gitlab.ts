@@ -170,11 +170,11 @@ export const gitlabChannel: ChannelType = {
   skip: (data) => forgeSkip(data, 'gitlab'),
   stateKey(event, channel) {
     const target = commentsOn(event, channel, 'merge_request_notes');
-    if (!target || event.data.type === 'test.notification_channel') return null;
+    if (!target || event.data.run === null) return null;
     return `mr:${target.path.join('/').toLowerCase()}!${target.pullRequest}:lt:${event.data.run.load_test_id}`;
   },
   render(event, channel, ctx): RenderedRequest {
-    if (event.data.type === 'test.notification_channel') {
+    if (event.data.run === null) {
       // As GitHub's: a request that writes nothing shows that the API answers and takes the token.
       return {
         method: 'POST',
@@ -206,9 +206,7 @@ export const gitlabChannel: ChannelType = {
       step: (request) =>
         request.method === 'PUT' ? 'edit' : /\/notes$/.test(request.url) ? 'create' : 'status',
       comment: (id) =>
-        target && event.data.type !== 'test.notification_channel'
-          ? gitlabNote(event.data, channel, ctx.publicUrl, target, id)
-          : null,
+        target && event.data.run !== null ? gitlabNote(event.data, channel, ctx.publicUrl, target, id) : null,
     });
   },
   classify: classifyGitLab,

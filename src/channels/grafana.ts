@@ -156,7 +156,7 @@ function runTags(channel: ChannelForDelivery, run: RunSnapshot, ended: boolean):
 function annotationText(event: StoredEvent, publicUrl: string): string {
   const message = buildMessage(event.data, publicUrl);
   const lines = [`<b>${escapeHtml(message.title)}</b>`];
-  if (event.data.type === 'test.notification_channel') lines.push(escapeHtml(message.summary));
+  if (event.data.run === null) lines.push(escapeHtml(message.summary));
   for (const fact of message.facts) {
     if (fact.label === 'Test') continue; // the title names it
     const value = fact.url
@@ -220,7 +220,7 @@ function startAnnotation(
 
 function render(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext): RenderedRequest {
   const { data } = event;
-  if (data.type === 'test.notification_channel')
+  if (data.run === null)
     // A point at the moment of the test, on the same dashboard: where the person will look.
     return request(channel, 'POST', annotationsUrl(channel.url), {
       ...placement(channel),
@@ -296,7 +296,7 @@ function next(
   const { request: sent, response } = answered[answered.length - 1]!;
   const { data } = event;
   // The annotation this run made is gone (deleted in Grafana): mark the run anew.
-  if (sent.method === 'PATCH' && response.status === 404 && data.type !== 'test.notification_channel') {
+  if (sent.method === 'PATCH' && response.status === 404 && data.run !== null) {
     const made = data.type === 'test.finished' ? wholeRun : startAnnotation;
     return { request: made(event, channel, data.run, ctx.publicUrl) };
   }
@@ -306,7 +306,7 @@ function next(
   if (id === null) return { end: { kind: 'permanent', reason: `HTTP ${response.status}: ${NOT_GRAFANA}` } };
   // Kept after the end too: a redelivered end patches the same annotation instead of adding
   // one. Retention forgets it, as it does the deliveries.
-  return data.type === 'test.notification_channel' ? { end: verdict } : { end: verdict, remember: id };
+  return data.run === null ? { end: verdict } : { end: verdict, remember: id };
 }
 
 export const grafanaChannel: ChannelType = {

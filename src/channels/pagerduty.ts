@@ -55,6 +55,28 @@ function body(
 ) {
   const channelName = channel.name;
   const message = buildMessage(event, publicUrl);
+  if (event.type === 'notification_channel.alert') {
+    // One incident per failing channel: its later alerts update it, and it never touches a
+    // load test's incident.
+    const { alert } = event;
+    return {
+      event_action: 'trigger',
+      dedup_key: `loadnotify-${alert.organization_id}-channel-${alert.channel.id}-failing`,
+      payload: {
+        summary: truncateText(message.summary, MAX_SUMMARY_CHARS),
+        source: 'loadnotify',
+        severity: alert.kind === 'disabled' ? 'error' : 'warning',
+        class: 'notification channel failing',
+        custom_details: {
+          channel: oneLine(alert.channel.name),
+          reason: alert.reason,
+          failed_deliveries: alert.count,
+        },
+      },
+      links: [{ href: alert.channel.url, text: oneLine(message.link!.text) }],
+      client: 'loadnotify',
+    };
+  }
   if (event.type === 'test.notification_channel') {
     // Its own key per channel: pressing the button again updates the same alert instead of
     // adding one, and it never touches a load test's alert.

@@ -349,7 +349,8 @@ function templateJob(
   ctx: RenderContext,
 ): TemplateJob | null {
   const { template } = channel.config;
-  if (typeof template !== 'string') return null;
+  // An operator alert goes as its own JSON: the template is written for runs.
+  if (typeof template !== 'string' || event.data.type === 'notification_channel.alert') return null;
   return {
     source: template,
     scope: templateScope(event, channel, ctx),
@@ -360,7 +361,7 @@ function templateJob(
 /** The body: the template's output, the extended payload, or the documents' one. */
 function webhookBody(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext) {
   const { template, payload_version: version, content_type: contentType } = channel.config;
-  if (typeof template === 'string') {
+  if (typeof template === 'string' && event.data.type !== 'notification_channel.alert') {
     // Rendered in a template worker beforehand; rendering it here would run a user's loop on
     // the service's thread, which is what the workers are for.
     if (ctx.templateOutput === undefined)

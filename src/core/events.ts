@@ -3,7 +3,12 @@ import type { PreviousRun } from './run-change.js';
 import type { RunContext } from './run-context.js';
 import type { RunResult, RunStatus, Trigger } from './run-status.js';
 
-export const EVENT_TYPES = ['test.started', 'test.finished', 'test.notification_channel'] as const;
+export const EVENT_TYPES = [
+  'test.started',
+  'test.finished',
+  'test.notification_channel',
+  'notification_channel.alert',
+] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /** Headline figures a runner may report from the tool's summary (k6 --summary-export, ...). */
@@ -86,9 +91,31 @@ export interface RunSnapshot {
   previous?: PreviousRun | null;
 }
 
+/**
+ * An operator alert as the organization's operations channel hears it: another of its
+ * channels was disabled, or deliveries to it failed for good.
+ */
+export interface AlertSnapshot {
+  id: number;
+  /** `disabled`: the channel was switched off; `gave_up`: `count` deliveries failed for good. */
+  kind: 'disabled' | 'gave_up';
+  organization_id: number;
+  channel: { id: number; name: string; type: string; url: string };
+  /** The last failure's reason, as the delivery log shows it. */
+  reason: string;
+  count: number;
+  first_at: string;
+  last_at: string;
+}
+
 export type EventData =
   | { type: 'test.started' | 'test.finished'; run: RunSnapshot }
-  | { type: 'test.notification_channel'; run: null };
+  | { type: 'test.notification_channel'; run: null }
+  | { type: 'notification_channel.alert'; run: null; alert: AlertSnapshot };
+
+/** The events of a run (the others have `run: null`: the Test Hook, operator alerts). */
+export type RunEvent = Extract<EventData, { run: RunSnapshot }>;
+export type AlertEvent = Extract<EventData, { type: 'notification_channel.alert' }>;
 
 export interface StoredEvent {
   id: number;

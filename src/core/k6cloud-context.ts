@@ -84,7 +84,7 @@ export function k6CloudContext(data: EventData, options: K6CloudContextOptions):
   const matched = options.eventTypes?.length ? firstMatchingEventType(options.eventTypes, data) : null;
   const type: K6CloudEventType | typeof ANY_EVENT_TYPE = matched ?? ANY_EVENT_TYPE;
   const event = { id: options.eventId, type, text: K6CLOUD_EVENT_TEXT[type], name: data.type };
-  if (data.type === 'test.notification_channel')
+  if (data.run === null)
     return { test: NO_TEST, user: { id: null, name: null, avatar: null }, event, errors: [] };
   const { run } = data;
   const base = options.publicUrl.replace(/\/+$/, '');

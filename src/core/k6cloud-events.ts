@@ -95,7 +95,7 @@ function endMatches(id: K6CloudEventType, run: Ended): boolean {
 
 /** Whether the event is one that `id` means (the Test Hook is none of them). */
 export function k6CloudEventMatches(id: K6CloudEventType, event: EventData): boolean {
-  if (event.type === 'test.notification_channel') return false;
+  if (event.run === null) return false;
   const { run } = event;
   if (event.type === 'test.started') {
     if (id === 'test.started.scheduled') return run.trigger === 'scheduled';

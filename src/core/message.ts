@@ -4,7 +4,7 @@
  * channel escapes for its own format.
  */
 import type { FigureDelta, RunComparison } from './comparison.js';
-import type { EventData, RunSnapshot, RunSummary } from './events.js';
+import type { AlertSnapshot, EventData, RunSnapshot, RunSummary } from './events.js';
 import { contextLinks, type RunContext } from './run-context.js';
 import { outcomeChange } from './run-change.js';
 import { statusCode } from './run-status.js';
@@ -165,6 +165,7 @@ export function runUrl(publicUrl: string, runId: number): string {
 }
 
 export function buildMessage(event: EventData, publicUrl: string): Message {
+  if (event.type === 'notification_channel.alert') return alertMessage(event.alert);
   if (event.type === 'test.notification_channel') {
     return {
       title: 'Test notification from loadnotify',
@@ -203,5 +204,28 @@ export function buildMessage(event: EventData, publicUrl: string): Message {
     facts,
     color: colorOf(event),
     link: { url: runUrl(publicUrl, run.run_id), text: `View run #${run.run_id}` },
+  };
+}
+
+/** What an operator alert says: which channel, what happened to it, why, and where to look. */
+export function alertMessage(alert: AlertSnapshot): Message {
+  const name = oneLine(alert.channel.name);
+  const what =
+    alert.kind === 'disabled'
+      ? `channel "${name}" was disabled`
+      : alert.count === 1
+        ? `a delivery to channel "${name}" failed`
+        : `${alert.count} deliveries to channel "${name}" failed`;
+  const title = `loadnotify: ${what}`;
+  return {
+    title,
+    summary: `${what[0]!.toUpperCase()}${what.slice(1)}: ${oneLine(alert.reason)}`,
+    facts: [
+      { label: 'Channel', value: `${name} (${alert.channel.type})` },
+      { label: 'Reason', value: oneLine(alert.reason) },
+      ...(alert.kind === 'gave_up' ? [{ label: 'Failed deliveries', value: String(alert.count) }] : []),
+    ],
+    color: 'danger',
+    link: { url: alert.channel.url, text: `Open channel "${name}"` },
   };
 }

@@ -65,7 +65,7 @@ export function testHookRun(organizationId: number, now: Date): RunSnapshot {
  * no run, is shown as testHookRun finishing, so no field of the context is empty.
  */
 export function templateEventData(event: StoredEvent): Extract<EventData, { run: object }> {
-  if (event.data.type !== 'test.notification_channel') return event.data;
+  if (event.data.run !== null) return event.data;
   return {
     type: 'test.finished',
     run: testHookRun(event.organization_id, new Date(event.created_at)),
@@ -86,6 +86,7 @@ const SAMPLE_CONTEXT: RunContext = {
 export function sampleEvent(type: EventType, organizationId: number, now: Date): StoredEvent {
   const base = { id: 0, organization_id: organizationId, created_at: now.toISOString() };
   if (type === 'test.notification_channel') return { ...base, data: { type, run: null } };
+  if (type === 'notification_channel.alert') return { ...base, data: sampleAlert(organizationId, now) };
   // Where a CI run comes from, so the types that need a commit (GitHub, GitLab) have one to show.
   const run: RunSnapshot = { ...sampleRun(organizationId, now), context: SAMPLE_CONTEXT };
   if (type === 'test.started')
@@ -101,6 +102,33 @@ export function sampleEvent(type: EventType, organizationId: number, now: Date):
         ended_at: now.toISOString(),
         summary: { thresholds_passed: true, requests: 48213, failure_rate: 0.0012, p95_ms: 182.4 },
       },
+    },
+  };
+}
+
+/** An operator alert as a preview shows it: a made-up channel, disabled. */
+function sampleAlert(
+  organizationId: number,
+  now: Date,
+): Extract<EventData, { type: 'notification_channel.alert' }> {
+  const at = now.toISOString();
+  return {
+    type: 'notification_channel.alert',
+    run: null,
+    alert: {
+      id: 0,
+      kind: 'disabled',
+      organization_id: organizationId,
+      channel: {
+        id: 0,
+        name: 'Example channel',
+        type: 'webhook',
+        url: 'https://loadnotify.example.com/integrations/0',
+      },
+      reason: 'disabled after 3 deliveries failed in a row; last: HTTP 410: the receiver is gone',
+      count: 1,
+      first_at: at,
+      last_at: at,
     },
   };
 }

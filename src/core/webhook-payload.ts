@@ -3,7 +3,7 @@
  * against those documents parse it, so the keys, their order and their meaning are fixed.
  */
 import type { RunComparison } from './comparison.js';
-import type { EventData, RunSummary } from './events.js';
+import type { AlertSnapshot, EventData, RunSummary } from './events.js';
 import { runUrl } from './message.js';
 import { contextLinks, type RunContext } from './run-context.js';
 import { statusCode } from './run-status.js';
@@ -26,7 +26,16 @@ export interface TestEventPayload {
   event: 'test.notification_channel';
 }
 
-export type DocumentedPayload = RunEventPayload | TestEventPayload;
+/**
+ * An operator alert (not in the documents: receivers of theirs never get one unless the
+ * organization makes their channel its operations channel).
+ */
+export interface AlertEventPayload {
+  event: 'notification_channel.alert';
+  alert: AlertSnapshot;
+}
+
+export type DocumentedPayload = RunEventPayload | TestEventPayload | AlertEventPayload;
 
 /**
  * Built as one object literal in the documents' key order: JSON.stringify keeps insertion
@@ -34,6 +43,7 @@ export type DocumentedPayload = RunEventPayload | TestEventPayload;
  */
 export function documentedPayload(event: EventData, scheme: StatusScheme): DocumentedPayload {
   if (event.type === 'test.notification_channel') return { event: event.type };
+  if (event.type === 'notification_channel.alert') return { event: event.type, alert: event.alert };
   const { run } = event;
   const { code, text } = statusCode(scheme, run.status, run.result);
   return {
@@ -77,10 +87,11 @@ export interface ExtendedRunPayload extends RunEventPayload {
   context_links: { commit: string | null; pull_request: string | null; job: string | null };
 }
 
-export type ExtendedPayload = ExtendedRunPayload | TestEventPayload;
+export type ExtendedPayload = ExtendedRunPayload | TestEventPayload | AlertEventPayload;
 
 export function extendedPayload(event: EventData, scheme: StatusScheme, publicUrl: string): ExtendedPayload {
   if (event.type === 'test.notification_channel') return { event: event.type };
+  if (event.type === 'notification_channel.alert') return { event: event.type, alert: event.alert };
   const documented = documentedPayload(event, scheme) as RunEventPayload;
   const { run } = event;
   const links = contextLinks(run.context);

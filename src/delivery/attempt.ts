@@ -43,7 +43,12 @@ export type AttemptResult = {
   leaseLost: boolean;
   /** Its end freed a later delivery of the run to the channel, written by any process. */
   unblocks: boolean;
+  /** Its failure wrote an operator alert, to be dispatched now that it has committed. */
+  alerted: boolean;
 };
+
+/** Why a delivery fails unsent when its channel was switched off after it was queued. */
+export const CHANNEL_OFF = 'the channel was disabled before this delivery was sent';
 
 function classify(type: string, outcome: SendOutcome): Classification {
   if (outcome.kind === 'refused') return { kind: 'permanent', reason: outcome.reason };
@@ -115,7 +120,7 @@ export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedA
     const channelType = getChannelType(d.channel.type);
     if (!channelType) throw new Error(`unknown channel type ${d.channel.type}`);
     if (d.channel.enabled !== 1 && d.event_type !== 'test.notification_channel') {
-      throw new Error('the channel was disabled before this delivery was sent');
+      throw new Error(CHANNEL_OFF);
     }
     const opened = deps.channels.open(d.channel);
     const event: StoredEvent = {
@@ -190,7 +195,10 @@ export async function sendAttempt(
   ): Promise<AttemptResult> => {
     // Test Hook outcomes don't count towards switching a channel off: a person is watching.
     const counts = d.event_type !== 'test.notification_channel';
-    const { held, unblocks } = await deps.completions.add({
+    // A failure for good is an operator alert, unless it only follows the channel's disabling.
+    const alert =
+      counts && state === 'failed' && !('failure' in prepared && prepared.failure === CHANNEL_OFF);
+    const { held, unblocks, alerted } = await deps.completions.add({
       deliveryId: d.id,
       workerId: deps.workerId,
       state,
@@ -202,6 +210,7 @@ export async function sendAttempt(
         channelId: d.channel_id,
         effect: !counts ? 'none' : state === 'delivered' ? 'reset' : state === 'failed' ? 'count' : 'none',
         reason: lastError,
+        alert,
       },
       ...(remember && { remember }),
     });
@@ -214,7 +223,7 @@ export async function sendAttempt(
             : (outcomeOverride ?? 'permanent');
       deps.metrics?.deliveryOutcome(d.channel.type, counted);
     }
-    return { state, leaseLost: !held, unblocks };
+    return { state, leaseLost: !held, unblocks, alerted };
   };
 
   // Nothing was sent: no answer, and the reason in the log.

@@ -5,7 +5,13 @@ import type { Db } from '../storage/database.js';
 import { WriteBatcher } from '../storage/write-batch.js';
 import { prepareAttempt, sendAttempt, type AttemptDeps, type PreparedAttempt } from './attempt.js';
 import { claimDue } from '../queue/claim.js';
-import { writeCompletions, type Completion, type CompletionWritten } from '../queue/complete.js';
+import {
+  ALERT_TIMING,
+  writeCompletions,
+  type Completion,
+  type CompletionWritten,
+} from '../queue/complete.js';
+import type { AlertTiming } from '../storage/operator-alerts-repo.js';
 import { readChannelState } from '../storage/channel-state-repo.js';
 import { nextLookAt } from '../queue/due.js';
 import { runKey, type ClaimedDelivery, type Handed, type HandoffOffer } from '../queue/handoff.js';
@@ -81,6 +87,10 @@ export interface EngineOptions {
   retryScale?: number;
   random?: () => number;
   metrics?: DeliveryMetrics;
+  /** How a channel's failures are gathered into operator alerts (tests shorten it). */
+  alertTiming?: AlertTiming;
+  /** A recorded failure wrote an operator alert, now committed: dispatch it. */
+  onAlerts?: () => void;
 }
 
 /**
@@ -124,7 +134,10 @@ export class DeliveryEngine implements DeliveryTaker {
   private newWork = false;
   private readonly deps: AttemptDeps;
   private readonly o: Required<
-    Omit<EngineOptions, 'db' | 'box' | 'sender' | 'publicUrl' | 'log' | 'metrics' | 'hearsNewWork'>
+    Omit<
+      EngineOptions,
+      'db' | 'box' | 'sender' | 'publicUrl' | 'log' | 'metrics' | 'hearsNewWork' | 'alertTiming' | 'onAlerts'
+    >
   >;
 
   constructor(private readonly options: EngineOptions) {
@@ -143,7 +156,8 @@ export class DeliveryEngine implements DeliveryTaker {
     this.deps = {
       channels: new OpenedChannels(options.box),
       completions: new WriteBatcher<Completion, CompletionWritten>(options.db, {
-        write: (trx, items) => writeCompletions(options.db.dialect, trx, items),
+        write: (trx, items) =>
+          writeCompletions(options.db.dialect, trx, items, { alerts: options.alertTiming ?? ALERT_TIMING }),
         windowMs: COMPLETION_WINDOW_MS,
       }),
       sender: options.sender,
@@ -400,6 +414,7 @@ export class DeliveryEngine implements DeliveryTaker {
           if (r?.leaseLost)
             this.options.log.warn({ delivery: d.id }, 'lease expired before the attempt was recorded');
           final = r !== null && r.state !== 'pending' && !r.leaseLost;
+          if (r?.alerted) this.options.onAlerts?.();
           // A retry is due later: an idle loop sleeping until the queue's next due time (or
           // its minute-long fallback) must look again to wake for it.
           if (r?.state === 'pending') this.lookAgain();

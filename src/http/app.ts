@@ -23,6 +23,7 @@ import { invitationRoutes } from './routes/invitations.js';
 import { projectRoutes } from './routes/projects.js';
 import { loadTestRoutes } from './routes/load-tests.js';
 import { runRoutes } from './routes/runs.js';
+import { operatorAlertRoutes } from './routes/operator-alerts.js';
 import { healthRoutes, type Health } from './routes/health.js';
 import type { App } from './routes/route-types.js';
 
@@ -125,6 +126,7 @@ export async function buildApp(ctx: AppContext, options: BuildOptions): Promise<
         projectRoutes,
         loadTestRoutes,
         runRoutes,
+        operatorAlertRoutes,
       ]
     : [];
   for (const install of [...coreRoutes, ...(options.extraRoutes ?? [])]) {

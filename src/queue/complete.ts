@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { inIds, perRow, unnestTable } from '../storage/bulk-params.js';
 import type { Dialect } from '../storage/database.js';
+import { recordDisabled, recordGaveUp, type AlertTiming } from '../storage/operator-alerts-repo.js';
 import type { Database, DeliveryState } from '../storage/schema.js';
 import type { AttemptStart } from './handoff.js';
 import { writeChannelStates, type RememberedState } from '../storage/channel-state-repo.js';
@@ -25,7 +26,17 @@ export interface Completion {
    * The channel's run of permanent failures: reset by a delivery, counted by a failure (and
    * the channel switched off after DISABLE_AFTER_PERMANENT_FAILURES), left alone otherwise.
    */
-  account: { channelId: number; effect: 'reset' | 'count' | 'none'; reason: string | null };
+  account: {
+    channelId: number;
+    effect: 'reset' | 'count' | 'none';
+    reason: string | null;
+    /**
+     * A counted failure that the organization's owners and admins hear of (an operator alert):
+     * every delivery that failed for good, except those failed because the channel was already
+     * off (its disabling was the alert).
+     */
+    alert?: boolean;
+  };
   /** What the channel keeps for later notifications (ChannelType.stateKey), written alongside. */
   remember?: RememberedState;
 }
@@ -33,6 +44,13 @@ export interface Completion {
 export interface CompletionWritten {
   held: boolean;
   unblocks: boolean;
+  /** Its failure wrote an operator alert: the writer dispatches it once this has committed. */
+  alerted: boolean;
+}
+
+export interface CompletionOptions {
+  /** How a channel's failures are gathered into operator alerts. */
+  alerts: AlertTiming;
 }
 
 /** Whether the delivery just ended has a later one of its run to its channel waiting behind it. */
@@ -83,6 +101,7 @@ export async function writeCompletions(
   dialect: Dialect,
   trx: Kysely<Database>,
   cs: readonly Completion[],
+  options: CompletionOptions = { alerts: ALERT_TIMING },
 ): Promise<CompletionWritten[]> {
   if (cs.length === 0) return [];
   const now = Date.now();
@@ -153,27 +172,40 @@ export async function writeCompletions(
       -- A channel deleted meanwhile took its deliveries with it: nothing to log.
       WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.delivery_id)`.execute(trx);
   }
-  await accountChannels(
+  const alerted = await accountChannels(
     dialect,
     trx,
     cs.filter((c) => ended.has(c.deliveryId)).map((c) => c.account),
+    options,
   );
   // Kept even when the lease was lost: it records what the receiver now holds (an annotation
   // this attempt created), whoever goes on with the delivery.
   const remembered = cs.flatMap((c) => (c.remember ? [c.remember] : []));
   if (remembered.length > 0) await writeChannelStates(trx, remembered);
-  return cs.map((c) => ({ held: ended.has(c.deliveryId), unblocks: ended.get(c.deliveryId) ?? false }));
+  return cs.map((c) => ({
+    held: ended.has(c.deliveryId),
+    unblocks: ended.get(c.deliveryId) ?? false,
+    alerted: alerted.has(c.account),
+  }));
 }
+
+/** Operator alerts about one channel's failures: a mail a minute after the first, then at most hourly. */
+export const ALERT_TIMING: AlertTiming = { windowMs: 60 * 60_000, graceMs: 60_000 };
 
 /**
  * Applies the batch's effects on channels in order. Resets are gathered into one statement
- * until a failure of one of their channels has to be counted after them.
+ * until a failure of one of their channels has to be counted after them. A counted failure
+ * that disables its channel, or that is to be alerted, writes an operator alert here, in the
+ * same transaction: only failures pay for it, and a crash cannot keep one without the other.
+ * Returns the effects that wrote one.
  */
 async function accountChannels(
   dialect: Dialect,
   trx: Kysely<Database>,
   effects: Completion['account'][],
-): Promise<void> {
+  options: CompletionOptions,
+): Promise<Set<Completion['account']>> {
+  const alerted = new Set<Completion['account']>();
   let resets = new Set<number>();
   const flushResets = async () => {
     if (resets.size === 0) return;
@@ -190,19 +222,31 @@ async function accountChannels(
     if (e.effect === 'reset') resets.add(e.channelId);
     if (e.effect !== 'count') continue;
     if (resets.has(e.channelId)) await flushResets();
-    await trx
+    const counted = await trx
       .updateTable('notification_channels')
       .set({ consecutive_failures: sql`consecutive_failures + 1` })
       .where('id', '=', e.channelId)
-      .execute();
+      .returning('enabled')
+      .executeTakeFirst();
     const message = `disabled after ${DISABLE_AFTER_PERMANENT_FAILURES} deliveries failed in a row; last: ${e.reason}`;
-    await trx
+    const now = Date.now();
+    const disabled = await trx
       .updateTable('notification_channels')
-      .set({ enabled: 0, disabled_reason: message, updated_at: Date.now() })
+      .set({ enabled: 0, disabled_reason: message, updated_at: now })
       .where('id', '=', e.channelId)
       .where('enabled', '=', 1)
       .where('consecutive_failures', '>=', DISABLE_AFTER_PERMANENT_FAILURES)
-      .execute();
+      .executeTakeFirst();
+    // A channel already off (a send that was under way when it was disabled) was told of then.
+    if (e.alert && counted?.enabled === 1) {
+      await recordGaveUp(trx, e.channelId, e.reason ?? 'failed', now, options.alerts);
+      alerted.add(e);
+    }
+    if (Number(disabled.numUpdatedRows) > 0) {
+      await recordDisabled(trx, e.channelId, message, now);
+      alerted.add(e);
+    }
   }
   await flushResets();
+  return alerted;
 }

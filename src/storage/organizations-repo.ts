@@ -43,3 +43,29 @@ export function listOrganizationsOf(
   if (only !== null) q = q.where('organizations.id', '=', only);
   return keysetPage(q, 'organizations.id', 'asc', request);
 }
+
+/** The organization's operations channel, when it names one that is still its own. */
+export function operationsChannelOf(k: Kysely<Database>, organizationId: number) {
+  return k
+    .selectFrom('organizations')
+    .innerJoin('notification_channels', (j) =>
+      j
+        .onRef('notification_channels.id', '=', 'organizations.operations_channel_id')
+        .onRef('notification_channels.organization_id', '=', 'organizations.id'),
+    )
+    .select(['notification_channels.id', 'notification_channels.name', 'notification_channels.enabled'])
+    .where('organizations.id', '=', organizationId)
+    .executeTakeFirst();
+}
+
+export async function setOperationsChannel(
+  k: Kysely<Database>,
+  organizationId: number,
+  channelId: number | null,
+): Promise<void> {
+  await k
+    .updateTable('organizations')
+    .set({ operations_channel_id: channelId })
+    .where('id', '=', organizationId)
+    .execute();
+}

@@ -18,6 +18,36 @@ export interface OrganizationsTable {
   id: Generated<number>;
   name: string;
   created_at: number;
+  /** The channel that also hears the organization's operator alerts; null (or gone): none. */
+  operations_channel_id: Generated<number | null>;
+}
+
+export type OperatorAlertKind = 'disabled' | 'gave_up';
+/** `waiting`: to be mailed (and sent to the operations channel) from `window_at`; then `done` or `failed`. */
+export type AlertDispatchState = 'waiting' | 'done' | 'failed';
+
+export interface OperatorAlertsTable {
+  id: Generated<number>;
+  organization_id: number;
+  channel_id: number;
+  kind: OperatorAlertKind;
+  /** The last failure's reason, as the delivery log shows it (secrets already redacted). */
+  reason: string;
+  /** Deliveries it stands for (gave_up: failures coalesced into one mail). */
+  count: number;
+  created_at: number;
+  /** The last failure it counts. */
+  updated_at: number;
+  /** Not mailed before this time (epoch ms): a channel's failures are mailed at most hourly. */
+  window_at: number;
+  dispatch_state: AlertDispatchState;
+  dispatch_attempts: number;
+  /** A process mailing it holds it until then. */
+  claimed_until: number | null;
+  operations_queued: number;
+  mailed_at: number | null;
+  mail_error: string | null;
+  dismissed_at: number | null;
 }
 
 export interface MembershipsTable {
@@ -257,4 +287,5 @@ export interface Database {
   runs: RunsTable;
   events: EventsTable;
   channel_state: ChannelStateTable;
+  operator_alerts: OperatorAlertsTable;
 }

@@ -1,15 +1,19 @@
-import { forbidden } from '../../core/errors.js';
+import { Type } from 'typebox';
+import { badRequest, forbidden } from '../../core/errors.js';
+import { findChannel } from '../../storage/channels-repo.js';
 import { isInstanceAdmin } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
-import { roleIn, tokenOrganization } from '../access.js';
-import { body, IdParams, ListQuery, Name } from '../schemas.js';
+import { requireManager, roleIn, tokenOrganization } from '../access.js';
+import { body, Id, IdParams, ListQuery, Name } from '../schemas.js';
 import { mapPage } from '../../storage/keyset-page.js';
 import {
   createOrganization,
   findOrganization,
   listOrganizationsOf,
+  operationsChannelOf,
   organizationView,
+  setOperationsChannel,
 } from '../../storage/organizations-repo.js';
 import type { App } from './route-types.js';
 
@@ -50,7 +54,43 @@ export function organizationRoutes(app: App, ctx: AppContext): void {
     async (req) => {
       const role = await roleIn(ctx, req, req.params.id);
       const org = await findOrganization(ctx.db.kysely, req.params.id);
-      return { ...organizationView(org!), role };
+      const operations = await operationsChannelOf(ctx.db.kysely, req.params.id);
+      return { ...organizationView(org!), role, operations_channel_id: operations?.id ?? null };
+    },
+  );
+
+  /**
+   * Who may call: owners and admins (they manage channels). `operations_channel_id` names one
+   * of the organization's own channels that also hears its operator alerts (null: none); any
+   * other id, another organization's channel too, is a 400 naming the field.
+   */
+  app.patch(
+    '/api/v1/organizations/:id',
+    {
+      schema: {
+        tags: ['organizations'],
+        params: IdParams,
+        body: body({ operations_channel_id: Type.Optional(Type.Union([Id, Type.Null()])) }),
+      },
+    },
+    async (req) => {
+      const orgId = req.params.id;
+      const role = await roleIn(ctx, req, orgId);
+      requireManager(role, 'change the organization');
+      const wanted = req.body.operations_channel_id;
+      if (wanted !== undefined && wanted !== null) {
+        const channel = await findChannel(ctx.db.kysely, wanted);
+        if (!channel || channel.organization_id !== orgId)
+          throw badRequest(
+            'validation_failed',
+            `operations_channel_id: channel ${wanted} is not a notification channel of this organization`,
+            'operations_channel_id',
+          );
+      }
+      if (wanted !== undefined) await setOperationsChannel(ctx.db.kysely, orgId, wanted);
+      const org = await findOrganization(ctx.db.kysely, orgId);
+      const operations = await operationsChannelOf(ctx.db.kysely, orgId);
+      return { ...organizationView(org!), role, operations_channel_id: operations?.id ?? null };
     },
   );
 }

@@ -15,6 +15,7 @@ import { baselineRuns } from './012-baseline-runs.js';
 import { runContext } from './013-run-context.js';
 import { channelMutes } from './014-channel-mutes.js';
 import { channelState } from './015-channel-state.js';
+import { operatorAlerts } from './016-operator-alerts.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -35,6 +36,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '013-run-context': runContext,
   '014-channel-mutes': channelMutes,
   '015-channel-state': channelState,
+  '016-operator-alerts': operatorAlerts,
 };
 
 /** This build's migrations in order; the last one's name is its schema version. */
