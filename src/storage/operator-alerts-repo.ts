@@ -51,7 +51,8 @@ export async function recordGaveUp(
 
 /**
  * The channel was switched off, in the transaction that did it: always mailed, at once. Its
- * failures still waiting for their window are told by this mail (they stay on the banner).
+ * failures still waiting for their window are folded into it (its reason counts them and
+ * names the last), so neither a second mail nor a second line on the banner repeats them.
  */
 export async function recordDisabled(
   trx: Kysely<Database>,
@@ -61,7 +62,7 @@ export async function recordDisabled(
 ): Promise<void> {
   await trx
     .updateTable('operator_alerts')
-    .set({ dispatch_state: 'done' })
+    .set({ dispatch_state: 'done', dismissed_at: now })
     .where('channel_id', '=', channelId)
     .where('kind', '=', 'gave_up')
     .where('dispatch_state', '=', 'waiting')
