@@ -63,6 +63,20 @@ export interface ServerAllows {
 export interface Organization {
   id: number;
   name: string;
+  /** The channel that also hears the organization's operator alerts (GET and PATCH only). */
+  operations_channel_id?: number | null;
+}
+/** A failing channel, told to owners and admins until dismissed (GET .../alerts). */
+export interface OperatorAlert {
+  id: number;
+  organization_id: number;
+  kind: 'disabled' | 'gave_up';
+  channel: { id: number; name: string; type: string; url: string };
+  reason: string;
+  count: number;
+  created_at: string;
+  last_at: string;
+  mailed_at: string | null;
 }
 export interface Project {
   id: number;
@@ -472,6 +486,12 @@ export const api = {
   me: () => get<Me>('/me'),
 
   createOrganization: (name: string) => post<Organization>('/organizations', { name }),
+  organization: (id: number) => get<Organization>(`/organizations/${id}`),
+  setOperationsChannel: (id: number, channelId: number | null) =>
+    patch<Organization>(`/organizations/${id}`, { operations_channel_id: channelId }),
+  alerts: (orgId: number) => get<Page<OperatorAlert>>(`/organizations/${orgId}/alerts?limit=20`),
+  dismissAlert: (id: number) => post<{ dismissed: number }>(`/alerts/${id}/dismiss`),
+  dismissAllAlerts: (orgId: number) => post<{ dismissed: number }>(`/organizations/${orgId}/alerts/dismiss`),
 
   projects: (orgId: number, cursor?: string | null, limit?: number) =>
     get<Page<Project>>(`/organizations/${orgId}/projects${qs(cursor, limit)}`),

@@ -19,6 +19,7 @@ import { ChannelPage } from './pages/channel-page.js';
 import { ChannelDeliveriesPage, DeliveryPage } from './pages/deliveries-pages.js';
 import { MembersPage } from './pages/members-page.js';
 import { TokensPage } from './pages/tokens-page.js';
+import { AlertsBanner } from './components/alerts-banner.js';
 
 type Phase =
   | { kind: 'loading' }
@@ -258,6 +259,7 @@ function Shell({ me, onMe, onSignedOut }: { me: Me; onMe(me: Me): void; onSigned
           </div>
         </header>
         <main id="main" className="content" key={org?.organization_id ?? 0}>
+          {org ? <AlertsBanner /> : null}
           {!org ? <NoOrganization /> : (content ?? <NotFound />)}
         </main>
       </div>

@@ -5,6 +5,7 @@ import { DeleteChannelButton } from '../components/channel-actions.js';
 import { triggerText } from '../components/runs-table.js';
 import { Empty, ErrorBanner, Loading, LoadMore, PageHeader } from '../components/ui.js';
 import { RedactedUrl } from '../components/redacted-url.js';
+import { OperationsChannel } from '../components/operations-channel.js';
 import { usePaged } from '../hooks.js';
 import { Link, navigate } from '../router.js';
 import { canManage, useOrg } from '../session.js';
@@ -87,6 +88,9 @@ export function IntegrationsPage() {
         )}
         <LoadMore nextCursor={list.nextCursor} loading={list.loadingMore} onClick={list.loadMore} />
       </section>
+      {list.loading || list.items.length === 0 ? null : (
+        <OperationsChannel orgId={org.organization_id} channels={list.items} manage={manage} />
+      )}
     </>
   );
 }
