@@ -63,7 +63,7 @@ export function OperationsChannel({
         too.
       </p>
       {manage ? (
-        <form className="inline-form" onSubmit={submit}>
+        <form className="inline-form operations-form" onSubmit={submit}>
           <div className="field">
             <label htmlFor="operations-channel-select">Also tell this channel</label>
             <select
