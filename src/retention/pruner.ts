@@ -4,6 +4,7 @@ import { deleteStaleFailures } from '../auth/login-throttle.js';
 import { deleteFinished, finishedBefore } from '../storage/deliveries-repo.js';
 import { deleteUnreferencedEvents } from '../storage/events-repo.js';
 import { deleteSpentInvitations } from '../storage/invitations-repo.js';
+import { deleteDismissedAlerts } from '../storage/operator-alerts-repo.js';
 import { deleteTicksBefore } from '../storage/load-tests-repo.js';
 import { deleteExpiredSessions } from '../storage/sessions-repo.js';
 import { deleteExpiredTokens } from '../storage/tokens-repo.js';
@@ -46,6 +47,8 @@ export interface PruneResult {
   tokens: number;
   /** What channels remembered (ChannelType.stateKey) and did not write again within the retention. */
   channelState: number;
+  /** Operator alerts dismissed longer ago than the retention. */
+  alerts: number;
 }
 
 /**
@@ -53,8 +56,8 @@ export interface PruneResult {
  * failed) deliveries with their attempt logs (pending ones are never touched, however old),
  * then the events no delivery refers to any more, and schedule ticks. Runs stay: they are the
  * run history. Also deletes what requests from anyone, signed in or not, leave behind once it
- * is spent: sign-in throttle rows, expired sessions, spent invitations and expired tokens, so
- * no table grows without bound.
+ * is spent: sign-in throttle rows, expired sessions, spent invitations and expired tokens,
+ * and operator alerts dismissed long ago, so no table grows without bound.
  *
  * Work is done in small batches, each its own short transaction with a pause after it, so a
  * large backlog never holds a long lock against the delivery engine or the API.
@@ -136,6 +139,7 @@ export class RetentionPruner {
       invitations: 0,
       tokens: 0,
       channelState: 0,
+      alerts: 0,
     };
     await this.inBatches(async (limit) => {
       const ids = await finishedBefore(db.kysely, cutoff, limit);
@@ -155,6 +159,7 @@ export class RetentionPruner {
     );
     result.tokens = await this.inBatches((limit) => deleteExpiredTokens(db.kysely, cutoff, limit));
     result.channelState = await this.inBatches((limit) => deleteStaleChannelState(db.kysely, cutoff, limit));
+    result.alerts = await this.inBatches((limit) => deleteDismissedAlerts(db.kysely, cutoff, limit));
     return result;
   }
 

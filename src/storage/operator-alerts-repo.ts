@@ -215,3 +215,22 @@ export async function managerEmails(k: Kysely<Database>, organizationId: number)
     .execute();
   return rows.map((r) => r.email);
 }
+
+/**
+ * Alerts dismissed before `before` (the retention): nobody sees them any more, and a channel's
+ * next window needs only its last hour. Open alerts stay until someone dismisses them.
+ */
+export async function deleteDismissedAlerts(k: Kysely<Database>, before: number, limit: number) {
+  const ids = (
+    await k
+      .selectFrom('operator_alerts')
+      .select('id')
+      .where('dismissed_at', '<', before)
+      .where('dispatch_state', '<>', 'waiting')
+      .limit(limit)
+      .execute()
+  ).map((r) => r.id);
+  if (ids.length === 0) return 0;
+  const deleted = await k.deleteFrom('operator_alerts').where('id', 'in', ids).executeTakeFirst();
+  return Number(deleted.numDeletedRows);
+}

@@ -4,6 +4,7 @@ import { DIALECTS, insertChannelRow, openTestDb } from '../helpers/db.js';
 import type { Db } from '../../src/storage/database.js';
 import type { DeliveryState } from '../../src/storage/schema.js';
 import { RetentionPruner } from '../../src/retention/pruner.js';
+import { recordDisabled } from '../../src/storage/operator-alerts-repo.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const MINUTE = 60_000;
@@ -19,6 +20,7 @@ const deleted = (deliveries: number, attempts: number) => ({
   invitations: 0,
   tokens: 0,
   channelState: 0,
+  alerts: 0,
 });
 
 describe.each(DIALECTS)('retention pruner (%s)', (dialect) => {
@@ -244,6 +246,7 @@ describe.each(DIALECTS)('retention pruner: sign-in leftovers (%s)', (dialect) =>
       invitations: 0,
       tokens: 0,
       channelState: 0,
+      alerts: 0,
     });
     expect(await keys()).toEqual(['email:in-window', 'ip:still-locked']);
     expect(await sessions()).toEqual(['live']);
@@ -448,6 +451,38 @@ describe.each(DIALECTS)('retention pruner: events and schedule ticks (%s)', (dia
     const pruner = new RetentionPruner({ db, retentionDays: 30, batchSize: 2, pauseMs: 0 });
     expect(await pruner.pruneOnce(now)).toMatchObject({ scheduleTicks: 5 });
     expect(await ticks()).toEqual([owned, recent]);
+  });
+
+  it('deletes operator alerts dismissed longer ago than the retention; open ones stay, however old', async () => {
+    const alert = async (at: number, dismissedAt: number | null) => {
+      await db.kysely.transaction().execute((trx) => recordDisabled(trx, channelId, 'HTTP 410', at));
+      const { id } = await db.kysely
+        .selectFrom('operator_alerts')
+        .select('id')
+        .orderBy('id', 'desc')
+        .executeTakeFirstOrThrow();
+      // Mailed (or nobody to mail): only a waiting one is still owed its mail.
+      await db.kysely
+        .updateTable('operator_alerts')
+        .set({ dispatch_state: 'done' })
+        .where('id', '=', id)
+        .execute();
+      if (dismissedAt !== null)
+        await db.kysely
+          .updateTable('operator_alerts')
+          .set({ dismissed_at: dismissedAt })
+          .where('id', '=', id)
+          .execute();
+      return id;
+    };
+    const oldDismissed = await alert(now - 40 * DAY, now - 31 * DAY);
+    const recentDismissed = await alert(now - 40 * DAY, now - DAY);
+    const oldOpen = await alert(now - 40 * DAY, null);
+    const pruner = new RetentionPruner({ db, retentionDays: 30, pauseMs: 0 });
+    expect(await pruner.pruneOnce(now)).toMatchObject({ alerts: 1 });
+    const left = (await db.kysely.selectFrom('operator_alerts').select('id').execute()).map((r) => r.id);
+    expect(left).not.toContain(oldDismissed);
+    expect(left).toEqual(expect.arrayContaining([recentDismissed, oldOpen]));
   });
 
   it('has the indexes the pass reads: deliveries (state, updated_at) and events (created_at)', async () => {
