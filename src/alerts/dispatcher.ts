@@ -152,7 +152,8 @@ export class AlertDispatcher {
 
   /**
    * The organization's operations channel hears of it too, through the queue like any event,
-   * unless it is the failing channel itself: its own failures would only fail again there.
+   * unless it is the failing channel itself (its own failures would only fail again there),
+   * switched off, or muted (a maintenance window: the banner and the mail still tell).
    * Written with the mark that it was, so a retried mail does not send it twice.
    */
   private async toOperationsChannel(alert: AlertWithChannel, snapshot: AlertSnapshot): Promise<void> {
@@ -166,6 +167,7 @@ export class AlertDispatcher {
       if (Number(marked.numUpdatedRows) === 0) return false;
       const channel = await operationsChannelOf(trx, alert.organization_id);
       if (!channel || channel.id === alert.channel_id || channel.enabled !== 1) return false;
+      if (channel.muted_until !== null && channel.muted_until > Date.now()) return false;
       const data = { type: 'notification_channel.alert' as const, run: null, alert: snapshot };
       await recordEvent(trx, alert.organization_id, data, { onlyChannelId: channel.id });
       return true;

@@ -53,7 +53,12 @@ export function operationsChannelOf(k: Kysely<Database>, organizationId: number)
         .onRef('notification_channels.id', '=', 'organizations.operations_channel_id')
         .onRef('notification_channels.organization_id', '=', 'organizations.id'),
     )
-    .select(['notification_channels.id', 'notification_channels.name', 'notification_channels.enabled'])
+    .select([
+      'notification_channels.id',
+      'notification_channels.name',
+      'notification_channels.enabled',
+      'notification_channels.muted_until',
+    ])
     .where('organizations.id', '=', organizationId)
     .executeTakeFirst();
 }

@@ -210,6 +210,24 @@ describe.each(DIALECTS)('operator alerts (%s)', (dialect) => {
     expect(body.alert.reason).toContain('HTTP 410');
     expect(alertRequest.headers['content-type']).toContain('application/json');
 
+    // Muted (a maintenance window), it hears no alert; the owners' mail still goes.
+    const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
+    const muted = await t.api('PATCH', `/api/v1/notification-channels/${ops.id}`, {
+      body: { muted_until: inAnHour },
+    });
+    expect(muted.status).toBe(200);
+    const quiet = await hook('quiet', () => ({ status: 410 }));
+    await fullRun();
+    await fullRun();
+    await eventually(async () => mailsAbout('quiet')[0]);
+    await sleep(500);
+    const aboutQuiet = ops.r.requests.filter(
+      (r) =>
+        r.headers['x-loadimpact-event'] === 'notification_channel.alert' &&
+        JSON.parse(r.body).alert.channel.id === quiet.id,
+    );
+    expect(aboutQuiet).toEqual([]);
+
     // The operations channel itself failing (and staying on): its owners hear of it, but not
     // through itself, where it would only fail again.
     const selfOps = await hook('self-ops', (n) => (n % 2 === 1 ? { status: 410 } : { status: 204 }));
