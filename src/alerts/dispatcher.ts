@@ -17,8 +17,12 @@ import { operationsChannelOf } from '../storage/organizations-repo.js';
 import { iso } from '../storage/time.js';
 import { alertMail } from './alert-mail.js';
 
-/** How long a process holds an alert it is mailing before another may take it over. */
-const CLAIM_MS = 2 * 60_000;
+/**
+ * How long a process holds an alert it is mailing before another may take it over (the process
+ * died): longer than nodemailer's own timeouts (10 minutes of a silent socket at most), so a
+ * slow mail server never gets the same alert from two processes.
+ */
+const CLAIM_MS = 15 * 60_000;
 /** Alerts one pass takes at most; a full pass asks for another at once. */
 const BATCH = 20;
 /** Mail attempts per alert; then it is left `failed`, with the error, on the banner still. */
@@ -125,7 +129,12 @@ export class AlertDispatcher {
   private async dispatch(alert: AlertWithChannel): Promise<void> {
     const { db, log } = this.o;
     const snapshot = this.snapshot(alert);
-    if (alert.operations_queued === 0) await this.toOperationsChannel(alert, snapshot);
+    if (alert.operations_queued === 0) {
+      // Its mail goes regardless: the owners hear of it even if the channel cannot.
+      await this.toOperationsChannel(alert, snapshot).catch((err: unknown) =>
+        log.warn({ err, alert: alert.id }, 'cannot queue an operator alert for the operations channel'),
+      );
+    }
     const to = this.o.mailer ? await managerEmails(db.kysely, alert.organization_id) : [];
     if (!this.o.mailer || to.length === 0) return alertDispatched(db.kysely, alert.id, null);
     try {
