@@ -273,11 +273,12 @@ export interface ChannelType {
   render(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderContext): Rendered;
   classify(response: ReceiverResponse): Classification;
   /**
-   * Why this event cannot be sent to a channel of this type at all (a commit status for a run
-   * that names no commit), or null. Such a delivery is written skipped with the reason, as a
+   * Why this event cannot be sent to this channel at all (a commit status for a run that names
+   * no commit, or a repository outside the channel's), or null; `config` is the channel's
+   * settings without its secrets. Such a delivery is written skipped with the reason, as a
    * muted channel's are: it is not sent, not retried, and does not count against the channel.
    */
-  skip?(data: EventData): string | null;
+  skip?(data: EventData, config: Record<string, unknown>): string | null;
   /**
    * The key under which a channel of this type remembers something for this event between
    * notifications (Grafana: the annotation its run's start created, for the end to close;

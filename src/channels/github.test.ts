@@ -16,6 +16,8 @@ import {
 } from './github.js';
 import { secretValues, redactForLog } from '../delivery/redact.js';
 
+/** The channel's repositories, as a saved config has them. */
+const ALLOWED = { repositories: ['acme/*'] };
 const SHA = '3f786850e387550fdab836ed7e6dc881de23001b';
 const TOKEN = 'github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz';
 const CONTEXT: RunContext = {
@@ -32,7 +34,7 @@ const channel = (config: Record<string, unknown> = {}) =>
     type: 'github',
     name: 'Shop PRs',
     url: GITHUB_API_URL,
-    config: { token: TOKEN, pull_request_comments: false, ...config },
+    config: { token: TOKEN, repositories: ['acme/*'], pull_request_comments: false, ...config },
   });
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): ReceiverResponse => ({
   status,
@@ -129,12 +131,12 @@ describe('github render: the commit status', () => {
 
 describe('github skip: runs without a commit on GitHub', () => {
   const skip = (context: RunContext | null) =>
-    githubChannel.skip!({ type: 'test.finished', run: run({ context }) });
+    githubChannel.skip!({ type: 'test.finished', run: run({ context }) }, ALLOWED);
 
   it('sends runs with a full commit and an owner/repo address', () => {
     expect(skip(CONTEXT)).toBeNull();
     expect(skip({ vcs: { sha: SHA, repository: 'https://ghe.example.com/acme/shop.git/' } })).toBeNull();
-    expect(githubChannel.skip!({ type: 'test.notification_channel', run: null })).toBeNull();
+    expect(githubChannel.skip!({ type: 'test.notification_channel', run: null }, ALLOWED)).toBeNull();
   });
 
   it.each<[RunContext | null, RegExp]>([
@@ -325,13 +327,15 @@ describe('classifyGitHub', () => {
 
 describe('github config', () => {
   it('takes a token (secret) and the comment setting, off by default', () => {
-    const resolved = resolveChannelConfig(githubChannel, { token: TOKEN });
-    expect(resolved.config).toEqual({ pull_request_comments: false });
+    const resolved = resolveChannelConfig(githubChannel, { token: TOKEN, repositories: ['acme/*'] });
+    expect(resolved.config).toEqual({ repositories: ['acme/*'], pull_request_comments: false });
     expect(resolved.secrets).toEqual({ token: TOKEN });
   });
 
   it('refuses a token with a space, naming the field', () => {
-    expect(() => resolveChannelConfig(githubChannel, { token: 'two words' })).toThrow(/config\.token/);
+    expect(() =>
+      resolveChannelConfig(githubChannel, { token: 'two words', repositories: ['acme/*'] }),
+    ).toThrow(/config\.token/);
   });
 
   it('refuses the website and URLs with a query as the API base', () => {

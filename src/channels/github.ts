@@ -78,6 +78,35 @@ export interface CommitTarget {
   pullRequest: number | null;
 }
 
+/** One part of a repository's path as GitHub and GitLab name them. */
+const REPOSITORY_SEGMENT = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * The repositories a channel may write to (`config.repositories`): `owner/repo`, or `owner/*`
+ * for every repository of an owner (GitLab: `group/*`, its subgroups' projects included).
+ */
+export const Repositories = Type.Array(
+  Type.String({ minLength: 3, maxLength: 255, pattern: '^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*(/\\*)?$' }),
+  { minItems: 1, maxItems: 100 },
+);
+
+/** Whether a repository's path is among a channel's repositories (case does not matter). */
+export function allowedRepository(path: readonly string[], allowed: unknown): boolean {
+  if (!Array.isArray(allowed)) return false;
+  const full = path.join('/').toLowerCase();
+  return allowed.some((entry) => {
+    if (typeof entry !== 'string') return false;
+    const pattern = entry.toLowerCase();
+    return pattern.endsWith('/*') ? full.startsWith(pattern.slice(0, -1)) : full === pattern;
+  });
+}
+
+/** Why a run's repository is not one this channel may write to, or null. */
+function outsideRepositories(target: CommitTarget, config: Record<string, unknown>): string | null {
+  if (allowedRepository(target.path, config.repositories)) return null;
+  return `the run's repository ${target.path.join('/')} is not among this channel's repositories (config.repositories): its token is used only for those`;
+}
+
 /** A full commit hash: SHA-1 (40 digits) or SHA-256 (64); an abbreviation names no commit to the API. */
 const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/i;
 
@@ -105,10 +134,21 @@ export function commitTarget(
   if (!repository)
     return `the run names no repository (context.vcs.repository): ${name} needs it to find the commit`;
   const url = new URL(repository.replace(/\/+$/, '').replace(/\.git$/, ''));
-  const path = url.pathname
-    .split('/')
-    .filter(Boolean)
-    .map((s) => decodeURIComponent(s));
+  const notAddress =
+    forge === 'github'
+      ? `the run's repository ${vcs.repository} is not a repository address such as https://github.com/owner/repo`
+      : `the run's repository ${vcs.repository} is not a project address such as https://gitlab.com/group/project`;
+  let path: string[];
+  try {
+    path = url.pathname
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeURIComponent(s));
+  } catch {
+    return notAddress; // a malformed %-escape
+  }
+  // Names as the forges allow them: an encoded slash or a dot segment would make another API path.
+  if (path.some((s) => !REPOSITORY_SEGMENT.test(s) || s === '.' || s === '..')) return notAddress;
   const gitlab = onGitLab(context, url) || context.ci?.provider === 'gitlab_ci';
   const elsewhere =
     url.hostname === 'bitbucket.org' ? 'Bitbucket' : forge === 'github' && gitlab ? 'GitLab' : null;
@@ -117,20 +157,21 @@ export function commitTarget(
   if (strict && (elsewhere || github))
     return `the run's repository ${vcs.repository} is on ${elsewhere ?? 'GitHub'}, not ${name}`;
   const shape = forge === 'github' ? path.length === 2 : path.length >= 2 && !path.includes('-');
-  if (!shape)
-    return forge === 'github'
-      ? `the run's repository ${vcs.repository} is not a repository address such as https://github.com/owner/repo`
-      : `the run's repository ${vcs.repository} is not a project address such as https://gitlab.com/group/project`;
+  if (!shape) return notAddress;
   return { sha: vcs.sha.toLowerCase(), path, pullRequest: vcs.pull_request ?? null };
 }
 
 /** Why a forge channel cannot send this event at all (ChannelType.skip), or null. */
-export function forgeSkip(data: EventData, forge: 'github' | 'gitlab'): string | null {
+export function forgeSkip(
+  data: EventData,
+  forge: 'github' | 'gitlab',
+  config: Record<string, unknown>,
+): string | null {
   if (data.type === 'notification_channel.alert')
     return 'operator alerts go to chat, e-mail, PagerDuty and webhook channels, not to commit statuses';
   if (data.run === null) return null;
   const target = commitTarget(data.run, forge);
-  return typeof target === 'string' ? target : null;
+  return typeof target === 'string' ? target : outsideRepositories(target, config);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,6 +360,7 @@ export function classifyGitHub(response: ReceiverResponse): Classification {
 const GitHubConfig = Type.Object(
   {
     token: Type.String({ minLength: 1, maxLength: 255 }),
+    repositories: Repositories,
     pull_request_comments: Type.Boolean({ default: false }),
   },
   { additionalProperties: false },
@@ -335,9 +377,16 @@ function githubHeaders(channel: ChannelForDelivery): Record<string, string> {
 }
 
 /** The run's commit, or the reason there is none as an error (render is only reached with one). */
-export function targetOf(event: RunEvent, forge: 'github' | 'gitlab'): CommitTarget {
+export function targetOf(
+  event: RunEvent,
+  forge: 'github' | 'gitlab',
+  config: Record<string, unknown>,
+): CommitTarget {
   const target = commitTarget(event.run, forge, false);
   if (typeof target === 'string') throw new Error(target);
+  // Decided at enqueue too; checked again with the settings the channel has now.
+  const outside = outsideRepositories(target, config);
+  if (outside) throw new Error(outside);
   return target;
 }
 
@@ -458,13 +507,19 @@ export const githubChannel: ChannelType = {
         label: 'Access token',
         hint: 'A fine-grained personal access token (github_pat_…) with access to the repositories, and "Commit statuses" (and "Pull requests" for comments) set to "Read and write". Write-only.',
       },
+      repositories: {
+        label: 'Repositories',
+        hint: 'The repositories this channel may put statuses and comments on, as owner/repo, or owner/* for all of an owner’s; runs of any other repository are skipped. Changing them asks for the token again.',
+        placeholder: 'acme/shop, acme/*',
+      },
       pull_request_comments: {
         label: 'Comment on pull requests',
         hint: 'A run of a pull request (context.vcs.pull_request) gets one comment per load test with its result, figures and links, edited on each later run.',
       },
     },
     secret: ['token'],
-    derivedSecrets: (config) => (typeof config.token === 'string' ? [`Bearer ${config.token}`] : []),
+    // Which repositories the token writes to is where it is used: a change asks for it again.
+    destination: ['repositories'],
     check: checkToken,
   },
   defaultUrl: GITHUB_API_URL,
@@ -475,7 +530,7 @@ export const githubChannel: ChannelType = {
       return `${url.origin} is GitHub's website; its API is at ${GITHUB_API_URL} (leave the URL empty), or https://HOST/api/v3 on GitHub Enterprise Server`;
     return null;
   },
-  skip: (data) => forgeSkip(data, 'github'),
+  skip: (data, config) => forgeSkip(data, 'github', config),
   stateKey(event, channel) {
     const target = commentsOn(event, channel, 'pull_request_comments');
     if (!target || event.data.run === null) return null;
@@ -495,7 +550,7 @@ export const githubChannel: ChannelType = {
       };
     }
     const run = event.data;
-    const target = targetOf(run, 'github');
+    const target = targetOf(run, 'github', channel.config);
     return {
       method: 'POST',
       url: apiUrl(channel.url, `${repoPath(target)}/statuses/${target.sha}`),

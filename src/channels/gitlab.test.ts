@@ -7,6 +7,8 @@ import type { Exchange, ReceiverResponse, RenderContext } from './channel.js';
 import { deliveryChannel, RENDER_CTX } from './channel.fixture.js';
 import { classifyGitLab, GITLAB_URL, gitlabChannel } from './gitlab.js';
 
+/** The channel's repositories, as a saved config has them. */
+const ALLOWED = { repositories: ['acme/*'] };
 const SHA = '3f786850e387550fdab836ed7e6dc881de23001b';
 const TOKEN = 'glpat-0123456789abcdefghij';
 const CONTEXT: RunContext = {
@@ -23,7 +25,7 @@ const channel = (config: Record<string, unknown> = {}) =>
     type: 'gitlab',
     name: 'Shop MRs',
     url: GITLAB_URL,
-    config: { token: TOKEN, merge_request_notes: false, ...config },
+    config: { token: TOKEN, repositories: ['acme/*'], merge_request_notes: false, ...config },
   });
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): ReceiverResponse => ({
   status,
@@ -86,10 +88,12 @@ describe('gitlab render: the commit status', () => {
   });
 
   it('skips runs on GitHub or without a commit', () => {
-    expect(gitlabChannel.skip!({ type: 'test.finished', run: run() })).toBeNull();
+    expect(gitlabChannel.skip!({ type: 'test.finished', run: run() }, ALLOWED)).toBeNull();
     const github = run({ context: { vcs: { sha: SHA, repository: 'https://github.com/acme/shop' } } });
-    expect(gitlabChannel.skip!({ type: 'test.finished', run: github })).toMatch(/on GitHub, not GitLab/);
-    expect(gitlabChannel.skip!({ type: 'test.finished', run: run({ context: null }) })).toMatch(
+    expect(gitlabChannel.skip!({ type: 'test.finished', run: github }, ALLOWED)).toMatch(
+      /on GitHub, not GitLab/,
+    );
+    expect(gitlabChannel.skip!({ type: 'test.finished', run: run({ context: null }) }, ALLOWED)).toMatch(
       /names no commit/,
     );
   });

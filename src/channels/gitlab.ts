@@ -23,6 +23,7 @@ import {
   commentStep,
   commentsOn,
   forgeSkip,
+  Repositories,
   rateLimitWaitMs,
   runOutcome,
   statusDescription,
@@ -39,6 +40,7 @@ export const GITLAB_URL = 'https://gitlab.com';
 const GitLabConfig = Type.Object(
   {
     token: Type.String({ minLength: 1, maxLength: 255 }),
+    repositories: Repositories,
     merge_request_notes: Type.Boolean({ default: false }),
   },
   { additionalProperties: false },
@@ -151,12 +153,19 @@ export const gitlabChannel: ChannelType = {
         label: 'Access token',
         hint: 'A project, group or personal access token with the api scope and at least the Developer role. Sent as PRIVATE-TOKEN; write-only.',
       },
+      repositories: {
+        label: 'Projects',
+        hint: 'The projects this channel may put statuses and notes on, as group/project, or group/* for every project under a group and its subgroups; runs of any other project are skipped. Changing them asks for the token again.',
+        placeholder: 'acme/shop, acme/*',
+      },
       merge_request_notes: {
         label: 'Comment on merge requests',
         hint: 'A run of a merge request (context.vcs.pull_request) gets one note per load test with its result, figures and links, edited on each later run.',
       },
     },
     secret: ['token'],
+    // Which projects the token writes to is where it is used: a change asks for it again.
+    destination: ['repositories'],
     check: checkToken,
   },
   defaultUrl: GITLAB_URL,
@@ -167,7 +176,7 @@ export const gitlabChannel: ChannelType = {
       return `give the GitLab instance's address without /api/v4 (${url.origin}${url.pathname.replace(/\/api\/v4\/?$/, '')}): loadnotify adds it`;
     return null;
   },
-  skip: (data) => forgeSkip(data, 'gitlab'),
+  skip: (data, config) => forgeSkip(data, 'gitlab', config),
   stateKey(event, channel) {
     const target = commentsOn(event, channel, 'merge_request_notes');
     if (!target || event.data.run === null) return null;
@@ -186,7 +195,7 @@ export const gitlabChannel: ChannelType = {
       };
     }
     const run = event.data;
-    const target = targetOf(run, 'gitlab');
+    const target = targetOf(run, 'gitlab', channel.config);
     return {
       method: 'POST',
       url: apiUrl(channel.url, `${projectPath(target)}/statuses/${target.sha}`),

@@ -91,6 +91,21 @@ function place(
  * channel must wait for it: it follows it from this engine when the engine holds that run's
  * deliveries to the channel, else it waits for a claim, which keeps the order.
  */
+/**
+ * Why a channel's type will not send this event (ChannelType.skip), or null. A type that fails
+ * to judge it skips that one channel with the reason: the status change and every other
+ * channel's notifications go on.
+ */
+function typeSkips(type: string, data: EventData, config: string): string | null {
+  const skip = getChannelType(type)?.skip;
+  if (!skip) return null;
+  try {
+    return skip(data, JSON.parse(config) as Record<string, unknown>);
+  } catch (err) {
+    return `the channel could not judge this event: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
 export async function recordEvent(
   trx: Kysely<Database>,
   organizationId: number,
@@ -134,7 +149,7 @@ export async function recordEvent(
     const reason =
       onlyChannelId === undefined && c.muted_until !== null && c.muted_until > now
         ? 'muted'
-        : (getChannelType(c.type)?.skip?.(data) ?? null);
+        : typeSkips(c.type, data, c.config);
     if (reason !== null) skipped.set(c.id, reason);
   }
   const live = skipped.size === 0 ? matching : matching.filter((c) => !skipped.has(c.id));

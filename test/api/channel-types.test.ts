@@ -111,6 +111,8 @@ describe('channel type catalogue', () => {
       expect(forge.refused_events).toEqual([]);
       expect(forge.fields).toEqual([
         expect.objectContaining({ key: 'token', kind: 'secret', required: true, credential: true }),
+        // Where the token may be used: part of the destination, so a change asks for it again.
+        expect.objectContaining({ key: 'repositories', kind: 'list', required: true, destination: true }),
         expect.objectContaining({ key: comments, kind: 'checkbox', required: false, default: false }),
       ]);
     }

@@ -56,6 +56,7 @@ describe.skipIf(!existsSync(CHROMIUM))('GitHub and GitLab in the web app', () =>
     await page.getByText('GitHub Enterprise Server: https://HOST/api/v3').waitFor();
     await page.getByLabel('Name').fill('Shop commits');
     await page.getByLabel('Access token').fill(TOKEN);
+    await page.getByLabel('Repositories').fill('acme/shop, acme/web');
     await page.getByLabel('Comment on pull requests').check();
     await shot('github-form');
     expect(await axeProblems(page), 'github form').toEqual([]);
@@ -74,7 +75,7 @@ describe.skipIf(!existsSync(CHROMIUM))('GitHub and GitLab in the web app', () =>
       type: 'github',
       // The default API URL, shown by the redaction rule every URL follows.
       url: 'https://api.github.com/****',
-      config: { pull_request_comments: true },
+      config: { pull_request_comments: true, repositories: ['acme/shop', 'acme/web'] },
       secrets_set: ['token'],
     });
     // Write-only: the page of the saved channel never holds the token.

@@ -19,8 +19,8 @@ export const SAMPLE_CONFIG: Record<string, Record<string, unknown>> = {
     panel_id: 2,
     tags: ['env:staging', 'team:web'],
   },
-  github: { token: 'github_pat_SAMPLE0token0for0tests' },
-  gitlab: { token: 'glpat-SAMPLE0token0for0tests' },
+  github: { token: 'github_pat_SAMPLE0token0for0tests', repositories: ['acme/shop'] },
+  gitlab: { token: 'glpat-SAMPLE0token0for0tests', repositories: ['acme/*'] },
   email: { host: '127.0.0.1', port: 2525, security: 'none', from: 'ln@example.com', to: ['ops@example.com'] },
 };
 

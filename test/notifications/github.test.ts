@@ -79,7 +79,12 @@ describe.each(DIALECTS)('GitHub channels end to end (%s)', (dialect) => {
 
   const channel = async (url: string, config: Record<string, unknown> = {}) => {
     const res = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
-      body: { type: 'github', name: 'Shop commits', url, config: { token: TOKEN, ...config } },
+      body: {
+        type: 'github',
+        name: 'Shop commits',
+        url,
+        config: { token: TOKEN, repositories: ['acme/*'], ...config },
+      },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body;
@@ -110,7 +115,7 @@ describe.each(DIALECTS)('GitHub channels end to end (%s)', (dialect) => {
     const r = await receiver(gh.answer);
     const c = await channel(r.url('/api/v3'));
     expect(c.secrets_set).toEqual(['token']);
-    expect(c.config).toEqual({ pull_request_comments: false });
+    expect(c.config).toEqual({ repositories: ['acme/*'], pull_request_comments: false });
 
     const id = await run(CONTEXT, { result: 'failed', summary: { p95_ms: 412, failure_rate: 0.02 } });
     const [start, end] = await r.waitFor(2);
@@ -234,7 +239,12 @@ describe.each(DIALECTS)('GitHub channels end to end (%s)', (dialect) => {
     expect(`${r.requests[0]!.method} ${r.requests[0]!.url}`).toBe('POST /markdown');
 
     const res = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
-      body: { type: 'github', name: 'Old token', url: r.url(''), config: { token: 'ghp_revoked0000' } },
+      body: {
+        type: 'github',
+        name: 'Old token',
+        url: r.url(''),
+        config: { token: 'ghp_revoked0000', repositories: ['acme/*'] },
+      },
     });
     const bad = res.body;
     const failed = await testHook(bad.id);
@@ -291,7 +301,12 @@ describe.each(DIALECTS)('GitHub channels end to end (%s)', (dialect) => {
     expect(moved.status).toBe(400);
     expect(moved.body.error.message).toContain('config.token');
     const refused = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
-      body: { type: 'github', name: 'Web', url: 'https://github.com', config: { token: TOKEN } },
+      body: {
+        type: 'github',
+        name: 'Web',
+        url: 'https://github.com',
+        config: { token: TOKEN, repositories: ['acme/*'] },
+      },
     });
     expect(refused.status).toBe(400);
     expect(refused.body.error.message).toMatch(/^url: https:\/\/github\.com is GitHub's website/);

@@ -84,7 +84,12 @@ describe.each(DIALECTS)('GitLab channels end to end (%s)', (dialect) => {
 
   const channel = async (url: string, config: Record<string, unknown> = {}) => {
     const res = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
-      body: { type: 'gitlab', name: 'Shop MRs', url, config: { token: TOKEN, ...config } },
+      body: {
+        type: 'gitlab',
+        name: 'Shop MRs',
+        url,
+        config: { token: TOKEN, repositories: ['acme/*'], ...config },
+      },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body;
@@ -197,7 +202,12 @@ describe.each(DIALECTS)('GitLab channels end to end (%s)', (dialect) => {
     );
 
     const bad = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
-      body: { type: 'gitlab', name: 'Old', url: r.url(''), config: { token: 'glpat-revoked' } },
+      body: {
+        type: 'gitlab',
+        name: 'Old',
+        url: r.url(''),
+        config: { token: 'glpat-revoked', repositories: ['acme/*'] },
+      },
     });
     const failed = await testHook(bad.body.id);
     expect(failed.body).toMatchObject({
