@@ -243,18 +243,22 @@ describe('github next: the pull-request comment', () => {
     );
     expect(body).toContain('<!-- loadnotify: load test 3 -->');
     expect(body).toContain(
-      '### ❌ Checkout &#64;ops\\-team \\| \\<b\\>: run \\#42 broke \\(failed its thresholds\\)',
+      '### ❌ Checkout @\u200bops\\-team \\| \\<b\\>: run \\#42 broke \\(failed its thresholds\\)',
     );
     expect(body).toContain('| p95 | 242 ms, \\+18% vs run \\#41 |');
     expect(body).toContain(`[3f786850e387](https://github.com/acme/shop/commit/${SHA})`);
     expect(body).toContain('[\\#7](https://github.com/acme/shop/pull/7)');
     expect(body).toContain('[View run #42 in loadnotify](https://loadnotify.example.com/runs/42)');
-    expect(body).toContain('Checkout &#64;ops\\-team \\| \\<b\\>');
+    expect(body).toContain('Checkout @\u200bops\\-team \\| \\<b\\>');
     expect(body).not.toContain('@ops');
   });
 
   it('escapes what Markdown would format', () => {
-    expect(escapeMarkdown('[x](javascript:y) *a* @b')).toBe('\\[x\\]\\(javascript:y\\) \\*a\\* &#64;b');
+    expect(escapeMarkdown('[x](javascript:y) *a* @b')).toBe('\\[x\\]\\(javascript:y\\) \\*a\\* @\u200bb');
+    // Names that would become links, or GitLab references, stay text.
+    expect(escapeMarkdown('see https://evil.example and www.evil.example %1 $2 &3')).toBe(
+      'see https:\u200b//evil.example and www\u200b.evil.example \\%1 \\$2 \\&3',
+    );
   });
 });
 

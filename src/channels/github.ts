@@ -214,10 +214,19 @@ export function statusDescription(event: RunEvent, publicUrl: string): string {
  * escaped; `&#64;` shows an @ that mentions nobody.
  */
 export function escapeMarkdown(text: string): string {
-  return text
-    .replace(/[\\`*_{}[\]()<>#!|~+-]/g, '\\$&')
-    .replace(/@/g, '&#64;')
-    .replace(/[\r\n]+/g, ' ');
+  return (
+    text
+      .replace(/[\\`*_{}[\]()<>#!|~+-]/g, '\\$&')
+      // GitLab's references (%milestone, $snippet, &epic), not a figure's "18%".
+      .replace(/[$%&](?=[\w"])/g, '\\$&')
+      // A zero-width space after @ (as Renovate does): the forges' mention filters read the
+      // rendered text, where an entity such as &#64; is an @ again. The same after "://" and
+      // "www." keeps a name from becoming a link the organization's bot posted.
+      .replace(/@/g, '@\u200b')
+      .replace(/:\/\//g, ':\u200b//')
+      .replace(/\bwww\./gi, (w) => `${w.slice(0, 3)}\u200b.`)
+      .replace(/[\r\n]+/g, ' ')
+  );
 }
 
 /** A URL inside a Markdown link: nothing in it can close the link. */

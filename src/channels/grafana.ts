@@ -229,7 +229,8 @@ function render(event: StoredEvent, channel: ChannelForDelivery, ctx: RenderCont
       text: annotationText(event, ctx.publicUrl),
     });
   const { run } = data;
-  const id = ctx.remembered ?? null;
+  // Only ever an id Grafana answered with (annotationId); checked again before it goes in a URL.
+  const id = ctx.remembered && /^\d+$/.test(ctx.remembered) ? ctx.remembered : null;
   if (data.type === 'test.started') {
     // The start sent again (a redelivery): the annotation it made is the one to mark.
     if (id !== null)
