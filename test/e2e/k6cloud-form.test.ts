@@ -67,7 +67,7 @@ describe.skipIf(!existsSync(CHROMIUM))('k6 Cloud settings in the channel form', 
       starter('generic-jinja2').config.template,
     );
     expect(await page.getByLabel('Template language').inputValue()).toBe('jinja2');
-    await page.getByLabel('Headers').selectOption('k6cloud');
+    await page.getByLabel('Headers', { exact: true }).selectOption('k6cloud');
 
     await page.getByLabel('By k6 Cloud notification event').check();
     // The event, trigger, status and result fieldsets give way to the identifiers.
@@ -104,7 +104,7 @@ describe.skipIf(!existsSync(CHROMIUM))('k6 Cloud settings in the channel form', 
     expect(await page.getByLabel(/Test failed test\.finished\.failed/).isChecked()).toBe(true);
     expect(await page.getByLabel(/Test passed/).isChecked()).toBe(false);
     expect(await page.getByLabel('Template language').inputValue()).toBe('jinja2');
-    expect(await page.getByLabel('Headers').inputValue()).toBe('k6cloud');
+    expect(await page.getByLabel('Headers', { exact: true }).inputValue()).toBe('k6cloud');
     await shot('webhook-saved-1280');
 
     // Back to the event fieldsets: the identifiers go.
