@@ -469,11 +469,14 @@ async function openFloorStore(m: Extract<FloorMessage, { cmd: 'start' }>): Promi
   // (A superuser's setting: the bench's database is a local test one.) Set at connection start:
   // a SET sent from the pool's 'connect' event raced the first query on the same client, which
   // pg reports as a DeprecationWarning (the one the PostgreSQL bench printed).
-  const pool = new pg.Pool({
-    connectionString: m.databaseUrl,
-    max: 10,
-    options: '-c session_replication_role=replica',
-  });
+  // The URL's own options (the bench's schema, as search_path) would replace a separate
+  // `options` setting: the role is added to them.
+  const url = new URL(m.databaseUrl);
+  url.searchParams.set(
+    'options',
+    `${url.searchParams.get('options') ?? ''} -c session_replication_role=replica`.trim(),
+  );
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
   return new PostgresFloorStore(pool);
 }
 
