@@ -82,12 +82,18 @@ export async function deleteStaleChannelState(
     .where('updated_at', '<', cutoff)
     .limit(limit)
     .execute();
-  for (const r of rows)
-    await k
-      .deleteFrom('channel_state')
-      .where('channel_id', '=', r.channel_id)
-      .where('state_key', '=', r.state_key)
-      .where('updated_at', '<', cutoff)
-      .execute();
+  if (rows.length === 0) return 0;
+  // One statement for the batch, as the other retention deletes take theirs by id; the key is
+  // a pair here, so a row-value IN (SQLite and PostgreSQL both read it; typed, as PostgreSQL
+  // reads a bare parameter in VALUES as text).
+  const pairs = sql.join(
+    rows.map((r) => sql`(CAST(${r.channel_id} AS bigint), CAST(${r.state_key} AS text))`),
+  );
+  await k
+    .deleteFrom('channel_state')
+    .where(sql<boolean>`(channel_id, state_key) IN (VALUES ${pairs})`)
+    .where('updated_at', '<', cutoff)
+    .execute();
+  // A full batch asks for another look, even if a key of it was written again meanwhile.
   return rows.length;
 }
