@@ -7,7 +7,8 @@
  * with nothing else: what any engine could reach here. BENCH_SIZE=tiny for CI.
  */
 import { randomBytes } from 'node:crypto';
-import { cpus } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, Pool } from 'undici';
@@ -48,6 +49,61 @@ for (const key of Object.keys(SIZE) as (keyof typeof SIZE)[]) {
   if (value) SIZE[key] = Number(value);
 }
 const CHANNELS = 10;
+/**
+ * BENCH_PROBE=1: the service, the receiver and the floor run with stall-probe.js, and each paced
+ * repetition names what held a thread up while its late deliveries (over 25 ms) waited.
+ */
+/** The probes' file is the bench's own (and removed at the end) unless BENCH_PROBE_FILE names one. */
+const PROBE_OWNED = Boolean(process.env.BENCH_PROBE && !process.env.BENCH_PROBE_FILE);
+if (PROBE_OWNED) process.env.BENCH_PROBE_FILE = path.join(tmpdir(), `loadnotify-probe-${process.pid}.log`);
+const PROBE_FILE = process.env.BENCH_PROBE_FILE ?? null;
+/** The machine's CPU ticks since boot by kind: user, nice, system, idle, iowait, irq, softirq, steal. */
+function machineTicks(): number[] {
+  return readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+}
+
+/** What the probes saw between `from` and `to` (epoch ms): per process, its collections and lags. */
+function probed(from: number, to: number): string {
+  if (!PROBE_FILE || !existsSync(PROBE_FILE)) return 'no probe output';
+  const seen = new Map<string, { gc: number; gcMs: number; gcMax: number; lagMax: number; lagAt: number }>();
+  const others = new Map<string, { n: number; max: number; note: string; at: number }>();
+  for (const line of readFileSync(PROBE_FILE, 'utf8').split('\n')) {
+    const [who, what, atText, msText] = line.split(' ');
+    const at = Number(atText);
+    const ms = Number(msText);
+    if (!who || !(at + ms >= from && at <= to)) continue;
+    const s = seen.get(who) ?? { gc: 0, gcMs: 0, gcMax: 0, lagMax: 0, lagAt: 0 };
+    if (what === 'gc') {
+      s.gc++;
+      s.gcMs += ms;
+      s.gcMax = Math.max(s.gcMax, ms);
+    } else if (what === 'lag') {
+      if (ms > s.lagMax) {
+        s.lagMax = ms;
+        s.lagAt = at;
+      }
+    } else {
+      // Anything else a probe writes (`<who> <what> <at> <ms> <note>`): counted with its longest.
+      const key = `${who} ${what}`;
+      const o = others.get(key) ?? { n: 0, max: 0, note: '', at: 0 };
+      o.n++;
+      if (ms > o.max) Object.assign(o, { max: ms, note: line.split(' ').slice(4).join(' '), at });
+      others.set(key, o);
+      continue;
+    }
+    seen.set(who, s);
+  }
+  if (seen.size === 0 && others.size === 0) return 'no thread held up 10 ms or more';
+  return [
+    ...[...seen].map(
+      ([who, s]) =>
+        `${who}: ${s.gc} GC ${s.gcMs.toFixed(0)} ms (max ${s.gcMax.toFixed(0)}), longest lag ${s.lagMax.toFixed(0)} ms at +${s.lagAt - from} ms`,
+    ),
+    ...[...others].map(
+      ([key, o]) => `${key}: ${o.n}, longest ${o.max.toFixed(0)} ms at +${o.at - from} ms ${o.note}`,
+    ),
+  ].join('; ');
+}
 /** Channels 8 and 9 (20%) hang or answer 500 in the isolation phase. */
 const FAILING: Record<string, 'hang' | '500'> = { '/c/8': 'hang', '/c/9': '500' };
 const HEALTHY = Array.from({ length: CHANNELS - 2 }, (_, i) => i);
@@ -376,7 +432,10 @@ async function main(): Promise<void> {
       const okBefore = (await receiver.stats()).ok;
       receiver.send({ cmd: 'record', on: true });
       const cpu0 = service!.cpuMs();
+      const threads0 = service!.threadCpuMs();
+      const machine0 = machineTicks();
       const answered = new Map<number, number>();
+      const start = now();
       const offered = await openLoop(runs.length, SIZE.rate, async (i) => {
         await api.call('POST', `/api/v1/runs/${runs[i]}/status`, { status: 'running' });
         answered.set(runs[i]!, now());
@@ -405,6 +464,32 @@ async function main(): Promise<void> {
       print(
         `${label} ${offered.toFixed(0)} changes/s offered        ${fmtSpread(all)}  ${counted}; ${cpuPer(cpu0, expected)}`,
       );
+      if (PROBE_FILE) {
+        // Which threads were busy: each one's CPU over the repetition's wall time (10 ms ticks).
+        const wall = now() - start;
+        const busy = [...service!.threadCpuMs()]
+          .map(([tid, ms]) => ({ tid, share: (ms - (threads0.get(tid) ?? 0)) / wall }))
+          .filter((t) => t.share >= 0.02)
+          .sort((a, b) => b.share - a.share)
+          .map((t) => `${t.tid === service!.pid ? 'main' : t.tid} ${pct(t.share)}`);
+        const m = machineTicks().map((v, i) => v - machine0[i]!);
+        const all = m.reduce((a, b) => a + b, 0);
+        print(
+          `  threads ${busy.join(', ')} of a core over ${(wall / 1000).toFixed(1)} s; the machine ${pct((all - m[3]! - m[4]!) / all)} busy, steal ${pct(m[7]! / all)}`,
+        );
+        // The late ones: from the earliest answer among them to the last arrival.
+        const late = stats.arrivals
+          .filter(([webhookId]) => keys.has(webhookId))
+          .map(([webhookId, , at]) => ({ at, sent: answered.get(keys.get(webhookId)![0])! }))
+          .filter((a) => a.at - a.sent > 25);
+        if (late.length > 0) {
+          const from = Math.min(...late.map((a) => a.sent));
+          const to = Math.max(...late.map((a) => a.at));
+          print(
+            `  probe   ${late.length} over 25 ms, answered from +${(from - start).toFixed(0)} ms, arrived by +${(to - start).toFixed(0)} ms: ${probed(from, to)}`,
+          );
+        }
+      }
       return { all, healthy: spread(latencies(true)) };
     };
     const steady = await paced('latency  ', 110_000);
@@ -534,6 +619,7 @@ async function main(): Promise<void> {
     await db?.close();
     await receiver.stop();
     await store.cleanup();
+    if (PROBE_OWNED) rmSync(PROBE_FILE!, { force: true });
   }
 }
 

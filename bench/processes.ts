@@ -1,6 +1,8 @@
 /** Starting, watching and stopping the benchmark's child processes: the service, the receiver and the floor. */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FloorCount, FloorMessage, FloorReply } from './floor.js';
 import { freePort } from './free-port.js';
 import type { ReceiverMessage, ReceiverStats } from './receiver.js';
@@ -17,7 +19,20 @@ export interface Service {
   rss(): { peakMb: number; nowMb: number };
   /** CPU time (user + system) the service process has used so far, in ms (Linux /proc). */
   cpuMs(): number;
+  /** CPU time of each of its threads (by thread id; the main thread's is the pid), in ms. */
+  threadCpuMs(): Map<number, number>;
   stop(): Promise<void>;
+}
+
+/**
+ * With BENCH_PROBE_FILE set (BENCH_PROBE=1 sets it), a process is started with stall-probe.js
+ * preloaded, writing its garbage collections and late timers to that file under `name`.
+ */
+function stallProbe(name: string): { execArgv: string[]; env: Record<string, string> } {
+  const file = process.env.BENCH_PROBE_FILE;
+  if (!file) return { execArgv: [], env: {} };
+  const probe = fileURLToPath(new URL('./stall-probe.js', import.meta.url));
+  return { execArgv: ['--import', probe], env: { BENCH_PROBE_FILE: file, BENCH_PROBE_NAME: name } };
 }
 
 /** The built server (`loadnotify serve`) as its own process, answering /healthz. */
@@ -26,9 +41,11 @@ export async function startService(entry: string, env: Record<string, string>): 
   let output = '';
   // For profiling the service, e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, entry, 'serve'], {
+  const probe = stallProbe('service');
+  const child = spawn(process.execPath, [...nodeArgs, ...probe.execArgv, entry, 'serve'], {
     env: {
       PATH: process.env.PATH ?? '',
+      ...probe.env,
       // For profiling the service, e.g. BENCH_SERVICE_NODE_OPTIONS=--cpu-prof.
       ...(process.env.BENCH_SERVICE_NODE_OPTIONS
         ? { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }
@@ -69,6 +86,18 @@ export async function startService(entry: string, env: Record<string, string>): 
       const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
     },
+    threadCpuMs: () => {
+      const out = new Map<number, number>();
+      for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
+        try {
+          const f = readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+          out.set(Number(tid), ((Number(f[11]) + Number(f[12])) * 1000) / 100);
+        } catch {
+          /* the thread ended */
+        }
+      }
+      return out;
+    },
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -93,7 +122,12 @@ interface Child<M, R> {
 
 /** Forks `entry` and waits for its first message (what it listens on). */
 async function forkChild<M, R>(entry: string): Promise<Child<M, R>> {
-  const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const probe = stallProbe(path.basename(entry, '.js'));
+  const child = fork(entry, [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [...process.execArgv, ...probe.execArgv],
+    env: { ...process.env, ...probe.env },
+  });
   children.add(child);
   const first = await new Promise<unknown>((resolve, reject) => {
     child.once('message', resolve);
