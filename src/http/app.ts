@@ -94,7 +94,7 @@ export async function buildApp(ctx: AppContext, options: BuildOptions): Promise<
   });
   installJsonBody(app);
   await app.register(cookie);
-  await installSecurityHeaders(app);
+  installSecurityHeaders(app);
   await app.register(swagger, {
     openapi: {
       info: {
