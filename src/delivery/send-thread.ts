@@ -18,6 +18,8 @@ export class ThreadedHttpSender {
   private worker: Promise<Worker> | null = null;
   private readonly waiting = new Map<number, { resolve: (o: SendOutcome) => void; started: number }>();
   private nextId = 1;
+  /** Sends asked for in this turn, posted together once the thread is there. */
+  private outbox: { id: number; request: RenderedRequest }[] = [];
   private closed = false;
 
   constructor(private readonly options: SendThreadOptions) {}
@@ -27,11 +29,24 @@ export class ThreadedHttpSender {
     const id = this.nextId++;
     return new Promise<SendOutcome>((resolve) => {
       this.waiting.set(id, { resolve, started: performance.now() });
+      // The sends of one turn (a status change's channels) cross in one message: each message
+      // costs both threads a structured clone and an event, whatever it holds.
+      this.outbox.push({ id, request });
+      if (this.outbox.length > 1) return;
       this.thread().then(
-        (w) => w.postMessage({ id, request } satisfies ToSendThread),
-        (err: unknown) => this.settle(id, lost(0, `the sending thread did not start: ${String(err)}`)),
+        (w) => w.postMessage({ sends: this.takeOutbox() } satisfies ToSendThread),
+        (err: unknown) => {
+          for (const s of this.takeOutbox())
+            this.settle(s.id, lost(0, `the sending thread did not start: ${String(err)}`));
+        },
       );
     });
+  }
+
+  private takeOutbox(): { id: number; request: RenderedRequest }[] {
+    const sends = this.outbox;
+    this.outbox = [];
+    return sends;
   }
 
   async close(): Promise<void> {
@@ -61,7 +76,7 @@ export class ThreadedHttpSender {
       // Never what keeps the process alive: the engine waits for its sends itself.
       w.unref();
       w.on('message', (m: FromSendThread) => {
-        if (m !== 'closed') this.settle(m.id, m.outcome);
+        if (m !== 'closed') for (const { id, outcome } of m.outcomes) this.settle(id, outcome);
       });
       w.on('error', () => {}); // the exit below settles what it held
       w.once('exit', () => {

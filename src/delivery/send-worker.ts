@@ -16,8 +16,9 @@ export interface SendThreadOptions {
   maxConnectionsPerOrigin: number;
 }
 
-export type ToSendThread = { id: number; request: RenderedRequest } | 'close';
-export type FromSendThread = { id: number; outcome: SendOutcome } | 'closed';
+/** Requests (those of one turn of the service's thread) in, outcomes (those of one turn here) out. */
+export type ToSendThread = { sends: { id: number; request: RenderedRequest }[] } | 'close';
+export type FromSendThread = { outcomes: { id: number; outcome: SendOutcome }[] } | 'closed';
 
 const port = parentPort!;
 const o = workerData as SendThreadOptions;
@@ -30,13 +31,30 @@ const sender = new HttpSender({
 port.on('message', (m: ToSendThread) => {
   if (m === 'close') {
     void sender.close().finally(() => {
+      // Answers still gathered go first: after 'closed' nobody reads them.
+      flushAnswers();
       port.postMessage('closed' satisfies FromSendThread);
       port.close();
     });
     return;
   }
   // HttpSender never throws: every failure is an outcome.
-  void sender
-    .send(m.request)
-    .then((outcome) => port.postMessage({ id: m.id, outcome } satisfies FromSendThread));
+  for (const { id, request } of m.sends) void sender.send(request).then((outcome) => answer(id, outcome));
 });
+
+/**
+ * Answers read in one turn of this thread's loop go back in one message, once the turn's I/O is
+ * done (setImmediate runs right after it): no answer waits for a later one.
+ */
+let answers: { id: number; outcome: SendOutcome }[] = [];
+function answer(id: number, outcome: SendOutcome): void {
+  answers.push({ id, outcome });
+  if (answers.length > 1) return;
+  setImmediate(flushAnswers);
+}
+function flushAnswers(): void {
+  if (answers.length === 0) return;
+  const outcomes = answers;
+  answers = [];
+  port.postMessage({ outcomes } satisfies FromSendThread);
+}
