@@ -12,6 +12,7 @@ import {
 } from 'kysely';
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrations/index.js';
+import { watchOtherCommits } from './commit-watch.js';
 import { Checkpointer } from './checkpointer.js';
 import { createPrivateFile, secureDataDir, SQLITE_FILE } from './data-dir.js';
 
@@ -136,27 +137,16 @@ function openSqlite(
     dialect: 'sqlite',
     pool: null,
     watchWrites(onWrite) {
-      // SQLite's data_version moves when another connection commits, never for this one's own
-      // commits: those come from this process, whose writers of new work wake the engine
-      // themselves. Woken by its own commits too, a service at 200 status changes/s ran a
-      // claim and a look at the queue's next due time (0.8 ms) for almost every one of them.
-      const dataVersion = () => sqlite.pragma('data_version', { simple: true }) as number;
       try {
-        let seen = dataVersion();
-        const watcher = watch(`${file}-wal`, { persistent: false }, () => {
-          let now: number;
-          try {
-            now = dataVersion();
-          } catch {
-            // Closing meanwhile: tell, as before this filter, rather than throw from a watcher.
-            return onWrite();
-          }
-          if (now === seen) return;
-          seen = now;
-          onWrite();
+        return watchOtherCommits({
+          subscribe: (fired) => {
+            const watcher = watch(`${file}-wal`, { persistent: false }, fired);
+            watcher.on('error', () => {});
+            return () => watcher.close();
+          },
+          dataVersion: () => sqlite.pragma('data_version', { simple: true }) as number,
+          onCommit: onWrite,
         });
-        watcher.on('error', () => {});
-        return () => watcher.close();
       } catch {
         return null;
       }
