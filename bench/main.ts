@@ -51,9 +51,9 @@ for (const key of Object.keys(SIZE) as (keyof typeof SIZE)[]) {
 const CHANNELS = 10;
 /**
  * BENCH_PROBE=1: the service, the receiver and the floor run with stall-probe.js, and each paced
- * repetition names what held a thread up while its late deliveries (over 25 ms) waited.
+ * repetition names what held a thread up while its late deliveries (over 25 ms) waited. The
+ * probes' file is the bench's own (removed at the end) unless BENCH_PROBE_FILE names one.
  */
-/** The probes' file is the bench's own (and removed at the end) unless BENCH_PROBE_FILE names one. */
 const PROBE_OWNED = Boolean(process.env.BENCH_PROBE && !process.env.BENCH_PROBE_FILE);
 if (PROBE_OWNED) process.env.BENCH_PROBE_FILE = path.join(tmpdir(), `loadnotify-probe-${process.pid}.log`);
 const PROBE_FILE = process.env.BENCH_PROBE_FILE ?? null;
@@ -62,11 +62,10 @@ function machineTicks(): number[] {
   return readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
 }
 
-/** What the probes saw between `from` and `to` (epoch ms): per process, its collections and lags. */
+/** What the probes saw between `from` and `to` (epoch ms): per process, its collections and longest lag. */
 function probed(from: number, to: number): string {
   if (!PROBE_FILE || !existsSync(PROBE_FILE)) return 'no probe output';
   const seen = new Map<string, { gc: number; gcMs: number; gcMax: number; lagMax: number; lagAt: number }>();
-  const others = new Map<string, { n: number; max: number; note: string; at: number }>();
   for (const line of readFileSync(PROBE_FILE, 'utf8').split('\n')) {
     const [who, what, atText, msText] = line.split(' ');
     const at = Number(atText);
@@ -77,32 +76,20 @@ function probed(from: number, to: number): string {
       s.gc++;
       s.gcMs += ms;
       s.gcMax = Math.max(s.gcMax, ms);
-    } else if (what === 'lag') {
-      if (ms > s.lagMax) {
-        s.lagMax = ms;
-        s.lagAt = at;
-      }
-    } else {
-      // Anything else a probe writes (`<who> <what> <at> <ms> <note>`): counted with its longest.
-      const key = `${who} ${what}`;
-      const o = others.get(key) ?? { n: 0, max: 0, note: '', at: 0 };
-      o.n++;
-      if (ms > o.max) Object.assign(o, { max: ms, note: line.split(' ').slice(4).join(' '), at });
-      others.set(key, o);
-      continue;
+    } else if (what === 'lag' && ms > s.lagMax) {
+      s.lagMax = ms;
+      s.lagAt = at;
     }
     seen.set(who, s);
   }
-  if (seen.size === 0 && others.size === 0) return 'no thread held up 10 ms or more';
-  return [
-    ...[...seen].map(
+  if (seen.size === 0) return 'no thread held up 10 ms or more';
+  return [...seen]
+    .map(
       ([who, s]) =>
-        `${who}: ${s.gc} GC ${s.gcMs.toFixed(0)} ms (max ${s.gcMax.toFixed(0)}), longest lag ${s.lagMax.toFixed(0)} ms at +${s.lagAt - from} ms`,
-    ),
-    ...[...others].map(
-      ([key, o]) => `${key}: ${o.n}, longest ${o.max.toFixed(0)} ms at +${o.at - from} ms ${o.note}`,
-    ),
-  ].join('; ');
+        `${who}: ${s.gc} GC ${s.gcMs.toFixed(0)} ms (max ${s.gcMax.toFixed(0)}), ` +
+        (s.lagMax > 0 ? `longest lag ${s.lagMax.toFixed(0)} ms at +${s.lagAt - from} ms` : 'no lag'),
+    )
+    .join('; ');
 }
 /** Channels 8 and 9 (20%) hang or answer 500 in the isolation phase. */
 const FAILING: Record<string, 'hang' | '500'> = { '/c/8': 'hang', '/c/9': '500' };
@@ -455,11 +442,12 @@ async function main(): Promise<void> {
       receiver.send({ cmd: 'record', on: false });
       const keys = await deliveryKeys(db!, after);
       const healthyPaths = new Set(HEALTHY.map((i) => `/c/${i}`));
-      const latencies = (onlyHealthy: boolean) =>
+      // A backlog left by an earlier phase may still be arriving: only this phase's count.
+      const arrivals = (onlyHealthy: boolean) =>
         stats.arrivals
-          // A backlog left by an earlier phase may still be arriving: only this phase's count.
           .filter(([webhookId, path]) => keys.has(webhookId) && (!onlyHealthy || healthyPaths.has(path)))
-          .map(([webhookId, , at]) => at - answered.get(keys.get(webhookId)![0])!);
+          .map(([webhookId, , at]) => ({ at, sent: answered.get(keys.get(webhookId)![0])! }));
+      const latencies = (onlyHealthy: boolean) => arrivals(onlyHealthy).map((a) => a.at - a.sent);
       const all = spread(latencies(false));
       print(
         `${label} ${offered.toFixed(0)} changes/s offered        ${fmtSpread(all)}  ${counted}; ${cpuPer(cpu0, expected)}`,
@@ -478,10 +466,7 @@ async function main(): Promise<void> {
           `  threads ${busy.join(', ')} of a core over ${(wall / 1000).toFixed(1)} s; the machine ${pct((all - m[3]! - m[4]!) / all)} busy, steal ${pct(m[7]! / all)}`,
         );
         // The late ones: from the earliest answer among them to the last arrival.
-        const late = stats.arrivals
-          .filter(([webhookId]) => keys.has(webhookId))
-          .map(([webhookId, , at]) => ({ at, sent: answered.get(keys.get(webhookId)![0])! }))
-          .filter((a) => a.at - a.sent > 25);
+        const late = arrivals(false).filter((a) => a.at - a.sent > 25);
         if (late.length > 0) {
           const from = Math.min(...late.map((a) => a.sent));
           const to = Math.max(...late.map((a) => a.at));

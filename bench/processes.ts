@@ -24,6 +24,12 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/** User + system CPU time in a /proc `stat` file (fields 14 and 15, after the parenthesised name), in ms. */
+function statCpuMs(file: string): number {
+  const fields = readFileSync(file, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 /**
  * With BENCH_PROBE_FILE set (BENCH_PROBE=1 sets it), a process is started with stall-probe.js
  * preloaded, writing its garbage collections and late timers to that file under `name`.
@@ -81,17 +87,12 @@ export async function startService(entry: string, env: Record<string, string>): 
     url,
     pid: child.pid!,
     rss: () => ({ peakMb: status('VmHWM'), nowMb: status('VmRSS') }),
-    cpuMs: () => {
-      // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name.
-      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-    },
+    cpuMs: () => statCpuMs(`/proc/${child.pid}/stat`),
     threadCpuMs: () => {
       const out = new Map<number, number>();
       for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
         try {
-          const f = readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-          out.set(Number(tid), ((Number(f[11]) + Number(f[12])) * 1000) / 100);
+          out.set(Number(tid), statCpuMs(`/proc/${child.pid}/task/${tid}/stat`));
         } catch {
           /* the thread ended */
         }
