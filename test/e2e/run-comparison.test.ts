@@ -3,7 +3,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
-import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT } from './web-build.js';
+import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT, signInAsOwner } from './web-build.js';
 
 /**
  * Issue 21: the run page shows the run's figures next to the run it was compared with, and
@@ -43,11 +43,7 @@ describe.skipIf(!existsSync(CHROMIUM))('run comparison in the web app', () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     context.setDefaultTimeout(10_000);
     page = await context.newPage();
-    await page.goto(t.url);
-    await page.getByLabel('Email').fill('owner@example.com');
-    await page.getByLabel('Password').fill('correct horse');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+    await signInAsOwner(page, t.url);
   }, 120_000);
 
   afterAll(async () => {
