@@ -265,8 +265,9 @@ export class DeliveryEngine implements DeliveryTaker {
       }
       // Due rows that could not be claimed wait on an earlier delivery of their run (its end
       // wakes us when it was sent from here) or on another process's lease: no need to look
-      // again at once. SQLite: a write by anyone (another process too) wakes us; watched from
-      // before the look at the queue, so none committed after that look goes unseen.
+      // again at once. SQLite: another process's commit wakes us (this one's own writers of new
+      // work call wake()); watched from before the look at the queue, so none committed after
+      // that look goes unseen.
       const unwatch = this.options.db.watchWrites?.(() => this.lookAgain()) ?? null;
       try {
         await this.sleep(Math.max(MIN_IDLE_MS, await this.idleDelay(unwatch !== null)));

@@ -36,7 +36,7 @@ const POLICY: HelmetOptions = {
  * (no nonces), and @fastify/helmet built helmet's middleware from the options again for each
  * request: its option parsing was about 2% of the service's thread at 200 status changes/s.
  */
-export function securityHeaders(): [name: string, value: string][] {
+function securityHeaders(): [name: string, value: string][] {
   const headers: [string, string][] = [];
   const recorder = {
     setHeader: (name: string, value: string) => headers.push([name, value]),

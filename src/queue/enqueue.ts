@@ -81,17 +81,6 @@ function place(
 }
 
 /**
- * Writes an event row and one pending delivery per matching channel inside the caller's
- * transaction: the event and its deliveries exist if and only if the change that caused them
- * was committed (the outbox).
- *
- * With an offer from this process's engine, each delivery whose channel has room there is
- * written leased to it and returned, for the engine to send once the transaction commits;
- * no claim has to find it. A delivery behind an earlier pending one of the same run and
- * channel must wait for it: it follows it from this engine when the engine holds that run's
- * deliveries to the channel, else it waits for a claim, which keeps the order.
- */
-/**
  * Why a channel's type will not send this event (ChannelType.skip), or null. A type that fails
  * to judge it skips that one channel with the reason: the status change and every other
  * channel's notifications go on.
@@ -106,6 +95,17 @@ function typeSkips(type: string, data: EventData, config: string): string | null
   }
 }
 
+/**
+ * Writes an event row and one pending delivery per matching channel inside the caller's
+ * transaction: the event and its deliveries exist if and only if the change that caused them
+ * was committed (the outbox).
+ *
+ * With an offer from this process's engine, each delivery whose channel has room there is
+ * written leased to it and returned, for the engine to send once the transaction commits;
+ * no claim has to find it. A delivery behind an earlier pending one of the same run and
+ * channel must wait for it: it follows it from this engine when the engine holds that run's
+ * deliveries to the channel, else it waits for a claim, which keeps the order.
+ */
 export async function recordEvent(
   trx: Kysely<Database>,
   organizationId: number,
