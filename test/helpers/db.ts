@@ -86,6 +86,21 @@ export async function openTestDb(
 }
 
 /**
+ * `n` connection pools of two on one store, as `n` separate processes would have: for races
+ * between processes (claims, alert dispatch). The caller closes them.
+ */
+export async function openProcessPools(store: TestStore, n: number): Promise<Db[]> {
+  const pools: Db[] = [];
+  for (let i = 0; i < n; i++)
+    pools.push(
+      await retryMigrationRace(() =>
+        openDatabase({ databaseUrl: store.databaseUrl, dataDir: store.dataDir, poolSize: 2 }),
+      ),
+    );
+  return pools;
+}
+
+/**
  * A channel row for storage-level tests (claims, pruning)
  * that never send: the URL is not a sealed one and the row is written straight to the table.
  */

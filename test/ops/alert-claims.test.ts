@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../../src/storage/database.js';
+import type { Db } from '../../src/storage/database.js';
 import { claimAlert, dueAlertIds, recordDisabled } from '../../src/storage/operator-alerts-repo.js';
-import { insertChannelRow, openTestDb, retryMigrationRace } from '../helpers/db.js';
+import { insertChannelRow, openProcessPools, openTestDb } from '../helpers/db.js';
 
 const ALERTS = 30;
 const PROCESSES = 4;
@@ -18,12 +18,7 @@ describe('operator alerts taken by one process on PostgreSQL', () => {
   beforeAll(async () => {
     let store;
     ({ db, store, cleanup } = await openTestDb('postgres'));
-    for (let i = 0; i < PROCESSES; i++)
-      pools.push(
-        await retryMigrationRace(() =>
-          openDatabase({ databaseUrl: store.databaseUrl, dataDir: store.dataDir, poolSize: 2 }),
-        ),
-      );
+    pools.push(...(await openProcessPools(store, PROCESSES)));
     const now = Date.now();
     const { id } = await db.kysely
       .insertInto('organizations')

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimDue } from '../../src/queue/claim.js';
-import { openDatabase, type Db } from '../../src/storage/database.js';
+import type { Db } from '../../src/storage/database.js';
 import { newWebhookId, pendingDelivery } from '../../src/queue/rows.js';
-import { insertChannelRow, openTestDb, retryMigrationRace } from '../helpers/db.js';
+import { insertChannelRow, openProcessPools, openTestDb } from '../helpers/db.js';
 
 const CHANNELS = 40;
 const PER_CHANNEL = 25;
@@ -20,12 +20,7 @@ describe('concurrent claims on PostgreSQL', () => {
   beforeAll(async () => {
     let store;
     ({ db, store, cleanup } = await openTestDb('postgres'));
-    for (let i = 0; i < WORKERS; i++)
-      pools.push(
-        await retryMigrationRace(() =>
-          openDatabase({ databaseUrl: store.databaseUrl, dataDir: store.dataDir, poolSize: 2 }),
-        ),
-      );
+    pools.push(...(await openProcessPools(store, WORKERS)));
     const now = Date.now();
     const { id: organization_id } = await db.kysely
       .insertInto('organizations')
