@@ -4,7 +4,7 @@ import { findChannel } from '../../storage/channels-repo.js';
 import { isInstanceAdmin } from '../../storage/users-repo.js';
 import type { AppContext } from '../context.js';
 import { userId } from '../auth-hooks.js';
-import { requireManager, roleIn, tokenOrganization } from '../access.js';
+import { requireManager, roleIn, tokenOrganization, type Role } from '../access.js';
 import { body, Id, IdParams, ListQuery, Name } from '../schemas.js';
 import { mapPage } from '../../storage/keyset-page.js';
 import {
@@ -52,10 +52,7 @@ export function organizationRoutes(app: App, ctx: AppContext): void {
     '/api/v1/organizations/:id',
     { schema: { tags: ['organizations'], params: IdParams } },
     async (req) => {
-      const role = await roleIn(ctx, req, req.params.id);
-      const org = await findOrganization(ctx.db.kysely, req.params.id);
-      const operations = await operationsChannelOf(ctx.db.kysely, req.params.id);
-      return { ...organizationView(org!), role, operations_channel_id: operations?.id ?? null };
+      return organizationAnswer(ctx, req.params.id, await roleIn(ctx, req, req.params.id));
     },
   );
 
@@ -88,9 +85,14 @@ export function organizationRoutes(app: App, ctx: AppContext): void {
           );
       }
       if (wanted !== undefined) await setOperationsChannel(ctx.db.kysely, orgId, wanted);
-      const org = await findOrganization(ctx.db.kysely, orgId);
-      const operations = await operationsChannelOf(ctx.db.kysely, orgId);
-      return { ...organizationView(org!), role, operations_channel_id: operations?.id ?? null };
+      return organizationAnswer(ctx, orgId, role);
     },
   );
+}
+
+/** One organization as GET and PATCH answer it: the caller's role and its operations channel. */
+async function organizationAnswer(ctx: AppContext, orgId: number, role: Role) {
+  const org = await findOrganization(ctx.db.kysely, orgId);
+  const operations = await operationsChannelOf(ctx.db.kysely, orgId);
+  return { ...organizationView(org!), role, operations_channel_id: operations?.id ?? null };
 }
