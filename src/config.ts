@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { makeDataDir, SECRET_KEY_FILE } from './storage/data-dir.js';
+import type { AlertTiming } from './storage/operator-alerts-repo.js';
 
 /**
  * The engine's bounds on sends in flight, as deployed unless LOADNOTIFY_MAX_IN_FLIGHT and
@@ -69,7 +70,7 @@ export interface Config {
    * How a channel's failures are gathered into operator alerts' mails (a minute's grace, then
    * at most one an hour); not from the environment: tests shorten it.
    */
-  alertTiming?: { windowMs: number; graceMs: number };
+  alertTiming?: AlertTiming;
 }
 
 /** Commands are the operator's to allow; by default no schedule runs a command. */
