@@ -10,10 +10,11 @@ import {
   claimAlert,
   dueAlertIds,
   managerEmails,
+  markOperationsQueued,
   nextAlertDue,
   type AlertWithChannel,
 } from '../storage/operator-alerts-repo.js';
-import { operationsChannelOf } from '../storage/organizations-repo.js';
+import { findOrganization, operationsChannelOf } from '../storage/organizations-repo.js';
 import { iso } from '../storage/time.js';
 import { alertMail } from './alert-mail.js';
 
@@ -138,11 +139,8 @@ export class AlertDispatcher {
     const to = this.o.mailer ? await managerEmails(db.kysely, alert.organization_id) : [];
     if (!this.o.mailer || to.length === 0) return alertDispatched(db.kysely, alert.id, null);
     try {
-      const org = await db.kysely
-        .selectFrom('organizations')
-        .select('name')
-        .where('id', '=', alert.organization_id)
-        .executeTakeFirstOrThrow();
+      const org = await findOrganization(db.kysely, alert.organization_id);
+      if (!org) throw new Error(`organization ${alert.organization_id} is gone`);
       // One mail per alert to its organization's owners and admins, and nobody else.
       await this.o.mailer.send({ to: to.join(', '), ...alertMail(snapshot, org.name) });
       await alertDispatched(db.kysely, alert.id, Date.now());
@@ -167,13 +165,7 @@ export class AlertDispatcher {
    */
   private async toOperationsChannel(alert: AlertWithChannel, snapshot: AlertSnapshot): Promise<void> {
     const queued = await this.o.db.kysely.transaction().execute(async (trx) => {
-      const marked = await trx
-        .updateTable('operator_alerts')
-        .set({ operations_queued: 1 })
-        .where('id', '=', alert.id)
-        .where('operations_queued', '=', 0)
-        .executeTakeFirst();
-      if (Number(marked.numUpdatedRows) === 0) return false;
+      if (!(await markOperationsQueued(trx, alert.id))) return false;
       const channel = await operationsChannelOf(trx, alert.organization_id);
       if (!channel || channel.id === alert.channel_id || channel.enabled !== 1) return false;
       if (channel.muted_until !== null && channel.muted_until > Date.now()) return false;

@@ -185,6 +185,20 @@ export async function alertDispatched(k: Kysely<Database>, id: number, mailedAt:
     .execute();
 }
 
+/**
+ * Marks that the alert's notification to the operations channel is being queued; false when it
+ * already was (by an earlier pass whose mail then failed), so it is queued once.
+ */
+export async function markOperationsQueued(k: Kysely<Database>, id: number): Promise<boolean> {
+  const marked = await k
+    .updateTable('operator_alerts')
+    .set({ operations_queued: 1 })
+    .where('id', '=', id)
+    .where('operations_queued', '=', 0)
+    .executeTakeFirst();
+  return Number(marked.numUpdatedRows) > 0;
+}
+
 /** Its mail failed: tried again from `retryAt`, or (null) given up with the error kept. */
 export async function alertMailFailed(
   k: Kysely<Database>,
