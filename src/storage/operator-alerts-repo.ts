@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import { keysetPage, type PageRequest } from './keyset-page.js';
 import type { Database, OperatorAlertsTable } from './schema.js';
 import { iso, isoOrNull } from './time.js';
@@ -30,23 +30,14 @@ export async function recordGaveUp(
 ): Promise<void> {
   const { windowMs } = timing;
   const soonest = now + timing.graceMs;
-  const joined = await trx
-    .updateTable('operator_alerts')
+  const joined = await waitingFailures(trx, channelId)
     .set({ count: sql`count + 1`, reason, updated_at: now })
-    .where('channel_id', '=', channelId)
-    .where('kind', '=', 'gave_up')
-    .where('dispatch_state', '=', 'waiting')
-    .where('claimed_until', 'is', null)
     .executeTakeFirst();
   if (Number(joined.numUpdatedRows) > 0) return;
   const previous = sql`(SELECT MAX(p.window_at) FROM operator_alerts p
     WHERE p.channel_id = ${channelId} AND p.kind = 'gave_up')`;
-  await sql`INSERT INTO operator_alerts (organization_id, channel_id, kind, reason, count, created_at,
-      updated_at, window_at, dispatch_state, dispatch_attempts, operations_queued)
-    SELECT c.organization_id, c.id, 'gave_up', ${reason}, 1, ${now}, ${now},
-      CASE WHEN ${previous} + ${windowMs} > ${soonest} THEN ${previous} + ${windowMs} ELSE ${soonest} END,
-      'waiting', 0, 0
-    FROM notification_channels c WHERE c.id = ${channelId}`.execute(trx);
+  const windowAt = sql`CASE WHEN ${previous} + ${windowMs} > ${soonest} THEN ${previous} + ${windowMs} ELSE ${soonest} END`;
+  await insertAlert(trx, channelId, 'gave_up', reason, now, windowAt);
 }
 
 /**
@@ -60,17 +51,32 @@ export async function recordDisabled(
   reason: string,
   now: number,
 ): Promise<void> {
-  await trx
+  await waitingFailures(trx, channelId).set({ dispatch_state: 'done', dismissed_at: now }).execute();
+  await insertAlert(trx, channelId, 'disabled', reason, now, sql`${now}`);
+}
+
+/** The channel's failures gathered for a mail, still waiting for their window and not taken. */
+function waitingFailures(trx: Kysely<Database>, channelId: number) {
+  return trx
     .updateTable('operator_alerts')
-    .set({ dispatch_state: 'done', dismissed_at: now })
     .where('channel_id', '=', channelId)
     .where('kind', '=', 'gave_up')
     .where('dispatch_state', '=', 'waiting')
-    .where('claimed_until', 'is', null)
-    .execute();
+    .where('claimed_until', 'is', null);
+}
+
+/** A new alert about the channel, in its organization, waiting to be dispatched from `windowAt`. */
+async function insertAlert(
+  trx: Kysely<Database>,
+  channelId: number,
+  kind: OperatorAlertsTable['kind'],
+  reason: string,
+  now: number,
+  windowAt: RawBuilder<unknown>,
+): Promise<void> {
   await sql`INSERT INTO operator_alerts (organization_id, channel_id, kind, reason, count, created_at,
       updated_at, window_at, dispatch_state, dispatch_attempts, operations_queued)
-    SELECT c.organization_id, c.id, 'disabled', ${reason}, 1, ${now}, ${now}, ${now}, 'waiting', 0, 0
+    SELECT c.organization_id, c.id, ${kind}, ${reason}, 1, ${now}, ${now}, ${windowAt}, 'waiting', 0, 0
     FROM notification_channels c WHERE c.id = ${channelId}`.execute(trx);
 }
 
