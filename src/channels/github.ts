@@ -8,7 +8,7 @@
  * run's commit and repository, the words of a status and a comment) is here too.
  */
 import { Type } from 'typebox';
-import { retryAfterFromHeaders } from '../core/backoff.js';
+import { headerValue, retryAfterFromHeaders } from '../core/backoff.js';
 import type { EventData, RunSnapshot, StoredEvent } from '../core/events.js';
 import { buildMessage, oneLine, runUrl, truncateText } from '../core/message.js';
 import { httpUrl, onGitLab } from '../core/run-context.js';
@@ -277,20 +277,14 @@ export function commentBody(event: RunEvent, publicUrl: string): string {
 // ---------------------------------------------------------------------------------------------
 // Answers
 
-/** A JSON body's fields, or null. */
-function jsonBody(response: ReceiverResponse): Record<string, unknown> | null {
+/** The answer's body as a JSON object, or null when it is not one. */
+export function jsonBody(response: ReceiverResponse): Record<string, unknown> | null {
   try {
     const parsed: unknown = JSON.parse(response.body);
     return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : null;
   } catch {
     return null;
   }
-}
-
-/** The value of a header, whatever its case. */
-function header(headers: Record<string, string>, name: string): string | undefined {
-  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
-  return key === undefined ? undefined : headers[key];
 }
 
 /**
@@ -300,7 +294,7 @@ function header(headers: Record<string, string>, name: string): string | undefin
 export function rateLimitWaitMs(response: ReceiverResponse, resetHeader: string, now = new Date()): number {
   const after = retryAfterFromHeaders(response.headers, now);
   if (after !== undefined) return after;
-  const reset = Number(header(response.headers, resetHeader));
+  const reset = Number(headerValue(response.headers, resetHeader));
   if (Number.isFinite(reset) && reset > 0) return Math.max(0, reset * 1000 - now.getTime());
   return RATE_LIMIT_WAIT_MS;
 }
@@ -336,7 +330,10 @@ function githubRateLimited(response: ReceiverResponse): boolean {
   const { status, headers } = response;
   if (status === 429) return true;
   if (status !== 403) return false;
-  if (header(headers, 'x-ratelimit-remaining') === '0' || header(headers, 'retry-after') !== undefined)
+  if (
+    headerValue(headers, 'x-ratelimit-remaining') === '0' ||
+    headerValue(headers, 'retry-after') !== undefined
+  )
     return true;
   const message = jsonBody(response)?.message;
   return typeof message === 'string' && /rate limit/i.test(message);

@@ -23,6 +23,7 @@ import {
   commentStep,
   commentsOn,
   forgeSkip,
+  jsonBody,
   Repositories,
   rateLimitWaitMs,
   runOutcome,
@@ -52,14 +53,9 @@ const GitLabConfig = Type.Object(
  * `{"error": "..."}`.
  */
 export function gitlabReason(response: ReceiverResponse): string {
-  let body: unknown;
-  try {
-    body = JSON.parse(response.body);
-  } catch {
-    return responseReason(response);
-  }
-  if (body === null || typeof body !== 'object') return responseReason(response);
-  const { message, error } = body as { message?: unknown; error?: unknown };
+  const body = jsonBody(response);
+  if (!body) return responseReason(response);
+  const { message, error } = body;
   let text: string | null = null;
   if (typeof message === 'string') text = message;
   else if (message !== null && typeof message === 'object')

@@ -68,7 +68,8 @@ export function parseRetryAfter(value: string | undefined, now: Date): number | 
   return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, Math.ceil(ms)));
 }
 
-function headerValue(headers: Record<string, string>, name: string): string | undefined {
+/** The value of a response header, whatever the case of its name. */
+export function headerValue(headers: Record<string, string>, name: string): string | undefined {
   const wanted = name.toLowerCase();
   for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === wanted) return value;
   return undefined;
