@@ -23,7 +23,7 @@ import type {
   RenderContext,
   RenderedRequest,
 } from './channel.js';
-import { PRODUCT, checkHttpUrl, classifyHttp, responseReason, retryWith } from './webhook.js';
+import { PRODUCT, checkHttpUrl, classifyHttp, jsonBody, responseReason, retryWith } from './webhook.js';
 
 export const GITHUB_API_URL = 'https://api.github.com';
 /** GitHub refuses longer descriptions: 422 "description is too long (maximum is 140 characters)". */
@@ -276,16 +276,6 @@ export function commentBody(event: RunEvent, publicUrl: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // Answers
-
-/** The answer's body as a JSON object, or null when it is not one. */
-export function jsonBody(response: ReceiverResponse): Record<string, unknown> | null {
-  try {
-    const parsed: unknown = JSON.parse(response.body);
-    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * How long a rate-limited answer asks us to wait: `retry-after` (seconds), else the reset time

@@ -23,7 +23,6 @@ import {
   commentStep,
   commentsOn,
   forgeSkip,
-  jsonBody,
   Repositories,
   rateLimitWaitMs,
   runOutcome,
@@ -34,7 +33,7 @@ import {
   type RunEvent,
   type RunOutcome,
 } from './github.js';
-import { PRODUCT, classifyHttp, responseReason, retryWith } from './webhook.js';
+import { PRODUCT, classifyHttp, jsonBody, responseReason, retryWith } from './webhook.js';
 
 export const GITLAB_URL = 'https://gitlab.com';
 

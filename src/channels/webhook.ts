@@ -78,6 +78,16 @@ export function responseReason(response: ReceiverResponse): string {
   return excerpt ? `HTTP ${response.status}: ${excerpt}` : `HTTP ${response.status}`;
 }
 
+/** The answer's body as a JSON object, or null when it is not one. */
+export function jsonBody(response: ReceiverResponse): Record<string, unknown> | null {
+  try {
+    const parsed: unknown = JSON.parse(response.body);
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The reason from a JSON error body, for services that explain themselves in JSON:
  * `{"error": {"message", "code"|"status"}}` (HipChat, Google, Azure Logic Apps behind Teams
@@ -86,14 +96,8 @@ export function responseReason(response: ReceiverResponse): string {
  * Anything else falls back to the raw body.
  */
 export function jsonErrorReason(response: ReceiverResponse): string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(response.body);
-  } catch {
-    return responseReason(response);
-  }
-  if (parsed === null || typeof parsed !== 'object') return responseReason(response);
-  const outer = parsed as Record<string, unknown>;
+  const outer = jsonBody(response);
+  if (!outer) return responseReason(response);
   const inner =
     outer.error !== null && typeof outer.error === 'object'
       ? (outer.error as Record<string, unknown>)
