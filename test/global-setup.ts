@@ -6,6 +6,16 @@ import { userInfo } from 'node:os';
 import { PG_BASE_URL } from './helpers/db.js';
 import { MachineNotReady, prepareTestMachine } from './helpers/test-machine.js';
 import { CHROMIUM } from './e2e/web-build.js';
+import { ARTILLERY, startToolInstall } from './runner/tool-install.js';
+
+/**
+ * Whether vitest was given no file filter: `vitest run` with options only. An option's value
+ * written after a space reads as a filter here, which only costs the head start below.
+ */
+function wholeSuite(argv: readonly string[]): boolean {
+  const run = argv.indexOf('run');
+  return argv.slice(run + 1).every((arg) => arg.startsWith('-'));
+}
 
 export default async function setup(): Promise<void> {
   try {
@@ -23,4 +33,7 @@ export default async function setup(): Promise<void> {
     process.stderr.write(`${err.message}\n`);
     process.exit(1);
   }
+  // Artillery's install (a minute and more on a fresh machine, mostly network and disk) runs
+  // beside the first test files instead of holding a test worker; tools-e2e waits for it.
+  if (wholeSuite(process.argv)) await startToolInstall(ARTILLERY);
 }

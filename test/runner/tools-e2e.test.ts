@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/build.js';
 import { startRealServe, type RealServe } from './real-serve.js';
-import { installTool, type Installed } from './tool-install.js';
+import { ARTILLERY, installTool, type Installed } from './tool-install.js';
 
 let t: RealServe;
 let target: http.Server;
@@ -100,9 +100,10 @@ describe('autocannon', () => {
 describe('Artillery', () => {
   let artillery: Installed;
   beforeAll(async () => {
-    artillery = await installTool('artillery', '2.0.21', 'artillery');
+    artillery = await installTool(ARTILLERY);
     if ('skip' in artillery) console.warn(`Artillery tests skipped: ${artillery.skip}`);
-  }, 330_000);
+    // It may first wait for the install the global setup started, then install it itself.
+  }, 640_000);
 
   // Nothing the tool does may leave the machine (it posts telemetry even when told not to).
   const env = {
