@@ -54,6 +54,8 @@ export interface CatalogueType {
   };
   /** Requests are signed per Standard Webhooks: a new channel's secret is shown once. */
   signing: boolean;
+  /** Its messages number statuses by the channel's `status_scheme`; other types ignore it. */
+  status_scheme: boolean;
   /** The events a new channel hears when the request leaves `events` out. */
   default_events: ChannelEvents;
   /** Events a channel of this type may not be set to hear (`400` naming the field). */
@@ -160,6 +162,7 @@ export function catalogueEntry(channelType: ChannelType): CatalogueType {
       hint: channelType.urlHelp?.hint ?? null,
     },
     signing: channelType.signing === true,
+    status_scheme: channelType.numbersStatuses === true,
     default_events: structuredClone(channelType.defaultEvents ?? DEFAULT_CHANNEL_EVENTS),
     refused_events: refusedEvents(channelType),
     fields: fields(channelType),

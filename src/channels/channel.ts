@@ -249,6 +249,12 @@ export interface ChannelType {
    * shown once, and the API can rotate or remove it. Render finds it in `signing_secrets`.
    */
   signing?: boolean;
+  /**
+   * What it sends numbers the run's status by the channel's `status_scheme` (the documents'
+   * payloads, and templates' variables). Other types send words and ignore the setting: the
+   * web app's form leaves it out for them.
+   */
+  numbersStatuses?: boolean;
   /** Events a new channel of this type hears, when they differ from every type's default. */
   defaultEvents?: ChannelEvents;
   /** Event choices the type cannot serve (PagerDuty is not paged on starts), naming the field. */

@@ -325,6 +325,8 @@ export const emailChannel: ChannelType = {
   label: 'E-mail',
   description: 'A mail per run event through your SMTP server; a run’s end threads under its start.',
   mark: '@',
+  // Its templates' variables (`test.status`) follow the channel's status_scheme.
+  numbersStatuses: true,
   config: {
     schema: EmailConfig,
     fields: {

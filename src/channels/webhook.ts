@@ -464,6 +464,7 @@ export const webhookChannel: ChannelType = {
     templates: webhookTemplates,
   },
   signing: true,
+  numbersStatuses: true,
   checkUrl: checkHttpUrl,
   template: templateJob,
   render(event, channel, ctx) {

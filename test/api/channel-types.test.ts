@@ -57,11 +57,14 @@ describe('channel type catalogue', () => {
 
   it('lists every registered type once, in the registry order, with its words and secrets', () => {
     expect(catalogue.map((c) => c.type)).toEqual(CHANNEL_TYPES.map((c) => c.type));
+    // The webhook's payloads and the templates' variables number statuses; the rest send words.
+    expect(catalogue.filter((c) => c.status_scheme).map((c) => c.type)).toEqual(['webhook', 'email']);
     for (const server of CHANNEL_TYPES) {
       const entry = catalogue.find((c) => c.type === server.type);
       expect(entry.label).toBe(server.label);
       expect(entry.description, server.type).not.toBe('');
       expect(entry.signing).toBe(server.signing === true);
+      expect(entry.status_scheme, server.type).toBe(server.numbersStatuses === true);
       const keys = Object.keys(server.config?.schema.properties ?? {});
       expect(
         entry.fields.map((f: any) => f.key),
@@ -161,6 +164,7 @@ describe('channel type catalogue', () => {
         'label',
         'url',
         'signing',
+        'status_scheme',
         'default_events',
         'refused_events',
         'fields',

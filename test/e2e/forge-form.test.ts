@@ -58,6 +58,8 @@ describe.skipIf(!existsSync(CHROMIUM))('GitHub and GitLab in the web app', () =>
     await page.getByLabel('Access token').fill(TOKEN);
     await page.getByLabel('Repositories').fill('acme/shop, acme/web');
     await page.getByLabel('Comment on pull requests').check();
+    // A commit status has no status number: the webhook's numbering is not asked for.
+    expect(await page.getByLabel('Status scheme').count()).toBe(0);
     await shot('github-form');
     expect(await axeProblems(page), 'github form').toEqual([]);
     await page.getByRole('button', { name: 'Save Changes' }).click();
@@ -83,5 +85,16 @@ describe.skipIf(!existsSync(CHROMIUM))('GitHub and GitLab in the web app', () =>
     await page.getByRole('button', { name: 'Save Changes' }).waitFor();
     await shot('github-saved');
     expect(await page.content()).not.toContain(TOKEN);
+
+    // Nor is it listed with one; a webhook is.
+    const hook = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
+      body: { type: 'webhook', name: 'Shop hook', url: 'https://hooks.example.com/shop' },
+    });
+    expect(hook.status).toBe(201);
+    await page.goto(`${t.url}/integrations`);
+    const row = (name: string) => page.getByRole('listitem').filter({ hasText: name });
+    await row('Shop hook').getByText('k6 status codes').waitFor();
+    await shot('integrations-listed');
+    expect(await row('Shop commits').getByText('status codes').count()).toBe(0);
   });
 });

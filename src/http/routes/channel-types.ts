@@ -45,6 +45,10 @@ const CatalogueType = Type.Object({
     hint: Text,
   }),
   signing: Type.Boolean(),
+  status_scheme: Type.Boolean({
+    description:
+      "a channel's `status_scheme` numbers the statuses it sends (payloads, template variables); other types ignore it",
+  }),
   default_events: Type.Object(
     { 'test.started': EventChoice, 'test.finished': EventChoice },
     { description: 'the `events` a new channel gets when the request leaves them out' },

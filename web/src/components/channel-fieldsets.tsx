@@ -134,29 +134,32 @@ export function DestinationFields({
   );
 }
 
-/** Name, status numbering and the on/off switch. */
-export function GeneralFields({ form }: PartProps) {
+/** Name, status numbering (for the types whose messages number statuses) and the on/off switch. */
+export function GeneralFields({ form, info }: PartProps & { info: ChannelTypeInfo }) {
   const { s, set, errors } = form;
   return (
     <>
       <TextField label="Name" value={s.name} onChange={(v) => set('name', v)} error={errors.name} />
-      <div className="field">
-        <label htmlFor="status-scheme">Status scheme</label>
-        <select
-          id="status-scheme"
-          value={s.status_scheme}
-          onChange={(e) => set('status_scheme', e.target.value as StatusScheme)}
-          aria-describedby="status-scheme-hint"
-          aria-invalid={errors.status_scheme ? true : undefined}
-        >
-          <option value="k6">k6 (newer numbering)</option>
-          <option value="loadimpact-v3">LoadImpact v3 (older numbering)</option>
-        </select>
-        <p className="hint" id="status-scheme-hint">
-          Which numbering the payload’s <code>status</code> and <code>status_text</code> use.
-        </p>
-        <FieldError message={errors.status_scheme} />
-      </div>
+      {info.status_scheme ? (
+        <div className="field">
+          <label htmlFor="status-scheme">Status scheme</label>
+          <select
+            id="status-scheme"
+            value={s.status_scheme}
+            onChange={(e) => set('status_scheme', e.target.value as StatusScheme)}
+            aria-describedby="status-scheme-hint"
+            aria-invalid={errors.status_scheme ? true : undefined}
+          >
+            <option value="k6">k6 (newer numbering)</option>
+            <option value="loadimpact-v3">LoadImpact v3 (older numbering)</option>
+          </select>
+          <p className="hint" id="status-scheme-hint">
+            Which numbering <code>status</code> and <code>status_text</code> use, in the payload and in
+            templates.
+          </p>
+          <FieldError message={errors.status_scheme} />
+        </div>
+      ) : null}
       <label className="check">
         <input type="checkbox" checked={s.enabled} onChange={(e) => set('enabled', e.target.checked)} />{' '}
         Enabled

@@ -98,7 +98,7 @@ export function ChannelForm(props: ChannelFormProps) {
                 : {}
             }
           />
-          <GeneralFields {...parts} />
+          <GeneralFields {...parts} info={info} />
           <ProjectsFieldset {...parts} projects={props.projects} />
           <EventTypesFieldset {...parts} info={info} />
           {form.s.eventTypes === null ? <EventFieldsets {...parts} info={info} /> : null}

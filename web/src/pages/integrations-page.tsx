@@ -79,6 +79,7 @@ export function IntegrationsPage() {
                 key={c.id}
                 channel={c}
                 label={typeLabel(catalogue.types, c.type)}
+                numbersStatuses={catalogue.types?.find((t) => t.type === c.type)?.status_scheme ?? false}
                 manage={manage}
                 onChange={(next) => list.setItems((items) => items.map((i) => (i.id === next.id ? next : i)))}
                 onDeleted={() => list.setItems((items) => items.filter((i) => i.id !== c.id))}
@@ -98,6 +99,7 @@ export function IntegrationsPage() {
 function ChannelRow({
   channel: c,
   label,
+  numbersStatuses,
   manage,
   onChange,
   onDeleted,
@@ -105,6 +107,8 @@ function ChannelRow({
   channel: Channel;
   /** The type's label from the catalogue. */
   label: string;
+  /** Its type's messages number statuses by the channel's status_scheme (the catalogue's). */
+  numbersStatuses: boolean;
   manage: boolean;
   onChange(c: Channel): void;
   onDeleted(): void;
@@ -158,8 +162,8 @@ function ChannelRow({
           <RedactedUrl url={c.url} />
         </p>
         <p className="muted small">
-          {eventSummary(c)} · {c.project_ids === null ? 'all projects' : `${c.project_ids.length} project(s)`}{' '}
-          · {c.status_scheme} status codes
+          {eventSummary(c)} · {c.project_ids === null ? 'all projects' : `${c.project_ids.length} project(s)`}
+          {numbersStatuses ? ` · ${c.status_scheme} status codes` : null}
         </p>
         {c.disabled_reason ? (
           <p className="banner banner-error" role="note">
