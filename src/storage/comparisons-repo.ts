@@ -71,6 +71,8 @@ export async function previousEnded(
     .where('id', '<', runId)
     .where('status', 'in', [...TERMINAL_STATUSES])
     .orderBy('id', 'desc')
+    // executeTakeFirst adds no LIMIT: without one, every ended run of the load test was read.
+    .limit(1)
     .executeTakeFirst();
   return row
     ? { run_id: row.id, status: row.status as RunStatus, result: row.result as RunResult | null }

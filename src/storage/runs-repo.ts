@@ -114,7 +114,7 @@ export function unendedScheduledRun(k: Kysely<Database>, loadTestId: number, cre
     .where('trigger', '=', 'scheduled')
     .where('status', 'not in', [...TERMINAL_STATUSES]);
   if (createdAfter !== null) runs = runs.where('created_at', '>', createdAfter);
-  return runs.orderBy('id', 'desc').executeTakeFirst();
+  return runs.orderBy('id', 'desc').limit(1).executeTakeFirst();
 }
 
 export async function findRun(k: Kysely<Database>, id: number): Promise<RunRow | undefined> {
