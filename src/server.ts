@@ -75,7 +75,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       config.role === 'api'
         ? null
         : {
-            offer: () => engine?.offer() ?? null,
+            offer: (runId) => engine?.offer(runId) ?? null,
             take: (handed) => engine?.take(handed),
           },
     mailer: config.systemMail ? createSystemMailer(config.systemMail) : null,

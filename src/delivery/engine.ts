@@ -283,7 +283,7 @@ export class DeliveryEngine implements DeliveryTaker {
    * runs being sent here. Data only: the transaction decides with it, and `take` gets
    * what it leased once it has committed.
    */
-  offer(): HandoffOffer | null {
+  offer(runId: number | null): HandoffOffer | null {
     if (!this.running) return null;
     return {
       workerId: this.workerId,
@@ -292,7 +292,7 @@ export class DeliveryEngine implements DeliveryTaker {
       room: this.slots.handoffRoom(),
       defaultRoom: this.slots.handoffPerChannel,
       overflowed: new Set(this.overflowed),
-      chains: this.chains.snapshot(),
+      chains: runId === null ? new Map() : this.chains.snapshot(runId),
     };
   }
 
@@ -392,7 +392,7 @@ export class DeliveryEngine implements DeliveryTaker {
   private launch(d: ClaimedDelivery, prepared: PreparedAttempt, leasedAt = Date.now()): void {
     const channelId = d.channel_id;
     const key = d.run_id === null ? null : runKey(channelId, d.run_id);
-    if (key !== null) this.chains.started(key);
+    if (key !== null) this.chains.started(key, d.run_id!);
     // Whether the delivery ended for good here: only then may the run's next one follow it.
     let final = false;
     const turn = this.slots.acquire(channelId);

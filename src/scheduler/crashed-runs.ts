@@ -138,7 +138,7 @@ async function abortRun(o: CrashedRunsOptions, runId: number, why: string): Prom
       { errors: [{ code: null, created: iso(now.getTime()), detail: why }] },
       now,
     );
-    const { waiting } = await handOff(o.deliveryTaker, (offer) =>
+    const { waiting } = await handOff(o.deliveryTaker, runId, (offer) =>
       changeRunStatus(o.db, runId, { status: 'aborted_by_system', summary }, offer),
     );
     if (waiting > 0) o.onDeliveriesQueued();

@@ -58,7 +58,7 @@ export function createInProcessClient(options: InProcessClientOptions): RunApi {
           now,
         );
         const change = { ...report, summary };
-        return handOff(options.deliveryTaker, (offer) => changeRunStatus(db, runId, change, offer));
+        return handOff(options.deliveryTaker, runId, (offer) => changeRunStatus(db, runId, change, offer));
       });
       if (waiting > 0) options.onDeliveriesQueued();
     },

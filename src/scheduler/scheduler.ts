@@ -435,7 +435,7 @@ export class Scheduler {
         const now = new Date();
         await summaryWithComparison(db.kysely, runId, 'aborted_by_system', undefined, now)
           .then((summary) =>
-            handOff(this.options.deliveryTaker, (offer) =>
+            handOff(this.options.deliveryTaker, runId, (offer) =>
               changeRunStatus(db, runId, { status: 'aborted_by_system', summary }, offer),
             ),
           )

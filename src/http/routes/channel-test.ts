@@ -11,7 +11,7 @@ import type { AppContext } from '../context.js';
  * rather than listening in-process, so it works when another process runs the engine.
  */
 export async function testChannel(ctx: AppContext, channel: ChannelRow) {
-  const { deliveryIds, waiting } = await handOff(ctx.deliveryTaker, (offer) =>
+  const { deliveryIds, waiting } = await handOff(ctx.deliveryTaker, null, (offer) =>
     recordTestEvent(ctx.db, channel, offer),
   );
   const deliveryId = deliveryIds[0]!;

@@ -218,7 +218,7 @@ export function runRoutes(app: App, ctx: AppContext): void {
         now,
       );
       const change: StatusChange = { ...body, summary };
-      const { run, waiting } = await handOff(ctx.deliveryTaker, (offer) =>
+      const { run, waiting } = await handOff(ctx.deliveryTaker, req.params.id, (offer) =>
         changeRunStatus(ctx.db, req.params.id, change, offer),
       );
       if (waiting > 0) ctx.onDeliveriesQueued();
