@@ -133,7 +133,7 @@ async function abortRun(o: CrashedRunsOptions, runId: number, why: string): Prom
     // Like an end a runner reports: the previous ended run of the load test goes with it.
     const summary = await summaryWithComparison(
       o.db.kysely,
-      runId,
+      run,
       'aborted_by_system',
       { errors: [{ code: null, created: iso(now.getTime()), detail: why }] },
       now,

@@ -9,7 +9,7 @@ import type { Trigger } from '../core/run-status.js';
 import { ApiError, type RunApi } from '../runner/api-client.js';
 import type { Db } from '../storage/database.js';
 import { findLoadTest } from '../storage/load-tests-repo.js';
-import { createRun, summaryWithErrors } from '../storage/runs-repo.js';
+import { createRun, findRun, summaryWithErrors } from '../storage/runs-repo.js';
 import { changeRunStatus } from '../queue/enqueue.js';
 import { summaryWithComparison } from '../storage/comparisons-repo.js';
 import { handOff, type DeliveryTaker } from '../delivery/hand-off.js';
@@ -52,7 +52,7 @@ export function createInProcessClient(options: InProcessClientOptions): RunApi {
       const { waiting } = await translate(async () => {
         const summary = await summaryWithComparison(
           db.kysely,
-          runId,
+          (await findRun(db.kysely, runId)) ?? null,
           report.status,
           summaryWithErrors(report.summary, errors, now),
           now,

@@ -36,7 +36,7 @@ import {
   updateTick,
 } from '../storage/load-tests-repo.js';
 import { summaryWithComparison } from '../storage/comparisons-repo.js';
-import { unendedScheduledRun } from '../storage/runs-repo.js';
+import { findRun, unendedScheduledRun } from '../storage/runs-repo.js';
 import { isInstanceAdmin } from '../storage/users-repo.js';
 import { changeRunStatus } from '../queue/enqueue.js';
 import { createInProcessClient } from './in-process-client.js';
@@ -433,7 +433,8 @@ export class Scheduler {
       if (entry.runId !== null) {
         const runId = entry.runId;
         const now = new Date();
-        await summaryWithComparison(db.kysely, runId, 'aborted_by_system', undefined, now)
+        await findRun(db.kysely, runId)
+          .then((run) => summaryWithComparison(db.kysely, run ?? null, 'aborted_by_system', undefined, now))
           .then((summary) =>
             handOff(this.options.deliveryTaker, runId, (offer) =>
               changeRunStatus(db, runId, { status: 'aborted_by_system', summary }, offer),

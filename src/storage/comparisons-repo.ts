@@ -4,7 +4,7 @@ import type { RunSummary } from '../core/events.js';
 import { isTerminal, TERMINAL_STATUSES, type RunResult, type RunStatus } from '../core/run-status.js';
 import type { PreviousRun } from '../core/run-change.js';
 import { findLoadTest } from './load-tests-repo.js';
-import { findRun, runFigures } from './runs-repo.js';
+import { findRun, runFigures, type RunRow } from './runs-repo.js';
 import type { Database } from './schema.js';
 
 /** How many earlier finished runs are looked through for one with figures. */
@@ -30,12 +30,11 @@ export async function pinnedBaseline(k: Kysely<Database>, loadTestId: number) {
  */
 export async function comparisonFor(
   k: Kysely<Database>,
-  runId: number,
+  run: RunRead,
   summary: RunSummary,
   now: number,
 ): Promise<RunComparison | null> {
-  const run = await findRun(k, runId);
-  if (!run) return null;
+  const runId = run.id;
   const figures = figuresOf(summary, run.started_at === null ? null : now - run.started_at);
   if (!hasFigures(figures)) return null;
   const baseline = await pinnedBaseline(k, run.load_test_id);
@@ -79,24 +78,27 @@ export async function previousEnded(
     : null;
 }
 
+/** What a comparison needs of the run that changes (as its caller has read it). */
+export type RunRead = Pick<RunRow, 'id' | 'status' | 'load_test_id' | 'started_at'>;
+
 /**
- * The summary to store for a status change: when the run ends, with the previous ended run
- * (for only_changes and "broke"/"recovered"), and when it finishes with figures, with their
- * comparison (see comparisonFor). Read before the change's transaction: two runs of one load
- * test ending at the same moment may both be compared with the same earlier run.
+ * The summary to store for a status change of `run` (as the caller read it; null when there is
+ * no such run): when the run ends, with the previous ended run (for only_changes and
+ * "broke"/"recovered"), and when it finishes with figures, with their comparison (see
+ * comparisonFor). Read before the change's transaction: two runs of one load test ending at
+ * the same moment may both be compared with the same earlier run.
  */
 export async function summaryWithComparison(
   k: Kysely<Database>,
-  runId: number,
+  run: RunRead | null,
   status: RunStatus,
   summary: RunSummary | undefined,
   now: Date,
 ): Promise<RunSummary | undefined> {
   if (!isTerminal(status)) return summary;
-  const run = await findRun(k, runId);
   if (!run || isTerminal(run.status as RunStatus)) return summary;
-  const previous = await previousEnded(k, run.load_test_id, runId);
+  const previous = await previousEnded(k, run.load_test_id, run.id);
   const comparison =
-    status === 'finished' && summary ? await comparisonFor(k, runId, summary, now.getTime()) : null;
+    status === 'finished' && summary ? await comparisonFor(k, run, summary, now.getTime()) : null;
   return { ...summary, previous, ...(comparison ? { comparison } : {}) };
 }

@@ -201,7 +201,7 @@ export function runRoutes(app: App, ctx: AppContext): void {
       },
     },
     async (req) => {
-      await runFor(req, req.params.id);
+      const before = await runFor(req, req.params.id);
       const { errors, ...body } = req.body;
       if (errors !== undefined && !isTerminal(body.status))
         throw badRequest(
@@ -212,7 +212,7 @@ export function runRoutes(app: App, ctx: AppContext): void {
       const now = new Date();
       const summary = await summaryWithComparison(
         ctx.db.kysely,
-        req.params.id,
+        before,
         body.status,
         summaryWithErrors(body.summary, errors, now),
         now,
