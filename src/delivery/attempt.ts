@@ -285,7 +285,12 @@ export async function sendAttempt(
         if ('end' in step) {
           verdict = step.end;
           if (step.remember !== undefined && conversation.stateKey !== null)
-            remember = { channelId: d.channel_id, key: conversation.stateKey, value: step.remember };
+            remember = {
+              channelId: d.channel_id,
+              key: conversation.stateKey,
+              value: step.remember,
+              destination: { url_sealed: d.channel.url_sealed, config: d.channel.config },
+            };
           break;
         }
         if (exchanges.length >= MAX_EXCHANGES) {

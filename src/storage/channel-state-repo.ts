@@ -11,6 +11,13 @@ export interface RememberedState {
   key: string;
   /** What to keep; null forgets the key. */
   value: string | null;
+  /**
+   * Where the channel sent when the value was made (its stored URL and settings as the
+   * delivery read them): a value is kept only while the channel still sends there. A move
+   * while the answer was on its way forgot the channel's state; the old destination's answer
+   * (an annotation id, a comment id) must not come back as the new one's.
+   */
+  destination: { url_sealed: string; config: string };
 }
 
 export async function readChannelState(
@@ -43,7 +50,8 @@ export async function writeChannelStates(
       continue;
     }
     // From the channel's row: a channel deleted meanwhile took its state with it, and nothing
-    // is kept for it (a failed foreign key would end a PostgreSQL transaction).
+    // is kept for it (a failed foreign key would end a PostgreSQL transaction); nor for a
+    // channel that moved elsewhere meanwhile (see RememberedState.destination).
     const value = s.value;
     await k
       .insertInto('channel_state')
@@ -58,7 +66,11 @@ export async function writeChannelStates(
             sql<string>`CAST(${value} AS text)`.as('value'),
             sql<number>`CAST(${now} AS bigint)`.as('updated_at'),
           ])
-          .where('id', '=', s.channelId),
+          .where('id', '=', s.channelId)
+          // Sealed again on any change of the URL (a fresh nonce): a change that kept the same
+          // address also drops the value, and the next notification starts afresh there.
+          .where('url_sealed', '=', s.destination.url_sealed)
+          .where('config', '=', s.destination.config),
       )
       .onConflict((oc) => oc.columns(['channel_id', 'state_key']).doUpdateSet({ value, updated_at: now }))
       .execute();

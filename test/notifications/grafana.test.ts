@@ -27,7 +27,7 @@ interface Annotation {
 }
 
 /** A Grafana annotations API on 127.0.0.1, under `/grafana` (Grafana served on a sub-path). */
-async function startGrafana() {
+async function startGrafana(o: { firstAnswerAfterMs?: number } = {}) {
   const annotations = new Map<number, Annotation>();
   let lastId = 0;
   const json = (status: number, body: unknown) => ({
@@ -35,13 +35,16 @@ async function startGrafana() {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  const receiver = await startReceiver((_n, req: Received) => {
+  const receiver = await startReceiver((n, req: Received) => {
     if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(401, { message: 'Unauthorized' });
     const body = JSON.parse(req.body) as Omit<Annotation, 'id'>;
     if (req.method === 'POST' && req.url === '/grafana/api/annotations') {
       const id = ++lastId;
       annotations.set(id, { id, ...body });
-      return json(200, { message: 'Annotation added', id });
+      return {
+        ...json(200, { message: 'Annotation added', id }),
+        afterMs: n === 1 ? o.firstAnswerAfterMs : 0,
+      };
     }
     const patched = /^\/grafana\/api\/annotations\/(\d+)$/.exec(req.url);
     if (req.method === 'PATCH' && patched) {
@@ -66,8 +69,8 @@ describe.each(DIALECTS)('Grafana annotation channels (%s)', (dialect) => {
   let loadTestId = 0;
   let api: Api;
   const grafanas: Grafana[] = [];
-  const grafana = async () => {
-    const g = await startGrafana();
+  const grafana = async (o?: Parameters<typeof startGrafana>[0]) => {
+    const g = await startGrafana(o);
     grafanas.push(g);
     return g;
   };
@@ -299,6 +302,35 @@ describe.each(DIALECTS)('Grafana annotation channels (%s)', (dialect) => {
     // Not a PATCH of the first Grafana's id 1: a region of its own on the new one.
     expect(req).toMatchObject({ method: 'POST', url: '/grafana/api/annotations' });
     expect(JSON.parse(req!.body)).toHaveProperty('timeEnd');
+    await settled(c.id, 2);
+    expect(first.receiver.requests).toHaveLength(1);
+  });
+
+  it('does not keep an annotation id that the old Grafana answers after the channel moved', async () => {
+    // The old Grafana answers the run's start only after the channel has been moved: the id it
+    // gives belongs to it, and must not be kept for the new one.
+    const first = await grafana({ firstAnswerAfterMs: 1500 });
+    const second = await grafana();
+    const c = await channel(first.base);
+    const run = await newRun();
+    await move(run.id, { status: 'running' });
+    await first.receiver.waitFor(1);
+    const moved = await api('PATCH', `/api/v1/notification-channels/${c.id}`, {
+      body: { url: second.base, config: { token: TOKEN } },
+    });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    const [started] = await settled(c.id, 1);
+    expect(started.state).toBe('delivered');
+    const kept = await server!.ctx.db.kysely
+      .selectFrom('channel_state')
+      .select('state_key')
+      .where('channel_id', '=', c.id)
+      .execute();
+    expect(kept).toEqual([]);
+
+    await move(run.id, finish);
+    const [req] = await second.receiver.waitFor(1);
+    expect(req).toMatchObject({ method: 'POST', url: '/grafana/api/annotations' });
     await settled(c.id, 2);
     expect(first.receiver.requests).toHaveLength(1);
   });
