@@ -139,9 +139,9 @@ class SqliteFloorStore implements FloorStore {
          VALUES (?, ?, 1, ?, ?, ?, NULL, 'pending', 0, ?, ?, ?, NULL, ?, ?) RETURNING id`,
       ),
       attempt: this.db.prepare(
-        `INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url, request_headers,
-           request_body, duration_ms, response_status, response_headers, response_body, outcome)
-         VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, '{}', '', ?)`,
+        `INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_method, request_url,
+           request_headers, request_body, duration_ms, response_status, response_headers, response_body, outcome)
+         VALUES (?, 1, ?, ?, 'POST', ?, ?, ?, ?, ?, '{}', '', ?)`,
       ),
       deliveryDone: this.db.prepare(
         `UPDATE deliveries SET state = ?, attempts = attempts + 1, lease_until = NULL, lease_owner = NULL, updated_at = ?
@@ -315,9 +315,9 @@ class PostgresFloorStore implements FloorStore {
       `WITH o AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::text[], $6::bigint[],
                     $7::text[], $8::text[], $9::text[])
                     AS o(delivery_id, status, ms, outcome, request_id, started_at, url, headers, body)),
-       a AS (INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url, request_headers,
-               request_body, duration_ms, response_status, response_headers, response_body, outcome)
-             SELECT o.delivery_id, 1, o.request_id, o.started_at, o.url, o.headers, o.body, o.ms, o.status, '{}', '',
+       a AS (INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_method, request_url,
+               request_headers, request_body, duration_ms, response_status, response_headers, response_body, outcome)
+             SELECT o.delivery_id, 1, o.request_id, o.started_at, 'POST', o.url, o.headers, o.body, o.ms, o.status, '{}', '',
                o.outcome FROM o)
        UPDATE deliveries d SET state = o.outcome, attempts = d.attempts + 1, lease_until = NULL, lease_owner = NULL,
          updated_at = $10 FROM o WHERE d.id = o.delivery_id`,

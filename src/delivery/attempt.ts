@@ -109,9 +109,11 @@ const PLACEHOLDER: RenderedRequest = { method: 'POST', url: 'http://invalid/', h
  */
 export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedAttempt {
   const requestId = randomUUID();
-  const logged = (request: Rendered, redactedUrl: string): AttemptStart => ({
+  /** `sent` false: a placeholder for a request not made (yet), which has no method. */
+  const logged = (request: Rendered, redactedUrl: string, sent = true): AttemptStart => ({
     request_id: requestId,
     started_at: Date.now(),
+    request_method: sent ? (request.method ?? null) : null,
     request_url: redactedUrl,
     request_headers: JSON.stringify(request.headers),
     request_body: request.body,
@@ -159,7 +161,7 @@ export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedA
     // just before the attempt is sent.
     const url = opened.channel.url;
     return {
-      start: logged({ ...PLACEHOLDER, url }, opened.redactUrl(url)),
+      start: logged({ ...PLACEHOLDER, url }, opened.redactUrl(url), false),
       render: async () => {
         const outputs = jobs === null ? {} : await renderJobs(jobs, d.channel.organization_id);
         const remembered = stateKey === null ? null : await readState(deps, d.channel_id, stateKey);
@@ -169,7 +171,7 @@ export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedA
   } catch (err) {
     // Nothing can be sent: the attempt that did not happen is logged, and the delivery fails.
     const reason = err instanceof Error ? err.message : String(err);
-    return { failure: reason, start: logged(PLACEHOLDER, PLACEHOLDER.url) };
+    return { failure: reason, start: logged(PLACEHOLDER, PLACEHOLDER.url, false) };
   }
 }
 

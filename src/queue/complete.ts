@@ -65,6 +65,7 @@ const ATTEMPT_COLUMNS = [
   ['delivery_id', 'bigint'],
   ['request_id', 'text'],
   ['started_at', 'bigint'],
+  ['request_method', 'text'],
   ['request_url', 'text'],
   ['request_headers', 'text'],
   ['request_body', 'text'],
@@ -109,6 +110,7 @@ export async function writeCompletions(
     c.deliveryId,
     c.attempt.request_id,
     c.attempt.started_at,
+    c.attempt.request_method,
     c.attempt.request_url,
     c.attempt.request_headers,
     c.attempt.request_body,
@@ -143,11 +145,11 @@ export async function writeCompletions(
     ended = new Map(updated.flat().map((r) => [Number(r.id), Boolean(r.unblocks)]));
     await perRow(
       trx,
-      `INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url,
-        request_headers, request_body, duration_ms, response_status, response_headers,
+      `INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_method,
+        request_url, request_headers, request_body, duration_ms, response_status, response_headers,
         response_body, outcome, error)
       SELECT ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM delivery_attempts WHERE delivery_id = ?),
-        ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+        ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
       -- A channel deleted meanwhile took its deliveries with it: nothing to log.
       WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)`,
       attempts.map(([id, ...rest]) => [id, id, ...rest, id]),
@@ -161,12 +163,12 @@ export async function writeCompletions(
       RETURNING deliveries.id, ${sql.raw(FREES_FOLLOWER)} AS unblocks`.execute(trx);
     ended = new Map(rows.map((r) => [Number(r.id), r.unblocks]));
     await sql`
-      INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_url,
-        request_headers, request_body, duration_ms, response_status, response_headers,
+      INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_method,
+        request_url, request_headers, request_body, duration_ms, response_status, response_headers,
         response_body, outcome, error)
       SELECT v.delivery_id,
         COALESCE((SELECT MAX(a.number) FROM delivery_attempts a WHERE a.delivery_id = v.delivery_id), 0) + 1,
-        v.request_id, v.started_at, v.request_url, v.request_headers, v.request_body, v.duration_ms,
+        v.request_id, v.started_at, v.request_method, v.request_url, v.request_headers, v.request_body, v.duration_ms,
         v.response_status, v.response_headers, v.response_body, v.outcome, v.error
       FROM ${unnestTable('v', ATTEMPT_COLUMNS, attempts)}
       -- A channel deleted meanwhile took its deliveries with it: nothing to log.

@@ -25,6 +25,8 @@ export interface ClaimedDelivery {
 export interface AttemptStart {
   request_id: string;
   started_at: number;
+  /** The HTTP method; null for mail and when nothing is sent. */
+  request_method: string | null;
   request_url: string;
   request_headers: string;
   request_body: string;

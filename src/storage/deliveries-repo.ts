@@ -40,6 +40,7 @@ export function attemptView(a: AttemptRow) {
     request_id: a.request_id,
     started_at: iso(a.started_at),
     duration_ms: a.duration_ms,
+    request_method: a.request_method,
     request_url: a.request_url,
     request_headers: JSON.parse(a.request_headers) as Record<string, string>,
     request_body: a.request_body,

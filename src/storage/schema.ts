@@ -251,6 +251,8 @@ export interface DeliveryAttemptsTable {
   request_id: string;
   started_at: number;
   duration_ms: number | null;
+  /** The request's HTTP method; null for mail, for attempts that sent nothing, and before migration 017. */
+  request_method: string | null;
   /** The URL redacted: the attempt log is readable by every member. */
   request_url: string;
   request_headers: string;

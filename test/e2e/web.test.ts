@@ -248,6 +248,11 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
       .click();
     await page.getByRole('heading', { name: 'Attempt 1' }).waitFor();
     await page.getByText('x-loadimpact-event', { exact: false }).first().waitFor();
+    // What was asked, and where: the URL as redacted as the channel list shows it.
+    const request = page.getByRole('region', { name: 'Attempt 1' }).locator('pre.code').first();
+    const line = (await request.textContent())!;
+    expect(line).toMatch(new RegExp(`^POST ${new URL(receiver.url).origin}/hooks/\\*{4}`));
+    expect(line).not.toContain(receiver.url);
     await shot('08-delivery-detail');
     const before = receiver.got.length;
     await page.getByRole('button', { name: 'Redeliver' }).click();

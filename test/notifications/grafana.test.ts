@@ -211,6 +211,8 @@ describe.each(DIALECTS)('Grafana annotation channels (%s)', (dialect) => {
     const details = await Promise.all(deliveries.map((d) => detail(d.id)));
     expect(details.map((d) => d.attempts.length)).toEqual([1, 1]);
     expect(details[1].attempts[0]).toMatchObject({ response_status: 200, outcome: 'delivered' });
+    // The log says what each request asked: the region made, then closed by its id.
+    expect(details.map((d) => d.attempts[0].request_method)).toEqual(['POST', 'PATCH']);
     expect(details[1].attempts[0].request_url).not.toContain(TOKEN);
     expect(details[0].attempts[0].request_headers.Authorization).toBe('Bearer ****');
     // The token reaches Grafana and nobody reading the log.

@@ -266,6 +266,10 @@ export interface Attempt {
   number: number;
   started_at: string;
   duration_ms: number | null;
+  /** The HTTP method; null for mail, for attempts that sent nothing, and for older attempts. */
+  request_method?: string | null;
+  /** Where the request went, redacted as the channel list shows it. */
+  request_url?: string;
   request_headers: Record<string, string> | null;
   request_body: string | null;
   response_status: number | null;

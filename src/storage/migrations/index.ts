@@ -16,6 +16,7 @@ import { runContext } from './013-run-context.js';
 import { channelMutes } from './014-channel-mutes.js';
 import { channelState } from './015-channel-state.js';
 import { operatorAlerts } from './016-operator-alerts.js';
+import { attemptMethod } from './017-attempt-method.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -37,6 +38,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '014-channel-mutes': channelMutes,
   '015-channel-state': channelState,
   '016-operator-alerts': operatorAlerts,
+  '017-attempt-method': attemptMethod,
 };
 
 /** This build's migrations in order; the last one's name is its schema version. */

@@ -113,6 +113,14 @@ function AttemptView({ attempt: a }: { attempt: Attempt }) {
       ) : null}
       <div className="attempt-grid">
         <div>
+          {a.request_method ? (
+            <>
+              <h4>Request</h4>
+              <pre className="code" tabIndex={0}>
+                {a.request_method} {a.request_url}
+              </pre>
+            </>
+          ) : null}
           <h4>Request headers</h4>
           <Headers headers={a.request_headers} />
           <h4>Request body</h4>
