@@ -15,6 +15,7 @@ import type { WriteBatcher } from '../storage/write-batch.js';
 import type { Completion, CompletionWritten } from '../queue/complete.js';
 import type { AttemptStart, ClaimedDelivery } from '../queue/handoff.js';
 import type { OpenedChannels } from './opened-channels.js';
+import type { Destination } from '../storage/channel-state-repo.js';
 import { redactForLog } from './redact.js';
 import type { Sender, SendOutcome } from './sender.js';
 import type { DeliveryMetrics, DeliveryOutcome } from '../metrics/metrics.js';
@@ -35,7 +36,7 @@ export interface AttemptDeps {
   delayScale: number;
   metrics?: DeliveryMetrics;
   /** What a channel remembered under a key (ChannelType.stateKey), or null. */
-  readState: (channelId: number, key: string) => Promise<string | null>;
+  readState: (channelId: number, key: string, destination: Destination) => Promise<string | null>;
 }
 
 export type AttemptResult = {
@@ -58,12 +59,23 @@ function classify(type: string, outcome: SendOutcome): Classification {
   return channelType.classify({ status: outcome.status, headers: outcome.headers, body: outcome.body });
 }
 
+/** Where the delivery's channel sent when it was leased (see Destination). */
+const destinationOf = (d: ClaimedDelivery): Destination => ({
+  url_sealed: d.channel.url_sealed,
+  config: d.channel.config,
+});
+
 /** The channel's state could not be read: the attempt is tried again later. */
 class StateUnavailable extends Error {}
 
-async function readState(deps: AttemptDeps, channelId: number, key: string): Promise<string | null> {
+async function readState(
+  deps: AttemptDeps,
+  channelId: number,
+  key: string,
+  destination: Destination,
+): Promise<string | null> {
   try {
-    return await deps.readState(channelId, key);
+    return await deps.readState(channelId, key, destination);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     throw new StateUnavailable(`the channel's saved state could not be read: ${reason}`);
@@ -164,7 +176,8 @@ export function prepareAttempt(deps: AttemptDeps, d: ClaimedDelivery): PreparedA
       start: logged({ ...PLACEHOLDER, url }, opened.redactUrl(url), false),
       render: async () => {
         const outputs = jobs === null ? {} : await renderJobs(jobs, d.channel.organization_id);
-        const remembered = stateKey === null ? null : await readState(deps, d.channel_id, stateKey);
+        const remembered =
+          stateKey === null ? null : await readState(deps, d.channel_id, stateKey, destinationOf(d));
         return ready({ ...ctx, now: new Date(), ...outputs, remembered });
       },
     };
@@ -291,7 +304,7 @@ export async function sendAttempt(
               channelId: d.channel_id,
               key: conversation.stateKey,
               value: step.remember,
-              destination: { url_sealed: d.channel.url_sealed, config: d.channel.config },
+              destination: destinationOf(d),
             };
           break;
         }

@@ -166,7 +166,8 @@ export class DeliveryEngine implements DeliveryTaker {
       random,
       delayScale: scale,
       metrics: options.metrics,
-      readState: (channelId, key) => readChannelState(options.db.kysely, channelId, key),
+      readState: (channelId, key, destination) =>
+        readChannelState(options.db.dialect, options.db.kysely, channelId, key, destination),
     };
   }
 

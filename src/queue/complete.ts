@@ -183,7 +183,7 @@ export async function writeCompletions(
   // Kept even when the lease was lost: it records what the receiver now holds (an annotation
   // this attempt created), whoever goes on with the delivery.
   const remembered = cs.flatMap((c) => (c.remember ? [c.remember] : []));
-  if (remembered.length > 0) await writeChannelStates(trx, remembered);
+  if (remembered.length > 0) await writeChannelStates(dialect, trx, remembered);
   return cs.map((c) => ({
     held: ended.has(c.deliveryId),
     unblocks: ended.get(c.deliveryId) ?? false,

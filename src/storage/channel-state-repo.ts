@@ -4,76 +4,84 @@
  * channel's destination changes and by retention.
  */
 import { sql, type Kysely } from 'kysely';
+import type { Dialect } from './database.js';
 import type { Database } from './schema.js';
+
+/**
+ * Where a channel sends: its stored URL and settings, as a delivery read them with the channel
+ * row. A channel's state belongs to one destination, so it is read, kept and forgotten only
+ * while the channel still has these; a move (which forgets the state) or any other change of
+ * them in between makes the state not this delivery's to use. The URL is sealed again on any
+ * change (a fresh nonce), so a change that kept the same address counts too: the next
+ * notification then starts afresh there (a new annotation rather than the old one closed).
+ */
+export interface Destination {
+  url_sealed: string;
+  config: string;
+}
 
 export interface RememberedState {
   channelId: number;
   key: string;
   /** What to keep; null forgets the key. */
   value: string | null;
-  /**
-   * Where the channel sent when the value was made (its stored URL and settings as the
-   * delivery read them): a value is kept only while the channel still sends there. A move
-   * while the answer was on its way forgot the channel's state; the old destination's answer
-   * (an annotation id, a comment id) must not come back as the new one's.
-   */
-  destination: { url_sealed: string; config: string };
+  /** Where the channel sent when the value was made (see Destination). */
+  destination: Destination;
 }
 
+/**
+ * The channel still sends to `d`. On PostgreSQL the row is locked for share: a move committing
+ * meanwhile (its UPDATE holds the row) is waited for, and the condition is checked again on the
+ * row it committed, so an answer from the old destination is not kept for the new one.
+ */
+function stillSendsTo(dialect: Dialect, channelId: number, d: Destination) {
+  return sql`EXISTS (SELECT 1 FROM notification_channels c
+    WHERE c.id = ${channelId} AND c.url_sealed = ${d.url_sealed} AND c.config = ${d.config}
+    ${dialect === 'postgres' ? sql`FOR SHARE` : sql``})`;
+}
+
+/** What the channel remembered under `key`, while it still sends to `destination`; else null. */
 export async function readChannelState(
+  dialect: Dialect,
   k: Kysely<Database>,
   channelId: number,
   key: string,
+  destination: Destination,
 ): Promise<string | null> {
-  const row = await k
-    .selectFrom('channel_state')
-    .select('value')
-    .where('channel_id', '=', channelId)
-    .where('state_key', '=', key)
-    .executeTakeFirst();
-  return row?.value ?? null;
+  const { rows } = await sql<{ value: string }>`
+    SELECT s.value FROM channel_state s JOIN notification_channels c ON c.id = s.channel_id
+    WHERE s.channel_id = ${channelId} AND s.state_key = ${key}
+      AND c.url_sealed = ${destination.url_sealed} AND c.config = ${destination.config}`.execute(k);
+  return rows[0]?.value ?? null;
 }
 
-/** Writes each value in order (a later one for the same key wins), in the caller's transaction. */
+/**
+ * Writes each value in order (a later one for the same key wins), in the caller's transaction,
+ * each only while its channel still sends where the value was made (see Destination): a
+ * channel deleted meanwhile took its state with it, and one moved meanwhile forgot it.
+ */
 export async function writeChannelStates(
+  dialect: Dialect,
   k: Kysely<Database>,
   states: readonly RememberedState[],
   now = Date.now(),
 ): Promise<void> {
   for (const s of states) {
+    const there = stillSendsTo(dialect, s.channelId, s.destination);
     if (s.value === null) {
-      await k
-        .deleteFrom('channel_state')
-        .where('channel_id', '=', s.channelId)
-        .where('state_key', '=', s.key)
-        .execute();
+      await sql`DELETE FROM channel_state WHERE channel_id = ${s.channelId} AND state_key = ${s.key}
+        AND ${there}`.execute(k);
       continue;
     }
-    // From the channel's row: a channel deleted meanwhile took its state with it, and nothing
-    // is kept for it (a failed foreign key would end a PostgreSQL transaction); nor for a
-    // channel that moved elsewhere meanwhile (see RememberedState.destination).
-    const value = s.value;
-    await k
-      .insertInto('channel_state')
-      .columns(['channel_id', 'state_key', 'value', 'updated_at'])
-      .expression((eb) =>
-        eb
-          .selectFrom('notification_channels')
-          .select([
-            'id as channel_id',
-            // Typed: PostgreSQL reads a bare parameter in a select list as text.
-            sql<string>`CAST(${s.key} AS text)`.as('state_key'),
-            sql<string>`CAST(${value} AS text)`.as('value'),
-            sql<number>`CAST(${now} AS bigint)`.as('updated_at'),
-          ])
-          .where('id', '=', s.channelId)
-          // Sealed again on any change of the URL (a fresh nonce): a change that kept the same
-          // address also drops the value, and the next notification starts afresh there.
-          .where('url_sealed', '=', s.destination.url_sealed)
-          .where('config', '=', s.destination.config),
-      )
-      .onConflict((oc) => oc.columns(['channel_id', 'state_key']).doUpdateSet({ value, updated_at: now }))
-      .execute();
+    // From a SELECT that finds no row when the channel is gone or moved: nothing is inserted
+    // (a failed foreign key would end a PostgreSQL transaction). Typed: PostgreSQL reads a bare
+    // parameter in a select list as text.
+    await sql`INSERT INTO channel_state (channel_id, state_key, value, updated_at)
+      SELECT ${s.channelId}, CAST(${s.key} AS text), CAST(${s.value} AS text), CAST(${now} AS bigint)
+      WHERE ${there}
+      ON CONFLICT (channel_id, state_key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`.execute(
+      k,
+    );
   }
 }
 
