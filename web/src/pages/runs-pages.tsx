@@ -193,7 +193,9 @@ function StatusForm({ runId, status, onChanged }: { runId: number; status: RunSt
   // Only the results the server takes with this status: an aborted run can't have passed, and
   // aborted_by_threshold is failed without being told.
   const results = isTerminal(chosen) && chosen !== 'aborted_by_threshold' ? RESULTS_FOR[chosen] : [];
-  const chosenResult = result !== '' && results.includes(result) ? result : '';
+  // A finished run without a result is recorded as passed: the choice says so rather than "None".
+  const chosenResult =
+    result !== '' && results.includes(result) ? result : chosen === 'finished' ? 'passed' : '';
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -229,7 +231,9 @@ function StatusForm({ runId, status, onChanged }: { runId: number; status: RunSt
             value={chosenResult}
             onChange={(e) => setResult(e.target.value as RunResult | '')}
           >
-            <option value="">{chosen === 'aborted_by_threshold' ? 'Failed (implied)' : 'None'}</option>
+            {chosen === 'finished' ? null : (
+              <option value="">{chosen === 'aborted_by_threshold' ? 'Failed (implied)' : 'None'}</option>
+            )}
             {results.map((r) => (
               <option key={r} value={r}>
                 {r === 'passed' ? 'Passed' : 'Failed'}
