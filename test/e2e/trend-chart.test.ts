@@ -126,6 +126,10 @@ describe.skipIf(!existsSync(CHROMIUM))('trend chart in the web app', () => {
       const trend = p.getByRole('region', { name: 'Trend' });
       await trend.locator('canvas').first().waitFor();
       expect(await trend.locator('canvas').count()).toBe(3);
+      // Command schedules are off on this server and none is set: said, with no form to fill.
+      const schedule = p.getByRole('region', { name: 'Schedule' });
+      await schedule.getByText('Command schedules are off on this server').waitFor();
+      expect(await schedule.getByLabel('Cron expression').count()).toBe(0);
       expect(
         await trend.getByRole('img').evaluateAll((e) => e.map((x) => x.getAttribute('aria-label'))),
       ).toEqual([

@@ -61,9 +61,15 @@ export function ZonedTime({ value, timeZone }: { value: string; timeZone: string
   );
 }
 
-function noScheduleText(c: ServerAllows['schedule_commands']): string {
+function noScheduleText(c: ServerAllows['schedule_commands']): ReactNode {
   if (c.can_set) return 'Set one below to start scheduled runs on the server.';
-  if (!c.enabled) return 'Command schedules are off on this server, so none can be set.';
+  if (!c.enabled)
+    return (
+      <>
+        Command schedules are off on this server: the operator has not allowed any programs (
+        <code>LOADNOTIFY_SCHEDULE_COMMANDS</code>), so none can be set.
+      </>
+    );
   return 'A new schedule needs a command, which only an instance administrator can set.';
 }
 
@@ -186,7 +192,9 @@ export function ScheduleSection({
           </ol>
         </div>
       ) : null}
-      {manage ? (
+      {/* With command schedules off on this server and none set, there is nothing to edit: the
+          text above says so, without a form whose every field would be refused. */}
+      {manage && (s || commands.enabled) ? (
         <form onSubmit={(e) => void save(e)} noValidate>
           <ErrorBanner message={errors.general} />
           <div className="field">
