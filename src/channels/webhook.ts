@@ -410,7 +410,7 @@ export const webhookChannel: ChannelType = {
           { value: '', label: 'Documented (k6 Cloud keys)' },
           { value: 'extended', label: 'Extended (more fields)' },
         ],
-        hint: 'Extended adds run times, duration, result, trigger, names, the summary and a link. Both number status by the status scheme below.',
+        hint: 'The documented body tells a failed run from a passed one only by its status number: with k6 numbering both are 3 Finished (LoadImpact v3 numbering sends 12 Failed threshold). Extended adds result (passed or failed), run times, duration, trigger, names, the summary and a link. Both number status by the status scheme below.',
       },
       template: {
         label: 'Body template (optional)',
