@@ -113,6 +113,15 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
     await page.goto(t.url);
     await page.getByRole('heading', { name: 'Welcome to loadnotify' }).waitFor();
     await shot('01-setup');
+    // An empty form: every field says what it needs at once, not one per try.
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('Enter your e-mail address.').waitFor();
+    await page.getByText('Use at least 8 characters.').waitFor();
+    await page.getByText('Name your organization, such as your team or company.').waitFor();
+    await page.getByLabel('Email').fill('owner@');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByText('Enter an e-mail address such as name@example.com.').waitFor();
+    await shot('01-setup-empty');
     await page.getByLabel('Email').fill('owner@example.com');
     await page.getByLabel('Password').fill('short');
     await page.getByLabel('Organization name').fill('Acme');

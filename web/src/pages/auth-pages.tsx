@@ -13,8 +13,16 @@ export function SetupPage({ onDone }: { onDone(): void }) {
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     errors.clear();
-    if (password.length < 8) {
-      errors.setFields({ password: 'Use at least 8 characters.' });
+    // Every field's problem at once, before asking the server (which names one at a time).
+    const wrong: Record<string, string> = {};
+    if (email.trim() === '') wrong.email = 'Enter your e-mail address.';
+    else if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim()))
+      wrong.email = 'Enter an e-mail address such as name@example.com.';
+    if (password.length < 8) wrong.password = 'Use at least 8 characters.';
+    if (organization.trim() === '')
+      wrong.organization_name = 'Name your organization, such as your team or company.';
+    if (Object.keys(wrong).length > 0) {
+      errors.setFields(wrong);
       return;
     }
     setBusy(true);
