@@ -176,7 +176,7 @@ describe.skipIf(!existsSync(CHROMIUM))('channel form', () => {
     const save = p.getByRole('button', { name: 'Save Changes' });
     await save.scrollIntoViewIfNeeded();
     await save.click();
-    await p.getByText('Name is required.').waitFor();
+    await p.getByText("The name can't be empty.").waitFor();
     expect(await focused(p)).toBe('Name');
     expect(await focusedInView(p)).toBe(true);
     await shot('first-invalid-390', p, false);
@@ -199,7 +199,7 @@ describe.skipIf(!existsSync(CHROMIUM))('channel form', () => {
     await page.getByLabel('URL').fill('not a url');
     await page.getByLabel('Name').fill('');
     await page.getByRole('button', { name: 'Save Changes' }).click();
-    await page.getByText('Name is required.').waitFor();
+    await page.getByText("The name can't be empty.").waitFor();
     expect(await focused()).toBe('Name');
     await shot('errors-1280');
   });

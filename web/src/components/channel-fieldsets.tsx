@@ -134,12 +134,17 @@ export function DestinationFields({
   );
 }
 
-/** Name, status numbering (for the types whose messages number statuses) and the on/off switch. */
+/** The channel's name: the form's first field, above where it sends and its options. */
+export function NameField({ form }: PartProps) {
+  const { s, set, errors } = form;
+  return <TextField label="Name" value={s.name} onChange={(v) => set('name', v)} error={errors.name} />;
+}
+
+/** Status numbering (for the types whose messages number statuses) and the on/off switch. */
 export function GeneralFields({ form, info }: PartProps & { info: ChannelTypeInfo }) {
   const { s, set, errors } = form;
   return (
     <>
-      <TextField label="Name" value={s.name} onChange={(v) => set('name', v)} error={errors.name} />
       {info.status_scheme ? (
         <div className="field">
           <label htmlFor="status-scheme">Status scheme</label>

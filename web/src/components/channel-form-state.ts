@@ -89,7 +89,7 @@ export function formProblems(info: ChannelTypeInfo, channel: Channel | null, s: 
   if (!channel && info.url.mode === 'required' && !s.url.trim())
     e.url = 'Paste the URL to send notifications to.';
   Object.assign(e, configProblems(info.fields, channel, s.config));
-  if (!s.name.trim()) e.name = 'Name is required.';
+  if (!s.name.trim()) e.name = "The name can't be empty.";
   if (!s.allProjects && s.project_ids.length === 0)
     e.project_ids = 'Choose at least one project, or all projects.';
   if (s.eventTypes !== null && s.eventTypes.length === 0)

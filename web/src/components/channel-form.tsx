@@ -1,7 +1,13 @@
 import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import type { Channel, ChannelInput, Project } from '../api.js';
 import type { ChannelTypeInfo } from '../channel-types.js';
-import { DestinationFields, EventFieldsets, GeneralFields, ProjectsFieldset } from './channel-fieldsets.js';
+import {
+  DestinationFields,
+  EventFieldsets,
+  GeneralFields,
+  NameField,
+  ProjectsFieldset,
+} from './channel-fieldsets.js';
 import { useChannelFormState } from './channel-form-state.js';
 import { ChannelPreviewPanel } from './channel-preview.js';
 import { EventTypesFieldset, MemberRecipients, StarterPicker } from './k6cloud-fields.js';
@@ -87,6 +93,7 @@ export function ChannelForm(props: ChannelFormProps) {
         <ErrorBanner message={generalError} />
         <fieldset className="plain" disabled={readOnly}>
           <legend className="visually-hidden">{info.label} settings</legend>
+          <NameField {...parts} />
           <DestinationFields
             {...parts}
             info={info}

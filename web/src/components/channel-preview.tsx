@@ -4,7 +4,14 @@
  * typing, and shows the server's validation message when the settings are not complete yet.
  */
 import { useEffect, useState } from 'react';
-import { api, errorMessage, type ChannelInput, type ChannelPreview, type PreviewEvent } from '../api.js';
+import {
+  api,
+  ApiError,
+  errorMessage,
+  type ChannelInput,
+  type ChannelPreview,
+  type PreviewEvent,
+} from '../api.js';
 import { RedactedUrl } from './redacted-url.js';
 
 const EVENTS: readonly { value: PreviewEvent; label: string }[] = [
@@ -21,6 +28,16 @@ function pretty(body: string, contentType: string | undefined): string {
   } catch {
     return body;
   }
+}
+
+/**
+ * What keeps the preview from rendering, in words: a form just opened has no URL yet, which is
+ * not a mistake to flag but the next thing to fill in.
+ */
+function previewProblem(err: unknown): string {
+  if (err instanceof ApiError && err.status === 400 && Object.keys(err.fieldErrors()).join() === 'url')
+    return 'Enter the URL to see the request this channel would send.';
+  return errorMessage(err);
 }
 
 export function ChannelPreviewPanel({
@@ -47,7 +64,7 @@ export function ChannelPreviewPanel({
           setPreview(p);
           setProblem(null);
         })
-        .catch((err: unknown) => live && setProblem(errorMessage(err)));
+        .catch((err: unknown) => live && setProblem(previewProblem(err)));
     }, DEBOUNCE_MS);
     return () => {
       live = false;

@@ -152,7 +152,16 @@ export function ChannelPage({ id, type }: { id?: number; type?: string }) {
         <Link to="/integrations">Integrations</Link> <span aria-hidden="true">›</span>{' '}
         <span>{channel ? channel.name : `${info.label} setup`}</span>
       </nav>
-      <PageHeader title={channel ? `${info.label}: ${channel.name}` : `Set up ${info.label}`}>
+      <PageHeader
+        title={
+          !channel
+            ? `Set up ${info.label}`
+            : // A channel still named after its type ("WebHook") is not called "WebHook: WebHook".
+              channel.name === info.label
+              ? channel.name
+              : `${info.label}: ${channel.name}`
+        }
+      >
         {channel ? (
           <Link className="btn" to={`/integrations/${channel.id}/deliveries`}>
             Delivery log
