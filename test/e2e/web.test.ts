@@ -219,6 +219,8 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
     const outcome = page.getByRole('status').filter({ hasText: 'HTTP 200' });
     await outcome.waitFor();
     expect(await outcome.textContent()).toContain('Delivered');
+    // Said once: the badge and the code, not again as a reason.
+    expect(await outcome.textContent()).not.toContain('receiver answered');
     const req = await until('the test request', () => receiver.got[before]);
     expect(req.headers['x-loadimpact-event']).toBe('test.notification_channel');
     expect(req.headers['user-agent']).toMatch(/^LoadImpactWebHook/);
@@ -257,6 +259,11 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
       .click();
     await page.getByRole('heading', { name: 'Attempt 1' }).waitFor();
     await page.getByText('x-loadimpact-event', { exact: false }).first().waitFor();
+    // The way back names the channel.
+    await page
+      .getByRole('navigation', { name: 'Breadcrumb' })
+      .getByRole('link', { name: 'CI hook (renamed)' })
+      .waitFor();
     // What was asked, and where: the URL as redacted as the channel list shows it.
     const request = page.getByRole('region', { name: 'Attempt 1' }).locator('pre.code').first();
     const line = (await request.textContent())!;

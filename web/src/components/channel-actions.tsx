@@ -67,7 +67,9 @@ export function TestOutcome({ result, error }: { result: TestHookResult | null; 
     const retrying = result.outcome === 'failed' && result.delivery.state === 'pending';
     const tone =
       result.outcome === 'delivered' ? 'success' : result.outcome === 'failed' ? 'error' : 'warning';
-    const reason = result.reason ?? a?.error ?? null;
+    // Delivered needs no reason: the badge and the status code say it (the API's reason
+    // repeats them, for API users).
+    const reason = result.outcome === 'delivered' ? null : (result.reason ?? a?.error ?? null);
     body = (
       <div className={`banner banner-${retrying ? 'warning' : tone} test-outcome`}>
         {retrying ? (

@@ -192,6 +192,8 @@ export function DeliveryPage({ id }: { id: number }) {
     <>
       <nav aria-label="Breadcrumb" className="breadcrumb">
         <Link to="/integrations">Integrations</Link> <span aria-hidden="true">›</span>{' '}
+        <Link to={`/integrations/${d.channel_id}`}>{channel.data?.name ?? `Channel #${d.channel_id}`}</Link>{' '}
+        <span aria-hidden="true">›</span>{' '}
         <Link to={`/integrations/${d.channel_id}/deliveries`}>Delivery log</Link>{' '}
         <span aria-hidden="true">›</span> <span>Delivery #{d.id}</span>
       </nav>
