@@ -80,7 +80,7 @@ export const googleChatChannel: ChannelType = {
   type: 'googlechat',
   label: 'Google Chat',
   description: 'A card in a Google Chat space through an incoming webhook.',
-  mark: 'G',
+  mark: 'GC',
   urlHelp: {
     placeholder: 'https://chat.googleapis.com/v1/spaces/AAAA…/messages?key=…&token=…',
     hint: "In Google Chat, open the space's Apps & integrations, add a webhook and paste its URL.",

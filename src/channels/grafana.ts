@@ -315,7 +315,7 @@ export const grafanaChannel: ChannelType = {
   label: 'Grafana annotations',
   description:
     'A region annotation on your Grafana dashboards covering each run: made at its start, closed at its end with the result and figures.',
-  mark: 'G',
+  mark: 'Gf',
   urlHelp: {
     placeholder: 'https://grafana.example.com',
     hint: 'Grafana’s address, as you open it in the browser (with its sub-path, if it has one). loadnotify calls its /api/annotations.',

@@ -23,3 +23,11 @@ describe('registry', () => {
     for (const c of CHANNEL_TYPES) expect(c.label).not.toBe('');
   });
 });
+
+describe('the integrations list', () => {
+  it('gives each channel type a mark of its own', () => {
+    // Two types with one mark (Google Chat's and Grafana's "G") read as one in the list.
+    const marks = CHANNEL_TYPES.map((t) => t.mark);
+    expect(new Set(marks).size).toBe(marks.length);
+  });
+});
