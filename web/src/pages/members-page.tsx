@@ -47,6 +47,12 @@ export function MembersPage() {
                   orgId={org.organization_id}
                   actor={org.role}
                   manage={manage}
+                  // Known only when every member is loaded: otherwise the server says so on removal.
+                  lastOwner={
+                    m.role === 'owner' &&
+                    !list.nextCursor &&
+                    list.items.filter((i) => i.role === 'owner').length === 1
+                  }
                   onChange={(next) =>
                     list.setItems((items) =>
                       items.map((i) => (i.user_id === next.user_id ? { ...i, role: next.role } : i)),
@@ -96,6 +102,7 @@ function MemberRow({
   orgId,
   actor,
   manage,
+  lastOwner,
   onChange,
   onRemoved,
 }: {
@@ -103,6 +110,8 @@ function MemberRow({
   orgId: number;
   actor: Role;
   manage: boolean;
+  /** The organization's only owner: it cannot be removed (the server refuses it). */
+  lastOwner: boolean;
   onChange(m: Member): void;
   onRemoved(): void;
 }) {
@@ -186,7 +195,22 @@ function MemberRow({
       </td>
       {manage ? (
         <td data-label="Actions">
-          {editable ? (
+          {editable && lastOwner ? (
+            <>
+              <button
+                type="button"
+                className="btn btn-small btn-danger-outline"
+                disabled
+                aria-label={`Remove ${m.email}`}
+                aria-describedby={`last-owner-${m.user_id}`}
+              >
+                Remove
+              </button>
+              <p className="hint" id={`last-owner-${m.user_id}`}>
+                The only owner: make someone else an owner first.
+              </p>
+            </>
+          ) : editable ? (
             <>
               <button
                 type="button"
