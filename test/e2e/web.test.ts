@@ -286,9 +286,11 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
     await page.waitForURL(/\/runs\/\d+$/);
     await page.getByRole('heading', { name: /^Status\s+Created/ }).waitFor();
     const before = receiver.got.length;
-    await page.getByLabel('New status').selectOption('running');
+    // What comes next by hand is offered first: start it, then end it.
+    expect(await page.getByLabel('New status').inputValue()).toBe('running');
     await page.getByRole('button', { name: 'Update status' }).click();
     await page.getByRole('heading', { name: /Status\s+▶?\s*Running/ }).waitFor();
+    expect(await page.getByLabel('New status').inputValue()).toBe('finished');
     const started = await until('test.started', () =>
       receiver.got.slice(before).find((r) => r.headers['x-loadimpact-event'] === 'test.started'),
     );

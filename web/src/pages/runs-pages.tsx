@@ -184,7 +184,10 @@ function StatusForm({ runId, status, onChanged }: { runId: number; status: RunSt
     const idx = (PROGRESS_STATUSES as readonly string[]).indexOf(status);
     return [...PROGRESS_STATUSES.slice(idx + 1), ...TERMINAL_STATUSES];
   }, [status]);
-  const [target, setTarget] = useState<RunStatus>(next[0] ?? 'finished');
+  // What people do next by hand: start it (not "Validated", the first step in order), then end it.
+  const [target, setTarget] = useState<RunStatus>(
+    next.includes('running') ? 'running' : (next[0] ?? 'finished'),
+  );
   const [result, setResult] = useState<RunResult | ''>('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
