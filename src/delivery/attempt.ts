@@ -61,8 +61,7 @@ function classify(type: string, outcome: SendOutcome): Classification {
 
 /** Where the delivery's channel sent when it was leased (see Destination). */
 const destinationOf = (d: ClaimedDelivery): Destination => ({
-  url_sealed: d.channel.url_sealed,
-  config: d.channel.config,
+  destination_version: d.channel.destination_version,
 });
 
 /** The channel's state could not be read: the attempt is tried again later. */

@@ -8,16 +8,15 @@ import type { Dialect } from './database.js';
 import type { Database } from './schema.js';
 
 /**
- * Where a channel sends: its stored URL and settings, as a delivery read them with the channel
- * row. A channel's state belongs to one destination, so it is read, kept and forgotten only
- * while the channel still has these; a move (which forgets the state) or any other change of
- * them in between makes the state not this delivery's to use. The URL is sealed again on any
- * change (a fresh nonce), so a change that kept the same address counts too: the next
- * notification then starts afresh there (a new annotation rather than the old one closed).
+ * Where a channel sends, as a delivery read it with the channel row: the channel's destination
+ * version, which moves on only when the channel is pointed elsewhere (see the PATCH route). A
+ * channel's state belongs to one destination, so it is read, kept and forgotten only while the
+ * channel still has this version; a move in between (which also forgets the state) makes the
+ * state not this delivery's to use. A rename, new settings that leave the address alone, the
+ * same URL given again and a key rotation (which re-seals every URL) keep it.
  */
 export interface Destination {
-  url_sealed: string;
-  config: string;
+  destination_version: number;
 }
 
 export interface RememberedState {
@@ -36,7 +35,7 @@ export interface RememberedState {
  */
 function stillSendsTo(dialect: Dialect, channelId: number, d: Destination) {
   return sql`EXISTS (SELECT 1 FROM notification_channels c
-    WHERE c.id = ${channelId} AND c.url_sealed = ${d.url_sealed} AND c.config = ${d.config}
+    WHERE c.id = ${channelId} AND c.destination_version = ${d.destination_version}
     ${dialect === 'postgres' ? sql`FOR SHARE` : sql``})`;
 }
 
@@ -51,7 +50,7 @@ export async function readChannelState(
   const { rows } = await sql<{ value: string }>`
     SELECT s.value FROM channel_state s JOIN notification_channels c ON c.id = s.channel_id
     WHERE s.channel_id = ${channelId} AND s.state_key = ${key}
-      AND c.url_sealed = ${destination.url_sealed} AND c.config = ${destination.config}`.execute(k);
+      AND c.destination_version = ${destination.destination_version}`.execute(k);
   return rows[0]?.value ?? null;
 }
 

@@ -218,6 +218,12 @@ export interface NotificationChannelsTable {
   consecutive_failures: number;
   /** Muted until this time (epoch ms): its events are recorded as skipped. Null: not muted. */
   muted_until: Generated<number | null>;
+  /**
+   * Moves on by one each time the channel is pointed elsewhere (its URL or a setting its type
+   * counts as part of its address), and only then: what the channel remembers is kept for one
+   * value of it (see channel-state-repo's Destination). A key rotation leaves it as it is.
+   */
+  destination_version: Generated<number>;
   created_at: number;
   updated_at: number;
 }

@@ -32,7 +32,7 @@ describe.each(DIALECTS)('channel state follows the destination (%s)', (dialect) 
         .execute()
     ).map((r) => r.state_key);
 
-  it('keeps it through a rename and forgets it when the URL changes', async () => {
+  it('keeps it through a rename, the same URL given again and new settings, and forgets it when the URL changes', async () => {
     const created = await t.api('POST', `/api/v1/organizations/${t.organizationId}/notification-channels`, {
       body: { type: 'webhook', name: 'Hook', url: 'http://127.0.0.1:9/a' },
     });
@@ -50,6 +50,12 @@ describe.each(DIALECTS)('channel state follows the destination (%s)', (dialect) 
       body: { name: 'Renamed' },
     });
     expect(renamed.status).toBe(200);
+    expect(await keys(id)).toEqual(['run:1', 'run:2']);
+    // The same address again (sealed anew) and a new payload version: still the same destination.
+    const same = await t.api('PATCH', `/api/v1/notification-channels/${id}`, {
+      body: { url: 'http://127.0.0.1:9/a', config: { payload_version: 'extended' } },
+    });
+    expect(same.status, JSON.stringify(same.body)).toBe(200);
     expect(await keys(id)).toEqual(['run:1', 'run:2']);
 
     const moved = await t.api('PATCH', `/api/v1/notification-channels/${id}`, {
@@ -71,7 +77,7 @@ describe.each(DIALECTS)('channel state follows the destination (%s)', (dialect) 
   const destination = async (id: number): Promise<Destination> =>
     t.server.ctx.db.kysely
       .selectFrom('notification_channels')
-      .select(['url_sealed', 'config'])
+      .select('destination_version')
       .where('id', '=', id)
       .executeTakeFirstOrThrow();
   const moveTo = async (id: number, url: string) => {
@@ -126,7 +132,10 @@ describe.each(DIALECTS)('channel state follows the destination (%s)', (dialect) 
       const move = db.kysely.transaction().execute(async (trx) => {
         await trx
           .updateTable('notification_channels')
-          .set({ url_sealed: t.server.ctx.box.seal('http://127.0.0.1:9/b') })
+          .set((eb) => ({
+            url_sealed: t.server.ctx.box.seal('http://127.0.0.1:9/b'),
+            destination_version: eb('destination_version', '+', 1),
+          }))
           .where('id', '=', id)
           .execute();
         await trx.deleteFrom('channel_state').where('channel_id', '=', id).execute();

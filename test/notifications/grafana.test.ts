@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { resealChannels } from '../../src/storage/reseal.js';
 import { createTestStore, DIALECTS, retryMigrationRace, type TestStore } from '../helpers/db.js';
 import { eventually, startReceiver, type Answer, type Received } from '../helpers/receiver.js';
 import { makeApi, type Api } from '../helpers/server.js';
@@ -81,18 +82,29 @@ describe.each(DIALECTS)('Grafana annotation channels (%s)', (dialect) => {
     api = makeApi(server.url, () => token || null);
   };
 
+  const stop = async () => {
+    await server?.close();
+    server = null;
+  };
+
+  /** The service's environment, but for its secret keys. */
+  const env = () => ({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: store.dataDir,
+    LOG_LEVEL: 'warn',
+    ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}),
+    LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
+    LOADNOTIFY_RETRY_SCALE: '0.01',
+    PUBLIC_URL,
+  });
+  const firstKey = randomBytes(32).toString('base64');
+
   beforeAll(async () => {
     store = await createTestStore(dialect);
     config = loadConfig({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: store.dataDir,
-      LOG_LEVEL: 'warn',
-      LOADNOTIFY_SECRET_KEY: randomBytes(32).toString('base64'),
-      ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}),
-      LOADNOTIFY_EGRESS_ALLOW: '127.0.0.1',
-      LOADNOTIFY_RETRY_SCALE: '0.01',
-      PUBLIC_URL,
+      ...env(),
+      LOADNOTIFY_SECRET_KEY: firstKey,
     });
     await boot();
     const setup = await api('POST', '/api/v1/setup', {
@@ -279,6 +291,54 @@ describe.each(DIALECTS)('Grafana annotation channels (%s)', (dialect) => {
     expect(JSON.parse(replayed!.body)).toHaveProperty('timeEnd');
     expect([...g.annotations.keys()]).toEqual([1]);
     expect((await settled(c.id, 3)).map((d) => d.state)).toEqual(['delivered', 'delivered', 'delivered']);
+  });
+
+  it('closes the same annotation when a key rotation re-sealed the channel while its start was sent', async () => {
+    // Grafana answers the start after a while: the rotation re-seals the channel meanwhile.
+    const g = await grafana({ firstAnswerAfterMs: 1500 });
+    const c = await channel(g.base);
+    const sealed = async () =>
+      (
+        await server!.ctx.db.kysely
+          .selectFrom('notification_channels')
+          .select('url_sealed')
+          .where('id', '=', c.id)
+          .executeTakeFirstOrThrow()
+      ).url_sealed;
+    const before = await sealed();
+
+    // The README's key rotation: the service restarted with a new key and the old one as
+    // LOADNOTIFY_SECRET_KEY_PREVIOUS, then every value re-sealed (what `loadnotify rotate-key`
+    // runs) while the service keeps sending.
+    await stop();
+    const previous = config;
+    config = loadConfig({
+      ...env(),
+      LOADNOTIFY_SECRET_KEY: randomBytes(32).toString('base64'),
+      LOADNOTIFY_SECRET_KEY_PREVIOUS: firstKey,
+    });
+    try {
+      await boot();
+      const run = await newRun();
+      await move(run.id, { status: 'running' });
+      await g.receiver.waitFor(1);
+      const rotated = await resealChannels(server!.ctx.db.kysely, server!.ctx.box);
+      expect(rotated.failed).toEqual([]);
+      expect(await sealed()).not.toBe(before);
+      const [started] = await settled(c.id, 1);
+      expect(started.state).toBe('delivered');
+
+      await move(run.id, finish);
+      const [, end] = await g.receiver.waitFor(2);
+      expect(end).toMatchObject({ method: 'PATCH', url: '/grafana/api/annotations/1' });
+      expect((await settled(c.id, 2)).map((d) => d.state)).toEqual(['delivered', 'delivered']);
+      expect([...g.annotations.keys()]).toEqual([1]);
+    } finally {
+      // The other tests run on the first key, as the store's other channels were sealed.
+      await stop();
+      config = previous;
+      await boot();
+    }
   });
 
   it('forgets the remembered annotation when the channel moves to another Grafana', async () => {

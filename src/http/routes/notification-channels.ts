@@ -296,6 +296,8 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
           { url: url ?? savedUrl, values: values ?? saved },
         );
       }
+      // Another destination: what a delivery leased for the old one learns is not kept for it.
+      if (moved) set.destination_version = channel.destination_version + 1;
       if (b.status_scheme !== undefined) set.status_scheme = b.status_scheme;
       if (b.muted_until !== undefined) set.muted_until = mutedUntil(b.muted_until);
       if (b.project_ids !== undefined) {

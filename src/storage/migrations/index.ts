@@ -17,6 +17,7 @@ import { channelMutes } from './014-channel-mutes.js';
 import { channelState } from './015-channel-state.js';
 import { operatorAlerts } from './016-operator-alerts.js';
 import { attemptMethod } from './017-attempt-method.js';
+import { channelDestinations } from './018-channel-destinations.js';
 
 export type DialectMigration = (db: Db) => Migration;
 
@@ -39,6 +40,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '015-channel-state': channelState,
   '016-operator-alerts': operatorAlerts,
   '017-attempt-method': attemptMethod,
+  '018-channel-destinations': channelDestinations,
 };
 
 /** This build's migrations in order; the last one's name is its schema version. */
