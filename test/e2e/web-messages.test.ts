@@ -113,6 +113,11 @@ describe.skipIf(!existsSync(CHROMIUM))('messages in the web app', () => {
     const { loadTestId } = await seedLoadTest(t, { project: 'Outcomes', loadTest: 'Outcome test' });
     const run = await t.api('POST', `/api/v1/load-tests/${loadTestId}/runs`, { body: {} });
     await page.goto(`${t.url}/runs/${run.body.id}`);
+    // The number receivers get, said in words rather than as "Status code (k6) -2 Created".
+    const inWebhooks = page.locator('dt', { hasText: 'Status in webhooks' }).locator('+ dd');
+    expect(await inWebhooks.textContent()).toBe(
+      '-2 the status number a webhook receiver reads for “Created”, in k6 Cloud’s numbering',
+    );
     const options = () => page.getByLabel('Result').locator('option').allTextContents();
     await page.getByLabel('New status').selectOption('finished');
     // A finished run without a result is recorded as passed: the choice shows that, not "None".

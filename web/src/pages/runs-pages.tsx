@@ -110,9 +110,13 @@ export function RunPage({ id }: { id: number }) {
           <dd>
             <ResultBadge result={r.result} />
           </dd>
-          <dt>Status code (k6)</dt>
+          <dt>Status in webhooks</dt>
           <dd>
-            {r.status_code} {r.status_text}
+            <code>{r.status_code}</code>{' '}
+            <span className="muted small">
+              the <code>status</code> number a webhook receiver reads for “{r.status_text}”, in k6 Cloud’s
+              numbering
+            </span>
           </dd>
           <dt>Trigger</dt>
           <dd>{triggerText(r.trigger)}</dd>
