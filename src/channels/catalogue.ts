@@ -38,6 +38,8 @@ export interface CatalogueField {
   options: { value: string; label: string }[] | null;
   /** The field's JSON Schema, as the server checks it. */
   schema: Record<string, unknown>;
+  /** An option most channels leave as it is: forms fold it under "More settings". */
+  more: boolean;
 }
 
 export interface CatalogueType {
@@ -121,19 +123,26 @@ function fields(channelType: ChannelType): CatalogueField[] {
         ? choices.map((value) => ({ value, label: value }))
         : null;
     const secret = spec.secret?.includes(key) ?? false;
+    const needed = required.has(key) && schema.default === undefined;
+    // A new channel's form would hide what it cannot be saved without.
+    if (text.more && needed)
+      throw new Error(
+        `channel type ${channelType.type}: config.${key} is required, so it cannot be under More settings`,
+      );
     return {
       key,
       label: text.label,
       hint: text.hint ?? null,
       placeholder: text.placeholder ?? null,
       kind: fieldKind(schema, secret, text.multiline === true, options !== null),
-      required: required.has(key) && schema.default === undefined,
+      required: needed,
       secret,
       destination: spec.destination?.includes(key) ?? false,
       credential: (spec.credentials ?? spec.secret ?? []).includes(key),
       default: schema.default ?? null,
       options,
       schema,
+      more: text.more === true,
     };
   });
 }

@@ -220,6 +220,11 @@ export interface ConfigFieldText {
    * (`''` for "leave it out"); otherwise each literal is offered under its own name.
    */
   options?: readonly { value: string; label: string }[];
+  /**
+   * An option most channels leave as it is (a template, extra headers): forms fold it under
+   * "More settings", open when it holds a value or an error.
+   */
+  more?: boolean;
 }
 
 export interface ChannelType {

@@ -356,6 +356,7 @@ export const emailChannel: ChannelType = {
         hint: 'One to 50 addresses, separated by commas or new lines.',
       },
       template_engine: {
+        more: true,
         label: 'Template language',
         options: [
           { value: '', label: 'Liquid' },
@@ -364,11 +365,13 @@ export const emailChannel: ChannelType = {
         hint: 'The language of the subject and HTML templates below.',
       },
       subject_template: {
+        more: true,
         label: 'Subject template (optional)',
         placeholder: '[{{ test.result_text }}] {{ test.name }}',
         hint: 'One line. Left empty: loadnotify’s subject.',
       },
       html_template: {
+        more: true,
         label: 'HTML template (optional)',
         multiline: true,
         placeholder: '<p>{{ test.name }}: {{ test.status_text }}</p>',

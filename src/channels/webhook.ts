@@ -413,17 +413,20 @@ export const webhookChannel: ChannelType = {
         hint: 'The documented body tells a failed run from a passed one only by its status number: with k6 numbering both are 3 Finished (LoadImpact v3 numbering sends 12 Failed threshold). Extended adds result (passed or failed), run times, duration, trigger, names, the summary and a link. Both number status by the status scheme below.',
       },
       template: {
+        more: true,
         label: 'Body template (optional)',
         multiline: true,
         placeholder: '{"text": "{{ name }}: {{ status_text }} {{ url }}"}',
         hint: 'Liquid or Jinja2 (below). Variables: the extended payload’s fields (name, status_text, project_name, url, summary, …), payload (all of them), and k6 Cloud’s test, user, event and errors (test.name, test.result, event.type, …). Left empty, the payload above is sent.',
       },
       content_type: {
+        more: true,
         label: 'Content type (optional)',
         placeholder: 'application/json',
         hint: 'Only with a template; application/json when empty.',
       },
       template_engine: {
+        more: true,
         label: 'Template language',
         options: [
           { value: '', label: 'Liquid' },
@@ -432,6 +435,7 @@ export const webhookChannel: ChannelType = {
         hint: 'Jinja2 reads templates written for k6 Cloud; its result must be valid JSON unless a content type says otherwise.',
       },
       header_style: {
+        more: true,
         label: 'Headers',
         options: [
           { value: '', label: 'LoadImpact (X-LoadImpact-ID, X-LoadImpact-Event)' },
@@ -440,15 +444,18 @@ export const webhookChannel: ChannelType = {
         hint: 'Which generation of k6 Cloud’s webhook headers to send; the User-Agent follows (LoadImpactWebHook or K6CloudWebHook).',
       },
       headers: {
+        more: true,
         label: 'Custom headers (optional)',
         hint: 'Sent with every request, one per line as Name: value (an Authorization or an API key header); write-only, and given again as a whole to change them. The headers loadnotify sets itself are refused.',
         placeholder: 'Authorization: Bearer …',
       },
       basic_auth_username: {
+        more: true,
         label: 'Basic auth user (optional)',
         hint: 'HTTP Basic auth: sent with the password below as the Authorization header.',
       },
       basic_auth_password: {
+        more: true,
         label: 'Basic auth password (optional)',
         hint: 'Write-only.',
       },

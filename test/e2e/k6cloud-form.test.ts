@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { STARTERS } from '../../src/channels/starters.js';
 import { addMember, startTestServer, type TestServer } from '../helpers/server.js';
 import { axeProblems } from './axe.js';
-import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT, signInAsOwner } from './web-build.js';
+import { buildWeb, CHROMIUM, CHROMIUM_ARGS, openMoreSettings, ROOT, signInAsOwner } from './web-build.js';
 
 /**
  * A team coming from k6 Cloud sets up its channels in the web form (issue 20): a Jinja2
@@ -60,6 +60,7 @@ describe.skipIf(!existsSync(CHROMIUM))('k6 Cloud settings in the channel form', 
     await page.getByLabel('URL').fill(DEAD_URL);
     await page.getByLabel('Name', { exact: true }).fill('k6 Cloud hook');
 
+    await openMoreSettings(page);
     await page.getByLabel('Starter template').selectOption({ label: 'Generic (Jinja2)' });
     await page.getByRole('button', { name: 'Use starter' }).click();
     await page.getByRole('status').filter({ hasText: 'Generic (Jinja2) filled in below' }).waitFor();
@@ -134,6 +135,7 @@ describe.skipIf(!existsSync(CHROMIUM))('k6 Cloud settings in the channel form', 
     await members.getByLabel('dana@example.com').uncheck();
     expect(await to.inputValue()).toBe('typed@example.com, owner@example.com');
 
+    await openMoreSettings(page);
     await page.getByLabel('Starter template').selectOption({ label: 'Email notification (Jinja2)' });
     await page.getByRole('button', { name: 'Use starter' }).click();
     expect(await page.getByLabel('Subject template (optional)').inputValue()).toBe(
@@ -169,6 +171,7 @@ describe.skipIf(!existsSync(CHROMIUM))('k6 Cloud settings in the channel form', 
     for (const type of ['webhook', 'email']) {
       await p.goto(`${t.url}/integrations/new/${type}`);
       await p.getByRole('button', { name: 'Save Changes' }).waitFor();
+      await openMoreSettings(p);
       await p.getByRole('button', { name: 'Use starter' }).click();
       await p.getByLabel('By k6 Cloud notification event').check();
       await p.getByLabel(/Test aborted by script error/).check();

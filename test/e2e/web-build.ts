@@ -12,6 +12,7 @@ import {
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CHROMIUM = '/usr/bin/chromium';
@@ -95,4 +96,15 @@ export async function signInAsOwner(page: Page, url: string): Promise<void> {
   await page.getByLabel('Password').fill('correct horse');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+}
+
+/**
+ * Opens a channel form's "More settings" (templates, extra headers, ...), folded on a new form;
+ * fails when it was open already, which a new form's never is.
+ */
+export async function openMoreSettings(page: Page): Promise<void> {
+  const more = page.locator('details.more-settings');
+  expect(await more.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
+  await more.locator('summary').click();
+  await page.waitForFunction(() => document.querySelector<HTMLDetailsElement>('details.more-settings')?.open);
 }

@@ -7,7 +7,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../../src/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT } from './web-build.js';
+import { buildWeb, CHROMIUM, CHROMIUM_ARGS, openMoreSettings, ROOT } from './web-build.js';
 
 /**
  * The web app in a real browser against the real server: the user's path from the k6 Cloud
@@ -417,6 +417,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web app in a browser', () => {
     const body = preview.getByTestId('preview-body');
     // The documented payload for the sample run first, then what the template makes of it.
     await body.filter({ hasText: '"status_text": "Finished"' }).waitFor();
+    await openMoreSettings(page);
     await page
       .getByLabel('Body template')
       .fill('{"text": "{{ name }} in {{ project_name }}: {{ status_text }}"}');

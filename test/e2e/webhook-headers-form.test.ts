@@ -4,7 +4,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startReceiver, type Receiver } from '../helpers/receiver.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { buildWeb, CHROMIUM, CHROMIUM_ARGS, ROOT, signInAsOwner } from './web-build.js';
+import { buildWeb, CHROMIUM, CHROMIUM_ARGS, openMoreSettings, ROOT, signInAsOwner } from './web-build.js';
 
 /**
  * A webhook's custom headers through the web form (issue 22): typed as `Name: value` lines,
@@ -47,12 +47,18 @@ describe.skipIf(!existsSync(CHROMIUM))('webhook custom headers in the form', () 
     await page.getByRole('button', { name: 'Save Changes' }).waitFor();
     await page.getByLabel('URL').fill(receiver.url('/hooks'));
     await page.getByLabel('Name').fill('With headers');
+    await openMoreSettings(page);
     const headers = page.getByLabel('Custom headers (optional)');
     expect(await headers.getAttribute('placeholder')).toBe('Authorization: Bearer …');
 
     await headers.fill('X-Api-Key: k-123\nnot a header');
+    // Folded away again before saving: the error opens it, and the field takes the focus.
+    await page.locator('details.more-settings > summary').click();
+    await headers.waitFor({ state: 'hidden' });
     await page.getByRole('button', { name: 'Save Changes' }).click();
     await page.getByText('Line 2 is not a header: write each as Name: value, one per line.').waitFor();
+    await headers.waitFor({ state: 'visible' });
+    expect(await headers.evaluate((el) => el === document.activeElement)).toBe(true);
     await shot('line-error');
     const before = await t.api('GET', `/api/v1/organizations/${t.organizationId}/notification-channels`);
     expect(before.body.items).toEqual([]);
@@ -81,8 +87,9 @@ describe.skipIf(!existsSync(CHROMIUM))('webhook custom headers in the form', () 
 
     // Write-only: the edit form says they are saved and shows none of them.
     await page.goto(`${t.url}/integrations/${channel.id}`);
+    // Saved headers are a value the person should see is there: "More settings" starts open.
     const saved = page.getByLabel('Custom headers (optional)');
-    await saved.waitFor();
+    await saved.waitFor({ state: 'visible' });
     expect(await saved.inputValue()).toBe('');
     expect(await saved.getAttribute('placeholder')).toBe('Saved; type them all again to replace them');
     expect(await page.content()).not.toContain('s3cr3t-token');

@@ -28,6 +28,9 @@ const CatalogueField = Type.Object({
   default: Type.Unknown(),
   options: Type.Union([Type.Array(Type.Object({ value: Type.String(), label: Type.String() })), Type.Null()]),
   schema: Type.Object({}, { additionalProperties: true, description: 'the JSON Schema the server checks' }),
+  more: Type.Boolean({
+    description: 'an option most channels leave as it is (a template, extra headers): forms fold it away',
+  }),
 });
 
 /** One event's choice, as a channel's `events` spells it (enabled, triggers, ...). */

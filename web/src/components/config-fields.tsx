@@ -3,7 +3,7 @@
  * channel catalogue (`GET /api/v1/channel-types`). The form keeps every value as the input shows it (text, or a checkbox's
  * boolean) and turns them into API values only when it sends them.
  */
-import { Fragment, useId, type ReactNode } from 'react';
+import { Fragment, useId, useState, type ReactNode } from 'react';
 import type { Channel } from '../api.js';
 import type { ConfigField } from '../channel-types.js';
 import { FieldError, TextField } from './ui.js';
@@ -142,6 +142,19 @@ export function configProblems(
   return errors;
 }
 
+/**
+ * Whether a field folded under "More settings" holds something the person should see: a value
+ * other than what an untouched form shows, or a saved secret.
+ */
+function holdsValue(
+  field: ConfigField,
+  channel: Channel | null,
+  value: string | boolean | undefined,
+): boolean {
+  if (field.secret && channel?.secrets_set.includes(field.key)) return true;
+  return value !== undefined && value !== shown(field, undefined);
+}
+
 export function ConfigFields({
   fields,
   channel,
@@ -161,22 +174,43 @@ export function ConfigFields({
   after?: Record<string, ReactNode>;
 }) {
   const id = useId();
+  const more = fields.filter((f) => f.more);
+  // Open while one of its fields holds a value or an error (so a failed save can focus it),
+  // else as the person left it: an option nobody set stays out of the way.
+  const [opened, setOpened] = useState(() => more.some((f) => holdsValue(f, channel, values[f.key])));
+  const mustShow = more.some((f) => errors[`config.${f.key}`]);
+  const draw = (field: ConfigField) => (
+    <Fragment key={field.key}>
+      {before[field.key]}
+      <ConfigFieldInput
+        id={id}
+        field={field}
+        channel={channel}
+        value={values[field.key]}
+        error={errors[`config.${field.key}`]}
+        onChange={onChange}
+      />
+      {after[field.key]}
+    </Fragment>
+  );
   return (
     <>
-      {fields.map((field) => (
-        <Fragment key={field.key}>
-          {before[field.key]}
-          <ConfigFieldInput
-            id={id}
-            field={field}
-            channel={channel}
-            value={values[field.key]}
-            error={errors[`config.${field.key}`]}
-            onChange={onChange}
-          />
-          {after[field.key]}
-        </Fragment>
-      ))}
+      {fields.filter((f) => !f.more).map(draw)}
+      {more.length > 0 ? (
+        <details
+          className="more-settings"
+          open={opened || mustShow}
+          onToggle={(e) => setOpened(e.currentTarget.open)}
+        >
+          <summary>
+            More settings{' '}
+            <span className="muted small">
+              ({more.map((f) => f.label.replace(/ \(optional\)$/, '')).join(', ')})
+            </span>
+          </summary>
+          {more.map(draw)}
+        </details>
+      ) : null}
     </>
   );
 }
