@@ -53,8 +53,11 @@ let pool: Promise<Piscina> | null = null;
  */
 const gate = new FairGate(TEMPLATE_WORKERS.threads);
 
-/** Started on the first templated render: a service whose channels have none has no threads. */
-function templatePool(): Promise<Piscina> {
+/**
+ * Started on the first templated render: a service whose channels have none has no threads.
+ * Exported for the test that looks inside its workers.
+ */
+export function templatePool(): Promise<Piscina> {
   pool ??= workerFile(import.meta.url, './template-worker.js').then((filename) => {
     const p = new Piscina({
       filename,
@@ -62,6 +65,10 @@ function templatePool(): Promise<Piscina> {
       maxThreads: TEMPLATE_WORKERS.threads,
       idleTimeout: 30_000,
       maxQueue: TEMPLATE_WORKERS.maxQueue,
+      // The workers run people's templates: should one ever get out of its engine, it finds no
+      // secret key, database URL or SMTP password in its environment (a worker gets a copy of
+      // the service's by default). The engines read none.
+      env: {},
       resourceLimits: {
         maxOldGenerationSizeMb: TEMPLATE_WORKERS.heapMb,
         maxYoungGenerationSizeMb: 16,

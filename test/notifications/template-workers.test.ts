@@ -3,9 +3,12 @@
  * in a saved channel's deliveries, fail with a clear message, and /healthz answers fast while
  * they render: templates render in worker threads, within bounds the engine enforces itself.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TEMPLATE_WORKERS } from '../../src/delivery/template-pool.js';
+import { TEMPLATE_WORKERS, templatePool } from '../../src/delivery/template-pool.js';
 import { DIALECTS } from '../helpers/db.js';
 import { eventually, startReceiver, type Receiver } from '../helpers/receiver.js';
 import { seedLoadTest, startTestServer, type TestServer } from '../helpers/server.js';
@@ -136,6 +139,28 @@ async function healthzDuring<T>(t: TestServer, hostile: () => Promise<T>): Promi
     if (quietest < HEALTHZ_BOUND_MS || tries === 2) return [result, quietest];
   }
 }
+
+describe('the template workers', () => {
+  it('run with an empty environment: no secret key, database URL or PATH of the service', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'loadnotify-env-probe-'));
+    try {
+      // A task of the pool's own threads that reports what a template that escaped would see.
+      const probe = path.join(dir, 'env-probe.mjs');
+      writeFileSync(probe, 'export default () => Object.keys(process.env);\n');
+      const previous = process.env.LOADNOTIFY_SECRET_KEY;
+      process.env.LOADNOTIFY_SECRET_KEY ??= 'not-a-real-key';
+      try {
+        expect(process.env.PATH).toBeTruthy();
+        const seen = (await (await templatePool()).run({}, { filename: probe })) as string[];
+        expect(seen).toEqual([]);
+      } finally {
+        if (previous === undefined) delete process.env.LOADNOTIFY_SECRET_KEY;
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe.each(DIALECTS)('templates cannot stall the service (%s)', (dialect) => {
   let t: TestServer;
