@@ -219,7 +219,7 @@ export function runRoutes(app: App, ctx: AppContext): void {
       );
       const change: StatusChange = { ...body, summary };
       const { run, waiting } = await handOff(ctx.deliveryTaker, req.params.id, (offer) =>
-        changeRunStatus(ctx.db, req.params.id, change, offer),
+        changeRunStatus(ctx.db, req.params.id, change, offer, before),
       );
       if (waiting > 0) ctx.onDeliveriesQueued();
       return view(run);
