@@ -65,9 +65,10 @@ export function templatePool(): Promise<Piscina> {
       maxThreads: TEMPLATE_WORKERS.threads,
       idleTimeout: 30_000,
       maxQueue: TEMPLATE_WORKERS.maxQueue,
-      // The workers run people's templates: should one ever get out of its engine, it finds no
-      // secret key, database URL or SMTP password in its environment (a worker gets a copy of
-      // the service's by default). The engines read none.
+      // The workers run people's templates: their process.env holds nothing (a worker gets a copy
+      // of the service's by default), so no secret is a property away from an engine. Not
+      // isolation: a thread shares the process, its memory and /proc/self/environ. The engines
+      // read no variable.
       env: {},
       resourceLimits: {
         maxOldGenerationSizeMb: TEMPLATE_WORKERS.heapMb,

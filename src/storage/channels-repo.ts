@@ -167,14 +167,21 @@ export async function insertChannel(
  * Writes `set`. With `checked`, only while the channel's destination and secrets are still those
  * the caller checked the change against: a PATCH that moves the channel while another gives
  * secrets for the old destination must not pair the two. False when they had changed.
+ *
+ * `moved`: the change points the channel elsewhere. Its destination version moves on in the
+ * same statement, so what it remembered for where it sent before is neither used nor kept
+ * (see channel-state-repo's Destination). Any code that changes where a channel sends must
+ * come through here with it.
  */
 export async function updateChannel(
   k: Kysely<Database>,
   id: number,
   set: ChannelChanges,
   checked: Pick<ChannelRow, 'url_sealed' | 'config' | 'secrets_sealed'> | null,
+  moved = false,
 ): Promise<boolean> {
   let update = k.updateTable('notification_channels').set(set).where('id', '=', id);
+  if (moved) update = update.set((eb) => ({ destination_version: eb('destination_version', '+', 1) }));
   if (checked)
     update = update
       .where('url_sealed', '=', checked.url_sealed)

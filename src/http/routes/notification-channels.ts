@@ -296,8 +296,6 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
           { url: url ?? savedUrl, values: values ?? saved },
         );
       }
-      // Another destination: what a delivery leased for the old one learns is not kept for it.
-      if (moved) set.destination_version = channel.destination_version + 1;
       if (b.status_scheme !== undefined) set.status_scheme = b.status_scheme;
       if (b.muted_until !== undefined) set.muted_until = mutedUntil(b.muted_until);
       if (b.project_ids !== undefined) {
@@ -326,7 +324,7 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
       // Only over the destination and secrets the checks above read (see updateChannel).
       // What the channel remembered (an annotation's id) belongs to where it sent: a move forgets it.
       const updated = await ctx.db.kysely.transaction().execute(async (trx) => {
-        const done = await updateChannel(trx, channel.id, set, touched ? channel : null);
+        const done = await updateChannel(trx, channel.id, set, touched ? channel : null, moved);
         if (done && moved) await forgetChannelState(trx, channel.id);
         return done;
       });
