@@ -8,6 +8,7 @@ import { claimDue } from '../queue/claim.js';
 import {
   ALERT_TIMING,
   writeCompletions,
+  needsTransaction,
   type Completion,
   type CompletionWritten,
 } from '../queue/complete.js';
@@ -158,6 +159,7 @@ export class DeliveryEngine implements DeliveryTaker {
       completions: new WriteBatcher<Completion, CompletionWritten>(options.db, {
         write: (trx, items) =>
           writeCompletions(options.db.dialect, trx, items, { alerts: options.alertTiming ?? ALERT_TIMING }),
+        transaction: (items) => needsTransaction(options.db.dialect, items),
         windowMs: COMPLETION_WINDOW_MS,
       }),
       sender: options.sender,

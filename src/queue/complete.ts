@@ -106,29 +106,9 @@ export async function writeCompletions(
 ): Promise<CompletionWritten[]> {
   if (cs.length === 0) return [];
   const now = Date.now();
-  const attempts = cs.map((c) => [
-    c.deliveryId,
-    c.attempt.request_id,
-    c.attempt.started_at,
-    c.attempt.request_method,
-    c.attempt.request_url,
-    c.attempt.request_headers,
-    c.attempt.request_body,
-    c.attempt.duration_ms,
-    c.attempt.response_status,
-    c.attempt.response_headers,
-    c.attempt.response_body,
-    c.attempt.outcome,
-    c.attempt.error,
-  ]);
-  const deliveries = cs.map((c) => [
-    c.deliveryId,
-    c.workerId,
-    c.state,
-    c.attempts,
-    c.nextAttemptAt,
-    c.lastError,
-  ]);
+  if (!needsTransaction(dialect, cs)) return writeAtOnce(trx, cs, now);
+  const attempts = cs.map(attemptRow);
+  const deliveries = cs.map(deliveryEnd);
   // Deliveries before their attempts, the order in which deleting a channel (or a delivery)
   // cascades: taken the other way round, a completion and a channel's deletion on PostgreSQL
   // could each hold the row the other waits for, and one of them failed as a deadlock.
@@ -190,6 +170,88 @@ export async function writeCompletions(
     alerted: alerted.has(c.account),
   }));
 }
+
+/**
+ * Whether a batch needs a transaction of its own. On PostgreSQL a batch of deliveries that ended
+ * without a failure to count (delivered, to be retried, or failed without counting) and with
+ * nothing for a channel to remember is one statement (writeAtOnce), atomic as any statement:
+ * most batches, and round trips are what a batch costs there.
+ */
+export function needsTransaction(dialect: Dialect, cs: readonly Completion[]): boolean {
+  return dialect !== 'postgres' || cs.some((c) => c.account.effect === 'count' || c.remember !== undefined);
+}
+
+/**
+ * PostgreSQL: the batch as one statement of data-modifying CTEs (see needsTransaction). The
+ * deliveries' UPDATE is what the statement returns, so it runs first; the attempts' INSERT and
+ * the channels' reset run after it, as in the transaction (deliveries before their attempts:
+ * the order of a channel's cascading delete). A channel is reset only for a delivery whose
+ * lease was still held.
+ */
+async function writeAtOnce(
+  k: Kysely<Database>,
+  cs: readonly Completion[],
+  now: number,
+): Promise<CompletionWritten[]> {
+  const resets = cs.filter((c) => c.account.effect === 'reset').map((c) => c.deliveryId);
+  const { rows } = await sql<{ id: number; unblocks: boolean }>`
+    WITH u AS (
+      UPDATE deliveries SET state = v.state, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
+        last_error = v.last_error, lease_until = NULL, lease_owner = NULL, updated_at = ${now}
+      FROM ${unnestTable('v', DELIVERY_END_COLUMNS, cs.map(deliveryEnd))}
+      WHERE deliveries.id = v.id AND deliveries.lease_owner = v.owner
+      RETURNING deliveries.id, deliveries.channel_id, ${sql.raw(FREES_FOLLOWER)} AS unblocks
+    ), a AS (
+      INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_method,
+        request_url, request_headers, request_body, duration_ms, response_status, response_headers,
+        response_body, outcome, error)
+      SELECT w.delivery_id,
+        COALESCE((SELECT MAX(x.number) FROM delivery_attempts x WHERE x.delivery_id = w.delivery_id), 0) + 1,
+        w.request_id, w.started_at, w.request_method, w.request_url, w.request_headers, w.request_body, w.duration_ms,
+        w.response_status, w.response_headers, w.response_body, w.outcome, w.error
+      FROM ${unnestTable('w', ATTEMPT_COLUMNS, cs.map(attemptRow))}
+      -- A channel deleted meanwhile took its deliveries with it: nothing to log.
+      WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = w.delivery_id)
+    ), c AS (
+      UPDATE notification_channels SET consecutive_failures = 0
+      WHERE id IN (SELECT u.channel_id FROM u WHERE u.id = ANY(${resets}::bigint[]))
+        AND consecutive_failures > 0
+    )
+    SELECT id, unblocks FROM u`.execute(k);
+  const ended = new Map(rows.map((r) => [Number(r.id), r.unblocks]));
+  return cs.map((c) => ({
+    held: ended.has(c.deliveryId),
+    unblocks: ended.get(c.deliveryId) ?? false,
+    alerted: false,
+  }));
+}
+
+/** A completion's attempt row, in ATTEMPT_COLUMNS order. */
+const attemptRow = (c: Completion): unknown[] => [
+  c.deliveryId,
+  c.attempt.request_id,
+  c.attempt.started_at,
+  c.attempt.request_method,
+  c.attempt.request_url,
+  c.attempt.request_headers,
+  c.attempt.request_body,
+  c.attempt.duration_ms,
+  c.attempt.response_status,
+  c.attempt.response_headers,
+  c.attempt.response_body,
+  c.attempt.outcome,
+  c.attempt.error,
+];
+
+/** A completion's delivery row, in DELIVERY_END_COLUMNS order. */
+const deliveryEnd = (c: Completion): unknown[] => [
+  c.deliveryId,
+  c.workerId,
+  c.state,
+  c.attempts,
+  c.nextAttemptAt,
+  c.lastError,
+];
 
 /** Operator alerts about one channel's failures: a mail a minute after the first, then at most hourly. */
 export const ALERT_TIMING: AlertTiming = { windowMs: 60 * 60_000, graceMs: 60_000 };

@@ -4,8 +4,9 @@ import type { Database } from './schema.js';
 
 export interface WriteBatcherOptions<T, R> {
   /**
-   * Writes a batch inside one transaction and returns one result per item, in order. It is
-   * also called with a single item when a batch failed and its items are retried one by one.
+   * Writes a batch inside one transaction (or on the database itself, see `transaction`) and
+   * returns one result per item, in order. It is also called with a single item when a batch
+   * failed and its items are retried one by one.
    */
   write: (trx: Kysely<Database>, items: T[]) => Promise<R[]>;
   /**
@@ -15,6 +16,11 @@ export interface WriteBatcherOptions<T, R> {
   windowMs?: number;
   /** A batch this large is written at once, without waiting out the window. */
   maxItems?: number;
+  /**
+   * Whether a batch needs a transaction; without one, `write` is given the database itself (a
+   * batch it writes as one statement). Always, when left out.
+   */
+  transaction?: (items: T[]) => boolean;
 }
 
 /**
@@ -76,14 +82,14 @@ export class WriteBatcher<T, R> {
     this.timer = now || this.windowMs <= 0 ? setImmediate(go) : setTimeout(go, this.windowMs);
   }
 
+  private write(items: T[]): Promise<R[]> {
+    if (this.o.transaction && !this.o.transaction(items)) return this.o.write(this.db.kysely, items);
+    return this.db.kysely.transaction().execute((trx) => this.o.write(trx, items));
+  }
+
   private async flush(batch: WriteBatcher<T, R>['queue']): Promise<void> {
     try {
-      const results = await this.db.kysely.transaction().execute((trx) =>
-        this.o.write(
-          trx,
-          batch.map((b) => b.item),
-        ),
-      );
+      const results = await this.write(batch.map((b) => b.item));
       batch.forEach((b, i) => b.resolve(results[i]!));
     } catch (err) {
       if (batch.length === 1) {
@@ -92,7 +98,7 @@ export class WriteBatcher<T, R> {
       }
       for (const b of batch) {
         try {
-          const [result] = await this.db.kysely.transaction().execute((trx) => this.o.write(trx, [b.item]));
+          const [result] = await this.write([b.item]);
           b.resolve(result!);
         } catch (itemErr) {
           b.reject(itemErr);

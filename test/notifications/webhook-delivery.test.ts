@@ -249,6 +249,29 @@ describe.each(DIALECTS)('webhook delivery end to end (%s)', (dialect) => {
     expect(b!.headers['x-loadimpact-id']).not.toBe(a!.headers['x-loadimpact-id']);
   });
 
+  it('counts permanent failures in a row only: a delivery between them starts the count again', async () => {
+    // 410, 410, then delivered, then 410s: the success resets the count, so the channel is
+    // switched off only by the third failure after it.
+    const answers = [410, 410, 204, 410, 410, 410];
+    const r = await receiver((n) => ({ status: answers[n - 1] ?? 410, body: '' }));
+    const c = await channel({ url: r.url() });
+    const enabled = async () => (await t.api('GET', `/api/v1/notification-channels/${c.id}`)).body.enabled;
+    for (let i = 1; i <= answers.length; i++) {
+      const x = await run();
+      await move(x.id, { status: 'finished' });
+      await r.waitFor(i);
+      // Recorded before the next run: each outcome counts in order.
+      await eventually(async () => {
+        const l = await t.api('GET', `/api/v1/notification-channels/${c.id}/deliveries`);
+        return l.body.items.length === i && l.body.items.every((d: any) => d.state !== 'pending')
+          ? true
+          : undefined;
+      });
+      if (i < answers.length) expect(await enabled(), `after answer ${i}`).toBe(true);
+    }
+    expect(await enabled()).toBe(false);
+  });
+
   it('gives up on a permanent answer, and disables a channel that keeps failing permanently', async () => {
     const r = await receiver(() => ({ status: 410, body: 'gone' }));
     const c = await channel({ url: r.url() });
