@@ -80,7 +80,8 @@ describe.skipIf(!existsSync(CHROMIUM))('Grafana annotations in the channel form'
     await shot('filled');
     await page.getByRole('button', { name: 'Save Changes' }).click();
     await page.waitForURL(/\/integrations\/\d+$/);
-    await page.getByText('Saved').first().waitFor();
+    // Exactly the notice: the URL's hint ("the rest of the saved URL") holds the word too.
+    await page.getByText('Saved.', { exact: true }).waitFor();
 
     const [saved] = (await t.api('GET', `/api/v1/organizations/${t.organizationId}/notification-channels`))
       .body.items;
