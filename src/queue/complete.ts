@@ -142,17 +142,7 @@ export async function writeCompletions(
       WHERE deliveries.id = v.id AND deliveries.lease_owner = v.owner
       RETURNING deliveries.id, ${sql.raw(FREES_FOLLOWER)} AS unblocks`.execute(trx);
     ended = new Map(rows.map((r) => [Number(r.id), r.unblocks]));
-    await sql`
-      INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_method,
-        request_url, request_headers, request_body, duration_ms, response_status, response_headers,
-        response_body, outcome, error)
-      SELECT v.delivery_id,
-        COALESCE((SELECT MAX(a.number) FROM delivery_attempts a WHERE a.delivery_id = v.delivery_id), 0) + 1,
-        v.request_id, v.started_at, v.request_method, v.request_url, v.request_headers, v.request_body, v.duration_ms,
-        v.response_status, v.response_headers, v.response_body, v.outcome, v.error
-      FROM ${unnestTable('v', ATTEMPT_COLUMNS, attempts)}
-      -- A channel deleted meanwhile took its deliveries with it: nothing to log.
-      WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.delivery_id)`.execute(trx);
+    await insertAttempts(trx, cs);
   }
   const alerted = await accountChannels(
     dialect,
@@ -183,17 +173,22 @@ export function needsTransaction(dialect: Dialect, cs: readonly Completion[]): b
 
 /**
  * PostgreSQL: the batch as one statement of data-modifying CTEs (see needsTransaction). The
- * deliveries' UPDATE is what the statement returns, so it runs first; the attempts' INSERT and
- * the channels' reset run after it, as in the transaction (deliveries before their attempts:
- * the order of a channel's cascading delete). A channel is reset only for a delivery whose
- * lease was still held.
+ * deliveries' UPDATE is what the statement returns, so it runs first (the order of a channel's
+ * cascading delete: deliveries before their attempts); PostgreSQL runs the two others after it.
+ * Every CTE reads the statement's snapshot, taken before the UPDATE may have waited for a row:
+ * the attempts written here are only those of deliveries the UPDATE took (their lease still
+ * held), whose rows it locks, so no take-over can have logged an attempt of theirs unseen. An
+ * attempt whose lease was lost (or whose channel was deleted meanwhile) is logged by a second
+ * statement, with a snapshot of its own, after the others. A channel's failure count is reset
+ * only for a delivery whose lease was still held, its rows taken in id order as elsewhere.
  */
 async function writeAtOnce(
   k: Kysely<Database>,
   cs: readonly Completion[],
   now: number,
 ): Promise<CompletionWritten[]> {
-  const resets = cs.filter((c) => c.account.effect === 'reset').map((c) => c.deliveryId);
+  const resets = cs.filter((c) => c.account.effect === 'reset');
+  const resetChannels = [...new Set(resets.map((c) => c.account.channelId))].sort((x, y) => x - y);
   const { rows } = await sql<{ id: number; unblocks: boolean }>`
     WITH u AS (
       UPDATE deliveries SET state = v.state, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
@@ -202,28 +197,46 @@ async function writeAtOnce(
       WHERE deliveries.id = v.id AND deliveries.lease_owner = v.owner
       RETURNING deliveries.id, deliveries.channel_id, ${sql.raw(FREES_FOLLOWER)} AS unblocks
     ), a AS (
-      INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_method,
-        request_url, request_headers, request_body, duration_ms, response_status, response_headers,
-        response_body, outcome, error)
-      SELECT w.delivery_id,
-        COALESCE((SELECT MAX(x.number) FROM delivery_attempts x WHERE x.delivery_id = w.delivery_id), 0) + 1,
-        w.request_id, w.started_at, w.request_method, w.request_url, w.request_headers, w.request_body, w.duration_ms,
-        w.response_status, w.response_headers, w.response_body, w.outcome, w.error
+      INSERT INTO delivery_attempts (${sql.raw(ATTEMPT_INSERT_COLUMNS)})
+      SELECT ${sql.raw(attemptSelect('w'))}
       FROM ${unnestTable('w', ATTEMPT_COLUMNS, cs.map(attemptRow))}
-      -- A channel deleted meanwhile took its deliveries with it: nothing to log.
-      WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = w.delivery_id)
+      WHERE w.delivery_id IN (SELECT id FROM u)
     ), c AS (
       UPDATE notification_channels SET consecutive_failures = 0
-      WHERE id IN (SELECT u.channel_id FROM u WHERE u.id = ANY(${resets}::bigint[]))
-        AND consecutive_failures > 0
+      WHERE id = ANY(${resetChannels}::bigint[]) AND consecutive_failures > 0
+        AND EXISTS (SELECT 1 FROM u WHERE u.channel_id = notification_channels.id
+          AND u.id = ANY(${resets.map((c) => c.deliveryId)}::bigint[]))
     )
     SELECT id, unblocks FROM u`.execute(k);
   const ended = new Map(rows.map((r) => [Number(r.id), r.unblocks]));
+  const late = cs.filter((c) => !ended.has(c.deliveryId));
+  if (late.length > 0) await insertAttempts(k, late);
   return cs.map((c) => ({
     held: ended.has(c.deliveryId),
     unblocks: ended.get(c.deliveryId) ?? false,
     alerted: false,
   }));
+}
+
+const ATTEMPT_INSERT_COLUMNS = `delivery_id, number, request_id, started_at, request_method,
+  request_url, request_headers, request_body, duration_ms, response_status, response_headers,
+  response_body, outcome, error`;
+
+/** The attempt rows of unnested table `t` (ATTEMPT_COLUMNS), each numbered after its delivery's last. */
+const attemptSelect = (t: string) => `${t}.delivery_id,
+  COALESCE((SELECT MAX(x.number) FROM delivery_attempts x WHERE x.delivery_id = ${t}.delivery_id), 0) + 1,
+  ${t}.request_id, ${t}.started_at, ${t}.request_method, ${t}.request_url, ${t}.request_headers,
+  ${t}.request_body, ${t}.duration_ms, ${t}.response_status, ${t}.response_headers,
+  ${t}.response_body, ${t}.outcome, ${t}.error`;
+
+/** PostgreSQL: the attempts, each numbered after its delivery's last, where their delivery still exists. */
+async function insertAttempts(k: Kysely<Database>, cs: readonly Completion[]): Promise<void> {
+  await sql`
+    INSERT INTO delivery_attempts (${sql.raw(ATTEMPT_INSERT_COLUMNS)})
+    SELECT ${sql.raw(attemptSelect('v'))}
+    FROM ${unnestTable('v', ATTEMPT_COLUMNS, cs.map(attemptRow))}
+    -- A channel deleted meanwhile took its deliveries with it: nothing to log.
+    WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.delivery_id)`.execute(k);
 }
 
 /** A completion's attempt row, in ATTEMPT_COLUMNS order. */
