@@ -401,15 +401,17 @@ async function moveRun(
   const { run } = move;
   if (!move.event) return { run, changed: true, queued: 0, waiting: 0, handed: null };
   const data: EventData = { type: move.event, run: snapshot(run) };
-  const recorded = await recordEvent(trx, run.organization_id, data, { offer });
-  return {
-    run,
-    changed: true,
-    queued: recorded.deliveryIds.length,
-    waiting: recorded.waiting,
-    handed: recorded.handed,
-  };
+  return changed(run, await recordEvent(trx, run.organization_id, data, { offer }));
 }
+
+/** A run moved, and what its event's recording wrote. */
+const changed = (run: RunRow, recorded: Recorded): StatusChanged => ({
+  run,
+  changed: true,
+  queued: recorded.deliveryIds.length,
+  waiting: recorded.waiting,
+  handed: recorded.handed,
+});
 
 /**
  * PostgreSQL: `move` of `seen` and its event written as one statement, the way the benchmark's
@@ -462,14 +464,7 @@ async function moveAndRecord(
     k,
   );
   if (!out || out.event_id === null) return null;
-  const recorded = recordedOf(plan, Number(out.event_id), out.deliveries ?? []);
-  return {
-    run,
-    changed: true,
-    queued: recorded.deliveryIds.length,
-    waiting: recorded.waiting,
-    handed: recorded.handed,
-  };
+  return changed(run, recordedOf(plan, Number(out.event_id), out.deliveries ?? []));
 }
 
 /** The Test Hook's event, to one channel (enabled or not), in a transaction of its own. */
