@@ -107,8 +107,6 @@ export async function writeCompletions(
   if (cs.length === 0) return [];
   const now = Date.now();
   if (!needsTransaction(dialect, cs)) return writeAtOnce(trx, cs, now);
-  const attempts = cs.map(attemptRow);
-  const deliveries = cs.map(deliveryEnd);
   // Deliveries before their attempts, the order in which deleting a channel (or a delivery)
   // cascades: taken the other way round, a completion and a channel's deletion on PostgreSQL
   // could each hold the row the other waits for, and one of them failed as a deadlock.
@@ -120,27 +118,20 @@ export async function writeCompletions(
       `UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,
         lease_until = NULL, lease_owner = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?
         RETURNING id, ${FREES_FOLLOWER} AS unblocks`,
-      deliveries.map(([id, owner, ...values]) => [...values, now, id, owner]),
+      cs.map(deliveryEnd).map(([id, owner, ...values]) => [...values, now, id, owner]),
     );
     ended = new Map(updated.flat().map((r) => [Number(r.id), Boolean(r.unblocks)]));
     await perRow(
       trx,
-      `INSERT INTO delivery_attempts (delivery_id, number, request_id, started_at, request_method,
-        request_url, request_headers, request_body, duration_ms, response_status, response_headers,
-        response_body, outcome, error)
+      `INSERT INTO delivery_attempts (${ATTEMPT_INSERT_COLUMNS})
       SELECT ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM delivery_attempts WHERE delivery_id = ?),
         ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
       -- A channel deleted meanwhile took its deliveries with it: nothing to log.
       WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)`,
-      attempts.map(([id, ...rest]) => [id, id, ...rest, id]),
+      cs.map(attemptRow).map(([id, ...rest]) => [id, id, ...rest, id]),
     );
   } else {
-    const { rows } = await sql<{ id: number; unblocks: boolean }>`
-      UPDATE deliveries SET state = v.state, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
-        last_error = v.last_error, lease_until = NULL, lease_owner = NULL, updated_at = ${now}
-      FROM ${unnestTable('v', DELIVERY_END_COLUMNS, deliveries)}
-      WHERE deliveries.id = v.id AND deliveries.lease_owner = v.owner
-      RETURNING deliveries.id, ${sql.raw(FREES_FOLLOWER)} AS unblocks`.execute(trx);
+    const { rows } = await endDeliveries(cs, now).execute(trx);
     ended = new Map(rows.map((r) => [Number(r.id), r.unblocks]));
     await insertAttempts(trx, cs);
   }
@@ -190,13 +181,7 @@ async function writeAtOnce(
   const resets = cs.filter((c) => c.account.effect === 'reset');
   const resetChannels = [...new Set(resets.map((c) => c.account.channelId))].sort((x, y) => x - y);
   const { rows } = await sql<{ id: number; unblocks: boolean }>`
-    WITH u AS (
-      UPDATE deliveries SET state = v.state, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
-        last_error = v.last_error, lease_until = NULL, lease_owner = NULL, updated_at = ${now}
-      FROM ${unnestTable('v', DELIVERY_END_COLUMNS, cs.map(deliveryEnd))}
-      WHERE deliveries.id = v.id AND deliveries.lease_owner = v.owner
-      RETURNING deliveries.id, deliveries.channel_id, ${sql.raw(FREES_FOLLOWER)} AS unblocks
-    ), a AS (
+    WITH u AS (${endDeliveries(cs, now)}), a AS (
       INSERT INTO delivery_attempts (${sql.raw(ATTEMPT_INSERT_COLUMNS)})
       SELECT ${sql.raw(attemptSelect('w'))}
       FROM ${unnestTable('w', ATTEMPT_COLUMNS, cs.map(attemptRow))}
@@ -217,6 +202,21 @@ async function writeAtOnce(
     alerted: false,
   }));
 }
+
+/**
+ * PostgreSQL: the batch's deliveries set to their next states, each only while this worker still
+ * holds its lease; returns each one taken, its channel, and whether its end freed a follower.
+ */
+const endDeliveries = (cs: readonly Completion[], now: number) => sql<{
+  id: number;
+  channel_id: number;
+  unblocks: boolean;
+}>`
+  UPDATE deliveries SET state = v.state, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
+    last_error = v.last_error, lease_until = NULL, lease_owner = NULL, updated_at = ${now}
+  FROM ${unnestTable('v', DELIVERY_END_COLUMNS, cs.map(deliveryEnd))}
+  WHERE deliveries.id = v.id AND deliveries.lease_owner = v.owner
+  RETURNING deliveries.id, deliveries.channel_id, ${sql.raw(FREES_FOLLOWER)} AS unblocks`;
 
 const ATTEMPT_INSERT_COLUMNS = `delivery_id, number, request_id, started_at, request_method,
   request_url, request_headers, request_body, duration_ms, response_status, response_headers,
