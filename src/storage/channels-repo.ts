@@ -8,6 +8,7 @@ import type { Database, NotificationChannelsTable } from './schema.js';
 import { iso, isoOrNull } from './time.js';
 import { keysetPage, type PageRequest } from './keyset-page.js';
 import { retryOnDeadlock } from './deadlock.js';
+import { forgetChannelState } from './channel-state-repo.js';
 
 export type ChannelRow = Selectable<NotificationChannelsTable>;
 export type ChannelChanges = Updateable<NotificationChannelsTable>;
@@ -170,8 +171,8 @@ export async function insertChannel(
  *
  * `moved`: the change points the channel elsewhere. Its destination version moves on in the
  * same statement, so what it remembered for where it sent before is neither used nor kept
- * (see channel-state-repo's Destination). Any code that changes where a channel sends must
- * come through here with it.
+ * (see channel-state-repo's Destination), and that state is deleted (call it in a transaction
+ * then). Any code that changes where a channel sends must come through here with it.
  */
 export async function updateChannel(
   k: Kysely<Database>,
@@ -188,7 +189,9 @@ export async function updateChannel(
       .where('config', '=', checked.config)
       .where('secrets_sealed', '=', checked.secrets_sealed);
   const result = await update.executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  const done = Number(result.numUpdatedRows) === 1;
+  if (done && moved) await forgetChannelState(k, id);
+  return done;
 }
 
 export async function deleteChannel(k: Kysely<Database>, id: number): Promise<void> {

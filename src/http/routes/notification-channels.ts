@@ -1,4 +1,3 @@
-import { forgetChannelState } from '../../storage/channel-state-repo.js';
 import { Type } from 'typebox';
 import type { ChannelPolicy, ChannelType } from '../../channels/channel.js';
 import { getChannelType } from '../../channels/registry.js';
@@ -323,11 +322,9 @@ export function notificationChannelRoutes(app: App, ctx: AppContext): void {
       }
       // Only over the destination and secrets the checks above read (see updateChannel).
       // What the channel remembered (an annotation's id) belongs to where it sent: a move forgets it.
-      const updated = await ctx.db.kysely.transaction().execute(async (trx) => {
-        const done = await updateChannel(trx, channel.id, set, touched ? channel : null, moved);
-        if (done && moved) await forgetChannelState(trx, channel.id);
-        return done;
-      });
+      const updated = await ctx.db.kysely
+        .transaction()
+        .execute((trx) => updateChannel(trx, channel.id, set, touched ? channel : null, moved));
       if (!updated)
         throw conflict(
           'concurrent_update',
